@@ -2,5 +2,7 @@
 //!
 //! Data flows one way: config → store / Discord → profile model → render → output.
 
+pub mod config;
+pub mod crypto;
 pub mod discord;
 pub mod publish;
