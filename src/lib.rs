@@ -6,3 +6,4 @@ pub mod config;
 pub mod crypto;
 pub mod discord;
 pub mod publish;
+pub mod store;

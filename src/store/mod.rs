@@ -1,0 +1,558 @@
+//! The SQLite store: users, their encrypted tokens, their latest Discord snapshot, name history.
+//!
+//! One file, opened in WAL mode with a busy timeout, so `serve` and a `build` started by hand can use
+//! it at the same time. All methods are blocking; async code calls them through [`Store::run`],
+//! which moves the work to tokio's blocking pool.
+//!
+//! Tokens are sealed with [`TokenCipher`] before they reach SQLite: the plaintext never touches disk.
+
+mod schema;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::{CryptoError, TokenCipher};
+use crate::discord::models::{Snapshot, Snowflake, User};
+use crate::publish::Publish;
+
+/// How long a writer waits for another process's write to finish before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Plaintext sealed into `meta.key_check`: proves the configured key is the store's key.
+const KEY_CHECK: &str = "strife-gen token key check";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the store was written by a newer strife-gen (schema {found}, this one knows {known}); upgrade strife-gen")]
+    TooNew { found: usize, known: usize },
+    #[error("store error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the token key does not match the one this store was written with (check STRIFE_TOKEN_KEY or the key file)")]
+    WrongKey,
+    #[error("stored tokens of user {user} cannot be read: {source}")]
+    Token {
+        user: Snowflake,
+        source: CryptoError,
+    },
+    #[error("stored snapshot of user {user} is not valid: {detail}")]
+    Snapshot { user: Snowflake, detail: String },
+    #[error("stored user id {0:?} is not a snowflake")]
+    BadId(String),
+    #[error("store task failed: {0}")]
+    Task(String),
+}
+
+/// Where a user stands with us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Refreshed and published.
+    Active,
+    /// Discord refused their refresh token; their last page stays until they consent again (or a
+    /// grace period ends).
+    NeedsReconsent,
+    /// They removed the app or asked for deletion: never published again.
+    Revoked,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::NeedsReconsent => "needs_reconsent",
+            UserStatus::Revoked => "revoked",
+        }
+    }
+
+    fn parse(text: &str) -> UserStatus {
+        match text {
+            "needs_reconsent" => UserStatus::NeedsReconsent,
+            "revoked" => UserStatus::Revoked,
+            _ => UserStatus::Active,
+        }
+    }
+}
+
+impl fmt::Display for UserStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A row of `users`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub id: Snowflake,
+    pub username: String,
+    pub scopes: Vec<String>,
+    pub publish: Publish,
+    pub status: UserStatus,
+    pub status_since: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_refresh_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// A user's OAuth tokens, in the clear: only ever in memory.
+#[derive(Clone, PartialEq)]
+pub struct Tokens {
+    pub access_token: String,
+    /// Unix seconds.
+    pub access_expires_at: i64,
+    pub refresh_token: String,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"<redacted>")
+            .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// What a finished consent carries into the store.
+#[derive(Debug, Clone)]
+pub struct Consent {
+    pub scopes: Vec<String>,
+    pub publish: Publish,
+    pub tokens: Tokens,
+    pub snapshot: Snapshot,
+}
+
+/// Everything a page is rendered from.
+#[derive(Debug, Clone)]
+pub struct PageSource {
+    pub id: Snowflake,
+    pub publish: Publish,
+    pub status: UserStatus,
+    pub snapshot: Snapshot,
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A handle on the store; clones share one connection.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        }
+        let mut conn = connect(path)?;
+        schema::migrate(&mut conn)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs blocking store work off the async executor.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll back),
+        // so a poisoned lock is still safe to use.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Checks that `cipher` is the key this store's tokens were sealed with, recording it on first use.
+    pub fn verify_key(&self, cipher: &TokenCipher) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let stored: Option<Vec<u8>> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match stored {
+            Some(sealed) => match cipher.open(&sealed, "meta:key_check") {
+                Ok(text) if text == KEY_CHECK => Ok(()),
+                _ => Err(StoreError::WrongKey),
+            },
+            None => {
+                let sealed = cipher.seal(KEY_CHECK, "meta:key_check");
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('key_check', ?1)",
+                    params![sealed],
+                )?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Stores a finished consent in one transaction: the user (active again, whatever they were),
+    /// their tokens, their snapshot and their name.
+    pub fn record_consent(
+        &self,
+        consent: &Consent,
+        cipher: &TokenCipher,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let user = &consent.snapshot.user;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO users (id, username, scopes, publish_connections, publish_guilds, status,
+                                status_since, created_at, updated_at, last_refresh_at, last_error)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?6, ?6, ?6, NULL)
+             ON CONFLICT (id) DO UPDATE SET
+                username = excluded.username, scopes = excluded.scopes,
+                publish_connections = excluded.publish_connections,
+                publish_guilds = excluded.publish_guilds,
+                status = 'active', status_since = excluded.status_since,
+                updated_at = excluded.updated_at, last_refresh_at = excluded.last_refresh_at,
+                last_error = NULL",
+            params![
+                user.id.to_string(),
+                user.username,
+                consent.scopes.join(" "),
+                consent.publish.connections,
+                consent.publish.guilds,
+                now
+            ],
+        )?;
+        write_tokens(&tx, user.id, &consent.tokens, cipher, now)?;
+        write_snapshot(&tx, &consent.snapshot, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Commits a token response at once, in its own transaction: Discord may have rotated the
+    /// refresh token, and the old one is already dead.
+    pub fn save_tokens(
+        &self,
+        id: Snowflake,
+        tokens: &Tokens,
+        cipher: &TokenCipher,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        write_tokens(&tx, id, tokens, cipher, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn load_tokens(
+        &self,
+        id: Snowflake,
+        cipher: &TokenCipher,
+    ) -> Result<Option<Tokens>, StoreError> {
+        let row: Option<(Vec<u8>, i64, Vec<u8>)> = self
+            .conn()
+            .query_row(
+                "SELECT access_token, access_expires_at, refresh_token FROM tokens WHERE user_id = ?1",
+                params![id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((access, access_expires_at, refresh)) = row else {
+            return Ok(None);
+        };
+        let open = |sealed: &[u8], column: &str| {
+            cipher
+                .open(sealed, &token_context(id, column))
+                .map_err(|source| StoreError::Token { user: id, source })
+        };
+        Ok(Some(Tokens {
+            access_token: open(&access, "access")?,
+            access_expires_at,
+            refresh_token: open(&refresh, "refresh")?,
+        }))
+    }
+
+    /// Stores a fresh snapshot after a successful refresh and clears the user's last error.
+    /// Returns whether the Discord data changed since the previous snapshot.
+    pub fn save_snapshot(&self, snapshot: &Snapshot, now: i64) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let changed = write_snapshot(&tx, snapshot, now)?;
+        tx.execute(
+            "UPDATE users SET username = ?2, last_refresh_at = ?3, updated_at = ?3, last_error = NULL
+             WHERE id = ?1",
+            params![snapshot.user.id.to_string(), snapshot.user.username, now],
+        )?;
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    /// Records why the last refresh of a user failed, without changing their status.
+    pub fn record_error(&self, id: Snowflake, error: &str, now: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE users SET last_error = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id.to_string(), error, now],
+        )?;
+        Ok(())
+    }
+
+    /// Changes a user's status (and records why); tokens of revoked users are deleted with it.
+    pub fn set_status(
+        &self,
+        id: Snowflake,
+        status: UserStatus,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE users SET status = ?2, status_since = ?3, updated_at = ?3,
+                              last_error = COALESCE(?4, last_error)
+             WHERE id = ?1 AND status <> ?2",
+            params![id.to_string(), status.as_str(), now, reason],
+        )?;
+        if status == UserStatus::Revoked {
+            tx.execute(
+                "DELETE FROM tokens WHERE user_id = ?1",
+                params![id.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes a user and everything stored about them. Returns whether they existed.
+    pub fn delete_user(&self, id: Snowflake) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        // ON DELETE CASCADE removes tokens, snapshot and name history with the user.
+        let deleted = conn.execute("DELETE FROM users WHERE id = ?1", params![id.to_string()])?;
+        Ok(deleted > 0)
+    }
+
+    pub fn user(&self, id: Snowflake) -> Result<Option<UserRecord>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(&format!("{USER_COLUMNS} WHERE id = ?1"))?;
+        let row = statement
+            .query_row(params![id.to_string()], read_user)
+            .optional()?;
+        row.transpose()
+    }
+
+    /// Every user, oldest consent first.
+    pub fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare_cached(&format!("{USER_COLUMNS} ORDER BY created_at, id"))?;
+        let rows = statement.query_map([], read_user)?;
+        rows.map(|row| row?).collect()
+    }
+
+    /// Ids of the users to refresh from Discord.
+    pub fn active_user_ids(&self) -> Result<Vec<Snowflake>, StoreError> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare_cached("SELECT id FROM users WHERE status = 'active' ORDER BY id")?;
+        let ids = statement.query_map([], |r| r.get::<_, String>(0))?;
+        ids.map(|id| parse_id(&id?)).collect()
+    }
+
+    /// Streams the users whose page is published (active, or waiting for a new consent) with
+    /// their snapshot, one at a time, so memory does not grow with the number of users.
+    ///
+    /// Reads through a connection of its own: WAL lets it read while others write.
+    pub fn for_each_page_source(
+        &self,
+        mut visit: impl FnMut(Result<PageSource, StoreError>) -> bool,
+    ) -> Result<(), StoreError> {
+        let conn = connect(&self.path)?;
+        let mut statement = conn.prepare(
+            "SELECT u.id, u.publish_connections, u.publish_guilds, u.status, s.data
+             FROM users u JOIN snapshots s ON s.user_id = u.id
+             WHERE u.status IN ('active', 'needs_reconsent')
+             ORDER BY u.id",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            if !visit(read_page_source(row)) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Past usernames of a user, newest first (for redirects from old vanity URLs).
+    pub fn name_history(&self, id: Snowflake) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(
+            "SELECT username FROM name_history WHERE user_id = ?1 ORDER BY last_seen DESC, username",
+        )?;
+        let names = statement.query_map(params![id.to_string()], |r| r.get(0))?;
+        Ok(names.collect::<Result<_, _>>()?)
+    }
+}
+
+const USER_COLUMNS: &str =
+    "SELECT id, username, scopes, publish_connections, publish_guilds, status,
+        status_since, created_at, updated_at, last_refresh_at, last_error FROM users";
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(open_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(open_error)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_error)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open_error)?;
+    Ok(conn)
+}
+
+fn token_context(id: Snowflake, column: &str) -> String {
+    format!("tokens:{id}:{column}")
+}
+
+fn write_tokens(
+    conn: &Connection,
+    id: Snowflake,
+    tokens: &Tokens,
+    cipher: &TokenCipher,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO tokens (user_id, access_token, access_expires_at, refresh_token, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (user_id) DO UPDATE SET
+            access_token = excluded.access_token, access_expires_at = excluded.access_expires_at,
+            refresh_token = excluded.refresh_token, updated_at = excluded.updated_at",
+        params![
+            id.to_string(),
+            cipher.seal(&tokens.access_token, &token_context(id, "access")),
+            tokens.access_expires_at,
+            cipher.seal(&tokens.refresh_token, &token_context(id, "refresh")),
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+/// Upserts the snapshot and the name history; returns whether the data changed.
+fn write_snapshot(conn: &Connection, snapshot: &Snapshot, now: i64) -> Result<bool, StoreError> {
+    let user: &User = &snapshot.user;
+    let id = user.id.to_string();
+    let data = serde_json::to_string(snapshot).map_err(|e| StoreError::Snapshot {
+        user: user.id,
+        detail: e.to_string(),
+    })?;
+    let hash = hex::encode(Sha256::digest(data.as_bytes()));
+    let previous: Option<String> = conn
+        .query_row(
+            "SELECT content_hash FROM snapshots WHERE user_id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let changed = previous.as_deref() != Some(hash.as_str());
+    conn.execute(
+        "INSERT INTO snapshots (user_id, data, content_hash, fetched_at, changed_at)
+         VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (user_id) DO UPDATE SET
+            data = excluded.data, content_hash = excluded.content_hash,
+            fetched_at = excluded.fetched_at,
+            changed_at = CASE WHEN snapshots.content_hash = excluded.content_hash
+                              THEN snapshots.changed_at ELSE excluded.changed_at END",
+        params![id, data, hash, now],
+    )?;
+    conn.execute(
+        "INSERT INTO name_history (user_id, username, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (user_id, username) DO UPDATE SET last_seen = excluded.last_seen",
+        params![id, user.username, now],
+    )?;
+    Ok(changed)
+}
+
+fn parse_id(text: &str) -> Result<Snowflake, StoreError> {
+    Snowflake::parse(text).ok_or_else(|| StoreError::BadId(text.to_owned()))
+}
+
+fn read_user(row: &Row<'_>) -> rusqlite::Result<Result<UserRecord, StoreError>> {
+    let id: String = row.get(0)?;
+    let scopes: String = row.get(2)?;
+    let status: String = row.get(5)?;
+    let record = UserRecord {
+        id: Snowflake(0),
+        username: row.get(1)?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        publish: Publish {
+            connections: row.get(3)?,
+            guilds: row.get(4)?,
+        },
+        status: UserStatus::parse(&status),
+        status_since: row.get(6)?,
+        created_at: row.get(7)?,
+        updated_at: row.get(8)?,
+        last_refresh_at: row.get(9)?,
+        last_error: row.get(10)?,
+    };
+    Ok(parse_id(&id).map(|id| UserRecord { id, ..record }))
+}
+
+fn read_page_source(row: &Row<'_>) -> Result<PageSource, StoreError> {
+    let id = parse_id(&row.get::<_, String>(0)?)?;
+    let status: String = row.get(3)?;
+    let data: String = row.get(4)?;
+    let snapshot: Snapshot = serde_json::from_str(&data).map_err(|e| StoreError::Snapshot {
+        user: id,
+        detail: e.to_string(),
+    })?;
+    Ok(PageSource {
+        id,
+        publish: Publish {
+            connections: row.get(1)?,
+            guilds: row.get(2)?,
+        },
+        status: UserStatus::parse(&status),
+        snapshot,
+    })
+}
+
+#[cfg(test)]
+mod tests;

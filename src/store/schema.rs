@@ -1,0 +1,80 @@
+//! The SQLite schema, as an ordered list of migrations tracked in `PRAGMA user_version`.
+//!
+//! Migrations are only ever appended: a store written by version N opens with every later
+//! strife-gen, which applies the missing steps, each in its own transaction.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migration `i` brings the store from `user_version` i to i + 1.
+const MIGRATIONS: &[&str] = &[
+    // 1: users, their encrypted tokens, their latest snapshot, their past usernames.
+    r#"
+    CREATE TABLE users (
+        id               TEXT PRIMARY KEY NOT NULL,
+        username         TEXT NOT NULL,
+        scopes           TEXT NOT NULL,            -- granted, space-separated
+        publish_connections INTEGER NOT NULL DEFAULT 0,
+        publish_guilds   INTEGER NOT NULL DEFAULT 0,
+        status           TEXT NOT NULL DEFAULT 'active'
+                         CHECK (status IN ('active', 'needs_reconsent', 'revoked')),
+        status_since     INTEGER NOT NULL,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        last_refresh_at  INTEGER,
+        last_error       TEXT
+    );
+    CREATE TABLE tokens (
+        user_id          TEXT PRIMARY KEY NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        access_token     BLOB NOT NULL,            -- nonce || XChaCha20-Poly1305 ciphertext
+        access_expires_at INTEGER NOT NULL,
+        refresh_token    BLOB NOT NULL,            -- nonce || XChaCha20-Poly1305 ciphertext
+        updated_at       INTEGER NOT NULL
+    );
+    CREATE TABLE snapshots (
+        user_id          TEXT PRIMARY KEY NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        data             TEXT NOT NULL,            -- the Discord JSON, as a strife Snapshot
+        content_hash     TEXT NOT NULL,            -- sha256 of data
+        fetched_at       INTEGER NOT NULL,
+        changed_at       INTEGER NOT NULL
+    );
+    CREATE TABLE name_history (
+        user_id          TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        username         TEXT NOT NULL,
+        first_seen       INTEGER NOT NULL,
+        last_seen        INTEGER NOT NULL,
+        PRIMARY KEY (user_id, username)
+    );
+    CREATE TABLE meta (
+        key              TEXT PRIMARY KEY NOT NULL,
+        value            BLOB NOT NULL
+    );
+    CREATE INDEX users_status ON users(status);
+    "#,
+];
+
+/// Brings the store up to the newest schema; refuses a store from a newer strife-gen.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            found: version,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        // PRAGMA takes no parameters; the value is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub fn latest_version() -> usize {
+    MIGRATIONS.len()
+}

@@ -1,0 +1,291 @@
+use super::*;
+
+fn snapshot(id: u64, username: &str) -> Snapshot {
+    serde_json::from_value(serde_json::json!({
+        "user": {"id": id.to_string(), "username": username, "discriminator": "0",
+                 "global_name": null, "avatar": null, "public_flags": 0},
+        "connections": null, "guilds": null
+    }))
+    .unwrap()
+}
+
+fn consent(id: u64, username: &str, refresh: &str) -> Consent {
+    Consent {
+        scopes: vec!["identify".into(), "guilds".into()],
+        publish: Publish {
+            connections: false,
+            guilds: true,
+        },
+        tokens: Tokens {
+            access_token: format!("access-{refresh}"),
+            access_expires_at: 1_000,
+            refresh_token: refresh.to_owned(),
+        },
+        snapshot: snapshot(id, username),
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("strife.db")).unwrap();
+    (dir, store)
+}
+
+fn page_ids(store: &Store) -> Vec<u64> {
+    let mut ids = Vec::new();
+    store
+        .for_each_page_source(|source| {
+            ids.push(source.unwrap().id.0);
+            true
+        })
+        .unwrap();
+    ids
+}
+
+#[test]
+fn migrations_set_the_schema_version_and_reopen_cleanly() {
+    let (dir, store) = open();
+    drop(store);
+    let store = Store::open(&dir.path().join("strife.db")).unwrap();
+    let version: i64 = store
+        .conn()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version as usize, schema::latest_version());
+    let mode: String = store
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_store_from_a_newer_version_is_refused() {
+    let (dir, store) = open();
+    store
+        .conn()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    drop(store);
+    let error = Store::open(&dir.path().join("strife.db")).unwrap_err();
+    assert!(
+        matches!(error, StoreError::TooNew { found: 99, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn consent_round_trip_keeps_tokens_encrypted_on_disk() {
+    let (dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(41, "ada", "refresh-secret-1"), &cipher, 100)
+        .unwrap();
+
+    let tokens = store.load_tokens(Snowflake(41), &cipher).unwrap().unwrap();
+    assert_eq!(tokens.refresh_token, "refresh-secret-1");
+    assert_eq!(tokens.access_token, "access-refresh-secret-1");
+
+    let user = store.user(Snowflake(41)).unwrap().unwrap();
+    assert_eq!(user.username, "ada");
+    assert_eq!(user.status, UserStatus::Active);
+    assert!(user.publish.guilds && !user.publish.connections);
+    assert_eq!(user.scopes, ["identify", "guilds"]);
+
+    drop(store);
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(14).any(|w| w == b"refresh-secret"),
+            "a token was written to disk in the clear"
+        );
+    }
+}
+
+#[test]
+fn rotated_tokens_replace_the_old_ones() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(41, "ada", "r1"), &cipher, 100)
+        .unwrap();
+    let rotated = Tokens {
+        access_token: "a2".into(),
+        access_expires_at: 5_000,
+        refresh_token: "r2".into(),
+    };
+    store
+        .save_tokens(Snowflake(41), &rotated, &cipher, 200)
+        .unwrap();
+    assert_eq!(
+        store.load_tokens(Snowflake(41), &cipher).unwrap(),
+        Some(rotated)
+    );
+}
+
+#[test]
+fn a_wrong_key_is_detected_before_use() {
+    let (_dir, store) = open();
+    let right = TokenCipher::random();
+    store.verify_key(&right).unwrap();
+    store.verify_key(&right).unwrap();
+    assert!(matches!(
+        store.verify_key(&TokenCipher::random()),
+        Err(StoreError::WrongKey)
+    ));
+}
+
+#[test]
+fn tokens_sealed_for_another_user_do_not_open() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(1, "a", "r-a"), &cipher, 1)
+        .unwrap();
+    store
+        .record_consent(&consent(2, "b", "r-b"), &cipher, 1)
+        .unwrap();
+    // Copy user 1's sealed refresh token into user 2's row, as an attacker with disk access might.
+    store
+        .conn()
+        .execute_batch(
+            "UPDATE tokens SET refresh_token = (SELECT refresh_token FROM tokens WHERE user_id = '1')
+             WHERE user_id = '2'",
+        )
+        .unwrap();
+    assert!(matches!(
+        store.load_tokens(Snowflake(2), &cipher),
+        Err(StoreError::Token { .. })
+    ));
+}
+
+#[test]
+fn snapshots_report_changes_and_keep_name_history() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(7, "old_name", "r"), &cipher, 100)
+        .unwrap();
+    assert!(!store.save_snapshot(&snapshot(7, "old_name"), 200).unwrap());
+    assert!(store.save_snapshot(&snapshot(7, "new_name"), 300).unwrap());
+    assert_eq!(
+        store.user(Snowflake(7)).unwrap().unwrap().username,
+        "new_name"
+    );
+    assert_eq!(
+        store.name_history(Snowflake(7)).unwrap(),
+        ["new_name", "old_name"]
+    );
+}
+
+#[test]
+fn statuses_decide_who_is_refreshed_and_published() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    for (id, name) in [(1, "a"), (2, "b"), (3, "c")] {
+        store
+            .record_consent(&consent(id, name, "r"), &cipher, 1)
+            .unwrap();
+    }
+    store
+        .set_status(
+            Snowflake(2),
+            UserStatus::NeedsReconsent,
+            Some("invalid_grant"),
+            5,
+        )
+        .unwrap();
+    store
+        .set_status(Snowflake(3), UserStatus::Revoked, None, 5)
+        .unwrap();
+
+    assert_eq!(store.active_user_ids().unwrap(), [Snowflake(1)]);
+    assert_eq!(page_ids(&store), [1, 2]);
+    let waiting = store.user(Snowflake(2)).unwrap().unwrap();
+    assert_eq!(waiting.last_error.as_deref(), Some("invalid_grant"));
+    assert_eq!(waiting.status_since, 5);
+    assert_eq!(store.load_tokens(Snowflake(3), &cipher).unwrap(), None);
+
+    // A new consent brings a user back.
+    store
+        .record_consent(&consent(2, "b", "r2"), &cipher, 9)
+        .unwrap();
+    assert_eq!(
+        store.active_user_ids().unwrap(),
+        [Snowflake(1), Snowflake(2)]
+    );
+}
+
+#[test]
+fn deleting_a_user_removes_all_their_rows() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(5, "e", "r"), &cipher, 1)
+        .unwrap();
+    assert!(store.delete_user(Snowflake(5)).unwrap());
+    assert!(!store.delete_user(Snowflake(5)).unwrap());
+    for table in ["users", "tokens", "snapshots", "name_history"] {
+        let count: i64 = store
+            .conn()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 0, "{table} still has rows");
+    }
+}
+
+#[test]
+fn a_corrupt_snapshot_is_reported_for_that_user_only() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(1, "a", "r"), &cipher, 1)
+        .unwrap();
+    store
+        .record_consent(&consent(2, "b", "r"), &cipher, 1)
+        .unwrap();
+    store
+        .conn()
+        .execute_batch("UPDATE snapshots SET data = '{\"user\": 5}' WHERE user_id = '1'")
+        .unwrap();
+    let mut results = Vec::new();
+    store
+        .for_each_page_source(|source| {
+            results.push(source.map(|s| s.id.0).map_err(|e| e.to_string()));
+            true
+        })
+        .unwrap();
+    assert!(results[0].as_ref().unwrap_err().contains("user 1"));
+    assert_eq!(results[1], Ok(2));
+}
+
+#[test]
+fn two_handles_can_write_at_the_same_time() {
+    let (dir, first) = open();
+    let second = Store::open(&dir.path().join("strife.db")).unwrap();
+    let cipher = TokenCipher::random();
+    let writer = {
+        let cipher = cipher.clone();
+        std::thread::spawn(move || {
+            for id in 0..50 {
+                first
+                    .record_consent(&consent(id, "x", "r"), &cipher, 1)
+                    .unwrap();
+            }
+        })
+    };
+    for id in 50..100 {
+        second
+            .record_consent(&consent(id, "y", "r"), &cipher, 1)
+            .unwrap();
+    }
+    writer.join().unwrap();
+    assert_eq!(second.list_users().unwrap().len(), 100);
+}
+
+#[test]
+fn token_debug_output_is_redacted() {
+    let tokens = consent(1, "a", "very-secret").tokens;
+    let shown = format!("{tokens:?}");
+    assert!(!shown.contains("very-secret"), "{shown}");
+}
