@@ -1,1 +1,55 @@
-fn main() {}
+//! The `strife-gen` binary: parse arguments, set up logging, run the command, map errors to exit
+//! codes. Exit codes: 0 success, 1 failure while running, 2 bad configuration or usage.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use strife_gen::cli::{self, Cli};
+use strife_gen::config::ConfigError;
+use strife_gen::crypto::CryptoError;
+use strife_gen::store::StoreError;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if is_configuration_error(&error) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Problems the user fixes in strife.toml or the environment (exit code 2).
+fn is_configuration_error(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.is::<ConfigError>()
+            || matches!(cause.downcast_ref(), Some(CryptoError::BadKey { .. }))
+            || matches!(cause.downcast_ref(), Some(StoreError::WrongKey))
+    })
+}
+
+/// Logs go to stderr; `STRIFE_LOG` (or `RUST_LOG`) sets the level, `info` by default.
+fn init_logging() {
+    let filter = EnvFilter::try_from_env("STRIFE_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,188 @@
+//! One build: optionally refresh everyone from Discord, then render every published user into
+//! the output folder (swapped in whole, so a failed build leaves the previous site as it was).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::discord::cdn::Cdn;
+use crate::discord::models::Snapshot;
+use crate::publish::Publish;
+use crate::refresh::{RefreshSummary, Refresher};
+use crate::site::profile::Profile;
+use crate::site::render::{RenderError, Renderer, SiteInfo};
+use crate::site::{build_site, SiteError, SiteReport, SiteSettings};
+use crate::store::{Store, StoreError};
+
+/// How many rendered-but-unwritten profiles may wait between the store reader and the renderers:
+/// it bounds memory whatever the number of users.
+const PIPELINE_DEPTH: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Site(#[from] SiteError),
+    #[error("sample user {path}: {detail}")]
+    Sample { path: PathBuf, detail: String },
+    #[error("build task failed: {0}")]
+    Task(String),
+}
+
+/// What a build did, for the closing summary line.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BuildSummary {
+    /// `None` for an offline build.
+    pub refresh: Option<RefreshSummary>,
+    pub profiles: usize,
+    /// Users whose stored snapshot could not be read: left out, with a warning.
+    pub skipped: usize,
+    pub site: SiteReport,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for BuildSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(refresh) = &self.refresh {
+            write!(
+                f,
+                "users refreshed {}, changed {}, need re-consent {}, failed {}; ",
+                refresh.refreshed, refresh.changed, refresh.needs_reconsent, refresh.failed
+            )?;
+        }
+        write!(
+            f,
+            "{} profiles: pages written {}, unchanged {}, files removed {}",
+            self.profiles, self.site.pages_written, self.site.pages_unchanged, self.site.files_removed
+        )?;
+        if self.skipped > 0 {
+            write!(f, ", {} skipped (unreadable snapshot)", self.skipped)?;
+        }
+        write!(f, " in {:.1?}", self.elapsed)
+    }
+}
+
+/// Refreshes (unless `refresher` is `None`) and renders the whole site.
+pub async fn build(
+    config: &Config,
+    store: &Store,
+    refresher: Option<&Refresher>,
+) -> Result<BuildSummary, BuildError> {
+    let started = Instant::now();
+    let refresh = match refresher {
+        Some(refresher) => {
+            let summary = refresher.refresh_all().await?;
+            tracing::info!(
+                "refreshed {} users ({} changed), {} need re-consent, {} failed",
+                summary.refreshed,
+                summary.changed,
+                summary.needs_reconsent,
+                summary.failed
+            );
+            Some(summary)
+        }
+        None => None,
+    };
+    let config = config.clone();
+    let store = store.clone();
+    let mut summary = tokio::task::spawn_blocking(move || render(&config, &store))
+        .await
+        .map_err(|e| BuildError::Task(e.to_string()))??;
+    summary.refresh = refresh;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Renders from the store's snapshots only (and the configured sample users). Blocking.
+pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError> {
+    let renderer = Renderer::new(&config.theme_dir(), site_info(config))?;
+    let cdn = Cdn::new(config.discord.cdn_base.url().clone());
+    let base_url = config.site.base_url.url().clone();
+    let samples = match &config.site.sample_users_dir {
+        Some(dir) => load_samples(dir)?,
+        None => Vec::new(),
+    };
+    let settings = SiteSettings {
+        output_dir: config.site.output_dir.clone(),
+        theme_dir: config.theme_dir(),
+    };
+
+    // The store is read on one thread and profiles flow to the renderers through a bounded
+    // channel, so thousands of users never sit in memory at once.
+    let (sender, receiver) = mpsc::sync_channel::<Profile>(PIPELINE_DEPTH);
+    let reader = {
+        let store = store.clone();
+        let cdn = cdn.clone();
+        let base_url = base_url.clone();
+        std::thread::spawn(move || -> Result<(usize, usize), StoreError> {
+            let mut sent = 0;
+            let mut skipped = 0;
+            for snapshot in samples {
+                let profile = Profile::build(&snapshot, Publish { connections: true, guilds: true }, &cdn, &base_url);
+                if sender.send(profile).is_err() {
+                    return Ok((sent, skipped));
+                }
+                sent += 1;
+            }
+            store.for_each_page_source(|source| match source {
+                Ok(source) => {
+                    let profile = Profile::build(&source.snapshot, source.publish, &cdn, &base_url);
+                    sent += 1;
+                    sender.send(profile).is_ok()
+                }
+                Err(error) => {
+                    tracing::warn!("left out of this build: {error}");
+                    skipped += 1;
+                    true
+                }
+            })?;
+            Ok((sent, skipped))
+        })
+    };
+    let site = build_site(&settings, &renderer, receiver.into_iter());
+    let read = reader
+        .join()
+        .map_err(|_| BuildError::Task("the store reader panicked".into()))?;
+    // A store error means the page list is incomplete: do not publish a site missing users.
+    let (profiles, skipped) = read?;
+    let site = site?;
+    Ok(BuildSummary {
+        refresh: None,
+        profiles,
+        skipped,
+        site,
+        elapsed: Duration::ZERO,
+    })
+}
+
+pub fn site_info(config: &Config) -> SiteInfo {
+    SiteInfo {
+        title: config.site.title.clone(),
+        base_url: config.site.base_url.url().clone(),
+    }
+}
+
+/// Reads every `*.json` in `dir` as a snapshot, sorted by file name for stable output.
+fn load_samples(dir: &Path) -> Result<Vec<Snapshot>, BuildError> {
+    let sample_error = |path: &Path, detail: String| BuildError::Sample {
+        path: path.to_owned(),
+        detail,
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| sample_error(dir, e.to_string()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).map_err(|e| sample_error(path, e.to_string()))?;
+            serde_json::from_str(&text).map_err(|e| sample_error(path, e.to_string()))
+        })
+        .collect()
+}

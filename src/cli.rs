@@ -1,0 +1,211 @@
+//! The command line: argument parsing and one function per command. This is the edge where
+//! library errors get their context and become exit codes (see `main.rs`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::build;
+use crate::config::{Config, Secrets};
+use crate::crypto::{KeySource, TokenCipher};
+use crate::discord::client::{ClientOptions, DiscordClient};
+use crate::discord::models::Snowflake;
+use crate::discord::oauth::{OAuthClient, OAuthSettings};
+use crate::refresh::Refresher;
+use crate::server::{self, App};
+use crate::site::render::Renderer;
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(name = "strife-gen", version, about = "Public, static profile pages for Discord users who opt in")]
+pub struct Cli {
+    /// Path of the configuration file; relative paths inside it are relative to its folder.
+    #[arg(long, short, global = true, default_value = "strife.toml", env = "STRIFE_CONFIG")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a starter strife.toml, the default theme and content/ into an empty folder.
+    Init {
+        /// The folder to create the site in.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Refresh every user from Discord and render the site into the output folder.
+    Build {
+        /// Render from the stored snapshots only, without talking to Discord.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Run the consent service, refreshing and rebuilding in the background.
+    Serve,
+    /// Inspect or remove users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Show every user with their status, last refresh and last error.
+    List,
+    /// Delete a user and everything stored about them (and revoke our access when possible).
+    Remove {
+        /// The user's Discord id.
+        id: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init { dir } => crate::init::init(&dir),
+        Command::Build { offline } => build_command(&cli.config, offline).await,
+        Command::Serve => serve_command(&cli.config).await,
+        Command::Users { command } => users_command(&cli.config, command).await,
+    }
+}
+
+async fn build_command(config_path: &Path, offline: bool) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let store = open_store(&config)?;
+    let refresher = if offline {
+        None
+    } else {
+        let secrets = Secrets::from_env(&config)?;
+        Some(refresher(&config, &secrets, &store)?)
+    };
+    let summary = build::build(&config, &store, refresher.as_ref())
+        .await
+        .with_context(|| format!("building the site into {}", config.site.output_dir.display()))?;
+    tracing::info!("done: {summary}");
+    if summary.profiles == 0 {
+        tracing::info!(
+            "no profiles yet: run `strife-gen serve` (with discord.client_id, discord.redirect_uri and {} set) and sign in at {}",
+            crate::config::CLIENT_SECRET_VAR,
+            config.server.bind
+        );
+    }
+    Ok(())
+}
+
+async fn serve_command(config_path: &Path) -> Result<()> {
+    let config = Arc::new(Config::load(config_path)?);
+    let secrets = Secrets::from_env(&config)?;
+    let store = open_store(&config)?;
+    let refresher = refresher(&config, &secrets, &store)?;
+    let renderer = Renderer::new(&config.theme_dir(), build::site_info(&config))
+        .context("loading the theme")?;
+    let listener = tokio::net::TcpListener::bind(config.server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {} (server.bind)", config.server.bind))?;
+    let app = Arc::new(App::new(config.clone(), &refresher, Arc::new(renderer)));
+    server::serve(app, refresher, listener).await?;
+    Ok(())
+}
+
+async fn users_command(config_path: &Path, command: UsersCommand) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let store = open_store(&config)?;
+    match command {
+        UsersCommand::List => {
+            let users = store.list_users()?;
+            print!("{}", crate::users::table(&users));
+            Ok(())
+        }
+        UsersCommand::Remove { id } => {
+            let Some(id) = Snowflake::parse(&id) else {
+                bail!("{id:?} is not a Discord user id (a number)");
+            };
+            if store.user(id)?.is_none() {
+                bail!("there is no user {id} in {}", store.path().display());
+            }
+            let secrets = Secrets::from_env(&config)?;
+            revoke_if_possible(&config, &secrets, &store, id).await;
+            store.delete_user(id)?;
+            println!("removed user {id}; their page disappears with the next build");
+            Ok(())
+        }
+    }
+}
+
+/// Revokes a user's authorization at Discord before they are removed, when credentials allow.
+async fn revoke_if_possible(config: &Config, secrets: &Secrets, store: &Store, id: Snowflake) {
+    let attempt = async {
+        let cipher = load_cipher(config, secrets, store)?;
+        let oauth = discord_clients(config, secrets)?.0;
+        if let Some(tokens) = store.load_tokens(id, &cipher)? {
+            oauth.revoke(&tokens.refresh_token).await?;
+        }
+        anyhow::Ok(())
+    };
+    if let Err(error) = attempt.await {
+        tracing::warn!("user {id} was not revoked at Discord ({error:#}); they can remove the app in their Discord settings");
+    }
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    Ok(Store::open(&config.store.path)?)
+}
+
+fn load_cipher(config: &Config, secrets: &Secrets, store: &Store) -> Result<TokenCipher> {
+    let key_file = key_file_path(&config.store.path);
+    let (cipher, source) = TokenCipher::load(secrets.token_key(), &key_file)?;
+    if let KeySource::Generated(path) = &source {
+        tracing::warn!(
+            "generated a new token encryption key in {} (mode 0600); back it up, or set {} instead",
+            path.display(),
+            crate::config::TOKEN_KEY_VAR
+        );
+    }
+    store.verify_key(&cipher)?;
+    Ok(cipher)
+}
+
+/// `strife.db` → `strife.db.key`.
+fn key_file_path(store_path: &Path) -> PathBuf {
+    let mut name = store_path.as_os_str().to_owned();
+    name.push(".key");
+    PathBuf::from(name)
+}
+
+fn discord_clients(config: &Config, secrets: &Secrets) -> Result<(OAuthClient, DiscordClient)> {
+    let (client_id, redirect_uri) = config.require_oauth()?;
+    let client_secret = secrets.client_secret()?.to_owned();
+    let mut options = ClientOptions::new(config.discord.api_base.url().clone());
+    // Discord asks bots and apps to identify themselves as `DiscordBot (url, version)`.
+    options.user_agent = format!(
+        "DiscordBot ({}, {})",
+        env!("CARGO_PKG_REPOSITORY"),
+        env!("CARGO_PKG_VERSION")
+    );
+    let discord = DiscordClient::new(options)?;
+    let settings = OAuthSettings {
+        client_id: client_id.to_string(),
+        client_secret,
+        authorize_url: config.discord.authorize_url.url().clone(),
+        token_url: config.discord.token_url(),
+        revoke_url: config.discord.revoke_url(),
+        redirect_uri: redirect_uri.url().clone(),
+    };
+    let oauth = OAuthClient::new(settings, discord.http())?;
+    Ok((oauth, discord))
+}
+
+/// Everything an online build or the service needs to talk to Discord.
+pub fn refresher(config: &Config, secrets: &Secrets, store: &Store) -> Result<Refresher> {
+    let (oauth, discord) = discord_clients(config, secrets)?;
+    let cipher = load_cipher(config, secrets, store)?;
+    Ok(Refresher {
+        store: store.clone(),
+        cipher,
+        oauth,
+        discord,
+        concurrency: config.refresh.concurrency.get(),
+    })
+}

@@ -1,0 +1,106 @@
+//! `strife-gen init`: a new site from the files shipped inside the binary.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use include_dir::{include_dir, Dir, DirEntry};
+
+/// The shipped themes, embedded at compile time.
+static THEMES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/themes");
+/// The shipped configuration; its demo block is left out of a new site (see [`starter_config`]).
+const SHIPPED_CONFIG: &str = include_str!("../strife.toml");
+const DEMO_START: &str = "# --- demo:";
+const DEMO_END: &str = "# --- end demo ---";
+const STARTER_INDEX: &str = include_str!("../content/index.md");
+
+/// Writes `strife.toml`, `themes/`, `content/` and an empty `output/` into `dir`, which must be
+/// empty (or not exist yet): init never overwrites anything.
+pub fn init(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        if entries.next().is_some() {
+            bail!("{} is not empty: `strife-gen init` only writes into an empty folder", dir.display());
+        }
+    }
+    write(dir, "strife.toml", starter_config().as_bytes())?;
+    write(dir, "content/index.md", STARTER_INDEX.as_bytes())?;
+    write(dir, "output/.gitkeep", b"")?;
+    write(dir, ".gitignore", b"/output/*\n!/output/.gitkeep\n/strife.db*\n/.env\n")?;
+    write_tree(&dir.join("themes"), &THEMES)?;
+    println!(
+        "created a new site in {}\nnext: set discord.client_id and discord.redirect_uri in strife.toml, export {}, and run `strife-gen serve`",
+        dir.display(),
+        crate::config::CLIENT_SECRET_VAR
+    );
+    Ok(())
+}
+
+/// The shipped config without its demo block (example users are for this repository only).
+pub fn starter_config() -> String {
+    let mut in_demo = false;
+    let mut out = String::with_capacity(SHIPPED_CONFIG.len());
+    for line in SHIPPED_CONFIG.lines() {
+        if line.starts_with(DEMO_START) {
+            in_demo = true;
+        } else if line.starts_with(DEMO_END) {
+            in_demo = false;
+        } else if !in_demo {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn write(dir: &Path, relative: &str, contents: &[u8]) -> Result<()> {
+    let path = dir.join(relative);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn write_tree(target: &Path, dir: &Dir<'_>) -> Result<()> {
+    for entry in dir.entries() {
+        match entry {
+            DirEntry::Dir(sub) => write_tree(target, sub)?,
+            DirEntry::File(file) => {
+                let relative = file.path().to_string_lossy();
+                write(target, &relative, file.contents())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn starter_config_parses_and_has_no_demo_users() {
+        let text = starter_config();
+        assert!(!text.contains("sample_users_dir"), "{text}");
+        let config = Config::from_toml(&text, Path::new("/tmp/site/strife.toml")).unwrap();
+        assert!(config.site.sample_users_dir.is_none());
+    }
+
+    #[test]
+    fn shipped_config_parses() {
+        let config = Config::from_toml(SHIPPED_CONFIG, Path::new("strife.toml")).unwrap();
+        assert!(config.site.sample_users_dir.is_some());
+    }
+
+    #[test]
+    fn init_writes_a_site_that_loads_and_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        init(&site).unwrap();
+        let config = Config::load(&site.join("strife.toml")).unwrap();
+        assert!(config.theme_dir().join("templates/profile.html").is_file());
+        assert!(site.join("content/index.md").is_file());
+        let error = init(&site).unwrap_err().to_string();
+        assert!(error.contains("not empty"), "{error}");
+    }
+}

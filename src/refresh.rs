@@ -1,0 +1,262 @@
+//! Keeping users' data fresh: refresh their tokens when needed, refetch what they opted in to, and
+//! store the snapshot their page is rendered from.
+//!
+//! The rule that matters most here: when Discord answers a refresh grant, the new tokens are
+//! committed to the store before anything else happens, because the old refresh token is already
+//! dead. A user whose refresh token is refused is marked as needing a new consent, never deleted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+
+use crate::crypto::TokenCipher;
+use crate::discord::client::{DiscordClient, DiscordError};
+use crate::discord::models::{Snapshot, Snowflake, User};
+use crate::discord::oauth::{OAuthClient, OAuthError, TokenSet};
+use crate::publish::Publish;
+use crate::store::{unix_now, Store, StoreError, Tokens, UserRecord, UserStatus};
+
+/// Access tokens closer than this to expiry are refreshed before use. Discord's live a week; a
+/// day of margin means a build that runs every few hours refreshes each user about once a week.
+const REFRESH_MARGIN: Duration = Duration::from_secs(24 * 3600);
+
+/// Why refreshing one user failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("Discord: {0}")]
+    Discord(#[from] DiscordError),
+    #[error("token refresh: {0}")]
+    OAuth(#[from] OAuthError),
+    #[error("Discord answered for user {got} when asked about user {expected}")]
+    WrongUser { expected: Snowflake, got: Snowflake },
+    #[error("no tokens are stored for this user")]
+    NoTokens,
+}
+
+/// What happened to one user.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Fresh data stored; `changed` says whether it differs from the previous snapshot.
+    Refreshed { changed: bool },
+    /// Discord no longer accepts their authorization; they must consent again.
+    NeedsReconsent,
+    /// Something went wrong this time; their previous snapshot stays.
+    Failed(RefreshError),
+}
+
+/// Totals of one refresh run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RefreshSummary {
+    pub refreshed: usize,
+    pub changed: usize,
+    pub needs_reconsent: usize,
+    pub failed: usize,
+}
+
+impl RefreshSummary {
+    fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Refreshed { changed } => {
+                self.refreshed += 1;
+                self.changed += usize::from(*changed);
+            }
+            Outcome::NeedsReconsent => self.needs_reconsent += 1,
+            Outcome::Failed(_) => self.failed += 1,
+        }
+    }
+}
+
+/// Everything needed to talk to Discord on users' behalf.
+#[derive(Clone)]
+pub struct Refresher {
+    pub store: Store,
+    pub cipher: TokenCipher,
+    pub oauth: OAuthClient,
+    pub discord: DiscordClient,
+    pub concurrency: usize,
+}
+
+impl Refresher {
+    /// Refreshes every active user, `concurrency` at a time.
+    pub async fn refresh_all(&self) -> Result<RefreshSummary, StoreError> {
+        let ids = self.store.run(|store| store.active_user_ids()).await?;
+        let summary = stream::iter(ids)
+            .map(|id| async move { self.refresh_user(id).await })
+            .buffer_unordered(self.concurrency.max(1))
+            .fold(RefreshSummary::default(), |mut summary, outcome| async move {
+                summary.add(&outcome);
+                summary
+            })
+            .await;
+        Ok(summary)
+    }
+
+    /// Refreshes one user and records the result in the store; never panics, never deletes.
+    pub async fn refresh_user(&self, id: Snowflake) -> Outcome {
+        let outcome = match self.try_refresh(id).await {
+            Ok(changed) => Outcome::Refreshed { changed },
+            Err(RefreshError::OAuth(OAuthError::InvalidGrant { description })) => {
+                tracing::warn!(user = %id, "Discord refused the refresh token ({description}); the user must consent again");
+                let reason = format!("authorization ended at Discord: {description}");
+                match self.mark(id, UserStatus::NeedsReconsent, reason).await {
+                    Ok(()) => Outcome::NeedsReconsent,
+                    Err(e) => Outcome::Failed(e.into()),
+                }
+            }
+            Err(RefreshError::NoTokens) => {
+                let reason = "no stored tokens".to_owned();
+                match self.mark(id, UserStatus::NeedsReconsent, reason).await {
+                    Ok(()) => Outcome::NeedsReconsent,
+                    Err(e) => Outcome::Failed(e.into()),
+                }
+            }
+            Err(error) => {
+                tracing::warn!(user = %id, "refresh failed: {error}");
+                let message = error.to_string();
+                let recorded = self
+                    .store
+                    .run(move |store| store.record_error(id, &message, unix_now()))
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::error!(user = %id, "cannot record the failure: {e}");
+                }
+                Outcome::Failed(error)
+            }
+        };
+        outcome
+    }
+
+    async fn mark(&self, id: Snowflake, status: UserStatus, reason: String) -> Result<(), StoreError> {
+        self.store
+            .run(move |store| store.set_status(id, status, Some(&reason), unix_now()))
+            .await
+    }
+
+    async fn try_refresh(&self, id: Snowflake) -> Result<bool, RefreshError> {
+        let (record, tokens) = self.load(id).await?;
+        let (access_token, fresh) = if expires_soon(&tokens) {
+            (self.rotate(id, &tokens).await?.access_token, true)
+        } else {
+            (tokens.access_token.clone(), false)
+        };
+        let snapshot = match self.fetch(&record, &access_token).await {
+            // The access token died early (revoked, or Discord reset it): one refresh, one retry.
+            Err(RefreshError::Discord(DiscordError::Unauthorized { .. })) if !fresh => {
+                let rotated = self.rotate(id, &tokens).await?;
+                self.fetch(&record, &rotated.access_token).await?
+            }
+            other => other?,
+        };
+        if snapshot.user.id != id {
+            return Err(RefreshError::WrongUser {
+                expected: id,
+                got: snapshot.user.id,
+            });
+        }
+        let changed = self
+            .store
+            .run(move |store| store.save_snapshot(&snapshot, unix_now()))
+            .await?;
+        Ok(changed)
+    }
+
+    async fn load(&self, id: Snowflake) -> Result<(UserRecord, Tokens), RefreshError> {
+        let cipher = self.cipher.clone();
+        let (record, tokens) = self
+            .store
+            .run(move |store| Ok((store.user(id)?, store.load_tokens(id, &cipher)?)))
+            .await?;
+        match (record, tokens) {
+            (Some(record), Some(tokens)) => Ok((record, tokens)),
+            _ => Err(RefreshError::NoTokens),
+        }
+    }
+
+    /// Runs the refresh grant and commits the answer before returning it.
+    ///
+    /// If Discord refuses the token, the store is read again: another process (a `serve` beside a
+    /// manual `build`) may have rotated it meanwhile, and then the newer token is tried once.
+    async fn rotate(&self, id: Snowflake, tokens: &Tokens) -> Result<Tokens, RefreshError> {
+        match self.rotate_once(id, tokens).await {
+            Err(RefreshError::OAuth(OAuthError::InvalidGrant { description })) => {
+                let (_, current) = self.load(id).await?;
+                if current.refresh_token == tokens.refresh_token {
+                    return Err(OAuthError::InvalidGrant { description }.into());
+                }
+                tracing::info!(user = %id, "refresh token was rotated by another process; using the new one");
+                if !expires_soon(&current) {
+                    return Ok(current);
+                }
+                self.rotate_once(id, &current).await
+            }
+            other => other,
+        }
+    }
+
+    async fn rotate_once(&self, id: Snowflake, tokens: &Tokens) -> Result<Tokens, RefreshError> {
+        let answer = self.oauth.refresh(&tokens.refresh_token).await?;
+        let rotated = tokens_from(answer, Some(&tokens.refresh_token), unix_now());
+        let cipher = self.cipher.clone();
+        let to_store = rotated.clone();
+        self.store
+            .run(move |store| store.save_tokens(id, &to_store, &cipher, unix_now()))
+            .await?;
+        Ok(rotated)
+    }
+
+    /// Fetches the user and whatever they opted in to (and granted).
+    async fn fetch(&self, record: &UserRecord, access_token: &str) -> Result<Snapshot, RefreshError> {
+        fetch_snapshot(
+            &self.discord,
+            access_token,
+            record.publish.limited_to(&record.scopes),
+        )
+        .await
+    }
+}
+
+/// `GET /users/@me`, then connections and guilds when `publish` asks for them.
+pub async fn fetch_snapshot(
+    discord: &DiscordClient,
+    access_token: &str,
+    publish: Publish,
+) -> Result<Snapshot, RefreshError> {
+    let user: User = discord.current_user(access_token).await?;
+    let connections = match publish.connections {
+        true => Some(discord.connections(access_token).await?),
+        false => None,
+    };
+    let guilds = match publish.guilds {
+        true => Some(discord.guilds(access_token).await?),
+        false => None,
+    };
+    Ok(Snapshot {
+        user,
+        connections,
+        guilds,
+    })
+}
+
+/// Turns a token response into stored tokens. Discord may omit the refresh token when it did not
+/// rotate it; then the one we used stays valid.
+pub fn tokens_from(answer: TokenSet, previous_refresh: Option<&str>, now: i64) -> Tokens {
+    let expires_in = i64::try_from(answer.expires_in.as_secs()).unwrap_or(i64::MAX / 2);
+    Tokens {
+        access_token: answer.access_token,
+        access_expires_at: now.saturating_add(expires_in),
+        refresh_token: answer
+            .refresh_token
+            .or_else(|| previous_refresh.map(str::to_owned))
+            .unwrap_or_default(),
+    }
+}
+
+fn expires_soon(tokens: &Tokens) -> bool {
+    tokens.access_expires_at - unix_now() < REFRESH_MARGIN.as_secs() as i64
+}
+
+/// Shared handle, for the server's background task.
+pub type SharedRefresher = Arc<Refresher>;

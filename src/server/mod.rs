@@ -1,0 +1,196 @@
+//! `strife-gen serve`: the consent service (warp) and the periodic refresh + rebuild.
+//!
+//! Routes, one filter each, composed in [`routes`]:
+//! `GET /` landing page · `GET /login` start a consent · `GET /delete` start a deletion ·
+//! `GET /callback` Discord's redirect back · `GET /healthz` probe · `GET /static/*` theme files.
+//!
+//! There is no TLS here: run it behind a reverse proxy that terminates HTTPS.
+
+mod handlers;
+pub mod logins;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use crate::config::Config;
+use crate::crypto::TokenCipher;
+use crate::discord::client::DiscordClient;
+use crate::discord::models::Snowflake;
+use crate::discord::oauth::OAuthClient;
+use crate::refresh::Refresher;
+use crate::site::render::Renderer;
+use crate::store::Store;
+
+use handlers::Page;
+use logins::{PendingLogins, BROWSER_COOKIE};
+
+/// Everything the handlers share.
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub cipher: TokenCipher,
+    pub oauth: OAuthClient,
+    pub discord: DiscordClient,
+    pub renderer: Arc<Renderer>,
+    logins: PendingLogins,
+    /// Cookies get `Secure` when Discord sends users back over HTTPS.
+    secure_cookies: bool,
+}
+
+impl App {
+    pub fn new(config: Arc<Config>, refresher: &Refresher, renderer: Arc<Renderer>) -> App {
+        let secure_cookies = config
+            .discord
+            .redirect_uri
+            .as_ref()
+            .is_some_and(|uri| uri.url().scheme() == "https");
+        App {
+            config,
+            store: refresher.store.clone(),
+            cipher: refresher.cipher.clone(),
+            oauth: refresher.oauth.clone(),
+            discord: refresher.discord.clone(),
+            renderer,
+            logins: PendingLogins::default(),
+            secure_cookies,
+        }
+    }
+
+    /// The public URL of a user's page.
+    pub fn profile_url(&self, id: Snowflake) -> String {
+        let base = self.config.site.base_url.url().as_str().trim_end_matches('/');
+        format!("{base}/u/{id}/")
+    }
+}
+
+/// All routes, with friendly error pages and security headers.
+pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    let with_app = {
+        let app = app.clone();
+        warp::any().map(move || app.clone())
+    };
+    // `warp::query::raw` rejects a request without a query string; treat that as empty.
+    let raw_query = warp::query::raw()
+        .or(warp::any().map(String::new))
+        .unify();
+    let browser = warp::cookie::optional::<String>(BROWSER_COOKIE);
+
+    let landing = warp::path::end().and(with_app.clone()).and_then(handlers::landing);
+    let login = warp::path!("login")
+        .and(raw_query)
+        .and(browser)
+        .and(with_app.clone())
+        .and_then(handlers::login);
+    let delete = warp::path!("delete")
+        .and(browser)
+        .and(with_app.clone())
+        .and_then(handlers::delete);
+    let callback = warp::path!("callback")
+        .and(raw_query)
+        .and(browser)
+        .and(with_app.clone())
+        .and_then(handlers::callback);
+    let healthz = warp::path!("healthz").map(|| "ok".into_response());
+    let static_files = warp::path("static")
+        .and(warp::fs::dir(app.config.theme_dir().join("static")))
+        .map(Reply::into_response);
+
+    let pages = landing.or(login).unify().or(delete).unify().or(callback).unify();
+    let recover_app = app.clone();
+    warp::get()
+        .and(pages.or(healthz).unify().or(static_files).unify())
+        .recover(move |rejection| recover(rejection, recover_app.clone()))
+        .unify()
+        .map(with_security_headers)
+}
+
+async fn recover(rejection: Rejection, app: Arc<App>) -> Result<Response, Infallible> {
+    let page = if rejection.is_not_found() {
+        Page::error(StatusCode::NOT_FOUND, "Not found", "There is no page here.")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        Page::error(StatusCode::METHOD_NOT_ALLOWED, "Not allowed", "This address only answers GET requests.")
+    } else {
+        tracing::debug!("request rejected: {rejection:?}");
+        Page::error(StatusCode::BAD_REQUEST, "Bad request", "This request could not be understood.")
+    };
+    Ok(page.render(&app))
+}
+
+/// Headers every answer carries: no framing, no sniffing, no referrer (a callback URL holds an
+/// authorization code), and nothing cached (pages depend on the signed-in user).
+fn with_security_headers(mut response: Response) -> Response {
+    let headers: &mut HeaderMap = response.headers_mut();
+    let fixed = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Serves until Ctrl-C / SIGTERM, refreshing and rebuilding every `refresh.interval`.
+pub async fn serve(app: Arc<App>, refresher: Refresher, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let address: SocketAddr = listener.local_addr()?;
+    tracing::info!("consent service listening on http://{address}");
+    let background = tokio::spawn(periodic_builds(app.config.clone(), refresher));
+    warp::serve(routes(app))
+        .incoming(listener)
+        .graceful(shutdown_signal())
+        .run()
+        .await;
+    background.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Refreshes everyone and rebuilds the site at start and then every `refresh.interval`.
+async fn periodic_builds(config: Arc<Config>, refresher: Refresher) {
+    let mut ticks = tokio::time::interval(config.refresh.interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match crate::build::build(&config, &refresher.store, Some(&refresher)).await {
+            Ok(summary) => tracing::info!("scheduled build: {summary}"),
+            Err(error) => tracing::error!("scheduled build failed, the previous site stays: {error}"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {error}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,141 @@
+//! The real `strife-gen` binary: first run, exit codes, and config errors that name the problem.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary in `dir` with a clean environment as far as strife-gen is concerned.
+fn strife(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strife-gen"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("STRIFE_DISCORD_CLIENT_SECRET")
+        .env_remove("STRIFE_TOKEN_KEY")
+        .env_remove("STRIFE_CONFIG")
+        .env("STRIFE_LOG", "info")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A site folder whose config uses the repository's themes and example users.
+fn site_with(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"[site]
+title = "CLI test"
+base_url = "https://example.org/people/"
+themes_dir = "{themes}"
+sample_users_dir = "{samples}"
+{extra}"#,
+        themes = repo().join("themes").display(),
+        samples = repo().join("examples/users").display(),
+    );
+    std::fs::write(dir.path().join("strife.toml"), config).unwrap();
+    let root = dir.path().to_owned();
+    (dir, root)
+}
+
+#[test]
+fn offline_build_renders_the_example_users_without_credentials() {
+    let (_dir, root) = site_with("");
+    let output = strife(&root, &["build", "--offline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let index = std::fs::read_to_string(root.join("output/index.html")).unwrap();
+    assert!(index.contains("Nelly"), "{index}");
+    let page = std::fs::read_to_string(root.join("output/u/80351110224678912/index.html")).unwrap();
+    assert!(page.contains("nelly-dev"), "public connection shown");
+    assert!(!page.contains("secret-alt"), "private connection never shown");
+    assert!(stderr(&output).contains("pages written"), "{}", stderr(&output));
+}
+
+#[test]
+fn an_unknown_key_exits_2_naming_key_and_line_and_writes_nothing() {
+    let (_dir, root) = site_with("colour = \"red\"\n");
+    let output = strife(&root, &["build", "--offline"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("colour") && message.contains("line 6"), "{message}");
+    assert!(!root.join("output").exists(), "nothing was written");
+    assert!(!root.join("strife.db").exists(), "no store was created");
+}
+
+#[test]
+fn a_missing_config_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = strife(dir.path(), &["build", "--offline"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("strife.toml"), "{}", stderr(&output));
+}
+
+#[test]
+fn an_online_build_names_what_is_missing() {
+    let (_dir, root) = site_with("");
+    let output = strife(&root, &["build"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("discord.client_id"), "{}", stderr(&output));
+
+    let (_dir, root) = site_with(
+        "[discord]\nclient_id = \"1234\"\nredirect_uri = \"http://127.0.0.1:8080/callback\"\n",
+    );
+    let output = strife(&root, &["build"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("STRIFE_DISCORD_CLIENT_SECRET"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_bad_token_key_is_a_configuration_error() {
+    let (_dir, root) = site_with(
+        "[discord]\nclient_id = \"1234\"\nredirect_uri = \"http://127.0.0.1:8080/callback\"\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_strife-gen"))
+        .args(["build"])
+        .current_dir(&root)
+        .env("STRIFE_DISCORD_CLIENT_SECRET", "s")
+        .env("STRIFE_TOKEN_KEY", "too-short")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("STRIFE_TOKEN_KEY"), "{}", stderr(&output));
+}
+
+#[test]
+fn users_list_and_remove() {
+    let (_dir, root) = site_with("");
+    let output = strife(&root, &["users", "list"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("no users yet"));
+
+    let output = strife(&root, &["users", "remove", "../etc"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("not a Discord user id"), "{}", stderr(&output));
+    let output = strife(&root, &["users", "remove", "12345"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("no user 12345"), "{}", stderr(&output));
+}
+
+#[test]
+fn init_creates_a_site_that_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("my-site");
+    let output = strife(dir.path(), &["init", "my-site"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = strife(&site, &["build", "--offline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(site.join("output/index.html").is_file());
+    assert!(stderr(&output).contains("no profiles yet"), "{}", stderr(&output));
+
+    let output = strife(dir.path(), &["init", "my-site"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("not empty"));
+}

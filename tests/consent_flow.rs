@@ -1,0 +1,320 @@
+//! The core loop end to end, against the fake Discord: consent through the real warp routes, then
+//! builds that refresh, rotate tokens, fetch and render — and what happens when things go wrong.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+use strife_gen::build;
+use strife_gen::config::{Config, Secrets};
+use strife_gen::discord::models::Snowflake;
+use strife_gen::refresh::Refresher;
+use strife_gen::server::{routes, App};
+use strife_gen::site::render::Renderer;
+use strife_gen::store::{Store, UserStatus};
+use support::fake_discord::{FakeDiscord, FakeUser, CLIENT_ID, CLIENT_SECRET};
+use warp::http::StatusCode;
+
+const ADA: &str = "81384788765712384";
+const TOKEN_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+struct Site {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    config: Arc<Config>,
+    store: Store,
+    refresher: Refresher,
+    app: Arc<App>,
+    fake: FakeDiscord,
+}
+
+fn themes_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("themes")
+}
+
+impl Site {
+    async fn new() -> Site {
+        let fake = FakeDiscord::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        let text = format!(
+            r#"
+[site]
+title = "Test profiles"
+base_url = "https://profiles.example.org/"
+themes_dir = "{themes}"
+
+[discord]
+client_id = "{CLIENT_ID}"
+redirect_uri = "https://profiles.example.org/callback"
+api_base = "{api}"
+authorize_url = "{authorize}"
+cdn_base = "https://cdn.example.org"
+
+[refresh]
+concurrency = 3
+"#,
+            themes = themes_dir().display(),
+            api = fake.api_base(),
+            authorize = fake.authorize_url(),
+        );
+        std::fs::write(root.join("strife.toml"), text).unwrap();
+        let config = Arc::new(Config::load(&root.join("strife.toml")).unwrap());
+        let store = Store::open(&config.store.path).unwrap();
+        let secrets = Secrets::new(Some(CLIENT_SECRET.into()), Some(TOKEN_KEY.into()));
+        let refresher = strife_gen::cli::refresher(&config, &secrets, &store).unwrap();
+        let renderer = Renderer::new(&config.theme_dir(), build::site_info(&config)).unwrap();
+        let app = Arc::new(App::new(config.clone(), &refresher, Arc::new(renderer)));
+        Site { _dir: dir, root, config, store, refresher, app, fake }
+    }
+
+    /// The whole browser round trip: our /login (or /delete), Discord's authorize, our /callback.
+    async fn sign_in(&self, start: &str) -> (StatusCode, String) {
+        let filter = routes(self.app.clone());
+        let started = warp::test::request().path(start).reply(&filter).await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER, "{start}");
+        let authorize = header(&started, "location");
+        let cookie = header(&started, "set-cookie");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Secure"), "{cookie}");
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+
+        let back = self.discord_redirect(&authorize).await;
+        let callback = back.strip_prefix("https://profiles.example.org").expect("redirected to our callback");
+        let answer = warp::test::request()
+            .path(callback)
+            .header("cookie", cookie)
+            .reply(&filter)
+            .await;
+        (answer.status(), String::from_utf8_lossy(answer.body()).into_owned())
+    }
+
+    /// Follows the browser to the fake Discord's authorize page, which redirects right back.
+    async fn discord_redirect(&self, authorize: &str) -> String {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let answer = client.get(authorize).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 302, "{}", answer.text().await.unwrap());
+        answer.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    async fn build(&self) -> build::BuildSummary {
+        build::build(&self.config, &self.store, Some(&self.refresher)).await.unwrap()
+    }
+
+    fn page(&self, id: &str) -> Option<String> {
+        std::fs::read_to_string(self.root.join("output/u").join(id).join("index.html")).ok()
+    }
+
+    fn status(&self, id: &str) -> UserStatus {
+        self.store.user(Snowflake::parse(id).unwrap()).unwrap().unwrap().status
+    }
+}
+
+fn header(reply: &warp::http::Response<warp::hyper::body::Bytes>, name: &str) -> String {
+    reply.headers()[name].to_str().unwrap().to_owned()
+}
+
+fn ada() -> FakeUser {
+    let mut user = FakeUser::new(ADA, "ada");
+    user.user["global_name"] = json!("Ada Lovelace");
+    user.connections = vec![
+        json!({"id": "ada-gh", "name": "ada-gh", "type": "github", "verified": true, "visibility": 1}),
+        json!({"id": "secret", "name": "ada-private", "type": "reddit", "verified": true, "visibility": 0}),
+    ];
+    user.guilds = vec![json!({"id": "300000000000000001", "name": "Analytical Engines", "icon": null, "owner": true, "permissions": "0", "features": []})];
+    user
+}
+
+#[tokio::test]
+async fn consent_then_build_publishes_what_was_opted_in() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+
+    let (status, body) = site.sign_in("/login?publish=guilds").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(&format!("https://profiles.example.org/u/{ADA}/")), "{body}");
+
+    // Only what the opt-ins need was asked for, with PKCE.
+    let params = site.fake.authorize_params().pop().unwrap();
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(get("scope").as_deref(), Some("identify guilds"));
+    assert_eq!(get("code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(get("response_type").as_deref(), Some("code"));
+
+    let summary = site.build().await;
+    assert_eq!(summary.refresh.unwrap().refreshed, 1);
+    let page = site.page(ADA).expect("profile page written");
+    assert!(page.contains("Ada Lovelace"));
+    assert!(page.contains("Analytical Engines"), "opted-in servers are shown");
+    assert!(!page.contains("ada-gh"), "connections were not opted in");
+    assert!(!page.contains("ada-private"));
+    let index = std::fs::read_to_string(site.root.join("output/index.html")).unwrap();
+    assert!(index.contains("Ada Lovelace"));
+    // Connections were never even fetched.
+    assert_eq!(site.fake.count("/users/@me/connections"), 0);
+}
+
+#[tokio::test]
+async fn rotated_refresh_tokens_keep_working_build_after_build() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    // Tokens that expire within the refresh margin: every build must rotate them.
+    site.fake.set_access_token_lifetime(3600);
+    site.sign_in("/login").await;
+
+    let mut seen = Vec::new();
+    for round in 0..3 {
+        let summary = site.build().await;
+        assert_eq!(summary.refresh.as_ref().unwrap().refreshed, 1, "round {round}");
+        let current = site.fake.refresh_token_of(ADA).unwrap();
+        let stored = site.store.load_tokens(Snowflake::parse(ADA).unwrap(), &site.refresher.cipher).unwrap().unwrap();
+        assert_eq!(stored.refresh_token, current, "the rotated token was stored (round {round})");
+        assert!(!seen.contains(&current), "Discord rotated the token");
+        seen.push(current);
+    }
+    assert_eq!(site.status(ADA), UserStatus::Active);
+}
+
+#[tokio::test]
+async fn a_dead_access_token_is_refreshed_once_and_the_build_goes_on() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    site.sign_in("/login").await;
+    site.fake.expire_access_tokens(ADA);
+    site.fake.update_user(ADA, json!({"global_name": "Countess Lovelace"}));
+    let summary = site.build().await;
+    assert_eq!(summary.refresh.unwrap().refreshed, 1);
+    assert!(site.page(ADA).unwrap().contains("Countess Lovelace"));
+}
+
+#[tokio::test]
+async fn a_user_who_removed_the_app_needs_reconsent_and_keeps_their_last_page() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    site.sign_in("/login").await;
+    site.build().await;
+    site.fake.deauthorize(ADA);
+    site.fake.expire_access_tokens(ADA);
+
+    let summary = site.build().await;
+    assert_eq!(summary.refresh.unwrap().needs_reconsent, 1);
+    assert_eq!(site.status(ADA), UserStatus::NeedsReconsent);
+    let record = site.store.user(Snowflake::parse(ADA).unwrap()).unwrap().unwrap();
+    assert!(record.last_error.unwrap().contains("authorization ended"));
+    assert!(site.page(ADA).is_some(), "the last page stays until a grace period ends");
+
+    // Consenting again brings them back.
+    site.sign_in("/login").await;
+    assert_eq!(site.status(ADA), UserStatus::Active);
+}
+
+#[tokio::test]
+async fn discord_failures_keep_the_previous_snapshot_and_record_the_error() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    site.sign_in("/login").await;
+    site.build().await;
+    // More 5xx than the client retries.
+    site.fake.fail_next("/users/@me", 502, 50);
+    let summary = site.build().await;
+    assert_eq!(summary.refresh.unwrap().failed, 1);
+    assert!(site.page(ADA).unwrap().contains("Ada Lovelace"));
+    let record = site.store.user(Snowflake::parse(ADA).unwrap()).unwrap().unwrap();
+    assert_eq!(record.status, UserStatus::Active);
+    assert!(record.last_error.is_some());
+}
+
+#[tokio::test]
+async fn rate_limits_are_respected_by_pacing() {
+    let site = Site::new().await;
+    for n in 0..6u64 {
+        let id = (90_000_000_000_000_000u64 + n).to_string();
+        site.fake.add_user(FakeUser::new(&id, &format!("user{n}")));
+        site.fake.login_as(&id);
+        site.sign_in("/login").await;
+    }
+    // A bucket of two requests per window, per token: a paced client never sees a 429.
+    site.fake.set_rate_limit("/users/@me", 2, 0.2);
+    for _ in 0..3 {
+        let summary = site.build().await;
+        assert_eq!(summary.refresh.unwrap().refreshed, 6);
+    }
+    assert_eq!(site.fake.count_status(429), 0);
+    // A 429 Discord sends anyway (shared or global limit) is waited out and retried.
+    site.fake.force_429("/users/@me", 2, 0.05, true);
+    let summary = site.build().await;
+    assert_eq!(summary.refresh.unwrap().refreshed, 6);
+}
+
+#[tokio::test]
+async fn denied_and_replayed_callbacks_get_friendly_pages() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    site.fake.deny_next_authorize();
+    let (status, body) = site.sign_in("/login").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("nothing was stored"), "{body}");
+    assert!(site.store.list_users().unwrap().is_empty());
+
+    // A callback with a state nobody issued, and one from another browser.
+    let filter = routes(site.app.clone());
+    let forged = warp::test::request().path("/callback?code=abc&state=made-up").reply(&filter).await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    let started = warp::test::request().path("/login").reply(&filter).await;
+    let back = site.discord_redirect(&header(&started, "location")).await;
+    let callback = back.strip_prefix("https://profiles.example.org").unwrap();
+    let stolen = warp::test::request()
+        .path(callback)
+        .header("cookie", "strife_login=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .reply(&filter)
+        .await;
+    assert_eq!(stolen.status(), StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(stolen.body()).contains("another browser"));
+    assert!(site.store.list_users().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_requests_get_pages_not_panics() {
+    let site = Site::new().await;
+    let filter = routes(site.app.clone());
+    let unknown = warp::test::request().path("/login?publish=email").reply(&filter).await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let missing = warp::test::request().path("/nope").reply(&filter).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let post = warp::test::request().method("POST").path("/login").reply(&filter).await;
+    assert!(post.status().is_client_error());
+    let health = warp::test::request().path("/healthz").reply(&filter).await;
+    assert_eq!(health.status(), StatusCode::OK);
+    let landing = warp::test::request().path("/").reply(&filter).await;
+    assert_eq!(landing.status(), StatusCode::OK);
+    let body = String::from_utf8_lossy(landing.body());
+    assert!(body.contains("name=\"publish\""), "{body}");
+    assert_eq!(landing.headers()["referrer-policy"], "no-referrer");
+}
+
+#[tokio::test]
+async fn delete_revokes_and_removes_the_page_on_the_next_build() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    site.sign_in("/login?publish=connections").await;
+    site.build().await;
+    assert!(site.page(ADA).unwrap().contains("ada-gh"));
+
+    let (status, body) = site.sign_in("/delete").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(site.fake.revoked_count() >= 1);
+    assert!(site.store.list_users().unwrap().is_empty());
+    site.build().await;
+    assert!(site.page(ADA).is_none(), "the page is gone after the next build");
+}
