@@ -96,4 +96,24 @@ pub(crate) mod fixtures {
     pub fn default_theme() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("themes/default")
     }
+
+    /// A minimal theme in a temporary folder; `overrides` replace or add templates.
+    pub fn theme(overrides: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let templates = dir.path().join("templates");
+        std::fs::create_dir_all(&templates).unwrap();
+        let defaults = [
+            ("base.html", "<title>{{ site.title }}</title>\n{% block content %}{% endblock %}\n"),
+            ("profile.html", "{% extends \"base.html\" %}{% block content %}{{ profile.display_name }}{% endblock %}"),
+            ("index.html", "{% for p in profiles %}{{ p.path }} {% endfor %}"),
+            ("landing.html", "{{ page.login_path }}"),
+            ("message.html", "{{ page.title }}"),
+        ];
+        for (name, source) in defaults.iter().chain(overrides) {
+            let path = templates.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, source).unwrap();
+        }
+        dir
+    }
 }

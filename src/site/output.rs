@@ -461,3 +461,348 @@ impl Leftovers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::site::fixtures::{default_theme, profile, site_info, theme};
+
+    struct Fixture {
+        _root: tempfile::TempDir,
+        parent: PathBuf,
+        settings: SiteSettings,
+        renderer: Renderer,
+    }
+
+    fn fixture() -> Fixture {
+        let root = tempfile::tempdir().unwrap();
+        let parent = root.path().join("public");
+        let settings = SiteSettings {
+            output_dir: parent.join("output"),
+            theme_dir: default_theme(),
+        };
+        let renderer = Renderer::new(&settings.theme_dir, site_info()).unwrap();
+        Fixture {
+            _root: root,
+            parent,
+            settings,
+            renderer,
+        }
+    }
+
+    impl Fixture {
+        fn build(&self, profiles: Vec<Profile>) -> Result<SiteReport, SiteError> {
+            build_site(&self.settings, &self.renderer, profiles.into_iter())
+        }
+
+        fn output(&self) -> &Path {
+            &self.settings.output_dir
+        }
+
+        /// Names in the output's parent folder: only `output` after a clean build.
+        fn siblings(&self) -> Vec<String> {
+            let mut names: Vec<_> = fs::read_dir(&self.parent)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        }
+    }
+
+    /// Every file below `dir` (relative path → content), following nothing.
+    fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<String, Vec<u8>>) {
+            for entry in fs::read_dir(dir).unwrap() {
+                let entry = entry.unwrap();
+                let name = format!("{rel}{}", entry.file_name().to_string_lossy());
+                if entry.file_type().unwrap().is_dir() {
+                    walk(&entry.path(), &format!("{name}/"), out);
+                } else {
+                    out.insert(name, fs::read(entry.path()).unwrap());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(dir, "", &mut out);
+        out
+    }
+
+    fn mtimes(dir: &Path) -> BTreeMap<String, SystemTime> {
+        tree(dir)
+            .into_keys()
+            .map(|rel| {
+                let mtime = fs::metadata(dir.join(&rel)).unwrap().modified().unwrap();
+                (rel, mtime)
+            })
+            .collect()
+    }
+
+    /// Sets every file's mtime to a fixed point in the past, so "unchanged" can be checked exactly.
+    fn age(dir: &Path) -> SystemTime {
+        let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        for rel in tree(dir).into_keys() {
+            fs::File::options()
+                .write(true)
+                .open(dir.join(rel))
+                .unwrap()
+                .set_modified(past)
+                .unwrap();
+        }
+        past
+    }
+
+    const A: u64 = 80351110224678912;
+    const B: u64 = 175928847299117063;
+
+    fn people() -> Vec<Profile> {
+        vec![profile(A, "Nelly"), profile(B, "Alice")]
+    }
+
+    #[test]
+    fn writes_the_expected_tree() {
+        let f = fixture();
+        let report = f.build(people()).unwrap();
+        let files: Vec<_> = tree(f.output()).into_keys().collect();
+        assert_eq!(
+            files,
+            [
+                "index.html",
+                "static/style.css",
+                &format!("u/{B}/index.html"),
+                &format!("u/{A}/index.html")
+            ]
+        );
+        assert_eq!(
+            report,
+            SiteReport {
+                pages_written: 4,
+                pages_unchanged: 0,
+                files_removed: 0
+            }
+        );
+        assert_eq!(f.siblings(), ["output"]);
+
+        let index = fs::read_to_string(f.output().join("index.html")).unwrap();
+        let (alice, nelly) = (index.find("Alice").unwrap(), index.find("Nelly").unwrap());
+        assert!(alice < nelly, "index is sorted by display name");
+        let page = fs::read_to_string(f.output().join(format!("u/{A}/index.html"))).unwrap();
+        assert!(page.contains("<bdi>Nelly</bdi>"));
+        assert_eq!(
+            fs::read(f.output().join("static/style.css")).unwrap(),
+            fs::read(default_theme().join("static/style.css")).unwrap()
+        );
+    }
+
+    #[test]
+    fn an_identical_build_changes_nothing() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        let past = age(f.output());
+        let before = tree(f.output());
+
+        let report = f.build(people()).unwrap();
+        assert_eq!(
+            report,
+            SiteReport {
+                pages_written: 0,
+                pages_unchanged: 4,
+                files_removed: 0
+            }
+        );
+        assert_eq!(tree(f.output()), before);
+        assert!(
+            mtimes(f.output()).values().all(|m| *m == past),
+            "{:?}",
+            mtimes(f.output())
+        );
+        assert_eq!(f.siblings(), ["output"]);
+    }
+
+    #[test]
+    fn only_changed_pages_are_rewritten() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        let past = age(f.output());
+
+        let report = f
+            .build(vec![profile(A, "Nelly"), profile(B, "Alicia")])
+            .unwrap();
+        assert_eq!(
+            report,
+            SiteReport {
+                pages_written: 2,
+                pages_unchanged: 2,
+                files_removed: 0
+            }
+        );
+        let mtimes = mtimes(f.output());
+        assert_eq!(mtimes[&format!("u/{A}/index.html")], past);
+        assert_eq!(mtimes["static/style.css"], past);
+        assert_ne!(mtimes[&format!("u/{B}/index.html")], past);
+        assert_ne!(mtimes["index.html"], past);
+    }
+
+    #[test]
+    fn removed_users_disappear() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        fs::write(f.output().join("stray.txt"), "not ours").unwrap();
+
+        let report = f.build(vec![profile(A, "Nelly")]).unwrap();
+        assert_eq!(
+            report,
+            SiteReport {
+                pages_written: 1,
+                pages_unchanged: 2,
+                files_removed: 2
+            }
+        );
+        assert!(!f.output().join(format!("u/{B}")).exists());
+        assert!(!f.output().join("stray.txt").exists());
+        assert!(!fs::read_to_string(f.output().join("index.html"))
+            .unwrap()
+            .contains("Alice"));
+
+        let report = f.build(vec![]).unwrap();
+        assert_eq!(report.files_removed, 1);
+        assert!(!f.output().join("u").exists());
+    }
+
+    #[test]
+    fn a_failing_render_leaves_the_previous_output_intact() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        let before = tree(f.output());
+        let past = age(f.output());
+
+        let broken = theme(&[(
+            "profile.html",
+            "{% if profile.display_name == \"Alice\" %}\n{{ profile.oops }}\n{% endif %}",
+        )]);
+        let renderer = Renderer::new(broken.path(), site_info()).unwrap();
+        let err = build_site(&f.settings, &renderer, people().into_iter()).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, SiteError::Render { .. }), "{err:?}");
+        assert!(message.contains(&format!("u/{B}/")), "{message}");
+        assert!(message.contains("profile.html:2"), "{message}");
+
+        assert_eq!(tree(f.output()), before);
+        assert!(mtimes(f.output()).values().all(|m| *m == past));
+        assert_eq!(f.siblings(), ["output"], "the staging folder is removed");
+    }
+
+    #[test]
+    fn git_checkout_is_carried_over() {
+        let f = fixture();
+        fs::create_dir_all(f.output().join(".git/refs")).unwrap();
+        fs::write(f.output().join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        fs::write(f.output().join(".gitkeep"), "").unwrap();
+
+        let report = f.build(people()).unwrap();
+        assert_eq!(report.files_removed, 0);
+        let report = f.build(people()).unwrap();
+        assert_eq!(
+            report,
+            SiteReport {
+                pages_written: 0,
+                pages_unchanged: 4,
+                files_removed: 0
+            }
+        );
+        assert_eq!(
+            fs::read_to_string(f.output().join(".git/HEAD")).unwrap(),
+            "ref: refs/heads/main\n"
+        );
+        assert!(f.output().join(".git/refs").is_dir());
+        assert!(f.output().join(".gitkeep").is_file());
+        assert_eq!(f.siblings(), ["output"]);
+    }
+
+    #[test]
+    fn recovers_from_a_crash_between_the_renames() {
+        let f = fixture();
+        fs::create_dir_all(f.output().join(".git")).unwrap();
+        fs::write(f.output().join(".git/HEAD"), "x").unwrap();
+        f.build(people()).unwrap();
+        let past = age(f.output());
+        // Crash after "output → old", before "staging → output".
+        fs::rename(f.output(), f.parent.join(".output.old-crashed")).unwrap();
+        fs::create_dir(f.parent.join(".output.staging-crashed")).unwrap();
+
+        let report = f.build(people()).unwrap();
+        assert_eq!(
+            report,
+            SiteReport {
+                pages_written: 0,
+                pages_unchanged: 4,
+                files_removed: 0
+            }
+        );
+        assert!(
+            mtimes(f.output()).values().filter(|m| **m != past).count() <= 1,
+            "only .git/HEAD was not aged"
+        );
+        assert_eq!(
+            fs::read_to_string(f.output().join(".git/HEAD")).unwrap(),
+            "x"
+        );
+        assert_eq!(f.siblings(), ["output"], "leftovers are cleaned up");
+    }
+
+    #[test]
+    fn recovers_git_from_a_crashed_staging_tree() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        // Crash after `.git` moved into staging, before staging → output.
+        fs::rename(f.output(), f.parent.join(".output.old-crashed")).unwrap();
+        fs::create_dir_all(f.parent.join(".output.staging-crashed/.git")).unwrap();
+        fs::write(f.parent.join(".output.staging-crashed/.git/HEAD"), "y").unwrap();
+
+        f.build(people()).unwrap();
+        assert_eq!(
+            fs::read_to_string(f.output().join(".git/HEAD")).unwrap(),
+            "y"
+        );
+        assert_eq!(f.siblings(), ["output"]);
+    }
+
+    #[test]
+    fn first_build_creates_missing_folders() {
+        let f = fixture();
+        assert!(!f.parent.exists());
+        f.build(vec![]).unwrap();
+        assert!(f.output().join("index.html").is_file());
+    }
+
+    #[test]
+    fn bad_profiles_fail_the_build() {
+        let f = fixture();
+        let err = f
+            .build(vec![profile(A, "Nelly"), profile(A, "Nelly again")])
+            .unwrap_err();
+        assert!(matches!(err, SiteError::DuplicateProfile(_)), "{err:?}");
+        let mut p = profile(A, "Nelly");
+        p.id = "../../etc".into();
+        let err = f.build(vec![p]).unwrap_err();
+        assert!(matches!(err, SiteError::InvalidProfileId(_)), "{err:?}");
+        assert!(!f.output().exists());
+        assert_eq!(f.siblings(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_output_that_is_a_file_is_an_error_naming_it() {
+        let f = fixture();
+        fs::create_dir_all(&f.parent).unwrap();
+        fs::write(f.output(), "file").unwrap();
+        let err = f.build(vec![]).unwrap_err();
+        assert!(
+            err.to_string().contains(&f.output().display().to_string()),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(f.output()).unwrap(), "file");
+    }
+}

@@ -338,32 +338,12 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::site::fixtures::{default_theme, profile, site_info};
+    use crate::site::fixtures::{default_theme, profile, site_info, theme};
 
     const _: () = {
         const fn send_sync<T: Send + Sync>() {}
         send_sync::<Renderer>();
     };
-
-    /// A minimal theme in a temporary folder; `overrides` replace or add templates.
-    pub(crate) fn theme(overrides: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        let templates = dir.path().join("templates");
-        fs::create_dir_all(&templates).unwrap();
-        let defaults = [
-            ("base.html", "<title>{{ site.title }}</title>\n{% block content %}{% endblock %}\n"),
-            ("profile.html", "{% extends \"base.html\" %}{% block content %}{{ profile.display_name }}{% endblock %}"),
-            ("index.html", "{% for p in profiles %}{{ p.path }} {% endfor %}"),
-            ("landing.html", "{{ page.login_path }}"),
-            ("message.html", "{{ page.title }}"),
-        ];
-        for (name, source) in defaults.iter().chain(overrides) {
-            let path = templates.join(name);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, source).unwrap();
-        }
-        dir
-    }
 
     fn renderer(theme: &Path) -> Result<Renderer, RenderError> {
         Renderer::new(theme, site_info())
