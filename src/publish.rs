@@ -41,26 +41,14 @@ mod tests {
     #[test]
     fn scopes_follow_opt_ins() {
         assert_eq!(Publish::default().scopes(), ["identify"]);
-        let both = Publish {
-            connections: true,
-            guilds: true,
-        };
+        let both = Publish { connections: true, guilds: true };
         assert_eq!(both.scopes(), ["identify", "connections", "guilds"]);
     }
 
     #[test]
     fn opt_ins_are_limited_by_granted_scopes() {
-        let both = Publish {
-            connections: true,
-            guilds: true,
-        };
+        let both = Publish { connections: true, guilds: true };
         let granted = vec!["identify".to_owned(), "guilds".to_owned()];
-        assert_eq!(
-            both.limited_to(&granted),
-            Publish {
-                connections: false,
-                guilds: true
-            }
-        );
+        assert_eq!(both.limited_to(&granted), Publish { connections: false, guilds: true });
     }
 }
