@@ -48,8 +48,8 @@ pub struct SiteReport {
     pub files_removed: usize,
 }
 
-/// Why a build failed. The previous output is untouched whenever one of these is returned
-/// (except for a failure to delete the replaced tree, which is only logged).
+/// Why a build failed. The previous output is untouched whenever one of these is returned (a
+/// failure to delete the replaced tree after a successful swap is only logged).
 #[derive(Debug, thiserror::Error)]
 pub enum SiteError {
     #[error("cannot {action} {}: {error}", path.display())]
