@@ -2,14 +2,15 @@
 //!
 //! Data flows one way: config → store / Discord → profile model → render → output.
 
+pub mod build;
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod discord;
-pub mod publish;
-pub mod store;
-pub mod build;
-pub mod cli;
 pub mod init;
+pub mod publish;
 pub mod refresh;
 pub mod server;
+pub mod site;
+pub mod store;
 pub mod users;

@@ -1,0 +1,228 @@
+//! The model of one profile page: exactly what a page shows, built from a [`Snapshot`] and the
+//! user's opt-ins. Nothing that is not on the page is in here, so a theme cannot leak it.
+
+use serde::Serialize;
+
+use crate::discord::cdn::{self, Badge, Cdn};
+use crate::discord::models::Snapshot;
+use crate::publish::Publish;
+
+/// Avatar size on a profile page (CSS pixels × 2 for high-density screens).
+const AVATAR_SIZE: u16 = 256;
+/// Banner width requested from the CDN.
+const BANNER_SIZE: u16 = 1024;
+/// Server icon size in the servers list.
+const GUILD_ICON_SIZE: u16 = 64;
+
+/// One profile page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Profile {
+    /// The user's id (decimal): the only thing page paths are made of.
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    /// `name` or legacy `name#1234`.
+    pub handle: String,
+    pub avatar_url: String,
+    pub avatar_animated: bool,
+    pub banner_url: Option<String>,
+    /// The profile accent colour as `#rrggbb`.
+    pub accent_color: Option<String>,
+    pub badges: Vec<Badge>,
+    /// Account creation date (UTC), `YYYY-MM-DD`, from the id.
+    pub created: String,
+    /// Public connections, only when the user opted in; `Some(vec![])` when they have none.
+    pub connections: Option<Vec<ProfileConnection>>,
+    /// Servers, only when the user opted in, sorted by name.
+    pub guilds: Option<Vec<ProfileGuild>>,
+    /// Path of the page relative to the site root: `u/<id>/`.
+    pub path: String,
+    /// Absolute URL of the page.
+    pub url: String,
+}
+
+/// A connected account shown on a page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileConnection {
+    /// Service type as Discord names it (`github`); usable as a CSS class.
+    pub kind: String,
+    /// Service name for people (`GitHub`).
+    pub label: String,
+    /// Account name on that service.
+    pub name: String,
+    /// Link to the account's public page, when the service has one.
+    pub url: Option<String>,
+}
+
+/// A server shown on a page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileGuild {
+    pub id: String,
+    pub name: String,
+    pub icon_url: Option<String>,
+}
+
+impl Profile {
+    /// Builds the page model. `publish` decides whether connections and servers appear at all;
+    /// connections are further limited to the ones the user made public on Discord.
+    pub fn build(snapshot: &Snapshot, publish: Publish, cdn: &Cdn, base_url: &url::Url) -> Profile {
+        let user = &snapshot.user;
+        let path = page_path(user.id.0);
+        let connections = match (&snapshot.connections, publish.connections) {
+            (Some(connections), true) => Some(
+                connections
+                    .iter()
+                    .filter(|c| c.is_public())
+                    .map(|c| ProfileConnection {
+                        kind: c.kind.clone(),
+                        label: c.service_label().to_owned(),
+                        name: c.name.clone(),
+                        url: c.profile_url(),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let guilds = match (&snapshot.guilds, publish.guilds) {
+            (Some(guilds), true) => {
+                let mut guilds: Vec<ProfileGuild> = guilds
+                    .iter()
+                    .map(|g| ProfileGuild {
+                        id: g.id.to_string(),
+                        name: g.name.clone(),
+                        icon_url: g.icon_url(cdn, GUILD_ICON_SIZE),
+                    })
+                    .collect();
+                guilds.sort_by_cached_key(|g| (g.name.to_lowercase(), g.id.len(), g.id.clone()));
+                Some(guilds)
+            }
+            _ => None,
+        };
+        Profile {
+            id: user.id.to_string(),
+            username: user.username.clone(),
+            display_name: user.display_name().to_owned(),
+            handle: user.handle(),
+            avatar_url: user.avatar_url(cdn, AVATAR_SIZE),
+            avatar_animated: user.has_animated_avatar(),
+            banner_url: user.banner_url(cdn, BANNER_SIZE),
+            accent_color: user
+                .accent_color
+                .map(|c| format!("#{:06x}", c & 0x00ff_ffff)),
+            badges: cdn::badges(user.public_flags),
+            created: cdn::utc_date(user.id.timestamp_ms()),
+            connections,
+            guilds,
+            url: page_url(base_url, &path),
+            path,
+        }
+    }
+}
+
+/// `u/<id>/`: pages are addressed by the numeric id only, never by a name.
+pub fn page_path(id: u64) -> String {
+    format!("u/{id}/")
+}
+
+/// `base_url` joined with a site-relative path; the base is treated as a folder even without a
+/// trailing slash (`https://example.org/people` → `https://example.org/people/u/1/`).
+pub(crate) fn page_url(base_url: &url::Url, path: &str) -> String {
+    format!("{}/{}", base_url.as_str().trim_end_matches('/'), path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::fixtures::snapshot;
+
+    fn base() -> url::Url {
+        url::Url::parse("https://people.example/").unwrap()
+    }
+
+    #[test]
+    fn nothing_optional_without_opt_ins() {
+        let p = Profile::build(
+            &snapshot(80351110224678912, "Nelly"),
+            Publish::default(),
+            &Cdn::discord(),
+            &base(),
+        );
+        assert_eq!(p.connections, None);
+        assert_eq!(p.guilds, None);
+        assert_eq!(p.id, "80351110224678912");
+        assert_eq!(p.display_name, "Nelly");
+        assert_eq!(p.handle, "nelly");
+        assert_eq!(p.path, "u/80351110224678912/");
+        assert_eq!(p.url, "https://people.example/u/80351110224678912/");
+        assert_eq!(p.accent_color.as_deref(), Some("#5865f2"));
+        assert_eq!(p.created, "2015-08-10");
+        assert!(p.avatar_animated);
+        assert_eq!(p.badges.len(), 1);
+    }
+
+    #[test]
+    fn only_public_connections() {
+        let publish = Publish {
+            connections: true,
+            guilds: false,
+        };
+        let p = Profile::build(&snapshot(1, "N"), publish, &Cdn::discord(), &base());
+        let connections = p.connections.unwrap();
+        let names: Vec<_> = connections.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["octocat", "Gamer Tag"]);
+        assert_eq!(
+            connections[0].url.as_deref(),
+            Some("https://github.com/octocat")
+        );
+        assert_eq!(connections[1].url, None);
+        assert_eq!(connections[1].label, "Xbox");
+        assert_eq!(p.guilds, None);
+    }
+
+    #[test]
+    fn opted_in_but_not_fetched() {
+        let mut s = snapshot(1, "N");
+        s.connections = None;
+        s.guilds = None;
+        let p = Profile::build(
+            &s,
+            Publish {
+                connections: true,
+                guilds: true,
+            },
+            &Cdn::discord(),
+            &base(),
+        );
+        assert_eq!(p.connections, None);
+        assert_eq!(p.guilds, None);
+    }
+
+    #[test]
+    fn guilds_sorted_case_insensitively() {
+        let publish = Publish {
+            connections: false,
+            guilds: true,
+        };
+        let p = Profile::build(&snapshot(1, "N"), publish, &Cdn::discord(), &base());
+        assert_eq!(p.connections, None);
+        let guilds = p.guilds.unwrap();
+        let names: Vec<_> = guilds.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["Alpha", "beta", "zeta"]);
+        assert_eq!(
+            guilds[0].icon_url.as_deref(),
+            Some("https://cdn.discordapp.com/icons/1/abc.webp?size=64")
+        );
+    }
+
+    #[test]
+    fn base_url_with_a_path() {
+        let base = url::Url::parse("https://example.org/people").unwrap();
+        let p = Profile::build(
+            &snapshot(7, "N"),
+            Publish::default(),
+            &Cdn::discord(),
+            &base,
+        );
+        assert_eq!(p.url, "https://example.org/people/u/7/");
+    }
+}

@@ -1,0 +1,572 @@
+//! Turning page models into HTML with a theme's minijinja templates.
+//!
+//! Every file under `<theme>/templates` is read and compiled when the [`Renderer`] is built, so a
+//! syntax error stops a build before any page is written. Templates ending in `.html`/`.xml` are
+//! auto-escaped (minijinja's rule, by file extension), and undefined values are errors
+//! ([`UndefinedBehavior::Strict`]): a typo in a theme fails loudly with the file and line instead of
+//! leaving a blank. Themes test optional values with `{% if x is defined %}` / `{% if x %}` on
+//! values that exist (`none` counts as defined).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use minijinja::value::{Serde, Value};
+use minijinja::{context, Environment, UndefinedBehavior};
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+use super::profile::Profile;
+
+/// Templates every theme must have.
+pub const REQUIRED_TEMPLATES: [&str; 5] = [
+    "base.html",
+    "profile.html",
+    "index.html",
+    "landing.html",
+    "message.html",
+];
+
+/// Site-wide values, available to every template as `site`:
+/// `site.title`, `site.base_url` (absolute, ends with `/`) and `site.root` (the path part of the
+/// base URL, ends with `/`). The default theme links its own files root-relative through
+/// `site.root` (`{{ site.root }}static/style.css`), which works at every page depth, under a path
+/// prefix, and on a local preview server; `site.base_url` is for canonical links.
+#[derive(Debug, Clone)]
+pub struct SiteInfo {
+    pub title: String,
+    pub base_url: url::Url,
+}
+
+impl SiteInfo {
+    /// The base URL as a folder: always ending with `/`.
+    pub fn base(&self) -> String {
+        let base = self.base_url.as_str();
+        if base.ends_with('/') {
+            base.to_owned()
+        } else {
+            format!("{base}/")
+        }
+    }
+
+    /// The path of the base URL, always ending with `/`.
+    pub fn root(&self) -> String {
+        let path = self.base_url.path();
+        if path.ends_with('/') {
+            path.to_owned()
+        } else {
+            format!("{path}/")
+        }
+    }
+}
+
+impl Serialize for SiteInfo {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("SiteInfo", 3)?;
+        s.serialize_field("title", &self.title)?;
+        s.serialize_field("base_url", &self.base())?;
+        s.serialize_field("root", &self.root())?;
+        s.end()
+    }
+}
+
+/// A line of the index page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileSummary {
+    pub id: String,
+    pub display_name: String,
+    pub handle: String,
+    pub avatar_url: String,
+    /// `u/<id>/`, relative to the site root.
+    pub path: String,
+}
+
+impl From<&Profile> for ProfileSummary {
+    fn from(p: &Profile) -> Self {
+        ProfileSummary {
+            id: p.id.clone(),
+            display_name: p.display_name.clone(),
+            handle: p.handle.clone(),
+            avatar_url: p.avatar_url.clone(),
+            path: p.path.clone(),
+        }
+    }
+}
+
+/// The consent page of the web service (`landing.html`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LandingPage {
+    /// Where the consent form is sent (GET), e.g. `/login`.
+    pub login_path: String,
+    /// Where a user removes their page, e.g. `/delete`.
+    pub delete_path: String,
+}
+
+impl Default for LandingPage {
+    fn default() -> Self {
+        LandingPage {
+            login_path: "/login".into(),
+            delete_path: "/delete".into(),
+        }
+    }
+}
+
+/// A result or error page of the web service (`message.html`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessagePage {
+    pub title: String,
+    pub message: String,
+    pub link: Option<Link>,
+    pub is_error: bool,
+}
+
+/// A link on a message page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Link {
+    pub href: String,
+    pub text: String,
+}
+
+/// What went wrong loading or rendering a theme. Messages name the template file and line.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("theme templates folder {} does not exist or is not a folder", path.display())]
+    TemplatesDirMissing { path: PathBuf },
+    #[error("theme is missing the required template {}", path.display())]
+    TemplateMissing { path: PathBuf },
+    #[error("cannot read template {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("template syntax error in {}:{line}: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("error rendering {}:{line}: {message}", path.display())]
+    Render {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// A theme's compiled templates plus the site values. Cheap to share: `Send + Sync`, and
+/// rendering takes `&self`.
+pub struct Renderer {
+    env: Environment<'static>,
+    templates_dir: PathBuf,
+    site: Value,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("templates_dir", &self.templates_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Renderer {
+    /// Loads every template under `<theme_dir>/templates` and compiles them now, so a syntax
+    /// error surfaces before any page is written.
+    pub fn new(theme_dir: &Path, site: SiteInfo) -> Result<Renderer, RenderError> {
+        let templates_dir = theme_dir.join("templates");
+        if !templates_dir.is_dir() {
+            return Err(RenderError::TemplatesDirMissing {
+                path: templates_dir,
+            });
+        }
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .keep_trailing_newline(true)
+                .build()
+                .expect("default delimiters are valid"),
+        );
+        env.set_formatter(html_formatter);
+        let mut sources = Vec::new();
+        collect_templates(&templates_dir, "", &mut sources)?;
+        sources.sort();
+        for (name, source) in sources {
+            let path = templates_dir.join(&name);
+            env.add_template_owned(name, source)
+                .map_err(|err| RenderError::Syntax {
+                    line: err.line().unwrap_or(0),
+                    message: describe(&err),
+                    path,
+                })?;
+        }
+        for name in REQUIRED_TEMPLATES {
+            if env.get_template(name).is_err() {
+                return Err(RenderError::TemplateMissing {
+                    path: templates_dir.join(name),
+                });
+            }
+        }
+        Ok(Renderer {
+            env,
+            templates_dir,
+            site: Value::from(Serde(site)),
+        })
+    }
+
+    /// `profile.html` with `site` and `profile`.
+    pub fn render_profile(&self, profile: &Profile) -> Result<String, RenderError> {
+        self.render(
+            "profile.html",
+            context! { site => self.site.clone(), profile => Serde(profile) },
+        )
+    }
+
+    /// `index.html` with `site` and `profiles` (in the order given).
+    pub fn render_index(&self, profiles: &[ProfileSummary]) -> Result<String, RenderError> {
+        self.render(
+            "index.html",
+            context! { site => self.site.clone(), profiles => Serde(profiles) },
+        )
+    }
+
+    /// `landing.html` with `site` and `page`.
+    pub fn render_landing(&self, page: &LandingPage) -> Result<String, RenderError> {
+        self.render(
+            "landing.html",
+            context! { site => self.site.clone(), page => Serde(page) },
+        )
+    }
+
+    /// `message.html` with `site` and `page`.
+    pub fn render_message(&self, page: &MessagePage) -> Result<String, RenderError> {
+        self.render(
+            "message.html",
+            context! { site => self.site.clone(), page => Serde(page) },
+        )
+    }
+
+    fn render(&self, name: &str, ctx: Value) -> Result<String, RenderError> {
+        let to_error = |err: minijinja::Error| RenderError::Render {
+            path: self.templates_dir.join(err.name().unwrap_or(name)),
+            line: err.line().unwrap_or(0),
+            message: describe(&err),
+        };
+        let template = self.env.get_template(name).map_err(to_error)?;
+        template.render(ctx).map_err(to_error)
+    }
+}
+
+/// minijinja's formatter, except that HTML escaping leaves `/` alone: `&lt; &gt; &amp; &quot; &#x27;`
+/// are all HTML needs in text and quoted attributes, and URLs stay readable in the output (and in
+/// `git diff`s of a published site).
+fn html_formatter(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    if matches!(state.auto_escape(), minijinja::AutoEscape::Html) && !value.is_safe() {
+        if let Some(text) = value.as_str() {
+            let mut rest = text;
+            while let Some(at) = rest.find(['<', '>', '&', '"', '\'']) {
+                out.write_str(&rest[..at])?;
+                out.write_str(match rest.as_bytes()[at] {
+                    b'<' => "&lt;",
+                    b'>' => "&gt;",
+                    b'&' => "&amp;",
+                    b'"' => "&quot;",
+                    _ => "&#x27;",
+                })?;
+                rest = &rest[at + 1..];
+            }
+            out.write_str(rest)?;
+            return Ok(());
+        }
+    }
+    minijinja::escape_formatter(out, state, value)
+}
+
+/// The error's kind and detail plus its causes, without minijinja's own `(in file:line)` suffix.
+fn describe(err: &minijinja::Error) -> String {
+    let mut message = match err.detail() {
+        Some(detail) => format!("{}: {detail}", err.kind()),
+        None => err.kind().to_string(),
+    };
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// Reads every template file below `dir`, named by its `/`-separated path relative to the
+/// templates folder. Hidden files and folders (editor swap files, `.git`) are skipped.
+fn collect_templates(
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), RenderError> {
+    let read_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| RenderError::Read { path, error }
+    };
+    for entry in fs::read_dir(dir).map_err(read_err(dir))? {
+        let entry = entry.map_err(read_err(dir))?;
+        let path = entry.path();
+        let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue; // not UTF-8: cannot be named from a template
+        };
+        if file_name.starts_with('.') || file_name.ends_with('~') {
+            continue;
+        }
+        let name = format!("{prefix}{file_name}");
+        if fs::metadata(&path).map_err(read_err(&path))?.is_dir() {
+            collect_templates(&path, &format!("{name}/"), out)?;
+        } else {
+            let source = fs::read_to_string(&path).map_err(read_err(&path))?;
+            out.push((name, source));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::site::fixtures::{default_theme, profile, site_info, theme};
+
+    const _: () = {
+        const fn send_sync<T: Send + Sync>() {}
+        send_sync::<Renderer>();
+    };
+
+    fn renderer(theme: &Path) -> Result<Renderer, RenderError> {
+        Renderer::new(theme, site_info())
+    }
+
+    fn hostile_profile() -> Profile {
+        let mut p = profile(80351110224678912, "x");
+        p.display_name = "<script>alert(1)</script>".into();
+        p.handle = "\"quotes' & ampersands".into();
+        p.username = p.handle.clone();
+        if let Some(connections) = &mut p.connections {
+            connections[0].name = "<script>alert(1)</script>".into();
+        }
+        if let Some(guilds) = &mut p.guilds {
+            guilds[0].name = "evil\u{202E}txt.exe".into();
+        }
+        p
+    }
+
+    #[test]
+    fn default_theme_renders_every_page() {
+        let r = renderer(&default_theme()).unwrap();
+        let p = profile(80351110224678912, "Nelly");
+        let html = r.render_profile(&p).unwrap();
+        assert!(html.starts_with("<!doctype html>"), "{html}");
+        assert!(html.contains("<bdi>Nelly</bdi>"));
+        assert!(html.contains("Active Developer"));
+        assert!(html.contains("rel=\"me noopener\""));
+        assert!(html.contains("2015-08-10"));
+        assert!(html.contains("href=\"/static/style.css\""), "{html}");
+
+        let index = r.render_index(&[ProfileSummary::from(&p)]).unwrap();
+        assert!(index.contains("href=\"/u/80351110224678912/\""), "{index}");
+        assert!(index.contains("1 person has"));
+        assert!(r.render_index(&[]).unwrap().contains("Nobody"));
+
+        let landing = r.render_landing(&LandingPage::default()).unwrap();
+        assert!(landing.contains("name=\"publish\" value=\"connections\""));
+        assert!(landing.contains("name=\"publish\" value=\"guilds\""));
+        assert!(landing.contains("action=\"/login\""));
+        assert!(landing.contains("href=\"/delete\""));
+
+        let error = MessagePage {
+            title: "Nope".into(),
+            message: "Discord said <no>.".into(),
+            link: Some(Link {
+                href: "/".into(),
+                text: "Back".into(),
+            }),
+            is_error: true,
+        };
+        let html = r.render_message(&error).unwrap();
+        assert!(html.contains("role=\"alert\"") && html.contains("Discord said &lt;no&gt;."));
+        let ok = MessagePage {
+            title: "Done".into(),
+            message: "Bye".into(),
+            link: None,
+            is_error: false,
+        };
+        assert!(!r.render_message(&ok).unwrap().contains("role=\"alert\""));
+    }
+
+    #[test]
+    fn hostile_names_are_escaped() {
+        let r = renderer(&default_theme()).unwrap();
+        let p = hostile_profile();
+        for html in [
+            r.render_profile(&p).unwrap(),
+            r.render_index(&[ProfileSummary::from(&p)]).unwrap(),
+        ] {
+            assert!(!html.contains("<script>"), "{html}");
+            assert!(
+                html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{html}"
+            );
+            assert!(
+                html.contains("&quot;quotes&#x27; &amp; ampersands"),
+                "{html}"
+            );
+            assert!(!html.contains("\"quotes'"));
+        }
+        let html = r.render_profile(&p).unwrap();
+        // Names are bidi-isolated so an RTL override cannot reorder the text around them.
+        assert!(html.contains("<bdi>evil\u{202E}txt.exe</bdi>"), "{html}");
+    }
+
+    #[test]
+    fn long_emoji_names_survive() {
+        let r = renderer(&default_theme()).unwrap();
+        let mut p = profile(1, "x");
+        p.display_name = "😀🎉🔥✨🐍🦀🌈🍕🎮🚀💜🌙⭐🍀🎧📚🧩🎨🐱🐶🦊🐼🐧🦄🍩🍓🥑🌵🌊🔮🎲🏆".into();
+        assert_eq!(p.display_name.chars().count(), 32);
+        let html = r.render_profile(&p).unwrap();
+        assert!(html.contains(&format!("<bdi>{}</bdi>", p.display_name)));
+    }
+
+    #[test]
+    fn autoescape_follows_the_extension() {
+        let t = theme(&[("plain.txt", "{{ v }}"), ("feed.xml", "{{ v }}")]);
+        let r = renderer(t.path()).unwrap();
+        let ctx = || context! { v => "<b>&" };
+        assert_eq!(r.render("plain.txt", ctx()).unwrap(), "<b>&");
+        assert_eq!(r.render("feed.xml", ctx()).unwrap(), "&lt;b&gt;&amp;");
+        let ctx = || context! { v => "a/b \"c\" 'd'" };
+        assert_eq!(
+            r.render("feed.xml", ctx()).unwrap(),
+            "a/b &quot;c&quot; &#x27;d&#x27;"
+        );
+        let ctx = || context! { v => Value::from_safe_string("<i>ok</i>".into()) };
+        assert_eq!(r.render("feed.xml", ctx()).unwrap(), "<i>ok</i>");
+    }
+
+    #[test]
+    fn syntax_errors_name_file_and_line() {
+        let t = theme(&[("profile.html", "line one\n{% if profile %}\nno endif\n")]);
+        let err = renderer(t.path()).unwrap_err();
+        let message = err.to_string();
+        let path = t.path().join("templates/profile.html");
+        assert!(matches!(err, RenderError::Syntax { .. }), "{err:?}");
+        assert!(
+            message.contains(&format!("{}:", path.display())),
+            "{message}"
+        );
+        let RenderError::Syntax { line, .. } = err else {
+            unreachable!()
+        };
+        assert!(line >= 2, "{message}");
+
+        let t = theme(&[("partials/nav.html", "ok\n\n{{ oops(\n")]);
+        let message = renderer(t.path()).unwrap_err().to_string();
+        assert!(message.contains("partials/nav.html:3"), "{message}");
+    }
+
+    #[test]
+    fn undefined_values_are_errors_with_file_and_line() {
+        let t = theme(&[(
+            "profile.html",
+            "{% extends \"base.html\" %}{% block content %}\n{{ profile.display_name }}\n{{ profile.nmae }}{% endblock %}",
+        )]);
+        let r = renderer(t.path()).unwrap();
+        let err = r.render_profile(&profile(1, "N")).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, RenderError::Render { .. }), "{err:?}");
+        let path = t.path().join("templates/profile.html");
+        assert!(
+            message.contains(&format!("{}:3", path.display())),
+            "{message}"
+        );
+        assert!(message.contains("undefined"), "{message}");
+
+        // A typo in the layout names the layout, not the page.
+        let t = theme(&[(
+            "base.html",
+            "{{ site.titel }}{% block content %}{% endblock %}",
+        )]);
+        let message = renderer(t.path())
+            .unwrap()
+            .render_profile(&profile(1, "N"))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("base.html:1"), "{message}");
+
+        // Testing for definedness is allowed.
+        let t = theme(&[(
+            "message.html",
+            "{% if page.nope is defined %}x{% else %}y{% endif %}",
+        )]);
+        let page = MessagePage {
+            title: "t".into(),
+            message: "m".into(),
+            link: None,
+            is_error: false,
+        };
+        assert_eq!(
+            renderer(t.path()).unwrap().render_message(&page).unwrap(),
+            "y"
+        );
+    }
+
+    #[test]
+    fn missing_templates() {
+        let t = theme(&[]);
+        fs::remove_file(t.path().join("templates/landing.html")).unwrap();
+        let err = renderer(t.path()).unwrap_err();
+        assert!(
+            matches!(err, RenderError::TemplateMissing { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(
+            &t.path()
+                .join("templates/landing.html")
+                .display()
+                .to_string()
+        ));
+
+        let empty = tempfile::tempdir().unwrap();
+        let err = renderer(empty.path()).unwrap_err();
+        assert!(
+            matches!(err, RenderError::TemplatesDirMissing { .. }),
+            "{err:?}"
+        );
+        assert!(err
+            .to_string()
+            .contains(&empty.path().join("templates").display().to_string()));
+    }
+
+    #[test]
+    fn editor_files_are_ignored() {
+        let t = theme(&[
+            (".profile.html.swp", "{% broken"),
+            ("index.html~", "{% broken"),
+        ]);
+        assert!(renderer(t.path()).is_ok());
+    }
+
+    #[test]
+    fn site_info_normalises_the_base() {
+        let info = SiteInfo {
+            title: "t".into(),
+            base_url: url::Url::parse("https://x.example/people").unwrap(),
+        };
+        assert_eq!(info.base(), "https://x.example/people/");
+        assert_eq!(info.root(), "/people/");
+        assert_eq!(site_info().root(), "/");
+    }
+}
