@@ -113,50 +113,69 @@ pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError
 
     // The store is read on one thread and profiles flow to the renderers through a bounded
     // channel, so thousands of users never sit in memory at once.
-    let (sender, receiver) = mpsc::sync_channel::<Profile>(PIPELINE_DEPTH);
+    let (sender, receiver) = mpsc::sync_channel::<Result<Profile, SiteError>>(PIPELINE_DEPTH);
     let reader = {
         let store = store.clone();
-        let cdn = cdn.clone();
-        let base_url = base_url.clone();
-        std::thread::spawn(move || -> Result<(usize, usize), StoreError> {
-            let mut sent = 0;
-            let mut skipped = 0;
-            for snapshot in samples {
-                let profile = Profile::build(&snapshot, Publish { connections: true, guilds: true }, &cdn, &base_url);
-                if sender.send(profile).is_err() {
-                    return Ok((sent, skipped));
-                }
-                sent += 1;
-            }
-            store.for_each_page_source(|source| match source {
-                Ok(source) => {
-                    let profile = Profile::build(&source.snapshot, source.publish, &cdn, &base_url);
-                    sent += 1;
-                    sender.send(profile).is_ok()
-                }
-                Err(error) => {
-                    tracing::warn!("left out of this build: {error}");
-                    skipped += 1;
-                    true
-                }
-            })?;
-            Ok((sent, skipped))
-        })
+        std::thread::spawn(move || read_profiles(&store, samples, &cdn, &base_url, &sender))
     };
     let site = build_site(&settings, &renderer, receiver.into_iter());
-    let read = reader
+    let counts = reader
         .join()
         .map_err(|_| BuildError::Task("the store reader panicked".into()))?;
-    // A store error means the page list is incomplete: do not publish a site missing users.
-    let (profiles, skipped) = read?;
     let site = site?;
     Ok(BuildSummary {
         refresh: None,
-        profiles,
-        skipped,
+        profiles: counts.sent,
+        skipped: counts.skipped,
         site,
         elapsed: Duration::ZERO,
     })
+}
+
+#[derive(Default)]
+struct ReadCounts {
+    sent: usize,
+    skipped: usize,
+}
+
+/// Feeds the renderers: sample users first, then every published user from the store. A user
+/// whose snapshot cannot be read is left out with a warning; a store that fails part-way sends an
+/// error, which abandons the build (publishing a site with users missing would delete their pages).
+fn read_profiles(
+    store: &Store,
+    samples: Vec<Snapshot>,
+    cdn: &Cdn,
+    base_url: &url::Url,
+    sender: &mpsc::SyncSender<Result<Profile, SiteError>>,
+) -> ReadCounts {
+    let mut counts = ReadCounts::default();
+    let everything = Publish {
+        connections: true,
+        guilds: true,
+    };
+    for snapshot in samples {
+        if sender.send(Ok(Profile::build(&snapshot, everything, cdn, base_url))).is_err() {
+            return counts;
+        }
+        counts.sent += 1;
+    }
+    let result = store.for_each_page_source(|source| match source {
+        Ok(source) => {
+            counts.sent += 1;
+            let profile = Profile::build(&source.snapshot, source.publish, cdn, base_url);
+            sender.send(Ok(profile)).is_ok()
+        }
+        Err(error) => {
+            tracing::warn!("left out of this build: {error}");
+            counts.skipped += 1;
+            true
+        }
+    });
+    if let Err(error) = result {
+        // The receiver may be gone already (the build failed first); nothing else to tell.
+        let _ = sender.send(Err(SiteError::Source(error.to_string())));
+    }
+    counts
 }
 
 pub fn site_info(config: &Config) -> SiteInfo {

@@ -62,6 +62,8 @@ pub enum SiteError {
     Render { page: String, error: RenderError },
     #[error("profile id {0:?} is not a Discord id")]
     InvalidProfileId(String),
+    #[error("the list of profiles could not be read: {0}")]
+    Source(String),
     #[error("two profiles have the id {0}")]
     DuplicateProfile(String),
     #[error("output folder {} must be a folder with a name", .0.display())]
@@ -83,7 +85,7 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SiteEr
 pub fn build_site(
     settings: &SiteSettings,
     renderer: &Renderer,
-    profiles: impl Iterator<Item = Profile> + Send,
+    profiles: impl Iterator<Item = Result<Profile, SiteError>> + Send,
 ) -> Result<SiteReport, SiteError> {
     let output = settings.output_dir.as_path();
     let Some(name) = output.file_name().map(|n| n.to_string_lossy().into_owned()) else {
@@ -133,6 +135,8 @@ pub fn build_site(
     let pages: Vec<(ProfileSummary, Outcome)> = profiles
         .par_bridge()
         .map(|profile| {
+            // A source that fails part-way means pages are missing: abandon the whole build.
+            let profile = profile?;
             let id = Snowflake::parse(&profile.id)
                 .ok_or_else(|| SiteError::InvalidProfileId(profile.id.clone()))?;
             if !seen.lock().unwrap_or_else(|e| e.into_inner()).insert(id) {
@@ -495,7 +499,7 @@ mod tests {
 
     impl Fixture {
         fn build(&self, profiles: Vec<Profile>) -> Result<SiteReport, SiteError> {
-            build_site(&self.settings, &self.renderer, profiles.into_iter())
+            build_site(&self.settings, &self.renderer, profiles.into_iter().map(Ok))
         }
 
         fn output(&self) -> &Path {
@@ -684,7 +688,7 @@ mod tests {
             "{% if profile.display_name == \"Alice\" %}\n{{ profile.oops }}\n{% endif %}",
         )]);
         let renderer = Renderer::new(broken.path(), site_info()).unwrap();
-        let err = build_site(&f.settings, &renderer, people().into_iter()).unwrap_err();
+        let err = build_site(&f.settings, &renderer, people().into_iter().map(Ok)).unwrap_err();
         let message = err.to_string();
         assert!(matches!(err, SiteError::Render { .. }), "{err:?}");
         assert!(message.contains(&format!("u/{B}/")), "{message}");
