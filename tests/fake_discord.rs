@@ -512,6 +512,23 @@ async fn users_endpoints_need_a_token_and_scopes() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
+    assert!(resp.headers().contains_key("x-ratelimit-bucket"));
+    let resp = client()
+        .delete(format!("{}/users/@me", discord.api_base()))
+        .bearer_auth(wide)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    let resp = client()
+        .get(format!("{}/channels/1", discord.api_base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status_and_json(resp).await,
+        (404, json!({"message": "404: Not Found", "code": 0}))
+    );
 }
 
 #[tokio::test]
@@ -784,4 +801,93 @@ async fn serves_while_the_test_thread_blocks_and_stops_when_dropped() {
         stopped,
         "server still listening after the last handle was dropped"
     );
+}
+
+/// The `oauth2` crate the service uses understands the fake's answers.
+#[tokio::test]
+async fn works_with_the_oauth2_crate() {
+    use oauth2::basic::BasicClient;
+    use oauth2::{
+        AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
+        RedirectUrl, RequestTokenError, RevocationUrl, Scope, TokenResponse, TokenUrl,
+    };
+
+    let discord = discord().await;
+    let http = client();
+    let oauth = BasicClient::new(ClientId::new(CLIENT_ID.to_owned()))
+        .set_client_secret(ClientSecret::new(CLIENT_SECRET.to_owned()))
+        .set_auth_uri(AuthUrl::new(discord.authorize_url()).unwrap())
+        .set_token_uri(TokenUrl::new(format!("{}/oauth2/token", discord.api_base())).unwrap())
+        .set_revocation_url(
+            RevocationUrl::new(format!("{}/oauth2/token/revoke", discord.api_base())).unwrap(),
+        )
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, csrf) = oauth
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("identify".to_owned()))
+        .add_scope(Scope::new("guilds".to_owned()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let resp = http.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    let back: Vec<(String, String)> = location.query_pairs().into_owned().collect();
+    assert_eq!(get(&back, "state"), Some(csrf.secret().as_str()));
+    let code = get(&back, "code").unwrap().to_owned();
+
+    let token = oauth
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(
+        token.expires_in(),
+        Some(std::time::Duration::from_secs(604800))
+    );
+    let scopes: Vec<String> = token
+        .scopes()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(scopes, ["identify", "guilds"]);
+    let old_refresh = token.refresh_token().unwrap().clone();
+
+    let renewed = oauth
+        .exchange_refresh_token(&old_refresh)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let err = oauth
+        .exchange_refresh_token(&old_refresh)
+        .request_async(&http)
+        .await
+        .unwrap_err();
+    match err {
+        RequestTokenError::ServerResponse(e) => {
+            assert_eq!(e.error().to_string(), "invalid_grant")
+        }
+        other => panic!("expected invalid_grant, got {other:?}"),
+    }
+
+    // oauth2 5 refuses a non-https revocation URL (RFC 7009), with no opt-out: against this
+    // http fake, revoke with a plain form POST.
+    let new_refresh = renewed.refresh_token().unwrap().clone();
+    assert!(oauth.revoke_token(new_refresh.clone().into()).is_err());
+    let resp = http
+        .post(format!("{}/oauth2/token/revoke", discord.api_base()))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("token", new_refresh.secret().as_str()),
+            ("token_type_hint", "refresh_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(discord.revoked_count(), 1);
+    let access = renewed.access_token().secret();
+    assert_eq!(api(&discord, "/users/@me", access).await.status(), 401);
 }

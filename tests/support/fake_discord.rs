@@ -783,12 +783,7 @@ fn handle(state: &mut State, req: &Req) -> Resp {
         "/oauth2/token" | "/oauth2/token/revoke" if req.method != Method::POST => http_error(405),
         "/oauth2/token" => token_route(state, req),
         "/oauth2/token/revoke" => revoke_route(state, req),
-        "/users/@me" | "/users/@me/connections" | "/users/@me/guilds" => {
-            if req.method != Method::GET {
-                return http_error(405);
-            }
-            users_route(state, req, route)
-        }
+        _ if route.starts_with("/users/") => users_route(state, req, route),
         _ => http_error(404),
     }
 }
@@ -1260,6 +1255,15 @@ fn users_route(state: &mut State, req: &Req, route: &str) -> Resp {
         Ok(headers) => headers,
         Err(resp) => return resp,
     };
+    if !matches!(
+        route,
+        "/users/@me" | "/users/@me/connections" | "/users/@me/guilds"
+    ) {
+        return http_error(404).with_headers(headers);
+    }
+    if req.method != Method::GET {
+        return http_error(405).with_headers(headers);
+    }
     let now = Instant::now();
     let auth = state.authorizations.iter().find(|a| {
         a.alive
