@@ -33,10 +33,18 @@ struct Route {
     segments: &'static [&'static str],
 }
 
-const CURRENT_USER: Route = Route { key: "GET /users/@me", segments: &["users", "@me"] };
-const CONNECTIONS: Route =
-    Route { key: "GET /users/@me/connections", segments: &["users", "@me", "connections"] };
-const GUILDS: Route = Route { key: "GET /users/@me/guilds", segments: &["users", "@me", "guilds"] };
+const CURRENT_USER: Route = Route {
+    key: "GET /users/@me",
+    segments: &["users", "@me"],
+};
+const CONNECTIONS: Route = Route {
+    key: "GET /users/@me/connections",
+    segments: &["users", "@me", "connections"],
+};
+const GUILDS: Route = Route {
+    key: "GET /users/@me/guilds",
+    segments: &["users", "@me", "guilds"],
+};
 
 /// Settings of a [`DiscordClient`].
 #[derive(Debug, Clone)]
@@ -74,7 +82,11 @@ pub enum DiscordError {
     Forbidden { route: String },
     /// Any other non-success answer that is not worth retrying.
     #[error("{route}: HTTP {status}: {message}")]
-    Status { route: String, status: u16, message: String },
+    Status {
+        route: String,
+        status: u16,
+        message: String,
+    },
     #[error("{route}: gave up after retries, last HTTP status {last_status}")]
     RetriesExhausted { route: String, last_status: u16 },
     /// The body is not what the route should return.
@@ -101,7 +113,9 @@ struct Inner {
 
 impl std::fmt::Debug for DiscordClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DiscordClient").field("api_base", &self.inner.options.api_base.as_str()).finish()
+        f.debug_struct("DiscordClient")
+            .field("api_base", &self.inner.options.api_base.as_str())
+            .finish()
     }
 }
 
@@ -110,18 +124,30 @@ enum Attempt {
     Success(Vec<u8>),
     Fatal(DiscordError),
     /// Worth another try after `wait`; `status` 0 means a transport error.
-    Retry { wait: Duration, status: u16, detail: String },
+    Retry {
+        wait: Duration,
+        status: u16,
+        detail: String,
+    },
 }
 
 impl DiscordClient {
     pub fn new(options: ClientOptions) -> Result<Self, DiscordError> {
         check_base_url(&options.api_base)?;
         if options.global_per_second == 0 {
-            return Err(DiscordError::Config("global_per_second must be at least 1".into()));
+            return Err(DiscordError::Config(
+                "global_per_second must be at least 1".into(),
+            ));
         }
         let http = build_http(&options.user_agent)?;
         let limiter = RateLimiter::new(options.global_per_second);
-        Ok(DiscordClient { inner: Arc::new(Inner { http, options, limiter }) })
+        Ok(DiscordClient {
+            inner: Arc::new(Inner {
+                http,
+                options,
+                limiter,
+            }),
+        })
     }
 
     /// The HTTP client used for Discord (no redirects, timeouts set); share it with
@@ -132,12 +158,14 @@ impl DiscordClient {
 
     /// `GET /users/@me`.
     pub async fn current_user(&self, access_token: &str) -> Result<User, DiscordError> {
-        self.get_json(&CURRENT_USER, self.url(&CURRENT_USER), access_token).await
+        self.get_json(&CURRENT_USER, self.url(&CURRENT_USER), access_token)
+            .await
     }
 
     /// `GET /users/@me/connections` (scope `connections`).
     pub async fn connections(&self, access_token: &str) -> Result<Vec<Connection>, DiscordError> {
-        self.get_json(&CONNECTIONS, self.url(&CONNECTIONS), access_token).await
+        self.get_json(&CONNECTIONS, self.url(&CONNECTIONS), access_token)
+            .await
     }
 
     /// `GET /users/@me/guilds` (scope `guilds`), following `after` only while full pages come back.
@@ -146,9 +174,11 @@ impl DiscordClient {
         let mut after: Option<Snowflake> = None;
         for _ in 0..MAX_GUILD_PAGES {
             let mut url = self.url(&GUILDS);
-            url.query_pairs_mut().append_pair("limit", &GUILD_PAGE.to_string());
+            url.query_pairs_mut()
+                .append_pair("limit", &GUILD_PAGE.to_string());
             if let Some(after) = after {
-                url.query_pairs_mut().append_pair("after", &after.to_string());
+                url.query_pairs_mut()
+                    .append_pair("after", &after.to_string());
             }
             let page: Vec<Guild> = self.get_json(&GUILDS, url, access_token).await?;
             let full = page.len() >= GUILD_PAGE;
@@ -160,7 +190,10 @@ impl DiscordClient {
                 _ => return Ok(all),
             }
         }
-        tracing::warn!(pages = MAX_GUILD_PAGES, "GET /users/@me/guilds: page cap reached, list may be incomplete");
+        tracing::warn!(
+            pages = MAX_GUILD_PAGES,
+            "GET /users/@me/guilds: page cap reached, list may be incomplete"
+        );
         Ok(all)
     }
 
@@ -184,8 +217,10 @@ impl DiscordClient {
         token: &str,
     ) -> Result<T, DiscordError> {
         let body = self.send(route, &url, token).await?;
-        serde_json::from_slice(&body)
-            .map_err(|e| DiscordError::Decode { route: route.key.to_owned(), detail: e.to_string() })
+        serde_json::from_slice(&body).map_err(|e| DiscordError::Decode {
+            route: route.key.to_owned(),
+            detail: e.to_string(),
+        })
     }
 
     /// Sends a GET with retries; returns the body of the first 2xx answer.
@@ -198,7 +233,11 @@ impl DiscordClient {
             let (wait, status, detail) = match self.attempt(route, url, token, key, retries).await {
                 Attempt::Success(body) => return Ok(body),
                 Attempt::Fatal(err) => return Err(err),
-                Attempt::Retry { wait, status, detail } => (wait, status, detail),
+                Attempt::Retry {
+                    wait,
+                    status,
+                    detail,
+                } => (wait, status, detail),
             };
             if retries >= max_retries {
                 return Err(exhausted(route, status, detail, retries));
@@ -209,8 +248,19 @@ impl DiscordClient {
         }
     }
 
-    async fn attempt(&self, route: &Route, url: &Url, token: &str, key: TokenKey, retries: u32) -> Attempt {
-        let request = self.inner.http.get(url.clone()).header(AUTHORIZATION, format!("Bearer {token}"));
+    async fn attempt(
+        &self,
+        route: &Route,
+        url: &Url,
+        token: &str,
+        key: TokenKey,
+        retries: u32,
+    ) -> Attempt {
+        let request = self
+            .inner
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, format!("Bearer {token}"));
         let response = match request.send().await {
             Ok(response) => response,
             Err(err) => return self.transport_retry(err, retries),
@@ -230,14 +280,22 @@ impl DiscordClient {
         }
         if status.is_server_error() {
             let wait = backoff(self.inner.options.backoff_base, retries);
-            return Attempt::Retry { wait, status: status.as_u16(), detail: format!("HTTP {status}") };
+            return Attempt::Retry {
+                wait,
+                status: status.as_u16(),
+                detail: format!("HTTP {status}"),
+            };
         }
         Attempt::Fatal(client_error(route, status, &body))
     }
 
     fn transport_retry(&self, err: reqwest::Error, retries: u32) -> Attempt {
         let wait = backoff(self.inner.options.backoff_base, retries);
-        Attempt::Retry { wait, status: 0, detail: describe_reqwest(err) }
+        Attempt::Retry {
+            wait,
+            status: 0,
+            detail: describe_reqwest(err),
+        }
     }
 
     /// A 429: wait as long as Discord says (globally if it says so), unless that is absurd.
@@ -259,8 +317,15 @@ impl DiscordClient {
             .or(limits.reset_after)
             .unwrap_or_else(|| backoff(self.inner.options.backoff_base, retries));
         if wait > MAX_WAIT {
-            let message = format!("rate limited for {}s, more than we are willing to wait", wait.as_secs());
-            return Attempt::Fatal(DiscordError::Status { route: route.key.to_owned(), status: 429, message });
+            let message = format!(
+                "rate limited for {}s, more than we are willing to wait",
+                wait.as_secs()
+            );
+            return Attempt::Fatal(DiscordError::Status {
+                route: route.key.to_owned(),
+                status: 429,
+                message,
+            });
         }
         if global {
             self.inner.limiter.block_global(wait);
@@ -268,7 +333,11 @@ impl DiscordClient {
             self.inner.limiter.penalize(route.key, key, wait);
         }
         let scope = if global { "global" } else { "bucket" };
-        Attempt::Retry { wait, status: 429, detail: format!("rate limited ({scope})") }
+        Attempt::Retry {
+            wait,
+            status: 429,
+            detail: format!("rate limited ({scope})"),
+        }
     }
 }
 
@@ -291,7 +360,9 @@ struct ApiError {
 
 fn check_base_url(base: &Url) -> Result<(), DiscordError> {
     if base.cannot_be_a_base() {
-        return Err(DiscordError::Config(format!("api_base {base} cannot have a path")));
+        return Err(DiscordError::Config(format!(
+            "api_base {base} cannot have a path"
+        )));
     }
     if !is_secure_url(base) {
         return Err(DiscordError::Config(format!(
@@ -325,7 +396,9 @@ fn build_http(user_agent: &str) -> Result<reqwest::Client, DiscordError> {
         .timeout(Duration::from_secs(30))
         .user_agent(user_agent)
         .build()
-        .map_err(|e| DiscordError::Config(format!("building the HTTP client: {}", describe_reqwest(e))))
+        .map_err(|e| {
+            DiscordError::Config(format!("building the HTTP client: {}", describe_reqwest(e)))
+        })
 }
 
 async fn read_body(response: Response) -> Result<Vec<u8>, reqwest::Error> {
@@ -338,15 +411,25 @@ fn client_error(route: &Route, status: StatusCode, body: &[u8]) -> DiscordError 
     match status {
         StatusCode::UNAUTHORIZED => DiscordError::Unauthorized { route },
         StatusCode::FORBIDDEN => DiscordError::Forbidden { route },
-        _ => DiscordError::Status { route, status: status.as_u16(), message: error_message(body) },
+        _ => DiscordError::Status {
+            route,
+            status: status.as_u16(),
+            message: error_message(body),
+        },
     }
 }
 
 /// Discord's `{"message", "code"}` when present, else a truncated excerpt of the body.
 fn error_message(body: &[u8]) -> String {
     match serde_json::from_slice::<ApiError>(body) {
-        Ok(ApiError { message, code: Some(code) }) => truncate(&format!("{message} (code {code})")),
-        Ok(ApiError { message, code: None }) => truncate(&message),
+        Ok(ApiError {
+            message,
+            code: Some(code),
+        }) => truncate(&format!("{message} (code {code})")),
+        Ok(ApiError {
+            message,
+            code: None,
+        }) => truncate(&message),
         Err(_) if body.is_empty() => "(empty body)".to_owned(),
         Err(_) => truncate(&String::from_utf8_lossy(body)),
     }
@@ -365,13 +448,18 @@ fn exhausted(route: &Route, status: u16, detail: String, retries: u32) -> Discor
         let detail = format!("{detail} (gave up after {} attempts)", retries + 1);
         DiscordError::Transport { route, detail }
     } else {
-        DiscordError::RetriesExhausted { route, last_status: status }
+        DiscordError::RetriesExhausted {
+            route,
+            last_status: status,
+        }
     }
 }
 
 /// `base * 2^retries` plus up to 25 % jitter, capped at [`MAX_BACKOFF`].
 fn backoff(base: Duration, retries: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << retries.min(16)).min(MAX_BACKOFF);
+    let exp = base
+        .saturating_mul(1u32 << retries.min(16))
+        .min(MAX_BACKOFF);
     let jitter_ms = (exp.as_millis() as u64 / 4).max(1);
     exp + Duration::from_millis(rand::thread_rng().gen_range(0..=jitter_ms))
 }
@@ -388,7 +476,6 @@ pub(crate) fn describe_reqwest(err: reqwest::Error) -> String {
     }
     text
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -415,8 +502,9 @@ mod tests {
     }
 
     fn guilds_json(from: u64, count: u64) -> String {
-        let items: Vec<String> =
-            (from..from + count).map(|id| format!(r#"{{"id":"{id}","name":"g{id}"}}"#)).collect();
+        let items: Vec<String> = (from..from + count)
+            .map(|id| format!(r#"{{"id":"{id}","name":"g{id}"}}"#))
+            .collect();
         format!("[{}]", items.join(","))
     }
 
@@ -429,17 +517,30 @@ mod tests {
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].path, "/api/v10/users/@me");
         assert_eq!(requests[0].header("authorization"), Some("Bearer tok-123"));
-        assert!(requests[0].header("user-agent").unwrap().starts_with("strife-gen/"));
+        assert!(requests[0]
+            .header("user-agent")
+            .unwrap()
+            .starts_with("strife-gen/"));
     }
 
     #[tokio::test]
     async fn base_with_trailing_slash_and_connections_route() {
         let server = FakeServer::start(|_, _| {
-            Reply::json(200, r#"[{"id":"1","name":"octo","type":"github","verified":true,"visibility":1}]"#)
+            Reply::json(
+                200,
+                r#"[{"id":"1","name":"octo","type":"github","verified":true,"visibility":1}]"#,
+            )
         })
         .await;
-        let options = ClientOptions { api_base: server.url("/api/v10/"), ..options(&server) };
-        let connections = DiscordClient::new(options).unwrap().connections("t").await.unwrap();
+        let options = ClientOptions {
+            api_base: server.url("/api/v10/"),
+            ..options(&server)
+        };
+        let connections = DiscordClient::new(options)
+            .unwrap()
+            .connections("t")
+            .await
+            .unwrap();
         assert_eq!(connections[0].kind, "github");
         assert_eq!(server.requests()[0].path, "/api/v10/users/@me/connections");
     }
@@ -447,12 +548,21 @@ mod tests {
     #[tokio::test]
     async fn rejects_insecure_or_odd_configuration() {
         let plain = ClientOptions::new(Url::parse("http://discord.com/api/v10").unwrap());
-        assert!(matches!(DiscordClient::new(plain), Err(DiscordError::Config(_))));
+        assert!(matches!(
+            DiscordClient::new(plain),
+            Err(DiscordError::Config(_))
+        ));
         let odd = ClientOptions::new(Url::parse("mailto:someone@example.com").unwrap());
-        assert!(matches!(DiscordClient::new(odd), Err(DiscordError::Config(_))));
+        assert!(matches!(
+            DiscordClient::new(odd),
+            Err(DiscordError::Config(_))
+        ));
         let mut zero = ClientOptions::new(Url::parse("https://discord.com/api/v10").unwrap());
         zero.global_per_second = 0;
-        assert!(matches!(DiscordClient::new(zero), Err(DiscordError::Config(_))));
+        assert!(matches!(
+            DiscordClient::new(zero),
+            Err(DiscordError::Config(_))
+        ));
     }
 
     /// A server enforcing a real bucket of `LIMIT` requests per window: it answers 429 whenever the
@@ -476,7 +586,10 @@ mod tests {
             let reset = format!("{:.3}", reset_ms as f64 / 1000.0);
             if window.1 > LIMIT {
                 counter.fetch_add(1, Ordering::SeqCst);
-                return Reply::json(429, format!(r#"{{"message":"slow down","retry_after":{reset},"global":false}}"#));
+                return Reply::json(
+                    429,
+                    format!(r#"{{"message":"slow down","retry_after":{reset},"global":false}}"#),
+                );
             }
             Reply::json(200, USER)
                 .header("x-ratelimit-limit", LIMIT.to_string())
@@ -496,17 +609,24 @@ mod tests {
         while let Some(result) = tasks.join_next().await {
             result.unwrap().unwrap();
         }
-        assert_eq!(too_many.load(Ordering::SeqCst), 0, "the client overshot the bucket");
+        assert_eq!(
+            too_many.load(Ordering::SeqCst),
+            0,
+            "the client overshot the bucket"
+        );
         assert_eq!(server.requests().len(), 7);
     }
 
     #[tokio::test]
     async fn retries_after_429_with_retry_after() {
         let server = FakeServer::start(|_, index| match index {
-            0 => Reply::json(429, r#"{"message":"You are being rate limited.","retry_after":0.01,"global":false}"#)
-                .header("x-ratelimit-remaining", "0")
-                .header("x-ratelimit-reset-after", "0.01")
-                .header("x-ratelimit-scope", "user"),
+            0 => Reply::json(
+                429,
+                r#"{"message":"You are being rate limited.","retry_after":0.01,"global":false}"#,
+            )
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset-after", "0.01")
+            .header("x-ratelimit-scope", "user"),
             _ => Reply::json(200, USER),
         })
         .await;
@@ -517,9 +637,12 @@ mod tests {
     #[tokio::test]
     async fn global_429_blocks_the_whole_client() {
         let server = FakeServer::start(|_, index| match index {
-            0 => Reply::json(429, r#"{"message":"global","retry_after":0.01,"global":true}"#)
-                .header("x-ratelimit-global", "true")
-                .header("retry-after", "1"),
+            0 => Reply::json(
+                429,
+                r#"{"message":"global","retry_after":0.01,"global":true}"#,
+            )
+            .header("x-ratelimit-global", "true")
+            .header("retry-after", "1"),
             _ => Reply::json(200, USER),
         })
         .await;
@@ -543,9 +666,13 @@ mod tests {
     #[tokio::test]
     async fn absurd_retry_after_is_an_error_not_a_sleep() {
         let server =
-            FakeServer::start(|_, _| Reply::json(429, r#"{"retry_after":86400.0,"global":false}"#)).await;
+            FakeServer::start(|_, _| Reply::json(429, r#"{"retry_after":86400.0,"global":false}"#))
+                .await;
         let err = client(&server).current_user("tok").await.unwrap_err();
-        assert!(matches!(err, DiscordError::Status { status: 429, .. }), "{err:?}");
+        assert!(
+            matches!(err, DiscordError::Status { status: 429, .. }),
+            "{err:?}"
+        );
         assert_eq!(server.requests().len(), 1);
     }
 
@@ -584,17 +711,29 @@ mod tests {
         let mut options = ClientOptions::new(Url::parse(&format!("http://{addr}/api")).unwrap());
         options.max_retries = 1;
         options.backoff_base = Duration::from_millis(1);
-        let err = DiscordClient::new(options).unwrap().current_user("tok-secret").await.unwrap_err();
+        let err = DiscordClient::new(options)
+            .unwrap()
+            .current_user("tok-secret")
+            .await
+            .unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, DiscordError::Transport { .. }), "{err:?}");
-        assert!(text.contains("2 attempts") && !text.contains("tok-secret"), "{text}");
+        assert!(
+            text.contains("2 attempts") && !text.contains("tok-secret"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
     async fn unauthorized_is_not_retried_and_hides_the_token() {
-        let server =
-            FakeServer::start(|_, _| Reply::json(401, r#"{"message":"401: Unauthorized","code":0}"#)).await;
-        let err = client(&server).current_user("tok-secret").await.unwrap_err();
+        let server = FakeServer::start(|_, _| {
+            Reply::json(401, r#"{"message":"401: Unauthorized","code":0}"#)
+        })
+        .await;
+        let err = client(&server)
+            .current_user("tok-secret")
+            .await
+            .unwrap_err();
         assert!(matches!(&err, DiscordError::Unauthorized { route } if route == "GET /users/@me"));
         assert!(!format!("{err} {err:?}").contains("tok-secret"));
         assert_eq!(server.requests().len(), 1);
@@ -609,9 +748,13 @@ mod tests {
         .await;
         let client = client(&server);
         let err = client.connections("tok").await.unwrap_err();
-        assert!(matches!(&err, DiscordError::Forbidden { route } if route == "GET /users/@me/connections"));
+        assert!(
+            matches!(&err, DiscordError::Forbidden { route } if route == "GET /users/@me/connections")
+        );
         match client.current_user("tok").await.unwrap_err() {
-            DiscordError::Status { status, message, .. } => {
+            DiscordError::Status {
+                status, message, ..
+            } => {
                 assert_eq!(status, 404);
                 assert_eq!(message, "Unknown User (code 10013)");
             }
@@ -667,7 +810,10 @@ mod tests {
     #[tokio::test]
     async fn guild_pages_are_capped() {
         // A misbehaving server that always sends full pages with growing ids.
-        let server = FakeServer::start(|_, index| Reply::json(200, guilds_json(1 + 200 * index as u64, 200))).await;
+        let server = FakeServer::start(|_, index| {
+            Reply::json(200, guilds_json(1 + 200 * index as u64, 200))
+        })
+        .await;
         let guilds = client(&server).guilds("tok").await.unwrap();
         assert_eq!(server.requests().len(), MAX_GUILD_PAGES);
         assert_eq!(guilds.len(), 200 * MAX_GUILD_PAGES);

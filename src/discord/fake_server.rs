@@ -34,7 +34,10 @@ impl Recorded {
     }
 
     pub fn form_value(&self, key: &str) -> Option<String> {
-        self.form().into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     pub fn query_value(&self, key: &str) -> Option<String> {
@@ -77,7 +80,9 @@ pub struct FakeServer {
 
 impl FakeServer {
     /// Starts serving on a free loopback port; the server lives as long as the test runtime.
-    pub async fn start(responder: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static) -> Self {
+    pub async fn start(
+        responder: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let responder: Arc<Responder> = Arc::new(responder);
         let log = requests.clone();
@@ -86,22 +91,24 @@ impl FakeServer {
             .and(warp::query::raw().or(warp::any().map(String::new)).unify())
             .and(warp::header::headers_cloned())
             .and(warp::body::bytes())
-            .and_then(move |method, path: warp::path::FullPath, query, headers, body: Bytes| {
-                let recorded = Recorded {
-                    method,
-                    path: path.as_str().to_owned(),
-                    query,
-                    headers,
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                };
-                let index = {
-                    let mut log = log.lock().unwrap();
-                    log.push(recorded.clone());
-                    log.len() - 1
-                };
-                let reply = responder(&recorded, index);
-                async move { Ok::<_, Infallible>(to_response(reply)) }
-            });
+            .and_then(
+                move |method, path: warp::path::FullPath, query, headers, body: Bytes| {
+                    let recorded = Recorded {
+                        method,
+                        path: path.as_str().to_owned(),
+                        query,
+                        headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    };
+                    let index = {
+                        let mut log = log.lock().unwrap();
+                        log.push(recorded.clone());
+                        log.len() - 1
+                    };
+                    let reply = responder(&recorded, index);
+                    async move { Ok::<_, Infallible>(to_response(reply)) }
+                },
+            );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(warp::serve(route).incoming(listener).run());
@@ -118,8 +125,7 @@ impl FakeServer {
 }
 
 fn to_response(reply: Reply) -> Response<Vec<u8>> {
-    let mut builder =
-        Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
+    let mut builder = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
     for (name, value) in &reply.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }

@@ -71,7 +71,12 @@ pub(crate) struct RateLimitHeaders {
 
 impl RateLimitHeaders {
     pub(crate) fn parse(headers: &HeaderMap) -> Self {
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
         RateLimitHeaders {
             limit: text("x-ratelimit-limit").and_then(|v| v.parse().ok()),
             remaining: text("x-ratelimit-remaining").and_then(|v| v.parse().ok()),
@@ -79,7 +84,9 @@ impl RateLimitHeaders {
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|v| v.is_finite() && *v >= 0.0),
             reset_after: text("x-ratelimit-reset-after").and_then(parse_seconds),
-            bucket: text("x-ratelimit-bucket").filter(|v| is_bucket_id(v)).map(str::to_owned),
+            bucket: text("x-ratelimit-bucket")
+                .filter(|v| is_bucket_id(v))
+                .map(str::to_owned),
             global: text("x-ratelimit-global").is_some_and(|v| v.eq_ignore_ascii_case("true")),
             retry_after: text("retry-after").and_then(parse_seconds),
         }
@@ -93,7 +100,9 @@ impl RateLimitHeaders {
         }
         let now_secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
         let reset = self.reset_epoch?;
-        Some(Duration::from_secs_f64((reset - now_secs).clamp(0.0, MAX_HEADER_SECS)))
+        Some(Duration::from_secs_f64(
+            (reset - now_secs).clamp(0.0, MAX_HEADER_SECS),
+        ))
     }
 }
 
@@ -181,7 +190,8 @@ impl State {
         if let Some(bucket) = &headers.bucket {
             self.routes.insert(route.to_owned(), bucket.clone());
         }
-        let (Some(remaining), Some(reset_in)) = (headers.remaining, headers.reset_in(SystemTime::now()))
+        let (Some(remaining), Some(reset_in)) =
+            (headers.remaining, headers.reset_in(SystemTime::now()))
         else {
             return;
         };
@@ -191,8 +201,15 @@ impl State {
         }
         let resets_at = now + reset_in;
         let key = (self.bucket_id(route, headers.bucket.as_deref()), token);
-        let limit = headers.limit.unwrap_or(remaining.saturating_add(1)).max(remaining);
-        let bucket = self.buckets.entry(key).or_insert(Bucket { limit, remaining, resets_at: None });
+        let limit = headers
+            .limit
+            .unwrap_or(remaining.saturating_add(1))
+            .max(remaining);
+        let bucket = self.buckets.entry(key).or_insert(Bucket {
+            limit,
+            remaining,
+            resets_at: None,
+        });
         bucket.remaining = merged_remaining(bucket, remaining, resets_at, now);
         bucket.limit = limit;
         bucket.resets_at = Some(resets_at);
@@ -241,7 +258,9 @@ impl RateLimiter {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state is a cache: a panic elsewhere cannot leave it dangerously inconsistent.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Waits until a request on `route` with this token may be sent, and takes its slot.
@@ -267,7 +286,9 @@ impl RateLimiter {
                 }
                 Step::WaitForUpdate => {
                     tracing::debug!(route, "rate limit: bucket slots in flight, waiting");
-                    let timed_out = tokio::time::timeout(IN_FLIGHT_GRACE, updated).await.is_err();
+                    let timed_out = tokio::time::timeout(IN_FLIGHT_GRACE, updated)
+                        .await
+                        .is_err();
                     ignore_bucket = timed_out;
                 }
             }
@@ -285,7 +306,11 @@ impl RateLimiter {
         let mut state = self.lock();
         let until = Instant::now() + wait;
         let key = (state.bucket_id(route, None), token);
-        let bucket = state.buckets.entry(key).or_insert(Bucket { limit: 1, remaining: 0, resets_at: None });
+        let bucket = state.buckets.entry(key).or_insert(Bucket {
+            limit: 1,
+            remaining: 0,
+            resets_at: None,
+        });
         bucket.remaining = 0;
         bucket.resets_at = Some(bucket.resets_at.map_or(until, |at| at.max(until)));
         drop(state);
@@ -361,10 +386,16 @@ mod tests {
             ("retry-after", "1e300"),
         ]));
         assert_eq!(parsed, RateLimitHeaders::default());
-        assert_eq!(RateLimitHeaders::parse(&HeaderMap::new()), RateLimitHeaders::default());
+        assert_eq!(
+            RateLimitHeaders::parse(&HeaderMap::new()),
+            RateLimitHeaders::default()
+        );
         // Non-UTF-8 bytes must not panic either.
         let mut map = HeaderMap::new();
-        map.insert("x-ratelimit-remaining", HeaderValue::from_bytes(b"\xff\xfe").unwrap());
+        map.insert(
+            "x-ratelimit-remaining",
+            HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        );
         assert_eq!(RateLimitHeaders::parse(&map).remaining, None);
         assert_eq!(parse_seconds("inf"), None);
         assert_eq!(parse_seconds(" 0.5 "), Some(Duration::from_millis(500)));
@@ -372,7 +403,10 @@ mod tests {
 
     #[test]
     fn reset_falls_back_to_epoch() {
-        let headers = RateLimitHeaders { reset_epoch: Some(1_000.5), ..Default::default() };
+        let headers = RateLimitHeaders {
+            reset_epoch: Some(1_000.5),
+            ..Default::default()
+        };
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
         assert_eq!(headers.reset_in(now), Some(Duration::from_millis(500)));
         // A reset in the past means "now".
@@ -404,25 +438,49 @@ mod tests {
         let token = TokenKey::of("t");
         let now = Instant::now();
         // Unknown bucket: go.
-        assert!(matches!(state.reserve("GET /a", token, now, false), Step::Go(_)));
+        assert!(matches!(
+            state.reserve("GET /a", token, now, false),
+            Step::Go(_)
+        ));
         state.record("GET /a", token, &seen(1, 500), now);
         // One slot left: the first request takes it, the second must wait for the reset.
-        assert!(matches!(state.reserve("GET /a", token, now, false), Step::Go(_)));
+        assert!(matches!(
+            state.reserve("GET /a", token, now, false),
+            Step::Go(_)
+        ));
         assert_eq!(
             state.reserve("GET /a", token, now, false),
             Step::WaitUntil(now + Duration::from_millis(500))
         );
         // A late response claiming more room does not give the slot back within the window.
         state.record("GET /a", token, &seen(1, 500), now);
-        assert!(matches!(state.reserve("GET /a", token, now, false), Step::WaitUntil(_)));
+        assert!(matches!(
+            state.reserve("GET /a", token, now, false),
+            Step::WaitUntil(_)
+        ));
         // Another user's token has its own bucket.
-        assert!(matches!(state.reserve("GET /a", TokenKey::of("u"), now, false), Step::Go(_)));
+        assert!(matches!(
+            state.reserve("GET /a", TokenKey::of("u"), now, false),
+            Step::Go(_)
+        ));
         // After the reset the bucket refills to its limit, then waits for news of the new window.
         let later = now + Duration::from_millis(600);
-        assert!(matches!(state.reserve("GET /a", token, later, false), Step::Go(_)));
-        assert!(matches!(state.reserve("GET /a", token, later, false), Step::Go(_)));
-        assert_eq!(state.reserve("GET /a", token, later, false), Step::WaitForUpdate);
-        assert!(matches!(state.reserve("GET /a", token, later, true), Step::Go(_)));
+        assert!(matches!(
+            state.reserve("GET /a", token, later, false),
+            Step::Go(_)
+        ));
+        assert!(matches!(
+            state.reserve("GET /a", token, later, false),
+            Step::Go(_)
+        ));
+        assert_eq!(
+            state.reserve("GET /a", token, later, false),
+            Step::WaitForUpdate
+        );
+        assert!(matches!(
+            state.reserve("GET /a", token, later, true),
+            Step::Go(_)
+        ));
     }
 
     #[test]
@@ -432,7 +490,10 @@ mod tests {
         let now = Instant::now();
         state.record("GET /a", token, &seen(0, 500), now);
         state.routes.insert("GET /b".into(), "b1".into());
-        assert!(matches!(state.reserve("GET /b", token, now, false), Step::WaitUntil(_)));
+        assert!(matches!(
+            state.reserve("GET /b", token, now, false),
+            Step::WaitUntil(_)
+        ));
     }
 
     #[test]
@@ -452,7 +513,9 @@ mod tests {
         limiter.block_global(Duration::from_secs(60));
         assert!(limiter.saw_global_block());
         let now = Instant::now();
-        let step = limiter.lock().reserve("GET /other", TokenKey::of("x"), now, false);
+        let step = limiter
+            .lock()
+            .reserve("GET /other", TokenKey::of("x"), now, false);
         assert!(matches!(step, Step::WaitUntil(until) if until > now));
     }
 
@@ -462,6 +525,9 @@ mod tests {
         let token = TokenKey::of("t");
         let now = Instant::now();
         state.record("GET /a", token, &seen(0, 7_200_000), now);
-        assert!(matches!(state.reserve("GET /a", token, now, false), Step::Go(_)));
+        assert!(matches!(
+            state.reserve("GET /a", token, now, false),
+            Step::Go(_)
+        ));
     }
 }
