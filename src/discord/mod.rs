@@ -1,4 +1,11 @@
-//! Everything that talks to Discord or describes what it sends: models, OAuth2 and the REST client.
+//! Everything that talks to Discord or describes what it sends: models, CDN rules, OAuth2 and the
+//! REST client with its rate limiter.
 
 pub mod cdn;
+pub mod client;
 pub mod models;
+pub mod oauth;
+mod ratelimit;
+
+#[cfg(test)]
+mod fake_server;

@@ -1,0 +1,829 @@
+//! Discord REST client for the user's own data (`/users/@me…`), authorised by an OAuth2 bearer
+//! token.
+//!
+//! Every request goes through the [`RateLimiter`] (pacing, so 429s stay rare) and a bounded retry
+//! loop (429, 5xx and transport errors). Tokens only ever travel in the `Authorization` header:
+//! errors and logs name the route (`GET /users/@me`), never the token or a URL carrying it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::AUTHORIZATION;
+use reqwest::{Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use url::Url;
+
+use super::models::{Connection, Guild, Snowflake, User};
+use super::ratelimit::{RateLimitHeaders, RateLimiter, TokenKey, MAX_WAIT};
+
+/// Page size of `GET /users/@me/guilds` (Discord's maximum).
+const GUILD_PAGE: usize = 200;
+/// A user is in at most 200 servers (more with Nitro); a few pages is plenty and bounds the loop.
+const MAX_GUILD_PAGES: usize = 10;
+/// Longest error-body excerpt kept in [`DiscordError::Status`].
+const MAX_MESSAGE_CHARS: usize = 200;
+/// Upper bound of one backoff sleep, whatever `backoff_base` and the attempt number are.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The routes this client calls: a key for errors and rate limiting, and the path under the API base.
+struct Route {
+    key: &'static str,
+    segments: &'static [&'static str],
+}
+
+const CURRENT_USER: Route = Route {
+    key: "GET /users/@me",
+    segments: &["users", "@me"],
+};
+const CONNECTIONS: Route = Route {
+    key: "GET /users/@me/connections",
+    segments: &["users", "@me", "connections"],
+};
+const GUILDS: Route = Route {
+    key: "GET /users/@me/guilds",
+    segments: &["users", "@me", "guilds"],
+};
+
+/// Settings of a [`DiscordClient`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// E.g. `https://discord.com/api/v10`; routes are appended to its path.
+    pub api_base: Url,
+    pub user_agent: String,
+    /// Retries after the first attempt (429, 5xx, transport errors). Default 5.
+    pub max_retries: u32,
+    /// First backoff for 5xx/transport retries, doubled each time. Default 500 ms.
+    pub backoff_base: Duration,
+    /// Pace of all requests together. Default 50 (Discord's global limit).
+    pub global_per_second: u32,
+}
+
+impl ClientOptions {
+    pub fn new(api_base: Url) -> Self {
+        ClientOptions {
+            api_base,
+            user_agent: format!("strife-gen/{}", env!("CARGO_PKG_VERSION")),
+            max_retries: 5,
+            backoff_base: Duration::from_millis(500),
+            global_per_second: 50,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    /// 401: the access token is invalid, expired or revoked.
+    #[error("{route}: unauthorized (token invalid or revoked)")]
+    Unauthorized { route: String },
+    /// 403, e.g. the token lacks the scope.
+    #[error("{route}: forbidden (missing scope?)")]
+    Forbidden { route: String },
+    /// Any other non-success answer that is not worth retrying.
+    #[error("{route}: HTTP {status}: {message}")]
+    Status {
+        route: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{route}: gave up after retries, last HTTP status {last_status}")]
+    RetriesExhausted { route: String, last_status: u16 },
+    /// The body is not what the route should return.
+    #[error("{route}: unexpected response body: {detail}")]
+    Decode { route: String, detail: String },
+    /// Connection, TLS or timeout trouble (after retries).
+    #[error("{route}: {detail}")]
+    Transport { route: String, detail: String },
+    #[error("Discord client configuration: {0}")]
+    Config(String),
+}
+
+/// Cheap to clone: all clones share one HTTP connection pool and one rate limiter.
+#[derive(Clone)]
+pub struct DiscordClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    options: ClientOptions,
+    limiter: RateLimiter,
+}
+
+impl std::fmt::Debug for DiscordClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordClient")
+            .field("api_base", &self.inner.options.api_base.as_str())
+            .finish()
+    }
+}
+
+/// What one attempt led to.
+enum Attempt {
+    Success(Vec<u8>),
+    Fatal(DiscordError),
+    /// Worth another try after `wait`; `status` 0 means a transport error.
+    Retry {
+        wait: Duration,
+        status: u16,
+        detail: String,
+    },
+}
+
+impl DiscordClient {
+    pub fn new(options: ClientOptions) -> Result<Self, DiscordError> {
+        check_base_url(&options.api_base)?;
+        if options.global_per_second == 0 {
+            return Err(DiscordError::Config(
+                "global_per_second must be at least 1".into(),
+            ));
+        }
+        let http = build_http(&options.user_agent)?;
+        let limiter = RateLimiter::new(options.global_per_second);
+        Ok(DiscordClient {
+            inner: Arc::new(Inner {
+                http,
+                options,
+                limiter,
+            }),
+        })
+    }
+
+    /// The HTTP client used for Discord (no redirects, timeouts set); share it with
+    /// [`OAuthClient`](super::oauth::OAuthClient).
+    pub fn http(&self) -> reqwest::Client {
+        self.inner.http.clone()
+    }
+
+    /// `GET /users/@me`.
+    pub async fn current_user(&self, access_token: &str) -> Result<User, DiscordError> {
+        self.get_json(&CURRENT_USER, self.url(&CURRENT_USER), access_token)
+            .await
+    }
+
+    /// `GET /users/@me/connections` (scope `connections`).
+    pub async fn connections(&self, access_token: &str) -> Result<Vec<Connection>, DiscordError> {
+        self.get_json(&CONNECTIONS, self.url(&CONNECTIONS), access_token)
+            .await
+    }
+
+    /// `GET /users/@me/guilds` (scope `guilds`), following `after` only while full pages come back.
+    pub async fn guilds(&self, access_token: &str) -> Result<Vec<Guild>, DiscordError> {
+        let mut all: Vec<Guild> = Vec::new();
+        let mut after: Option<Snowflake> = None;
+        for _ in 0..MAX_GUILD_PAGES {
+            let mut url = self.url(&GUILDS);
+            url.query_pairs_mut()
+                .append_pair("limit", &GUILD_PAGE.to_string());
+            if let Some(after) = after {
+                url.query_pairs_mut()
+                    .append_pair("after", &after.to_string());
+            }
+            let page: Vec<Guild> = self.get_json(&GUILDS, url, access_token).await?;
+            let full = page.len() >= GUILD_PAGE;
+            let last = page.iter().map(|g| g.id).max();
+            all.extend(page);
+            // Stop on a short page, and never ask for the same page twice.
+            match last {
+                Some(last) if full && after.is_none_or(|prev| last > prev) => after = Some(last),
+                _ => return Ok(all),
+            }
+        }
+        tracing::warn!(
+            pages = MAX_GUILD_PAGES,
+            "GET /users/@me/guilds: page cap reached, list may be incomplete"
+        );
+        Ok(all)
+    }
+
+    /// API base + route path. `Url::join` would drop the base's last segment (`v10`), so segments
+    /// are appended instead.
+    fn url(&self, route: &Route) -> Url {
+        let mut url = self.inner.options.api_base.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        // check_base_url made sure the base can have path segments.
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().extend(route.segments);
+        }
+        url
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        route: &Route,
+        url: Url,
+        token: &str,
+    ) -> Result<T, DiscordError> {
+        let body = self.send(route, &url, token).await?;
+        serde_json::from_slice(&body).map_err(|e| DiscordError::Decode {
+            route: route.key.to_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Sends a GET with retries; returns the body of the first 2xx answer.
+    async fn send(&self, route: &Route, url: &Url, token: &str) -> Result<Vec<u8>, DiscordError> {
+        let key = TokenKey::of(token);
+        let max_retries = self.inner.options.max_retries;
+        let mut retries = 0;
+        loop {
+            self.inner.limiter.acquire(route.key, key).await;
+            let (wait, status, detail) = match self.attempt(route, url, token, key, retries).await {
+                Attempt::Success(body) => return Ok(body),
+                Attempt::Fatal(err) => return Err(err),
+                Attempt::Retry {
+                    wait,
+                    status,
+                    detail,
+                } => (wait, status, detail),
+            };
+            if retries >= max_retries {
+                return Err(exhausted(route, status, detail, retries));
+            }
+            retries += 1;
+            tracing::warn!(route = route.key, status, retry = retries, wait = ?wait, "{detail}; retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        route: &Route,
+        url: &Url,
+        token: &str,
+        key: TokenKey,
+        retries: u32,
+    ) -> Attempt {
+        let request = self
+            .inner
+            .http
+            .get(url.clone())
+            .header(AUTHORIZATION, format!("Bearer {token}"));
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => return self.transport_retry(err, retries),
+        };
+        let status = response.status();
+        let limits = RateLimitHeaders::parse(response.headers());
+        self.inner.limiter.record(route.key, key, &limits);
+        let body = match read_body(response).await {
+            Ok(body) => body,
+            Err(err) => return self.transport_retry(err, retries),
+        };
+        if status.is_success() {
+            return Attempt::Success(body);
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return self.rate_limited(route, key, &limits, &body, retries);
+        }
+        if status.is_server_error() {
+            let wait = backoff(self.inner.options.backoff_base, retries);
+            return Attempt::Retry {
+                wait,
+                status: status.as_u16(),
+                detail: format!("HTTP {status}"),
+            };
+        }
+        Attempt::Fatal(client_error(route, status, &body))
+    }
+
+    fn transport_retry(&self, err: reqwest::Error, retries: u32) -> Attempt {
+        let wait = backoff(self.inner.options.backoff_base, retries);
+        Attempt::Retry {
+            wait,
+            status: 0,
+            detail: describe_reqwest(err),
+        }
+    }
+
+    /// A 429: wait as long as Discord says (globally if it says so), unless that is absurd.
+    fn rate_limited(
+        &self,
+        route: &Route,
+        key: TokenKey,
+        limits: &RateLimitHeaders,
+        body: &[u8],
+        retries: u32,
+    ) -> Attempt {
+        let body: TooManyRequests = serde_json::from_slice(body).unwrap_or_default();
+        let global = body.global || limits.global;
+        let wait = body
+            .retry_after
+            .filter(|secs| secs.is_finite() && *secs >= 0.0)
+            .map(|secs| Duration::from_secs_f64(secs.min(MAX_WAIT.as_secs_f64() * 2.0)))
+            .or(limits.retry_after)
+            .or(limits.reset_after)
+            .unwrap_or_else(|| backoff(self.inner.options.backoff_base, retries));
+        if wait > MAX_WAIT {
+            let message = format!(
+                "rate limited for {}s, more than we are willing to wait",
+                wait.as_secs()
+            );
+            return Attempt::Fatal(DiscordError::Status {
+                route: route.key.to_owned(),
+                status: 429,
+                message,
+            });
+        }
+        if global {
+            self.inner.limiter.block_global(wait);
+        } else {
+            self.inner.limiter.penalize(route.key, key, wait);
+        }
+        let scope = if global { "global" } else { "bucket" };
+        Attempt::Retry {
+            wait,
+            status: 429,
+            detail: format!("rate limited ({scope})"),
+        }
+    }
+}
+
+/// Body of a 429.
+#[derive(Debug, Default, Deserialize)]
+struct TooManyRequests {
+    #[serde(default)]
+    retry_after: Option<f64>,
+    #[serde(default)]
+    global: bool,
+}
+
+/// Body of Discord's JSON errors.
+#[derive(Debug, Deserialize)]
+struct ApiError {
+    message: String,
+    #[serde(default)]
+    code: Option<i64>,
+}
+
+fn check_base_url(base: &Url) -> Result<(), DiscordError> {
+    if base.cannot_be_a_base() {
+        return Err(DiscordError::Config(format!(
+            "api_base {base} cannot have a path"
+        )));
+    }
+    if !is_secure_url(base) {
+        return Err(DiscordError::Config(format!(
+            "api_base {base} must be https (plain http only for loopback test servers)"
+        )));
+    }
+    Ok(())
+}
+
+/// Bearer tokens and client secrets only go over https, except to a loopback server (tests, local
+/// fakes).
+pub(crate) fn is_secure_url(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Domain(host)) => host == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+fn build_http(user_agent: &str) -> Result<reqwest::Client, DiscordError> {
+    reqwest::Client::builder()
+        // No redirects: a redirect would carry our Authorization header or client secret elsewhere
+        // (and oauth2's UPGRADE notes require it against SSRF).
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .user_agent(user_agent)
+        .build()
+        .map_err(|e| {
+            DiscordError::Config(format!("building the HTTP client: {}", describe_reqwest(e)))
+        })
+}
+
+async fn read_body(response: Response) -> Result<Vec<u8>, reqwest::Error> {
+    Ok(response.bytes().await?.to_vec())
+}
+
+/// 4xx (and odd 1xx/3xx) answers: not retried.
+fn client_error(route: &Route, status: StatusCode, body: &[u8]) -> DiscordError {
+    let route = route.key.to_owned();
+    match status {
+        StatusCode::UNAUTHORIZED => DiscordError::Unauthorized { route },
+        StatusCode::FORBIDDEN => DiscordError::Forbidden { route },
+        _ => DiscordError::Status {
+            route,
+            status: status.as_u16(),
+            message: error_message(body),
+        },
+    }
+}
+
+/// Discord's `{"message", "code"}` when present, else a truncated excerpt of the body.
+fn error_message(body: &[u8]) -> String {
+    match serde_json::from_slice::<ApiError>(body) {
+        Ok(ApiError {
+            message,
+            code: Some(code),
+        }) => truncate(&format!("{message} (code {code})")),
+        Ok(ApiError {
+            message,
+            code: None,
+        }) => truncate(&message),
+        Err(_) if body.is_empty() => "(empty body)".to_owned(),
+        Err(_) => truncate(&String::from_utf8_lossy(body)),
+    }
+}
+
+pub(crate) fn truncate(text: &str) -> String {
+    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+fn exhausted(route: &Route, status: u16, detail: String, retries: u32) -> DiscordError {
+    let route = route.key.to_owned();
+    if status == 0 {
+        let detail = format!("{detail} (gave up after {} attempts)", retries + 1);
+        DiscordError::Transport { route, detail }
+    } else {
+        DiscordError::RetriesExhausted {
+            route,
+            last_status: status,
+        }
+    }
+}
+
+/// `base * 2^retries` plus up to 25 % jitter, capped at [`MAX_BACKOFF`].
+fn backoff(base: Duration, retries: u32) -> Duration {
+    let exp = base
+        .saturating_mul(1u32 << retries.min(16))
+        .min(MAX_BACKOFF);
+    let jitter_ms = (exp.as_millis() as u64 / 4).max(1);
+    exp + Duration::from_millis(rand::thread_rng().gen_range(0..=jitter_ms))
+}
+
+/// reqwest error text without the URL, with its causes (e.g. "connection refused").
+pub(crate) fn describe_reqwest(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::discord::fake_server::{FakeServer, Reply};
+
+    const USER: &str = r#"{"id":"80351110224678912","username":"nelly","discriminator":"0","global_name":"Nelly","avatar":null}"#;
+
+    fn options(server: &FakeServer) -> ClientOptions {
+        ClientOptions {
+            max_retries: 3,
+            backoff_base: Duration::from_millis(1),
+            global_per_second: 1000,
+            ..ClientOptions::new(server.url("/api/v10"))
+        }
+    }
+
+    fn client(server: &FakeServer) -> DiscordClient {
+        DiscordClient::new(options(server)).unwrap()
+    }
+
+    fn guilds_json(from: u64, count: u64) -> String {
+        let items: Vec<String> = (from..from + count)
+            .map(|id| format!(r#"{{"id":"{id}","name":"g{id}"}}"#))
+            .collect();
+        format!("[{}]", items.join(","))
+    }
+
+    #[tokio::test]
+    async fn current_user_sends_bearer_token_under_the_base_path() {
+        let server = FakeServer::start(|_, _| Reply::json(200, USER)).await;
+        let user = client(&server).current_user("tok-123").await.unwrap();
+        assert_eq!(user.username, "nelly");
+        let requests = server.requests();
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].path, "/api/v10/users/@me");
+        assert_eq!(requests[0].header("authorization"), Some("Bearer tok-123"));
+        assert!(requests[0]
+            .header("user-agent")
+            .unwrap()
+            .starts_with("strife-gen/"));
+    }
+
+    #[tokio::test]
+    async fn base_with_trailing_slash_and_connections_route() {
+        let server = FakeServer::start(|_, _| {
+            Reply::json(
+                200,
+                r#"[{"id":"1","name":"octo","type":"github","verified":true,"visibility":1}]"#,
+            )
+        })
+        .await;
+        let options = ClientOptions {
+            api_base: server.url("/api/v10/"),
+            ..options(&server)
+        };
+        let connections = DiscordClient::new(options)
+            .unwrap()
+            .connections("t")
+            .await
+            .unwrap();
+        assert_eq!(connections[0].kind, "github");
+        assert_eq!(server.requests()[0].path, "/api/v10/users/@me/connections");
+    }
+
+    #[tokio::test]
+    async fn rejects_insecure_or_odd_configuration() {
+        let plain = ClientOptions::new(Url::parse("http://discord.com/api/v10").unwrap());
+        assert!(matches!(
+            DiscordClient::new(plain),
+            Err(DiscordError::Config(_))
+        ));
+        let odd = ClientOptions::new(Url::parse("mailto:someone@example.com").unwrap());
+        assert!(matches!(
+            DiscordClient::new(odd),
+            Err(DiscordError::Config(_))
+        ));
+        let mut zero = ClientOptions::new(Url::parse("https://discord.com/api/v10").unwrap());
+        zero.global_per_second = 0;
+        assert!(matches!(
+            DiscordClient::new(zero),
+            Err(DiscordError::Config(_))
+        ));
+    }
+
+    /// A server enforcing a real bucket of `LIMIT` requests per window: it answers 429 whenever the
+    /// client overshoots, so zero 429s proves the client paced itself.
+    #[tokio::test]
+    async fn paces_on_empty_bucket_without_hitting_429() {
+        const LIMIT: u32 = 2;
+        const WINDOW: Duration = Duration::from_millis(50);
+        let window: Mutex<(Instant, u32)> = Mutex::new((Instant::now(), 0));
+        let too_many = Arc::new(AtomicUsize::new(0));
+        let counter = too_many.clone();
+        let server = FakeServer::start(move |_, _| {
+            let mut window = window.lock().unwrap();
+            let now = Instant::now();
+            if now >= window.0 + WINDOW {
+                *window = (now, 0);
+            }
+            window.1 += 1;
+            // Round up so the client never comes back before the window has really ended.
+            let reset_ms = (window.0 + WINDOW - now).as_micros().div_ceil(1000);
+            let reset = format!("{:.3}", reset_ms as f64 / 1000.0);
+            if window.1 > LIMIT {
+                counter.fetch_add(1, Ordering::SeqCst);
+                return Reply::json(
+                    429,
+                    format!(r#"{{"message":"slow down","retry_after":{reset},"global":false}}"#),
+                );
+            }
+            Reply::json(200, USER)
+                .header("x-ratelimit-limit", LIMIT.to_string())
+                .header("x-ratelimit-remaining", (LIMIT - window.1).to_string())
+                .header("x-ratelimit-reset-after", reset)
+                .header("x-ratelimit-bucket", "me-bucket")
+        })
+        .await;
+        let client = client(&server);
+        // Learn the bucket first; then a burst of concurrent requests must queue behind it.
+        client.current_user("tok").await.unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..6 {
+            let client = client.clone();
+            tasks.spawn(async move { client.current_user("tok").await });
+        }
+        while let Some(result) = tasks.join_next().await {
+            result.unwrap().unwrap();
+        }
+        assert_eq!(
+            too_many.load(Ordering::SeqCst),
+            0,
+            "the client overshot the bucket"
+        );
+        assert_eq!(server.requests().len(), 7);
+    }
+
+    #[tokio::test]
+    async fn retries_after_429_with_retry_after() {
+        let server = FakeServer::start(|_, index| match index {
+            0 => Reply::json(
+                429,
+                r#"{"message":"You are being rate limited.","retry_after":0.01,"global":false}"#,
+            )
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset-after", "0.01")
+            .header("x-ratelimit-scope", "user"),
+            _ => Reply::json(200, USER),
+        })
+        .await;
+        client(&server).current_user("tok").await.unwrap();
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn global_429_blocks_the_whole_client() {
+        let server = FakeServer::start(|_, index| match index {
+            0 => Reply::json(
+                429,
+                r#"{"message":"global","retry_after":0.01,"global":true}"#,
+            )
+            .header("x-ratelimit-global", "true")
+            .header("retry-after", "1"),
+            _ => Reply::json(200, USER),
+        })
+        .await;
+        let client = client(&server);
+        client.current_user("tok").await.unwrap();
+        assert!(client.inner.limiter.saw_global_block());
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn retry_after_header_is_used_when_body_has_none() {
+        let server = FakeServer::start(|_, index| match index {
+            0 => Reply::json(429, "not json").header("retry-after", "0"),
+            _ => Reply::json(200, USER),
+        })
+        .await;
+        client(&server).current_user("tok").await.unwrap();
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn absurd_retry_after_is_an_error_not_a_sleep() {
+        let server =
+            FakeServer::start(|_, _| Reply::json(429, r#"{"retry_after":86400.0,"global":false}"#))
+                .await;
+        let err = client(&server).current_user("tok").await.unwrap_err();
+        assert!(
+            matches!(err, DiscordError::Status { status: 429, .. }),
+            "{err:?}"
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_retried_then_succeed() {
+        let server = FakeServer::start(|_, index| match index {
+            0 => Reply::json(502, "<html>bad gateway</html>"),
+            1 => Reply::json(500, r#"{"message":"oops"}"#),
+            _ => Reply::json(200, USER),
+        })
+        .await;
+        client(&server).current_user("tok").await.unwrap();
+        assert_eq!(server.requests().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn server_errors_exhaust_retries() {
+        let server = FakeServer::start(|_, _| Reply::json(503, "")).await;
+        let err = client(&server).current_user("tok").await.unwrap_err();
+        match err {
+            DiscordError::RetriesExhausted { route, last_status } => {
+                assert_eq!(route, "GET /users/@me");
+                assert_eq!(last_status, 503);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(server.requests().len(), 4, "1 attempt + max_retries 3");
+    }
+
+    #[tokio::test]
+    async fn transport_errors_are_retried_then_reported() {
+        // A port nobody listens on: connection refused, quickly.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let mut options = ClientOptions::new(Url::parse(&format!("http://{addr}/api")).unwrap());
+        options.max_retries = 1;
+        options.backoff_base = Duration::from_millis(1);
+        let err = DiscordClient::new(options)
+            .unwrap()
+            .current_user("tok-secret")
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, DiscordError::Transport { .. }), "{err:?}");
+        assert!(
+            text.contains("2 attempts") && !text.contains("tok-secret"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unauthorized_is_not_retried_and_hides_the_token() {
+        let server = FakeServer::start(|_, _| {
+            Reply::json(401, r#"{"message":"401: Unauthorized","code":0}"#)
+        })
+        .await;
+        let err = client(&server)
+            .current_user("tok-secret")
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, DiscordError::Unauthorized { route } if route == "GET /users/@me"));
+        assert!(!format!("{err} {err:?}").contains("tok-secret"));
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn forbidden_and_other_statuses() {
+        let server = FakeServer::start(|_, index| match index {
+            0 => Reply::json(403, r#"{"message":"Missing Access","code":50001}"#),
+            _ => Reply::json(404, r#"{"message":"Unknown User","code":10013}"#),
+        })
+        .await;
+        let client = client(&server);
+        let err = client.connections("tok").await.unwrap_err();
+        assert!(
+            matches!(&err, DiscordError::Forbidden { route } if route == "GET /users/@me/connections")
+        );
+        match client.current_user("tok").await.unwrap_err() {
+            DiscordError::Status {
+                status, message, ..
+            } => {
+                assert_eq!(status, 404);
+                assert_eq!(message, "Unknown User (code 10013)");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_error_bodies_are_truncated() {
+        let message = error_message("x".repeat(10_000).as_bytes());
+        assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1);
+        assert_eq!(error_message(b""), "(empty body)");
+    }
+
+    #[tokio::test]
+    async fn unexpected_body_is_a_decode_error_naming_the_field() {
+        let server = FakeServer::start(|_, _| Reply::json(200, r#"{"id":"1"}"#)).await;
+        let err = client(&server).current_user("tok").await.unwrap_err();
+        match err {
+            DiscordError::Decode { route, detail } => {
+                assert_eq!(route, "GET /users/@me");
+                assert!(detail.contains("username"), "{detail}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn full_guild_page_fetches_the_next_one() {
+        let server = FakeServer::start(|request, _| match request.query_value("after") {
+            None => Reply::json(200, guilds_json(1000, 200)),
+            Some(_) => Reply::json(200, guilds_json(2000, 150)),
+        })
+        .await;
+        let guilds = client(&server).guilds("tok").await.unwrap();
+        assert_eq!(guilds.len(), 350);
+        let requests = server.requests();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[0].path, "/api/v10/users/@me/guilds");
+        assert_eq!(requests[0].query_value("limit").as_deref(), Some("200"));
+        assert_eq!(requests[1].query_value("after").as_deref(), Some("1199"));
+        assert_eq!(requests[1].query_value("limit").as_deref(), Some("200"));
+    }
+
+    #[tokio::test]
+    async fn short_guild_page_is_the_last() {
+        let server = FakeServer::start(|_, _| Reply::json(200, guilds_json(1, 150))).await;
+        let guilds = client(&server).guilds("tok").await.unwrap();
+        assert_eq!(guilds.len(), 150);
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn guild_pages_are_capped() {
+        // A misbehaving server that always sends full pages with growing ids.
+        let server = FakeServer::start(|_, index| {
+            Reply::json(200, guilds_json(1 + 200 * index as u64, 200))
+        })
+        .await;
+        let guilds = client(&server).guilds("tok").await.unwrap();
+        assert_eq!(server.requests().len(), MAX_GUILD_PAGES);
+        assert_eq!(guilds.len(), 200 * MAX_GUILD_PAGES);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let base = Duration::from_millis(100);
+        assert!(backoff(base, 0) >= base && backoff(base, 0) <= base + base / 4);
+        assert!(backoff(base, 3) >= base * 8);
+        assert!(backoff(base, 1000) <= MAX_BACKOFF + MAX_BACKOFF / 4);
+    }
+}

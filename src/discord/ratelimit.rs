@@ -1,0 +1,533 @@
+//! Client-side pacing for Discord's REST rate limits.
+//!
+//! Discord counts invalid requests (401/403/429) and bans IPs that send too many, so the point of
+//! this module is to *avoid* 429s rather than to recover from them: a request waits before it is
+//! sent when its bucket is known to be empty, and all requests together are spaced to stay under
+//! the global per-second limit.
+//!
+//! State is keyed by the bucket id Discord sends (`X-RateLimit-Bucket`) *and* the access token,
+//! because the `@me` routes are limited per user. Tokens are never stored: only a SHA-256
+//! fingerprint ([`TokenKey`]) is.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::HeaderMap;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+/// Longest wait we are willing to sleep for. Anything beyond is treated as an error by the client
+/// (a stuck process is worse than a failed refresh that the next run retries).
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// Header values above this are considered garbage and ignored.
+const MAX_HEADER_SECS: f64 = 86_400.0;
+
+/// How long a request waits for in-flight requests to report a bucket's new window before it goes
+/// ahead anyway (they may have failed without rate-limit headers).
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(1);
+
+/// Two observed reset times closer than this belong to the same rate-limit window.
+const SAME_WINDOW: Duration = Duration::from_secs(1);
+
+/// SHA-256 fingerprint (first 16 bytes) of an access token: identifies the per-user bucket without
+/// keeping the token.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct TokenKey([u8; 16]);
+
+impl TokenKey {
+    pub(crate) fn of(token: &str) -> Self {
+        let digest = Sha256::digest(token.as_bytes());
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        TokenKey(key)
+    }
+}
+
+impl fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenKey({}…)", hex::encode(&self.0[..4]))
+    }
+}
+
+/// The rate-limit headers of one response. Every field is optional: a malformed or missing header
+/// is simply `None` (Discord may omit them, e.g. on the OAuth token endpoint).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RateLimitHeaders {
+    pub limit: Option<u32>,
+    pub remaining: Option<u32>,
+    /// `X-RateLimit-Reset`: when the bucket refills, seconds since the Unix epoch.
+    pub reset_epoch: Option<f64>,
+    /// `X-RateLimit-Reset-After`: seconds until the bucket refills.
+    pub reset_after: Option<Duration>,
+    pub bucket: Option<String>,
+    /// `X-RateLimit-Global` on a 429.
+    pub global: bool,
+    /// `Retry-After` (seconds) on a 429.
+    pub retry_after: Option<Duration>,
+}
+
+impl RateLimitHeaders {
+    pub(crate) fn parse(headers: &HeaderMap) -> Self {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        RateLimitHeaders {
+            limit: text("x-ratelimit-limit").and_then(|v| v.parse().ok()),
+            remaining: text("x-ratelimit-remaining").and_then(|v| v.parse().ok()),
+            reset_epoch: text("x-ratelimit-reset")
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| v.is_finite() && *v >= 0.0),
+            reset_after: text("x-ratelimit-reset-after").and_then(parse_seconds),
+            bucket: text("x-ratelimit-bucket")
+                .filter(|v| is_bucket_id(v))
+                .map(str::to_owned),
+            global: text("x-ratelimit-global").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            retry_after: text("retry-after").and_then(parse_seconds),
+        }
+    }
+
+    /// Time until the bucket refills: `Reset-After` when present (immune to clock skew), otherwise
+    /// derived from the epoch `Reset` and our wall clock.
+    pub(crate) fn reset_in(&self, now: SystemTime) -> Option<Duration> {
+        if let Some(after) = self.reset_after {
+            return Some(after);
+        }
+        let now_secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+        let reset = self.reset_epoch?;
+        Some(Duration::from_secs_f64(
+            (reset - now_secs).clamp(0.0, MAX_HEADER_SECS),
+        ))
+    }
+}
+
+/// Parses a non-negative decimal number of seconds; `None` for garbage, negatives, NaN or values
+/// over a day.
+pub(crate) fn parse_seconds(text: &str) -> Option<Duration> {
+    let secs: f64 = text.trim().parse().ok()?;
+    if !(0.0..=MAX_HEADER_SECS).contains(&secs) {
+        return None;
+    }
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// Bucket ids are opaque short hex strings; anything odd is ignored rather than used as a map key.
+fn is_bucket_id(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
+#[derive(Debug, Clone)]
+struct Bucket {
+    limit: u32,
+    remaining: u32,
+    /// `None` after we refilled the bucket ourselves and no response has told us the new window yet.
+    resets_at: Option<Instant>,
+}
+
+/// What a request has to do before it may be sent.
+#[derive(Debug, PartialEq)]
+enum Step {
+    /// Sleep until then and ask again.
+    WaitUntil(Instant),
+    /// The bucket's slots are all taken by requests still in flight; wait for one to report back.
+    WaitForUpdate,
+    /// A slot was taken; send at that instant (global pacing).
+    Go(Instant),
+}
+
+#[derive(Debug)]
+struct State {
+    /// Route key (e.g. `GET /users/@me`) → bucket id learnt from responses.
+    routes: HashMap<String, String>,
+    buckets: HashMap<(String, TokenKey), Bucket>,
+    /// Set by a global 429: nobody sends before this.
+    global_until: Option<Instant>,
+    /// Earliest instant the next request may be sent (global pacing).
+    next_slot: Instant,
+    /// Spacing between two requests: 1s / global_per_second.
+    interval: Duration,
+}
+
+impl State {
+    fn bucket_id(&self, route: &str, bucket: Option<&str>) -> String {
+        bucket
+            .or_else(|| self.routes.get(route).map(String::as_str))
+            .unwrap_or(route)
+            .to_owned()
+    }
+
+    /// Decides whether a request on `route` for `token` may go now, taking a slot if so.
+    /// `ignore_bucket` skips the bucket check after waiting [`IN_FLIGHT_GRACE`] in vain.
+    fn reserve(&mut self, route: &str, token: TokenKey, now: Instant, ignore_bucket: bool) -> Step {
+        if let Some(until) = self.global_until.filter(|until| *until > now) {
+            return Step::WaitUntil(until);
+        }
+        let key = (self.bucket_id(route, None), token);
+        if let Some(bucket) = self.buckets.get_mut(&key).filter(|_| !ignore_bucket) {
+            if bucket.resets_at.is_some_and(|at| at <= now) {
+                bucket.remaining = bucket.limit;
+                bucket.resets_at = None;
+            }
+            match (bucket.remaining, bucket.resets_at) {
+                (0, Some(at)) => return Step::WaitUntil(at),
+                (0, None) => return Step::WaitForUpdate,
+                // Optimistic: concurrent requests must not all believe they have the last slot.
+                _ => bucket.remaining -= 1,
+            }
+        }
+        let slot = self.next_slot.max(now);
+        self.next_slot = slot + self.interval;
+        Step::Go(slot)
+    }
+
+    /// Folds one response's headers into the bucket state.
+    fn record(&mut self, route: &str, token: TokenKey, headers: &RateLimitHeaders, now: Instant) {
+        if let Some(bucket) = &headers.bucket {
+            self.routes.insert(route.to_owned(), bucket.clone());
+        }
+        let (Some(remaining), Some(reset_in)) =
+            (headers.remaining, headers.reset_in(SystemTime::now()))
+        else {
+            return;
+        };
+        if reset_in > MAX_WAIT {
+            tracing::warn!(route, reset_in = ?reset_in, "ignoring absurd rate-limit reset");
+            return;
+        }
+        let resets_at = now + reset_in;
+        let key = (self.bucket_id(route, headers.bucket.as_deref()), token);
+        let limit = headers
+            .limit
+            .unwrap_or(remaining.saturating_add(1))
+            .max(remaining);
+        let bucket = self.buckets.entry(key).or_insert(Bucket {
+            limit,
+            remaining,
+            resets_at: None,
+        });
+        bucket.remaining = merged_remaining(bucket, remaining, resets_at, now);
+        bucket.limit = limit;
+        bucket.resets_at = Some(resets_at);
+    }
+}
+
+/// Within one window, keep the lower count: our optimistic decrements may know of requests the
+/// server has not answered yet, and a late response must not give slots back. A new window starts
+/// from what the server says.
+fn merged_remaining(old: &Bucket, remaining: u32, resets_at: Instant, now: Instant) -> u32 {
+    let same_window = match old.resets_at {
+        None => true,
+        Some(old_at) if old_at <= now => false,
+        Some(old_at) => old_at.max(resets_at) - old_at.min(resets_at) < SAME_WINDOW,
+    };
+    if same_window {
+        old.remaining.min(remaining)
+    } else {
+        remaining
+    }
+}
+
+/// Shared limiter of one [`DiscordClient`](super::client::DiscordClient).
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    state: Mutex<State>,
+    /// Woken whenever a response updates the state, for requests in [`Step::WaitForUpdate`].
+    updated: Notify,
+}
+
+impl RateLimiter {
+    /// `global_per_second` must be at least 1.
+    pub(crate) fn new(global_per_second: u32) -> Self {
+        let interval = Duration::from_secs(1) / global_per_second.max(1);
+        RateLimiter {
+            state: Mutex::new(State {
+                routes: HashMap::new(),
+                buckets: HashMap::new(),
+                global_until: None,
+                next_slot: Instant::now(),
+                interval,
+            }),
+            updated: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is a cache: a panic elsewhere cannot leave it dangerously inconsistent.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits until a request on `route` with this token may be sent, and takes its slot.
+    pub(crate) async fn acquire(&self, route: &str, token: TokenKey) {
+        let mut ignore_bucket = false;
+        loop {
+            let now = Instant::now();
+            // Register for wake-ups before releasing the lock so an update cannot slip in between.
+            let updated = self.updated.notified();
+            tokio::pin!(updated);
+            updated.as_mut().enable();
+            let step = self.lock().reserve(route, token, now, ignore_bucket);
+            match step {
+                Step::Go(slot) => {
+                    if slot > now {
+                        tokio::time::sleep_until(slot.into()).await;
+                    }
+                    return;
+                }
+                Step::WaitUntil(until) => {
+                    tracing::debug!(route, wait = ?(until - now), "rate limit: waiting for bucket reset");
+                    tokio::time::sleep_until(until.into()).await;
+                }
+                Step::WaitForUpdate => {
+                    tracing::debug!(route, "rate limit: bucket slots in flight, waiting");
+                    let timed_out = tokio::time::timeout(IN_FLIGHT_GRACE, updated)
+                        .await
+                        .is_err();
+                    ignore_bucket = timed_out;
+                }
+            }
+        }
+    }
+
+    /// Records the rate-limit headers of a response (any status).
+    pub(crate) fn record(&self, route: &str, token: TokenKey, headers: &RateLimitHeaders) {
+        self.lock().record(route, token, headers, Instant::now());
+        self.updated.notify_waiters();
+    }
+
+    /// After a 429 on a bucket: nothing more on it for `wait`.
+    pub(crate) fn penalize(&self, route: &str, token: TokenKey, wait: Duration) {
+        let mut state = self.lock();
+        let until = Instant::now() + wait;
+        let key = (state.bucket_id(route, None), token);
+        let bucket = state.buckets.entry(key).or_insert(Bucket {
+            limit: 1,
+            remaining: 0,
+            resets_at: None,
+        });
+        bucket.remaining = 0;
+        bucket.resets_at = Some(bucket.resets_at.map_or(until, |at| at.max(until)));
+        drop(state);
+        self.updated.notify_waiters();
+    }
+
+    /// After a global 429: every request waits `wait`.
+    pub(crate) fn block_global(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut state = self.lock();
+        state.global_until = Some(state.global_until.map_or(until, |at| at.max(until)));
+    }
+
+    /// Whether a global 429 was ever recorded (tests).
+    #[cfg(test)]
+    pub(crate) fn saw_global_block(&self) -> bool {
+        self.lock().global_until.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    fn state(per_second: u32) -> State {
+        State {
+            routes: HashMap::new(),
+            buckets: HashMap::new(),
+            global_until: None,
+            next_slot: Instant::now(),
+            interval: Duration::from_secs(1) / per_second,
+        }
+    }
+
+    #[test]
+    fn parses_all_headers() {
+        let parsed = RateLimitHeaders::parse(&headers(&[
+            ("x-ratelimit-limit", "5"),
+            ("x-ratelimit-remaining", "4"),
+            ("x-ratelimit-reset", "1470173023.123"),
+            ("x-ratelimit-reset-after", "64.57"),
+            ("x-ratelimit-bucket", "abcd1234"),
+            ("x-ratelimit-global", "true"),
+            ("retry-after", "3"),
+        ]));
+        assert_eq!(parsed.limit, Some(5));
+        assert_eq!(parsed.remaining, Some(4));
+        assert_eq!(parsed.reset_epoch, Some(1470173023.123));
+        assert_eq!(parsed.reset_after, Some(Duration::from_millis(64_570)));
+        assert_eq!(parsed.bucket.as_deref(), Some("abcd1234"));
+        assert!(parsed.global);
+        assert_eq!(parsed.retry_after, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn malformed_headers_are_ignored() {
+        let parsed = RateLimitHeaders::parse(&headers(&[
+            ("x-ratelimit-limit", "-1"),
+            ("x-ratelimit-remaining", "lots"),
+            ("x-ratelimit-reset", "NaN"),
+            ("x-ratelimit-reset-after", "-3"),
+            ("x-ratelimit-bucket", ""),
+            ("x-ratelimit-global", "yes please"),
+            ("retry-after", "1e300"),
+        ]));
+        assert_eq!(parsed, RateLimitHeaders::default());
+        assert_eq!(
+            RateLimitHeaders::parse(&HeaderMap::new()),
+            RateLimitHeaders::default()
+        );
+        // Non-UTF-8 bytes must not panic either.
+        let mut map = HeaderMap::new();
+        map.insert(
+            "x-ratelimit-remaining",
+            HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        );
+        assert_eq!(RateLimitHeaders::parse(&map).remaining, None);
+        assert_eq!(parse_seconds("inf"), None);
+        assert_eq!(parse_seconds(" 0.5 "), Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn reset_falls_back_to_epoch() {
+        let headers = RateLimitHeaders {
+            reset_epoch: Some(1_000.5),
+            ..Default::default()
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        assert_eq!(headers.reset_in(now), Some(Duration::from_millis(500)));
+        // A reset in the past means "now".
+        let later = UNIX_EPOCH + Duration::from_secs(2_000);
+        assert_eq!(headers.reset_in(later), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn token_key_is_a_fingerprint() {
+        let key = TokenKey::of("secret-token");
+        assert_eq!(key, TokenKey::of("secret-token"));
+        assert_ne!(key, TokenKey::of("other-token"));
+        assert!(!format!("{key:?}").contains("secret"));
+    }
+
+    fn seen(remaining: u32, reset_after_ms: u64) -> RateLimitHeaders {
+        RateLimitHeaders {
+            limit: Some(2),
+            remaining: Some(remaining),
+            reset_after: Some(Duration::from_millis(reset_after_ms)),
+            bucket: Some("b1".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn empty_bucket_waits_for_reset_and_slots_are_taken_optimistically() {
+        let mut state = state(1_000_000);
+        let token = TokenKey::of("t");
+        let now = Instant::now();
+        // Unknown bucket: go.
+        assert!(matches!(
+            state.reserve("GET /a", token, now, false),
+            Step::Go(_)
+        ));
+        state.record("GET /a", token, &seen(1, 500), now);
+        // One slot left: the first request takes it, the second must wait for the reset.
+        assert!(matches!(
+            state.reserve("GET /a", token, now, false),
+            Step::Go(_)
+        ));
+        assert_eq!(
+            state.reserve("GET /a", token, now, false),
+            Step::WaitUntil(now + Duration::from_millis(500))
+        );
+        // A late response claiming more room does not give the slot back within the window.
+        state.record("GET /a", token, &seen(1, 500), now);
+        assert!(matches!(
+            state.reserve("GET /a", token, now, false),
+            Step::WaitUntil(_)
+        ));
+        // Another user's token has its own bucket.
+        assert!(matches!(
+            state.reserve("GET /a", TokenKey::of("u"), now, false),
+            Step::Go(_)
+        ));
+        // After the reset the bucket refills to its limit, then waits for news of the new window.
+        let later = now + Duration::from_millis(600);
+        assert!(matches!(
+            state.reserve("GET /a", token, later, false),
+            Step::Go(_)
+        ));
+        assert!(matches!(
+            state.reserve("GET /a", token, later, false),
+            Step::Go(_)
+        ));
+        assert_eq!(
+            state.reserve("GET /a", token, later, false),
+            Step::WaitForUpdate
+        );
+        assert!(matches!(
+            state.reserve("GET /a", token, later, true),
+            Step::Go(_)
+        ));
+    }
+
+    #[test]
+    fn routes_share_a_learnt_bucket() {
+        let mut state = state(1_000_000);
+        let token = TokenKey::of("t");
+        let now = Instant::now();
+        state.record("GET /a", token, &seen(0, 500), now);
+        state.routes.insert("GET /b".into(), "b1".into());
+        assert!(matches!(
+            state.reserve("GET /b", token, now, false),
+            Step::WaitUntil(_)
+        ));
+    }
+
+    #[test]
+    fn global_pacing_spaces_requests() {
+        let mut state = state(50);
+        let token = TokenKey::of("t");
+        let now = Instant::now();
+        let first = state.reserve("GET /a", token, now, false);
+        let second = state.reserve("GET /b", token, now, false);
+        assert_eq!(first, Step::Go(now));
+        assert_eq!(second, Step::Go(now + Duration::from_millis(20)));
+    }
+
+    #[test]
+    fn global_block_stops_everyone() {
+        let limiter = RateLimiter::new(50);
+        limiter.block_global(Duration::from_secs(60));
+        assert!(limiter.saw_global_block());
+        let now = Instant::now();
+        let step = limiter
+            .lock()
+            .reserve("GET /other", TokenKey::of("x"), now, false);
+        assert!(matches!(step, Step::WaitUntil(until) if until > now));
+    }
+
+    #[test]
+    fn absurd_reset_is_ignored() {
+        let mut state = state(50);
+        let token = TokenKey::of("t");
+        let now = Instant::now();
+        state.record("GET /a", token, &seen(0, 7_200_000), now);
+        assert!(matches!(
+            state.reserve("GET /a", token, now, false),
+            Step::Go(_)
+        ));
+    }
+}
