@@ -57,7 +57,10 @@ impl std::fmt::Display for BuildSummary {
         write!(
             f,
             "{} profiles: pages written {}, unchanged {}, files removed {}",
-            self.profiles, self.site.pages_written, self.site.pages_unchanged, self.site.files_removed
+            self.profiles,
+            self.site.pages_written,
+            self.site.pages_unchanged,
+            self.site.files_removed
         )?;
         if self.skipped > 0 {
             write!(f, ", {} skipped (unreadable snapshot)", self.skipped)?;
@@ -154,7 +157,10 @@ fn read_profiles(
         guilds: true,
     };
     for snapshot in samples {
-        if sender.send(Ok(Profile::build(&snapshot, everything, cdn, base_url))).is_err() {
+        if sender
+            .send(Ok(Profile::build(&snapshot, everything, cdn, base_url)))
+            .is_err()
+        {
             return counts;
         }
         counts.sent += 1;
@@ -200,7 +206,8 @@ fn load_samples(dir: &Path) -> Result<Vec<Snapshot>, BuildError> {
     paths
         .iter()
         .map(|path| {
-            let text = std::fs::read_to_string(path).map_err(|e| sample_error(path, e.to_string()))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| sample_error(path, e.to_string()))?;
             serde_json::from_str(&text).map_err(|e| sample_error(path, e.to_string()))
         })
         .collect()

@@ -19,10 +19,20 @@ use crate::site::render::Renderer;
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
-#[command(name = "strife-gen", version, about = "Public, static profile pages for Discord users who opt in")]
+#[command(
+    name = "strife-gen",
+    version,
+    about = "Public, static profile pages for Discord users who opt in"
+)]
 pub struct Cli {
     /// Path of the configuration file; relative paths inside it are relative to its folder.
-    #[arg(long, short, global = true, default_value = "strife.toml", env = "STRIFE_CONFIG")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "strife.toml",
+        env = "STRIFE_CONFIG"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -82,7 +92,12 @@ async fn build_command(config_path: &Path, offline: bool) -> Result<()> {
     };
     let summary = build::build(&config, &store, refresher.as_ref())
         .await
-        .with_context(|| format!("building the site into {}", config.site.output_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "building the site into {}",
+                config.site.output_dir.display()
+            )
+        })?;
     tracing::info!("done: {summary}");
     if summary.profiles == 0 {
         tracing::info!(

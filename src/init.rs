@@ -17,15 +17,23 @@ const STARTER_INDEX: &str = include_str!("../content/index.md");
 /// empty (or not exist yet): init never overwrites anything.
 pub fn init(dir: &Path) -> Result<()> {
     if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        let mut entries =
+            std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
         if entries.next().is_some() {
-            bail!("{} is not empty: `strife-gen init` only writes into an empty folder", dir.display());
+            bail!(
+                "{} is not empty: `strife-gen init` only writes into an empty folder",
+                dir.display()
+            );
         }
     }
     write(dir, "strife.toml", starter_config().as_bytes())?;
     write(dir, "content/index.md", STARTER_INDEX.as_bytes())?;
     write(dir, "output/.gitkeep", b"")?;
-    write(dir, ".gitignore", b"/output/*\n!/output/.gitkeep\n/strife.db*\n/.env\n")?;
+    write(
+        dir,
+        ".gitignore",
+        b"/output/*\n!/output/.gitkeep\n/strife.db*\n/.env\n",
+    )?;
     write_tree(&dir.join("themes"), &THEMES)?;
     println!(
         "created a new site in {}\nnext: set discord.client_id and discord.redirect_uri in strife.toml, export {}, and run `strife-gen serve`",
@@ -55,7 +63,8 @@ pub fn starter_config() -> String {
 fn write(dir: &Path, relative: &str, contents: &[u8]) -> Result<()> {
     let path = dir.join(relative);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     std::fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))
 }

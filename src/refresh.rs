@@ -86,10 +86,13 @@ impl Refresher {
         let summary = stream::iter(ids)
             .map(|id| async move { self.refresh_user(id).await })
             .buffer_unordered(self.concurrency.max(1))
-            .fold(RefreshSummary::default(), |mut summary, outcome| async move {
-                summary.add(&outcome);
-                summary
-            })
+            .fold(
+                RefreshSummary::default(),
+                |mut summary, outcome| async move {
+                    summary.add(&outcome);
+                    summary
+                },
+            )
             .await;
         Ok(summary)
     }
@@ -129,7 +132,12 @@ impl Refresher {
         outcome
     }
 
-    async fn mark(&self, id: Snowflake, status: UserStatus, reason: String) -> Result<(), StoreError> {
+    async fn mark(
+        &self,
+        id: Snowflake,
+        status: UserStatus,
+        reason: String,
+    ) -> Result<(), StoreError> {
         self.store
             .run(move |store| store.set_status(id, status, Some(&reason), unix_now()))
             .await
@@ -208,7 +216,11 @@ impl Refresher {
     }
 
     /// Fetches the user and whatever they opted in to (and granted).
-    async fn fetch(&self, record: &UserRecord, access_token: &str) -> Result<Snapshot, RefreshError> {
+    async fn fetch(
+        &self,
+        record: &UserRecord,
+        access_token: &str,
+    ) -> Result<Snapshot, RefreshError> {
         fetch_snapshot(
             &self.discord,
             access_token,

@@ -19,12 +19,22 @@ pub fn table(users: &[UserRecord]) -> String {
             user.id.to_string(),
             user.username.clone(),
             user.status.to_string(),
-            user.last_refresh_at.map(format_time).unwrap_or_else(|| "never".into()),
-            user.last_error.as_deref().map(one_line).unwrap_or_else(|| "-".into()),
+            user.last_refresh_at
+                .map(format_time)
+                .unwrap_or_else(|| "never".into()),
+            user.last_error
+                .as_deref()
+                .map(one_line)
+                .unwrap_or_else(|| "-".into()),
         ]);
     }
     let widths: Vec<usize> = (0..4)
-        .map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0))
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in &rows {
@@ -51,7 +61,9 @@ fn format_time(unix: i64) -> String {
 
 /// Usernames and errors come from outside: keep each user on one terminal line.
 fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -78,10 +90,16 @@ mod tests {
 
     #[test]
     fn lists_every_user_with_aligned_columns() {
-        let text = table(&[record(1, "ada", None), record(22222, "grace", Some("bad\ngrant"))]);
+        let text = table(&[
+            record(1, "ada", None),
+            record(22222, "grace", Some("bad\ngrant")),
+        ]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert!(lines[1].starts_with("1      ada    needs_reconsent  2023-11-14T22:13:20Z  -"), "{text}");
+        assert_eq!(
+            lines[1], "1      ada       needs_reconsent  2023-11-14T22:13:20Z  -",
+            "{text}"
+        );
         assert!(lines[2].ends_with("bad grant"), "{text}");
     }
 

@@ -55,8 +55,15 @@ fn offline_build_renders_the_example_users_without_credentials() {
     assert!(index.contains("Nelly"), "{index}");
     let page = std::fs::read_to_string(root.join("output/u/80351110224678912/index.html")).unwrap();
     assert!(page.contains("nelly-dev"), "public connection shown");
-    assert!(!page.contains("secret-alt"), "private connection never shown");
-    assert!(stderr(&output).contains("pages written"), "{}", stderr(&output));
+    assert!(
+        !page.contains("secret-alt"),
+        "private connection never shown"
+    );
+    assert!(
+        stderr(&output).contains("pages written"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -65,7 +72,10 @@ fn an_unknown_key_exits_2_naming_key_and_line_and_writes_nothing() {
     let output = strife(&root, &["build", "--offline"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let message = stderr(&output);
-    assert!(message.contains("colour") && message.contains("line 6"), "{message}");
+    assert!(
+        message.contains("colour") && message.contains("line 6"),
+        "{message}"
+    );
     assert!(!root.join("output").exists(), "nothing was written");
     assert!(!root.join("strife.db").exists(), "no store was created");
 }
@@ -75,7 +85,11 @@ fn a_missing_config_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = strife(dir.path(), &["build", "--offline"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("strife.toml"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("strife.toml"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -83,14 +97,22 @@ fn an_online_build_names_what_is_missing() {
     let (_dir, root) = site_with("");
     let output = strife(&root, &["build"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("discord.client_id"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("discord.client_id"),
+        "{}",
+        stderr(&output)
+    );
 
     let (_dir, root) = site_with(
         "[discord]\nclient_id = \"1234\"\nredirect_uri = \"http://127.0.0.1:8080/callback\"\n",
     );
     let output = strife(&root, &["build"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("STRIFE_DISCORD_CLIENT_SECRET"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("STRIFE_DISCORD_CLIENT_SECRET"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -106,7 +128,11 @@ fn a_bad_token_key_is_a_configuration_error() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("STRIFE_TOKEN_KEY"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("STRIFE_TOKEN_KEY"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -118,10 +144,18 @@ fn users_list_and_remove() {
 
     let output = strife(&root, &["users", "remove", "../etc"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("not a Discord user id"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not a Discord user id"),
+        "{}",
+        stderr(&output)
+    );
     let output = strife(&root, &["users", "remove", "12345"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("no user 12345"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no user 12345"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -133,7 +167,11 @@ fn init_creates_a_site_that_builds() {
     let output = strife(&site, &["build", "--offline"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(site.join("output/index.html").is_file());
-    assert!(stderr(&output).contains("no profiles yet"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no profiles yet"),
+        "{}",
+        stderr(&output)
+    );
 
     let output = strife(dir.path(), &["init", "my-site"]);
     assert_eq!(output.status.code(), Some(1));

@@ -10,13 +10,15 @@ use std::time::Instant;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 
-use super::logins::{new_browser_id, valid_browser_id, Intent, StateError, BROWSER_COOKIE, LOGIN_TTL};
+use super::logins::{
+    new_browser_id, valid_browser_id, Intent, StateError, BROWSER_COOKIE, LOGIN_TTL,
+};
 use super::App;
 use crate::discord::models::{Snapshot, User};
 use crate::discord::oauth::TokenSet;
 use crate::publish::Publish;
 use crate::refresh::tokens_from;
-use crate::site::render::{LandingPage, MessagePage};
+use crate::site::render::{LandingPage, Link, MessagePage};
 use crate::store::{unix_now, Consent};
 
 /// A page for the user, with its status code.
@@ -38,7 +40,7 @@ impl Page {
         }
     }
 
-    fn success(title: &str, message: impl Into<String>, link: Option<(String, String)>) -> Page {
+    fn success(title: &str, message: impl Into<String>, link: Option<Link>) -> Page {
         Page {
             status: StatusCode::OK,
             message: MessagePage {
@@ -77,7 +79,10 @@ fn plain_text(status: StatusCode, text: &str) -> Response {
 fn query_values(raw: &str) -> HashMap<String, Vec<String>> {
     let mut values: HashMap<String, Vec<String>> = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
-        values.entry(name.into_owned()).or_default().push(value.into_owned());
+        values
+            .entry(name.into_owned())
+            .or_default()
+            .push(value.into_owned());
     }
     values
 }
@@ -96,13 +101,20 @@ pub async fn landing(app: Arc<App>) -> Result<Response, std::convert::Infallible
         Ok(html) => warp::reply::html(html).into_response(),
         Err(error) => {
             tracing::error!("cannot render the landing page: {error}");
-            plain_text(StatusCode::INTERNAL_SERVER_ERROR, "The page could not be rendered; the operator has been told.")
+            plain_text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be rendered; the operator has been told.",
+            )
         }
     })
 }
 
 /// `GET /login?publish=connections&publish=guilds`: starts a sign-in for publishing.
-pub async fn login(raw_query: String, cookie: Option<String>, app: Arc<App>) -> Result<Response, std::convert::Infallible> {
+pub async fn login(
+    raw_query: String,
+    cookie: Option<String>,
+    app: Arc<App>,
+) -> Result<Response, std::convert::Infallible> {
     let values = query_values(&raw_query);
     let mut publish = Publish::default();
     for choice in values.get("publish").into_iter().flatten() {
@@ -111,8 +123,11 @@ pub async fn login(raw_query: String, cookie: Option<String>, app: Arc<App>) -> 
             "connections" if offered => publish.connections = true,
             "guilds" if offered => publish.guilds = true,
             _ => {
-                let message = format!("\u{201c}{choice}\u{201d} is not something this site can publish.");
-                return Ok(Page::error(StatusCode::BAD_REQUEST, "Unknown choice", message).render(&app));
+                let message =
+                    format!("\u{201c}{choice}\u{201d} is not something this site can publish.");
+                return Ok(
+                    Page::error(StatusCode::BAD_REQUEST, "Unknown choice", message).render(&app),
+                );
             }
         }
     }
@@ -120,24 +135,37 @@ pub async fn login(raw_query: String, cookie: Option<String>, app: Arc<App>) -> 
 }
 
 /// `GET /delete`: starts a sign-in whose only purpose is proving who asks for deletion.
-pub async fn delete(cookie: Option<String>, app: Arc<App>) -> Result<Response, std::convert::Infallible> {
+pub async fn delete(
+    cookie: Option<String>,
+    app: Arc<App>,
+) -> Result<Response, std::convert::Infallible> {
     Ok(start_sign_in(&app, cookie, Intent::Delete))
 }
 
 fn start_sign_in(app: &App, cookie: Option<String>, intent: Intent) -> Response {
     // Reuse the browser's id when it has one, so sign-ins in two tabs do not cancel each other.
-    let browser = cookie.filter(|c| valid_browser_id(c)).unwrap_or_else(new_browser_id);
+    let browser = cookie
+        .filter(|c| valid_browser_id(c))
+        .unwrap_or_else(new_browser_id);
     let scopes = match intent {
         Intent::Publish(publish) => publish.scopes(),
         Intent::Delete => vec!["identify"],
     };
     let request = app.oauth.authorize(&scopes);
-    if !app.logins.insert(request.state, &browser, intent, request.pkce_verifier, Instant::now()) {
-        let message = "Too many sign-ins are in progress right now. Please try again in a few minutes.";
+    if !app.logins.insert(
+        request.state,
+        &browser,
+        intent,
+        request.pkce_verifier,
+        Instant::now(),
+    ) {
+        let message =
+            "Too many sign-ins are in progress right now. Please try again in a few minutes.";
         return Page::error(StatusCode::SERVICE_UNAVAILABLE, "Busy", message).render(app);
     }
     let mut response = warp::redirect::see_other(
-        warp::http::Uri::try_from(request.url.as_str()).unwrap_or_else(|_| warp::http::Uri::from_static("/")),
+        warp::http::Uri::try_from(request.url.as_str())
+            .unwrap_or_else(|_| warp::http::Uri::from_static("/")),
     )
     .into_response();
     let secure = if app.secure_cookies { "; Secure" } else { "" };
@@ -152,7 +180,11 @@ fn start_sign_in(app: &App, cookie: Option<String>, intent: Intent) -> Response 
 }
 
 /// `GET /callback`: Discord sends the browser back here with `code` and `state` (or an error).
-pub async fn callback(raw_query: String, cookie: Option<String>, app: Arc<App>) -> Result<Response, std::convert::Infallible> {
+pub async fn callback(
+    raw_query: String,
+    cookie: Option<String>,
+    app: Arc<App>,
+) -> Result<Response, std::convert::Infallible> {
     let page = match finish_sign_in(&raw_query, cookie.as_deref(), &app).await {
         Ok(page) | Err(page) => page,
     };
@@ -168,17 +200,35 @@ async fn finish_sign_in(raw_query: &str, cookie: Option<&str>, app: &App) -> Res
         return Err(denied_page(error));
     }
     let login = login.map_err(state_error_page)?;
-    let code = single(&values, "code").filter(|c| !c.is_empty()).ok_or_else(|| {
-        Page::error(StatusCode::BAD_REQUEST, "Sign-in incomplete", "Discord did not send an authorization code. Please start again.")
-    })?;
-    let tokens = app.oauth.exchange_code(code, &login.pkce_verifier).await.map_err(|error| {
-        tracing::warn!("code exchange failed: {error}");
-        Page::error(StatusCode::BAD_GATEWAY, "Discord said no", "Discord did not accept this sign-in. Please start again.")
-    })?;
-    let user = app.discord.current_user(&tokens.access_token).await.map_err(|error| {
-        tracing::warn!("fetching the signed-in user failed: {error}");
-        discord_down_page()
-    })?;
+    let code = single(&values, "code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| {
+            Page::error(
+                StatusCode::BAD_REQUEST,
+                "Sign-in incomplete",
+                "Discord did not send an authorization code. Please start again.",
+            )
+        })?;
+    let tokens = app
+        .oauth
+        .exchange_code(code, &login.pkce_verifier)
+        .await
+        .map_err(|error| {
+            tracing::warn!("code exchange failed: {error}");
+            Page::error(
+                StatusCode::BAD_GATEWAY,
+                "Discord said no",
+                "Discord did not accept this sign-in. Please start again.",
+            )
+        })?;
+    let user = app
+        .discord
+        .current_user(&tokens.access_token)
+        .await
+        .map_err(|error| {
+            tracing::warn!("fetching the signed-in user failed: {error}");
+            discord_down_page()
+        })?;
     match login.intent {
         Intent::Publish(publish) => publish_consent(app, tokens, user, publish).await,
         Intent::Delete => delete_user(app, tokens, user).await,
@@ -186,7 +236,12 @@ async fn finish_sign_in(raw_query: &str, cookie: Option<&str>, app: &App) -> Res
 }
 
 /// Stores the consent, tokens and first snapshot, and tells the user where their page will be.
-async fn publish_consent(app: &App, tokens: TokenSet, user: User, wanted: Publish) -> Result<Page, Page> {
+async fn publish_consent(
+    app: &App,
+    tokens: TokenSet,
+    user: User,
+    wanted: Publish,
+) -> Result<Page, Page> {
     if tokens.refresh_token.is_none() {
         tracing::warn!(user = %user.id, "Discord sent no refresh token with the authorization");
         return Err(discord_down_page());
@@ -195,7 +250,8 @@ async fn publish_consent(app: &App, tokens: TokenSet, user: User, wanted: Publis
     let publish = wanted.limited_to(&scopes);
     let access_token = tokens.access_token.clone();
     let snapshot = Snapshot {
-        connections: fetch_optional(publish.connections, app.discord.connections(&access_token)).await,
+        connections: fetch_optional(publish.connections, app.discord.connections(&access_token))
+            .await,
         guilds: fetch_optional(publish.guilds, app.discord.guilds(&access_token)).await,
         user,
     };
@@ -212,19 +268,29 @@ async fn publish_consent(app: &App, tokens: TokenSet, user: User, wanted: Publis
         .await
         .map_err(|error| {
             tracing::error!(user = %id, "storing a consent failed: {error}");
-            Page::error(StatusCode::INTERNAL_SERVER_ERROR, "Not saved", "Your consent could not be saved. Please try again later.")
+            Page::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Not saved",
+                "Your consent could not be saved. Please try again later.",
+            )
         })?;
     tracing::info!(user = %id, "consent stored");
     let url = app.profile_url(id);
     Ok(Page::success(
         "You're in",
         "Your profile page will be published with the next build of the site.",
-        Some((url.clone(), url)),
+        Some(Link {
+            text: url.clone(),
+            href: url,
+        }),
     ))
 }
 
 /// Connections or guilds at consent time; a failure here is not fatal, the next build fetches them.
-async fn fetch_optional<T, E: std::fmt::Display>(wanted: bool, fetch: impl std::future::Future<Output = Result<Vec<T>, E>>) -> Option<Vec<T>> {
+async fn fetch_optional<T, E: std::fmt::Display>(
+    wanted: bool,
+    fetch: impl std::future::Future<Output = Result<Vec<T>, E>>,
+) -> Option<Vec<T>> {
     if !wanted {
         return None;
     }
@@ -256,10 +322,18 @@ async fn delete_user(app: &App, tokens: TokenSet, user: User) -> Result<Page, Pa
             tracing::warn!(user = %id, "revoking at Discord failed: {error}");
         }
     }
-    let existed = app.store.run(move |store| store.delete_user(id)).await.map_err(|error| {
-        tracing::error!(user = %id, "deleting failed: {error}");
-        Page::error(StatusCode::INTERNAL_SERVER_ERROR, "Not deleted", "Your data could not be deleted right now. Please try again later.")
-    })?;
+    let existed = app
+        .store
+        .run(move |store| store.delete_user(id))
+        .await
+        .map_err(|error| {
+            tracing::error!(user = %id, "deleting failed: {error}");
+            Page::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Not deleted",
+                "Your data could not be deleted right now. Please try again later.",
+            )
+        })?;
     tracing::info!(user = %id, existed, "user deleted on request");
     let message = if existed {
         "Everything we stored about you is deleted and this site's access to your Discord account is revoked. Your page disappears with the next build."
@@ -271,21 +345,37 @@ async fn delete_user(app: &App, tokens: TokenSet, user: User) -> Result<Page, Pa
 
 fn denied_page(error: &str) -> Page {
     if error == "access_denied" {
-        Page::error(StatusCode::FORBIDDEN, "Nothing was shared", "You cancelled on Discord, so nothing was stored or published.")
+        Page::error(
+            StatusCode::FORBIDDEN,
+            "Nothing was shared",
+            "You cancelled on Discord, so nothing was stored or published.",
+        )
     } else {
-        Page::error(StatusCode::BAD_REQUEST, "Sign-in failed", "Discord could not complete the sign-in. Please start again.")
+        Page::error(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "Discord could not complete the sign-in. Please start again.",
+        )
     }
 }
 
 fn state_error_page(error: StateError) -> Page {
     let message = match error {
-        StateError::Unknown => "This sign-in link is unknown or was already used. Please start again.",
+        StateError::Unknown => {
+            "This sign-in link is unknown or was already used. Please start again."
+        }
         StateError::Expired => "This sign-in took too long and expired. Please start again.",
-        StateError::OtherBrowser => "This sign-in was started in another browser. Please start again here.",
+        StateError::OtherBrowser => {
+            "This sign-in was started in another browser. Please start again here."
+        }
     };
     Page::error(StatusCode::BAD_REQUEST, "Sign-in expired", message)
 }
 
 fn discord_down_page() -> Page {
-    Page::error(StatusCode::BAD_GATEWAY, "Discord is not answering", "Discord could not be reached just now. Please try again in a minute.")
+    Page::error(
+        StatusCode::BAD_GATEWAY,
+        "Discord is not answering",
+        "Discord could not be reached just now. Please try again in a minute.",
+    )
 }

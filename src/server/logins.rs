@@ -55,7 +55,14 @@ pub struct PendingLogins {
 
 impl PendingLogins {
     /// Remembers a sign-in. Returns `false` (and remembers nothing) when too many are in progress.
-    pub fn insert(&self, state: String, browser: &str, intent: Intent, pkce_verifier: String, now: Instant) -> bool {
+    pub fn insert(
+        &self,
+        state: String,
+        browser: &str,
+        intent: Intent,
+        pkce_verifier: String,
+        now: Instant,
+    ) -> bool {
         let mut pending = self.lock();
         pending.retain(|_, login| login.expires_at > now);
         if pending.len() >= MAX_PENDING {
@@ -75,7 +82,12 @@ impl PendingLogins {
 
     /// Takes the sign-in for `state` out (whatever the outcome: a state is never accepted twice)
     /// and checks it belongs to this browser and is still fresh.
-    pub fn take(&self, state: &str, browser: Option<&str>, now: Instant) -> Result<PendingLogin, StateError> {
+    pub fn take(
+        &self,
+        state: &str,
+        browser: Option<&str>,
+        now: Instant,
+    ) -> Result<PendingLogin, StateError> {
         let login = self.lock().remove(state).ok_or(StateError::Unknown)?;
         if login.expires_at <= now {
             return Err(StateError::Expired);
@@ -110,7 +122,13 @@ mod tests {
     use super::*;
 
     fn login(logins: &PendingLogins, state: &str, now: Instant) {
-        assert!(logins.insert(state.into(), "browser-a", Intent::Delete, "verifier".into(), now));
+        assert!(logins.insert(
+            state.into(),
+            "browser-a",
+            Intent::Delete,
+            "verifier".into(),
+            now
+        ));
     }
 
     #[test]
@@ -120,7 +138,10 @@ mod tests {
         login(&logins, "s1", now);
         let taken = logins.take("s1", Some("browser-a"), now).unwrap();
         assert_eq!(taken.pkce_verifier, "verifier");
-        assert_eq!(logins.take("s1", Some("browser-a"), now).err(), Some(StateError::Unknown));
+        assert_eq!(
+            logins.take("s1", Some("browser-a"), now).err(),
+            Some(StateError::Unknown)
+        );
     }
 
     #[test]
@@ -129,7 +150,10 @@ mod tests {
         let now = Instant::now();
         login(&logins, "s1", now);
         let later = now + LOGIN_TTL + Duration::from_secs(1);
-        assert_eq!(logins.take("s1", Some("browser-a"), later).err(), Some(StateError::Expired));
+        assert_eq!(
+            logins.take("s1", Some("browser-a"), later).err(),
+            Some(StateError::Expired)
+        );
     }
 
     #[test]
@@ -138,10 +162,19 @@ mod tests {
         let now = Instant::now();
         login(&logins, "s1", now);
         login(&logins, "s2", now);
-        assert_eq!(logins.take("s1", Some("browser-b"), now).err(), Some(StateError::OtherBrowser));
-        assert_eq!(logins.take("s2", None, now).err(), Some(StateError::OtherBrowser));
+        assert_eq!(
+            logins.take("s1", Some("browser-b"), now).err(),
+            Some(StateError::OtherBrowser)
+        );
+        assert_eq!(
+            logins.take("s2", None, now).err(),
+            Some(StateError::OtherBrowser)
+        );
         // A refused attempt burns the state too: it cannot be retried from the right browser.
-        assert_eq!(logins.take("s1", Some("browser-a"), now).err(), Some(StateError::Unknown));
+        assert_eq!(
+            logins.take("s1", Some("browser-a"), now).err(),
+            Some(StateError::Unknown)
+        );
     }
 
     #[test]

@@ -63,7 +63,13 @@ impl App {
 
     /// The public URL of a user's page.
     pub fn profile_url(&self, id: Snowflake) -> String {
-        let base = self.config.site.base_url.url().as_str().trim_end_matches('/');
+        let base = self
+            .config
+            .site
+            .base_url
+            .url()
+            .as_str()
+            .trim_end_matches('/');
         format!("{base}/u/{id}/")
     }
 }
@@ -75,12 +81,12 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         warp::any().map(move || app.clone())
     };
     // `warp::query::raw` rejects a request without a query string; treat that as empty.
-    let raw_query = warp::query::raw()
-        .or(warp::any().map(String::new))
-        .unify();
+    let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let browser = warp::cookie::optional::<String>(BROWSER_COOKIE);
 
-    let landing = warp::path::end().and(with_app.clone()).and_then(handlers::landing);
+    let landing = warp::path::end()
+        .and(with_app.clone())
+        .and_then(handlers::landing);
     let login = warp::path!("login")
         .and(raw_query)
         .and(browser)
@@ -100,7 +106,13 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .and(warp::fs::dir(app.config.theme_dir().join("static")))
         .map(Reply::into_response);
 
-    let pages = landing.or(login).unify().or(delete).unify().or(callback).unify();
+    let pages = landing
+        .or(login)
+        .unify()
+        .or(delete)
+        .unify()
+        .or(callback)
+        .unify();
     let recover_app = app.clone();
     warp::get()
         .and(pages.or(healthz).unify().or(static_files).unify())
@@ -113,10 +125,18 @@ async fn recover(rejection: Rejection, app: Arc<App>) -> Result<Response, Infall
     let page = if rejection.is_not_found() {
         Page::error(StatusCode::NOT_FOUND, "Not found", "There is no page here.")
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        Page::error(StatusCode::METHOD_NOT_ALLOWED, "Not allowed", "This address only answers GET requests.")
+        Page::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Not allowed",
+            "This address only answers GET requests.",
+        )
     } else {
         tracing::debug!("request rejected: {rejection:?}");
-        Page::error(StatusCode::BAD_REQUEST, "Bad request", "This request could not be understood.")
+        Page::error(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "This request could not be understood.",
+        )
     };
     Ok(page.render(&app))
 }
@@ -144,7 +164,11 @@ fn with_security_headers(mut response: Response) -> Response {
 }
 
 /// Serves until Ctrl-C / SIGTERM, refreshing and rebuilding every `refresh.interval`.
-pub async fn serve(app: Arc<App>, refresher: Refresher, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+pub async fn serve(
+    app: Arc<App>,
+    refresher: Refresher,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
     let address: SocketAddr = listener.local_addr()?;
     tracing::info!("consent service listening on http://{address}");
     let background = tokio::spawn(periodic_builds(app.config.clone(), refresher));
@@ -166,7 +190,9 @@ async fn periodic_builds(config: Arc<Config>, refresher: Refresher) {
         ticks.tick().await;
         match crate::build::build(&config, &refresher.store, Some(&refresher)).await {
             Ok(summary) => tracing::info!("scheduled build: {summary}"),
-            Err(error) => tracing::error!("scheduled build failed, the previous site stays: {error}"),
+            Err(error) => {
+                tracing::error!("scheduled build failed, the previous site stays: {error}")
+            }
         }
     }
 }
