@@ -83,12 +83,16 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 async fn build_command(config_path: &Path, offline: bool) -> Result<()> {
     let config = Config::load(config_path)?;
+    let secrets = Secrets::from_env(&config)?;
+    if !offline {
+        // Check before anything is created on disk.
+        config.require_oauth()?;
+        secrets.client_secret()?;
+    }
     let store = open_store(&config)?;
-    let refresher = if offline {
-        None
-    } else {
-        let secrets = Secrets::from_env(&config)?;
-        Some(refresher(&config, &secrets, &store)?)
+    let refresher = match offline {
+        true => None,
+        false => Some(refresher(&config, &secrets, &store)?),
     };
     let summary = build::build(&config, &store, refresher.as_ref())
         .await
@@ -112,6 +116,8 @@ async fn build_command(config_path: &Path, offline: bool) -> Result<()> {
 async fn serve_command(config_path: &Path) -> Result<()> {
     let config = Arc::new(Config::load(config_path)?);
     let secrets = Secrets::from_env(&config)?;
+    config.require_oauth()?;
+    secrets.client_secret()?;
     let store = open_store(&config)?;
     let refresher = refresher(&config, &secrets, &store)?;
     let renderer = Renderer::new(&config.theme_dir(), build::site_info(&config))

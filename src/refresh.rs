@@ -5,7 +5,6 @@
 //! committed to the store before anything else happens, because the old refresh token is already
 //! dead. A user whose refresh token is refused is marked as needing a new consent, never deleted.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
@@ -269,6 +268,3 @@ pub fn tokens_from(answer: TokenSet, previous_refresh: Option<&str>, now: i64) -
 fn expires_soon(tokens: &Tokens) -> bool {
     tokens.access_expires_at - unix_now() < REFRESH_MARGIN.as_secs() as i64
 }
-
-/// Shared handle, for the server's background task.
-pub type SharedRefresher = Arc<Refresher>;

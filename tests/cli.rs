@@ -113,6 +113,10 @@ fn an_online_build_names_what_is_missing() {
         "{}",
         stderr(&output)
     );
+    assert!(!root.join("strife.db").exists(), "nothing was written");
+    let output = strife(&root, &["serve"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("STRIFE_DISCORD_CLIENT_SECRET"));
 }
 
 #[test]

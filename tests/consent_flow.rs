@@ -402,3 +402,31 @@ async fn delete_revokes_and_removes_the_page_on_the_next_build() {
         "the page is gone after the next build"
     );
 }
+
+#[tokio::test]
+async fn the_service_renders_a_new_consent_without_waiting_for_the_schedule() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    let background = strife_gen::server::spawn_background_builds(&site.app, site.refresher.clone());
+    site.sign_in("/login").await;
+    // The schedule is hours away; the consent itself must trigger the render. Poll for it, bounded.
+    let mut waited = 0;
+    while site.page(ADA).is_none() && waited < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert!(site.page(ADA).unwrap().contains("Ada Lovelace"));
+
+    site.sign_in("/delete").await;
+    let mut waited = 0;
+    while site.page(ADA).is_some() && waited < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert!(
+        site.page(ADA).is_none(),
+        "a deletion removes the page without waiting for the schedule"
+    );
+    background.abort();
+}

@@ -300,18 +300,10 @@ fn domain_url(name: &str) -> Option<String> {
 
 /// `YYYY-MM-DD` (UTC) of a Unix timestamp in milliseconds.
 pub(crate) fn utc_date(unix_ms: u64) -> String {
-    // Howard Hinnant's days-to-civil algorithm.
-    let days = (unix_ms / 86_400_000) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    let nanos = i128::from(unix_ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .map(|t| t.date().to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

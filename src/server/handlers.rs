@@ -275,10 +275,11 @@ async fn publish_consent(
             )
         })?;
     tracing::info!(user = %id, "consent stored");
+    app.request_render();
     let url = app.profile_url(id);
     Ok(Page::success(
         "You're in",
-        "Your profile page will be published with the next build of the site.",
+        "Your profile page is being generated and will be at this address as soon as the site is published.",
         Some(Link {
             text: url.clone(),
             href: url,
@@ -335,8 +336,9 @@ async fn delete_user(app: &App, tokens: TokenSet, user: User) -> Result<Page, Pa
             )
         })?;
     tracing::info!(user = %id, existed, "user deleted on request");
+    app.request_render();
     let message = if existed {
-        "Everything we stored about you is deleted and this site's access to your Discord account is revoked. Your page disappears with the next build."
+        "Everything we stored about you is deleted and this site's access to your Discord account is revoked. Your page is being removed from the site."
     } else {
         "We had nothing stored about you. This site's access to your Discord account is revoked."
     };

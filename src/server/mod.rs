@@ -13,6 +13,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tokio::sync::Notify;
 use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -38,6 +39,8 @@ pub struct App {
     pub discord: DiscordClient,
     pub renderer: Arc<Renderer>,
     logins: PendingLogins,
+    /// Wakes the background task to re-render the site (after a consent or a deletion).
+    render_soon: Arc<Notify>,
     /// Cookies get `Secure` when Discord sends users back over HTTPS.
     secure_cookies: bool,
 }
@@ -57,8 +60,15 @@ impl App {
             discord: refresher.discord.clone(),
             renderer,
             logins: PendingLogins::default(),
+            render_soon: Arc::new(Notify::new()),
             secure_cookies,
         }
+    }
+
+    /// Asks the background task to re-render the site from the stored snapshots as soon as it is
+    /// free. Requests made while it is busy coalesce into one more render.
+    pub fn request_render(&self) {
+        self.render_soon.notify_one();
     }
 
     /// The public URL of a user's page.
@@ -163,7 +173,7 @@ fn with_security_headers(mut response: Response) -> Response {
     response
 }
 
-/// Serves until Ctrl-C / SIGTERM, refreshing and rebuilding every `refresh.interval`.
+/// Serves until Ctrl-C / SIGTERM, with the background builds running beside it.
 pub async fn serve(
     app: Arc<App>,
     refresher: Refresher,
@@ -171,7 +181,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let address: SocketAddr = listener.local_addr()?;
     tracing::info!("consent service listening on http://{address}");
-    let background = tokio::spawn(periodic_builds(app.config.clone(), refresher));
+    let background = spawn_background_builds(&app, refresher);
     warp::serve(routes(app))
         .incoming(listener)
         .graceful(shutdown_signal())
@@ -182,19 +192,29 @@ pub async fn serve(
     Ok(())
 }
 
-/// Refreshes everyone and rebuilds the site at start and then every `refresh.interval`.
-async fn periodic_builds(config: Arc<Config>, refresher: Refresher) {
-    let mut ticks = tokio::time::interval(config.refresh.interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match crate::build::build(&config, &refresher.store, Some(&refresher)).await {
-            Ok(summary) => tracing::info!("scheduled build: {summary}"),
-            Err(error) => {
-                tracing::error!("scheduled build failed, the previous site stays: {error}")
+/// The one task that writes the site in this process: a full refresh + build at start and every
+/// `refresh.interval`, and a render from stored snapshots whenever [`App::request_render`] is
+/// called. Being one loop, two builds of this process never overlap.
+pub fn spawn_background_builds(app: &App, refresher: Refresher) -> tokio::task::JoinHandle<()> {
+    let config = app.config.clone();
+    let render_soon = app.render_soon.clone();
+    let store = app.store.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(config.refresh.interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let refresh = tokio::select! {
+                _ = ticks.tick() => true,
+                _ = render_soon.notified() => false,
+            };
+            match crate::build::build(&config, &store, refresh.then_some(&refresher)).await {
+                Ok(summary) => tracing::info!("background build: {summary}"),
+                Err(error) => {
+                    tracing::error!("background build failed, the previous site stays: {error}")
+                }
             }
         }
-    }
+    })
 }
 
 async fn shutdown_signal() {
