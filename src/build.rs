@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::deploy::{DeployError, DeployOutcome};
 use crate::discord::cdn::Cdn;
 use crate::discord::models::Snapshot;
 use crate::publish::Publish;
@@ -29,6 +30,8 @@ pub enum BuildError {
     Site(#[from] SiteError),
     #[error("sample user {path}: {detail}")]
     Sample { path: PathBuf, detail: String },
+    #[error("the site was built, but deploying it failed: {0}")]
+    Deploy(#[from] DeployError),
     #[error("build task failed: {0}")]
     Task(String),
 }
@@ -42,6 +45,8 @@ pub struct BuildSummary {
     /// Users whose stored snapshot could not be read: left out, with a warning.
     pub skipped: usize,
     pub site: SiteReport,
+    /// What `[deploy]` did, when it ran.
+    pub deployed: Option<DeployOutcome>,
     pub elapsed: Duration,
 }
 
@@ -64,6 +69,12 @@ impl std::fmt::Display for BuildSummary {
         )?;
         if self.skipped > 0 {
             write!(f, ", {} skipped (unreadable snapshot)", self.skipped)?;
+        }
+        match &self.deployed {
+            Some(DeployOutcome::Pushed { commit }) => write!(f, ", deployed as commit {commit}")?,
+            Some(DeployOutcome::CommandRan) => write!(f, ", deployed")?,
+            Some(DeployOutcome::UpToDate) => write!(f, ", deployment already up to date")?,
+            None => {}
         }
         write!(f, " in {:.1?}", self.elapsed)
     }
@@ -90,14 +101,36 @@ pub async fn build(
         }
         None => None,
     };
-    let config = config.clone();
-    let store = store.clone();
-    let mut summary = tokio::task::spawn_blocking(move || render(&config, &store))
+    let (render_config, store) = (config.clone(), store.clone());
+    let mut summary = tokio::task::spawn_blocking(move || render(&render_config, &store))
         .await
         .map_err(|e| BuildError::Task(e.to_string()))??;
     summary.refresh = refresh;
+    if config.deploy.is_enabled() && summary.site.changed() {
+        summary.deployed = Some(deploy(&config, &summary).await?);
+    }
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Publishes the freshly written output as `[deploy]` says. Blocking work, off the executor.
+async fn deploy(config: &Config, summary: &BuildSummary) -> Result<DeployOutcome, BuildError> {
+    let deploy = config.deploy.clone();
+    let output = config.site.output_dir.clone();
+    let root = config.root();
+    let mut cache = config.store.path.clone().into_os_string();
+    cache.push(".deploy");
+    let message = format!(
+        "{} profiles, {} files written, {} removed",
+        summary.profiles, summary.site.pages_written, summary.site.files_removed
+    );
+    let outcome = tokio::task::spawn_blocking(move || {
+        deploy.run(&output, &root, Path::new(&cache), &message)
+    })
+    .await
+    .map_err(|e| BuildError::Task(e.to_string()))??;
+    tracing::info!("deployed: {outcome:?}");
+    Ok(outcome)
 }
 
 /// Renders from the store's snapshots only (and the configured sample users). Blocking.
@@ -131,6 +164,7 @@ pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError
         profiles: counts.sent,
         skipped: counts.skipped,
         site,
+        deployed: None,
         elapsed: Duration::ZERO,
     })
 }

@@ -51,6 +51,9 @@ pub enum Command {
         /// Render from the stored snapshots only, without talking to Discord.
         #[arg(long)]
         offline: bool,
+        /// Do not run `[deploy]` after this build.
+        #[arg(long)]
+        no_deploy: bool,
     },
     /// Run the consent service, refreshing and rebuilding in the background.
     Serve,
@@ -75,14 +78,19 @@ pub enum UsersCommand {
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init { dir } => crate::init::init(&dir),
-        Command::Build { offline } => build_command(&cli.config, offline).await,
+        Command::Build { offline, no_deploy } => {
+            build_command(&cli.config, offline, no_deploy).await
+        }
         Command::Serve => serve_command(&cli.config).await,
         Command::Users { command } => users_command(&cli.config, command).await,
     }
 }
 
-async fn build_command(config_path: &Path, offline: bool) -> Result<()> {
-    let config = Config::load(config_path)?;
+async fn build_command(config_path: &Path, offline: bool, no_deploy: bool) -> Result<()> {
+    let mut config = Config::load(config_path)?;
+    if no_deploy {
+        config.deploy = Default::default();
+    }
     let secrets = Secrets::from_env(&config)?;
     if !offline {
         // Check before anything is created on disk.

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
+use crate::deploy::DeployConfig;
 use crate::discord::models::Snowflake;
 
 /// Environment variable holding the Discord application's client secret.
@@ -62,6 +63,9 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub refresh: RefreshConfig,
+    /// Where to publish after a build that changed something (off by default).
+    #[serde(default)]
+    pub deploy: DeployConfig,
     /// The file this was read from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -334,6 +338,9 @@ impl Config {
                 return Err(self.invalid("discord.public_key", "must be 64 hex characters"));
             }
         }
+        if let Err((key, problem)) = self.deploy.check() {
+            return Err(self.invalid(key, problem));
+        }
         Ok(())
     }
 
@@ -351,6 +358,7 @@ impl Config {
         if let Some(dir) = &mut self.site.sample_users_dir {
             resolve(dir);
         }
+        self.deploy.resolve_paths(&root);
     }
 
     /// What `serve` and an online `build` need: the application id and redirect URI.
@@ -593,6 +601,24 @@ base_url = "https://example.org/profiles/"
             !shown.contains("hunter2") && !shown.contains("a2V5"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn deploy_settings_are_checked_and_resolved() {
+        let text = format!("{MINIMAL}[deploy]\ngit = {{ remote = \"pages.git\" }}\n");
+        let git = parse(&text).unwrap().deploy.git.unwrap();
+        assert_eq!(git.remote, "/srv/site/pages.git");
+        assert_eq!(git.branch, "gh-pages");
+        let text =
+            format!("{MINIMAL}[deploy]\ngit = {{ remote = \"git@github.com:me/site.git\" }}\n");
+        assert_eq!(
+            parse(&text).unwrap().deploy.git.unwrap().remote,
+            "git@github.com:me/site.git"
+        );
+        let message = error_of(&format!("{MINIMAL}[deploy]\ncommand = []\n"));
+        assert!(message.contains("deploy.command"), "{message}");
+        let message = error_of(&format!("{MINIMAL}[deploy]\nscript = \"x\"\n"));
+        assert!(message.contains("script"), "{message}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod build;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod deploy;
 pub mod discord;
 pub mod init;
 pub mod publish;

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             if is_configuration_error(&error) {
                 ExitCode::from(2)
             } else {
@@ -31,6 +31,20 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The error and its causes on one line. Many of our errors already quote their cause in their
+/// own message, so a cause whose text is already there is not repeated.
+fn describe(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 /// Problems the user fixes in strife.toml or the environment (exit code 2).

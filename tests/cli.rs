@@ -181,3 +181,57 @@ fn init_creates_a_site_that_builds() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("not empty"));
 }
+
+#[test]
+fn a_build_that_changed_something_is_deployed_to_a_git_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    git(&["init", "--quiet", "--bare", "pages.git"]);
+    let remote = dir.path().join("pages.git");
+    let (_site, root) = site_with(&format!(
+        "[deploy]\ngit = {{ remote = \"{}\" }}\n",
+        remote.display()
+    ));
+
+    let output = strife(&root, &["build", "--offline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let first = git(&["--git-dir", "pages.git", "rev-parse", "gh-pages"]);
+    let files = git(&[
+        "--git-dir",
+        "pages.git",
+        "ls-tree",
+        "-r",
+        "--name-only",
+        "gh-pages",
+    ]);
+    assert!(files.contains("u/80351110224678912/index.html"), "{files}");
+
+    // Nothing changed: no new commit.
+    let output = strife(&root, &["build", "--offline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        git(&["--git-dir", "pages.git", "rev-parse", "gh-pages"]),
+        first
+    );
+
+    // --no-deploy builds without publishing.
+    std::fs::remove_dir_all(root.join("output")).unwrap();
+    let output = strife(&root, &["build", "--offline", "--no-deploy"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        git(&["--git-dir", "pages.git", "rev-parse", "gh-pages"]),
+        first
+    );
+}

@@ -200,6 +200,11 @@ pub fn build_site(
 }
 
 impl SiteReport {
+    /// Whether the output differs from the previous build's.
+    pub fn changed(&self) -> bool {
+        self.pages_written > 0 || self.files_removed > 0
+    }
+
     fn count(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Written => self.pages_written += 1,

@@ -1,0 +1,555 @@
+//! Publishing the built site after a build that changed something: either a command of the user's
+//! (`rsync`, `netlify deploy`, ...) or a commit of `output/` to a git branch such as `gh-pages`.
+//!
+//! The git deploy never rewrites history: each deploy is one commit whose parent is the branch's
+//! current head at the remote, pushed without force. Its tree is exactly the output folder, built
+//! with a private index in a cache repository, so neither the output folder nor any checkout of
+//! the user's is touched.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde::Deserialize;
+
+/// `[deploy]` in strife.toml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// A program and its arguments, run in the config's folder with `STRIFE_OUTPUT_DIR` set.
+    pub command: Option<Vec<String>>,
+    /// Commit the output folder to a branch of a git remote.
+    pub git: Option<GitTarget>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitTarget {
+    /// A URL (`https://…`, `git@host:repo`) or a path; relative paths are relative to strife.toml.
+    pub remote: String,
+    #[serde(default = "default_branch")]
+    pub branch: String,
+}
+
+fn default_branch() -> String {
+    "gh-pages".to_owned()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("deploy command {program:?} could not be started: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("deploy command {program:?} failed ({status}): {stderr}")]
+    CommandFailed {
+        program: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("git deploy to {remote} ({branch}): `git {step}` failed: {stderr}")]
+    Git {
+        remote: String,
+        branch: String,
+        step: String,
+        stderr: String,
+    },
+    #[error("git deploy: cannot prepare {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployOutcome {
+    CommandRan,
+    /// A new commit was pushed.
+    Pushed {
+        commit: String,
+    },
+    /// The branch already holds exactly this site.
+    UpToDate,
+}
+
+impl DeployConfig {
+    /// Checks the rules serde cannot express; `Err` names the key.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        match (&self.command, &self.git) {
+            (Some(_), Some(_)) => Err(("deploy", "set either `command` or `git`, not both".into())),
+            (Some(command), None) if command.first().is_none_or(|p| p.trim().is_empty()) => {
+                Err(("deploy.command", "must name a program to run".into()))
+            }
+            (None, Some(git)) => git.check(),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.command.is_some() || self.git.is_some()
+    }
+
+    /// Resolves a path-like git remote against the config's folder.
+    pub fn resolve_paths(&mut self, root: &Path) {
+        if let Some(git) = &mut self.git {
+            if git.is_local_path() && Path::new(&git.remote).is_relative() {
+                git.remote = root.join(&git.remote).to_string_lossy().into_owned();
+            }
+        }
+    }
+
+    /// Publishes `output_dir`. `cache_dir` holds the git deploy's private repository.
+    pub fn run(
+        &self,
+        output_dir: &Path,
+        config_root: &Path,
+        cache_dir: &Path,
+        summary: &str,
+    ) -> Result<DeployOutcome, DeployError> {
+        if let Some(command) = &self.command {
+            run_command(command, output_dir, config_root)?;
+            return Ok(DeployOutcome::CommandRan);
+        }
+        match &self.git {
+            Some(git) => git.publish(output_dir, cache_dir, summary),
+            None => Ok(DeployOutcome::UpToDate),
+        }
+    }
+}
+
+impl GitTarget {
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        // A value starting with '-' would be read by git as an option.
+        if self.remote.trim().is_empty() || self.remote.starts_with('-') {
+            return Err((
+                "deploy.git.remote",
+                format!("{:?} is not a git remote", self.remote),
+            ));
+        }
+        let valid_branch = !self.branch.is_empty()
+            && !self.branch.starts_with(['-', '/', '.'])
+            && !self.branch.ends_with(['/', '.'])
+            && !self.branch.contains("..")
+            && !self.branch.ends_with(".lock")
+            && self
+                .branch
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+        if !valid_branch {
+            return Err((
+                "deploy.git.branch",
+                format!("{:?} is not a branch name", self.branch),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `https://…`, `ssh://…` and scp-like `user@host:path` are remotes; anything else is a path.
+    fn is_local_path(&self) -> bool {
+        !(self.remote.contains("://")
+            || (self.remote.contains(':') && !self.remote.starts_with('/')))
+    }
+
+    fn publish(
+        &self,
+        output_dir: &Path,
+        cache_dir: &Path,
+        summary: &str,
+    ) -> Result<DeployOutcome, DeployError> {
+        let git = Git::new(self, cache_dir)?;
+        // git resolves a relative work tree against the repository: hand it an absolute one.
+        let output_dir = std::path::absolute(output_dir).map_err(|source| DeployError::Cache {
+            path: output_dir.to_owned(),
+            source,
+        })?;
+        let output_dir = output_dir.as_path();
+        let parent = git.fetch_branch()?;
+        let tree = git.tree_of(output_dir)?;
+        if let Some(parent) = &parent {
+            if git.run(["rev-parse", &format!("{parent}^{{tree}}")])? == tree {
+                return Ok(DeployOutcome::UpToDate);
+            }
+        }
+        let message = format!("Publish profiles: {summary}\n\nBuilt by strife-gen.");
+        let mut args = vec!["commit-tree".to_owned(), tree, "-m".into(), message];
+        if let Some(parent) = parent {
+            args.extend(["-p".into(), parent]);
+        }
+        let commit = git.run(&args)?;
+        // No force: if the branch moved at the remote meanwhile, the push is refused and the
+        // next build deploys on top of the new head.
+        git.run([
+            "push",
+            "--quiet",
+            "origin",
+            &format!("{commit}:refs/heads/{}", self.branch),
+        ])?;
+        Ok(DeployOutcome::Pushed { commit })
+    }
+}
+
+/// A private repository used only to build and push deploy commits.
+struct Git<'a> {
+    target: &'a GitTarget,
+    dir: PathBuf,
+}
+
+impl<'a> Git<'a> {
+    fn new(target: &'a GitTarget, cache_dir: &Path) -> Result<Self, DeployError> {
+        std::fs::create_dir_all(cache_dir).map_err(|source| DeployError::Cache {
+            path: cache_dir.to_owned(),
+            source,
+        })?;
+        let dir = std::path::absolute(cache_dir).map_err(|source| DeployError::Cache {
+            path: cache_dir.to_owned(),
+            source,
+        })?;
+        let git = Git { target, dir };
+        if !git.dir.join("HEAD").exists() {
+            git.run(["init", "--quiet", "--bare"])?;
+        }
+        // The remote may have changed in strife.toml since the cache was made.
+        let _ = git.run(["remote", "remove", "origin"]);
+        git.run(["remote", "add", "origin", &target.remote])?;
+        Ok(git)
+    }
+
+    /// The branch's head at the remote, or `None` when the branch does not exist yet.
+    fn fetch_branch(&self) -> Result<Option<String>, DeployError> {
+        let branch = &self.target.branch;
+        let heads = self.run([
+            "ls-remote",
+            "--heads",
+            "origin",
+            &format!("refs/heads/{branch}"),
+        ])?;
+        if heads.is_empty() {
+            return Ok(None);
+        }
+        let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+        self.run(["fetch", "--quiet", "--no-tags", "origin", &refspec])?;
+        self.run(["rev-parse", &format!("refs/remotes/origin/{branch}")])
+            .map(Some)
+    }
+
+    /// Writes the output folder as a tree object, with an index of our own.
+    fn tree_of(&self, output_dir: &Path) -> Result<String, DeployError> {
+        let index = self.dir.join("strife-deploy.index");
+        let _ = std::fs::remove_file(&index);
+        let mut add = self.command([
+            "--work-tree".as_ref(),
+            output_dir.as_os_str(),
+            "add".as_ref(),
+            "--all".as_ref(),
+            "--force".as_ref(),
+            ".".as_ref(),
+        ]);
+        add.env("GIT_INDEX_FILE", &index);
+        self.check("add", add.output())?;
+        let mut write = self.command(["write-tree"]);
+        write.env("GIT_INDEX_FILE", &index);
+        self.check("write-tree", write.output())
+    }
+
+    fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new("git");
+        command
+            .arg("--git-dir")
+            .arg(&self.dir)
+            .args(args)
+            // Deploys must not depend on (or be changed by) the user's global git settings.
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "strife-gen")
+            .env("GIT_AUTHOR_EMAIL", "strife-gen@localhost")
+            .env("GIT_COMMITTER_NAME", "strife-gen")
+            .env("GIT_COMMITTER_EMAIL", "strife-gen@localhost")
+            .env("GIT_TERMINAL_PROMPT", "0");
+        command
+    }
+
+    fn run<I, S>(&self, args: I) -> Result<String, DeployError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<S> = args.into_iter().collect();
+        let step = args
+            .first()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.check(&step, self.command(args).output())
+    }
+
+    fn check(&self, step: &str, output: std::io::Result<Output>) -> Result<String, DeployError> {
+        let error = |stderr: String| DeployError::Git {
+            remote: self.target.remote.clone(),
+            branch: self.target.branch.clone(),
+            step: step.to_owned(),
+            stderr,
+        };
+        let output = output.map_err(|e| error(format!("cannot run git: {e}")))?;
+        if !output.status.success() {
+            return Err(error(tail(&output.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+}
+
+fn run_command(
+    command: &[String],
+    output_dir: &Path,
+    config_root: &Path,
+) -> Result<(), DeployError> {
+    let program = command[0].clone();
+    let output = Command::new(&program)
+        .args(&command[1..])
+        .current_dir(config_root)
+        .env("STRIFE_OUTPUT_DIR", output_dir)
+        .output()
+        .map_err(|source| DeployError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(DeployError::CommandFailed {
+            program,
+            status: output.status.to_string(),
+            stderr: tail(&output.stderr),
+        });
+    }
+    Ok(())
+}
+
+/// The last lines of a program's error output, enough to see what went wrong.
+fn tail(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        deploy: DeployConfig,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            git(dir.path(), &["init", "--quiet", "--bare", "remote.git"]);
+            std::fs::create_dir_all(dir.path().join("output/u/1")).unwrap();
+            let mut deploy = DeployConfig {
+                command: None,
+                git: Some(GitTarget {
+                    remote: "remote.git".into(),
+                    branch: "gh-pages".into(),
+                }),
+            };
+            deploy.resolve_paths(dir.path());
+            deploy.check().unwrap();
+            Fixture { dir, deploy }
+        }
+
+        fn write(&self, path: &str, text: &str) {
+            std::fs::write(self.dir.path().join("output").join(path), text).unwrap();
+        }
+
+        fn deploy(&self) -> DeployOutcome {
+            let root = self.dir.path();
+            self.deploy
+                .run(&root.join("output"), root, &root.join("cache"), "test")
+                .unwrap()
+        }
+
+        fn remote(&self, args: &[&str]) -> String {
+            git(&self.dir.path().join("remote.git"), args)
+        }
+    }
+
+    #[test]
+    fn first_deploy_creates_the_branch_with_exactly_the_output() {
+        let f = Fixture::new();
+        f.write("index.html", "<h1>hi</h1>");
+        f.write("u/1/index.html", "one");
+        let DeployOutcome::Pushed { commit } = f.deploy() else {
+            panic!("expected a push")
+        };
+        assert_eq!(f.remote(&["rev-parse", "gh-pages"]), commit);
+        let files = f.remote(&["ls-tree", "-r", "--name-only", "gh-pages"]);
+        assert_eq!(files, "index.html\nu/1/index.html");
+        assert_eq!(f.remote(&["show", "gh-pages:u/1/index.html"]), "one");
+    }
+
+    #[test]
+    fn unchanged_output_makes_no_commit_and_changes_stack_on_history() {
+        let f = Fixture::new();
+        f.write("index.html", "v1");
+        let DeployOutcome::Pushed { commit: first } = f.deploy() else {
+            panic!()
+        };
+        assert_eq!(f.deploy(), DeployOutcome::UpToDate);
+        f.write("index.html", "v2");
+        let DeployOutcome::Pushed { commit: second } = f.deploy() else {
+            panic!()
+        };
+        // The new commit sits on top of the old one: no history was rewritten.
+        assert_eq!(f.remote(&["rev-parse", &format!("{second}^")]), first);
+    }
+
+    #[test]
+    fn existing_branches_and_history_are_kept() {
+        let f = Fixture::new();
+        // Someone else's history on gh-pages and another branch on the remote.
+        let work = f.dir.path().join("work");
+        git(f.dir.path(), &["clone", "--quiet", "remote.git", "work"]);
+        std::fs::write(work.join("README"), "old site").unwrap();
+        git(&work, &["add", "README"]);
+        git(&work, &["commit", "--quiet", "-m", "old site"]);
+        git(
+            &work,
+            &["push", "--quiet", "origin", "HEAD:refs/heads/gh-pages"],
+        );
+        git(
+            &work,
+            &["push", "--quiet", "origin", "HEAD:refs/heads/main"],
+        );
+        let old = f.remote(&["rev-parse", "gh-pages"]);
+
+        f.write("index.html", "new");
+        let DeployOutcome::Pushed { commit } = f.deploy() else {
+            panic!()
+        };
+        assert_eq!(f.remote(&["rev-parse", &format!("{commit}^")]), old);
+        assert_eq!(
+            f.remote(&["rev-parse", "main"]),
+            old,
+            "other branches untouched"
+        );
+        assert_eq!(
+            f.remote(&["ls-tree", "--name-only", "gh-pages"]),
+            "index.html"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_remote_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("output")).unwrap();
+        let deploy = DeployConfig {
+            command: None,
+            git: Some(GitTarget {
+                remote: dir
+                    .path()
+                    .join("missing.git")
+                    .to_string_lossy()
+                    .into_owned(),
+                branch: "gh-pages".into(),
+            }),
+        };
+        let error = deploy
+            .run(
+                &dir.path().join("output"),
+                dir.path(),
+                &dir.path().join("cache"),
+                "x",
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("missing.git"), "{error}");
+    }
+
+    #[test]
+    fn the_command_gets_the_output_dir_and_failures_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("deployed-from");
+        let deploy = DeployConfig {
+            command: Some(vec![
+                "sh".into(),
+                "-c".into(),
+                format!("printf %s \"$STRIFE_OUTPUT_DIR\" > {}", marker.display()),
+            ]),
+            git: None,
+        };
+        let out = dir.path().join("output");
+        assert_eq!(
+            deploy.run(&out, dir.path(), dir.path(), "x").unwrap(),
+            DeployOutcome::CommandRan
+        );
+        assert_eq!(
+            std::fs::read_to_string(&marker).unwrap(),
+            out.to_string_lossy()
+        );
+
+        let failing = DeployConfig {
+            command: Some(vec![
+                "sh".into(),
+                "-c".into(),
+                "echo nope >&2; exit 3".into(),
+            ]),
+            git: None,
+        };
+        let error = failing
+            .run(&out, dir.path(), dir.path(), "x")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("nope") && error.contains('3'), "{error}");
+    }
+
+    #[test]
+    fn config_rules_name_the_key() {
+        let both = DeployConfig {
+            command: Some(vec!["true".into()]),
+            git: Some(GitTarget {
+                remote: "r".into(),
+                branch: "b".into(),
+            }),
+        };
+        assert_eq!(both.check().unwrap_err().0, "deploy");
+        let empty = DeployConfig {
+            command: Some(vec![]),
+            git: None,
+        };
+        assert_eq!(empty.check().unwrap_err().0, "deploy.command");
+        for (remote, branch, key) in [
+            ("--upload-pack=x", "gh-pages", "deploy.git.remote"),
+            ("r", "a..b", "deploy.git.branch"),
+            ("r", "-x", "deploy.git.branch"),
+        ] {
+            let config = DeployConfig {
+                command: None,
+                git: Some(GitTarget {
+                    remote: remote.into(),
+                    branch: branch.into(),
+                }),
+            };
+            assert_eq!(config.check().unwrap_err().0, key, "{remote} {branch}");
+        }
+    }
+}
