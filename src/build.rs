@@ -107,7 +107,7 @@ pub async fn build(
         .map_err(|e| BuildError::Task(e.to_string()))??;
     summary.refresh = refresh;
     if config.deploy.is_enabled() && summary.site.changed() {
-        summary.deployed = Some(deploy(&config, &summary).await?);
+        summary.deployed = Some(deploy(config, &summary).await?);
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
