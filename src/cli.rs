@@ -94,7 +94,8 @@ async fn build_command(config_path: &Path, offline: bool) -> Result<()> {
         true => None,
         false => Some(refresher(&config, &secrets, &store)?),
     };
-    let summary = build::build(&config, &store, refresher.as_ref())
+    let progress = Arc::new(crate::progress::Progress::for_stderr());
+    let summary = build::build_with_progress(&config, &store, refresher.as_ref(), progress)
         .await
         .with_context(|| {
             format!(

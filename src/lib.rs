@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod discord;
 pub mod init;
+pub mod progress;
 pub mod publish;
 pub mod refresh;
 pub mod server;

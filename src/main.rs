@@ -42,14 +42,14 @@ fn is_configuration_error(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Logs go to stderr; `STRIFE_LOG` (or `RUST_LOG`) sets the level, `info` by default.
+/// Logs go to stderr (around `build`'s progress bar); `STRIFE_LOG` (or `RUST_LOG`) sets the level, `info` by default.
 fn init_logging() {
     let filter = EnvFilter::try_from_env("STRIFE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(strife_gen::progress::stderr_log_writer)
         .with_target(false)
         .init();
 }

@@ -566,8 +566,8 @@ fn read_page_source(row: &Row<'_>) -> Result<PageSource, StoreError> {
         user: id,
         detail: e.to_string(),
     })?;
-    let old_names: Vec<String> = serde_json::from_str(&row.get::<_, String>(6)?)
-        .map_err(|e| StoreError::Snapshot {
+    let old_names: Vec<String> =
+        serde_json::from_str(&row.get::<_, String>(6)?).map_err(|e| StoreError::Snapshot {
             user: id,
             detail: format!("name history: {e}"),
         })?;

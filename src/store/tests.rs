@@ -186,8 +186,12 @@ fn page_sources_carry_old_names_and_when_data_changed() {
         .record_consent(&consent(7, "first", "r"), &cipher, 100)
         .unwrap();
     store.save_snapshot(&snapshot(7, "second"), 200).unwrap();
-    store.save_snapshot(&snapshot(7, "third\"quoted,"), 300).unwrap();
-    store.save_snapshot(&snapshot(7, "third\"quoted,"), 400).unwrap();
+    store
+        .save_snapshot(&snapshot(7, "third\"quoted,"), 300)
+        .unwrap();
+    store
+        .save_snapshot(&snapshot(7, "third\"quoted,"), 400)
+        .unwrap();
     store
         .record_consent(&consent(8, "never_renamed", "r"), &cipher, 150)
         .unwrap();
