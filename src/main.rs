@@ -1,6 +1,7 @@
 //! The `strife-gen` binary: parse arguments, set up logging, run the command, map errors to exit
 //! codes. Exit codes: 0 success, 1 failure while running, 2 bad configuration or usage.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -50,6 +51,8 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(strife_gen::progress::stderr_log_writer)
+        // Colours only on a terminal: CI logs and cron mails get plain lines.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 }

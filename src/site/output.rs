@@ -646,6 +646,7 @@ mod tests {
 
     use super::*;
     use crate::site::fixtures::{default_theme, profile, site_info, theme};
+    use crate::site::SiteInfo;
 
     struct Fixture {
         _root: tempfile::TempDir,
@@ -1019,5 +1020,291 @@ mod tests {
             "{err}"
         );
         assert_eq!(fs::read_to_string(f.output()).unwrap(), "file");
+    }
+
+    fn read(f: &Fixture, rel: &str) -> String {
+        fs::read_to_string(f.output().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    fn entry(id: u64, name: &str, old_names: &[&str], changed_at: Option<i64>) -> ProfileEntry {
+        ProfileEntry {
+            profile: profile(id, name),
+            old_names: old_names.iter().map(|n| n.to_string()).collect(),
+            changed_at,
+        }
+    }
+
+    fn build_entries(f: &Fixture, entries: Vec<ProfileEntry>) -> SiteReport {
+        build_site(&f.settings, &f.renderer, entries.into_iter().map(Ok)).unwrap()
+    }
+
+    #[test]
+    fn vanity_urls_redirect_to_the_stable_page() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        let html = read(&f, "nelly/index.html");
+        assert!(
+            html.contains(&format!(
+                "<meta http-equiv=\"refresh\" content=\"0; url=/u/{A}/\">"
+            )),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!(
+                "<link rel=\"canonical\" href=\"https://people.example/u/{A}/\">"
+            )),
+            "{html}"
+        );
+        assert!(html.contains(&format!("<a href=\"/u/{A}/\">")), "{html}");
+        assert!(!html.contains("moved"), "{html}");
+    }
+
+    #[test]
+    fn a_renamed_user_keeps_their_old_vanity_url_as_a_redirect() {
+        let f = fixture();
+        build_entries(&f, vec![entry(A, "Nelly", &[], Some(100))]);
+        let past = age(f.output());
+
+        // Nelly is now "nell"; "nelly" redirects to her page and names her new URL.
+        let renamed = || vec![entry(A, "Nell", &["nelly"], Some(200))];
+        build_entries(&f, renamed());
+        let html = read(&f, "nelly/index.html");
+        assert!(html.contains(&format!("url=/u/{A}/")), "{html}");
+        assert!(html.contains("moved to <a href=\"/nell/\">"), "{html}");
+        assert!(read(&f, "nell/index.html").contains(&format!("url=/u/{A}/")));
+        assert_ne!(mtimes(f.output())["nelly/index.html"], past);
+
+        // Nothing changed: nothing is rewritten, redirects included.
+        let past = age(f.output());
+        let report = build_entries(&f, renamed());
+        assert_eq!(report.pages_written, 0, "{report:?}");
+        assert!(mtimes(f.output()).values().all(|m| *m == past));
+
+        // Someone else is called "nelly" now: the URL is theirs, not a redirect to Nell.
+        build_entries(
+            &f,
+            vec![
+                entry(A, "Nell", &["nelly"], Some(200)),
+                entry(B, "nelly", &[], None),
+            ],
+        );
+        let html = read(&f, "nelly/index.html");
+        assert!(html.contains(&format!("url=/u/{B}/")), "{html}");
+        assert!(!html.contains("moved"), "{html}");
+
+        // A user who leaves takes their former names with them.
+        build_entries(&f, vec![entry(B, "Alice", &[], None)]);
+        assert!(!f.output().join("nelly").exists());
+        assert!(!f.output().join("nell").exists());
+        assert!(f.output().join("alice/index.html").is_file());
+    }
+
+    #[test]
+    fn colliding_names_go_to_the_older_account_whatever_the_order() {
+        let f = fixture();
+        let (older, newer) = (B.min(A), B.max(A));
+        f.build(vec![profile(newer, "Twin"), profile(older, "Twin")])
+            .unwrap();
+        let first = tree(f.output());
+        assert!(read(&f, "twin/index.html").contains(&format!("url=/u/{older}/")));
+        f.build(vec![profile(older, "Twin"), profile(newer, "Twin")])
+            .unwrap();
+        assert_eq!(tree(f.output()), first, "the build is deterministic");
+    }
+
+    #[test]
+    fn vanity_urls_never_shadow_the_sites_own_files() {
+        let f = fixture();
+        let names = [
+            "static",
+            "U",
+            "index.html",
+            "sitemap.xml",
+            "404.html",
+            "robots.txt",
+            "CNAME",
+        ];
+        let hostile = ["../../escape", "..", ".nojekyll", "a/b", "<script>x"];
+        let profiles: Vec<Profile> = names
+            .iter()
+            .chain(&hostile)
+            .enumerate()
+            .map(|(i, name)| {
+                let mut p = profile(1000 + i as u64, "x");
+                p.username = (*name).to_owned();
+                p
+            })
+            .collect();
+        f.build(profiles).unwrap();
+        let files: Vec<String> = tree(f.output()).into_keys().collect();
+        let top: std::collections::BTreeSet<&str> =
+            files.iter().map(|f| f.split('/').next().unwrap()).collect();
+        assert_eq!(
+            top.into_iter().collect::<Vec<_>>(),
+            [
+                ".nojekyll",
+                "404.html",
+                "ab",
+                "index.html",
+                "robots.txt",
+                "scriptx",
+                "sitemap.xml",
+                "static",
+                "u"
+            ]
+        );
+        assert!(files
+            .iter()
+            .all(|f| !f.starts_with("static/") || f == "static/style.css"));
+        assert!(read(&f, "sitemap.xml").starts_with("<?xml"));
+        assert!(read(&f, "404.html").contains("Page not found"));
+        assert_eq!(
+            f.siblings(),
+            ["output"],
+            "nothing escaped the output folder"
+        );
+    }
+
+    #[test]
+    fn host_files() {
+        let mut f = fixture();
+        f.build(people()).unwrap();
+        assert_eq!(read(&f, ".nojekyll"), "");
+        assert!(!f.output().join("CNAME").exists());
+        assert_eq!(
+            read(&f, "robots.txt"),
+            "User-agent: *\nDisallow:\n\nSitemap: https://people.example/sitemap.xml\n"
+        );
+        let not_found = read(&f, "404.html");
+        assert!(
+            not_found.contains("href=\"/static/style.css\""),
+            "{not_found}"
+        );
+        assert!(not_found.contains("noindex"), "{not_found}");
+
+        f.settings.cname = Some("people.example".into());
+        let past = age(f.output());
+        let report = f.build(people()).unwrap();
+        assert_eq!(read(&f, "CNAME"), "people.example\n");
+        assert_eq!(report.pages_written, 1, "only CNAME is new: {report:?}");
+        assert_eq!(mtimes(f.output())[".nojekyll"], past);
+
+        f.settings.cname = None;
+        let report = f.build(people()).unwrap();
+        assert_eq!(report.files_removed, 1);
+        assert!(!f.output().join("CNAME").exists());
+    }
+
+    #[test]
+    fn the_404_page_links_root_relative_under_a_path_prefix() {
+        let mut f = fixture();
+        let info = SiteInfo {
+            title: "t".into(),
+            base_url: url::Url::parse("https://x.example/people").unwrap(),
+        };
+        f.renderer = Renderer::new(&f.settings.theme_dir, info).unwrap();
+        f.build(people()).unwrap();
+        let html = read(&f, "404.html");
+        let links: Vec<&str> = html
+            .split(['"'])
+            .skip(1)
+            .step_by(2)
+            .filter(|v| v.starts_with('/') || v.starts_with("http") || v.contains(".css"))
+            .collect();
+        assert!(!links.is_empty(), "{html}");
+        for link in links {
+            assert!(link.starts_with("/people/"), "{link} in {html}");
+        }
+        assert!(read(&f, "robots.txt").contains("https://x.example/people/sitemap.xml"));
+    }
+
+    #[test]
+    fn the_sitemap_is_well_formed_absolute_and_escaped() {
+        let mut f = fixture();
+        let base = url::Url::parse("https://people.example/a&b'c<d/").unwrap();
+        let info = SiteInfo {
+            title: "t".into(),
+            base_url: base.clone(),
+        };
+        f.renderer = Renderer::new(&f.settings.theme_dir, info).unwrap();
+        let with_base = |mut e: ProfileEntry| {
+            e.profile.url = crate::site::profile::page_url(&base, &e.profile.path);
+            e
+        };
+        build_entries(
+            &f,
+            vec![
+                with_base(entry(A, "Nelly", &["old"], Some(1_714_564_800))),
+                with_base(entry(B, "Alice", &[], None)),
+            ],
+        );
+        let xml = read(&f, "sitemap.xml");
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+        let ns = "http://www.sitemaps.org/schemas/sitemap/0.9";
+        assert_eq!(doc.root_element().tag_name().name(), "urlset");
+        assert_eq!(doc.root_element().tag_name().namespace(), Some(ns));
+        let urls: Vec<(String, Option<String>)> = doc
+            .root_element()
+            .children()
+            .filter(|n| n.has_tag_name((ns, "url")))
+            .map(|url| {
+                let text = |tag: &str| {
+                    url.children()
+                        .find(|n| n.has_tag_name((ns, tag)))
+                        .and_then(|n| n.text())
+                        .map(str::to_owned)
+                };
+                (text("loc").unwrap(), text("lastmod"))
+            })
+            .collect();
+        let base = base.as_str();
+        assert!(base.contains('&') && base.contains('\''), "{base}");
+        assert_eq!(
+            urls,
+            [
+                (base.to_owned(), Some("2024-05-01T12:00:00Z".to_owned())),
+                (format!("{base}u/{B}/"), None),
+                (
+                    format!("{base}u/{A}/"),
+                    Some("2024-05-01T12:00:00Z".to_owned())
+                ),
+            ]
+        );
+        assert!(!xml.contains("/old/"), "redirects are not in the sitemap");
+    }
+
+    #[test]
+    fn json_holds_exactly_what_the_page_shows() {
+        use crate::discord::cdn::Cdn;
+        use crate::publish::Publish;
+        use crate::site::fixtures::snapshot;
+
+        let f = fixture();
+        let publish = Publish {
+            connections: true,
+            guilds: false,
+        };
+        let p = Profile::build(
+            &snapshot(A, "Nelly"),
+            publish,
+            &Cdn::discord(),
+            &site_info().base_url,
+        );
+        f.build(vec![p.clone()]).unwrap();
+        let text = read(&f, &format!("u/{A}.json"));
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json, serde_json::to_value(&p).unwrap());
+        assert_eq!(
+            json["guilds"],
+            serde_json::Value::Null,
+            "servers not opted in"
+        );
+        for private in ["hidden", "unverified", "revoked", "Alpha", "beta", "zeta"] {
+            assert!(!text.contains(private), "{private} leaked: {text}");
+        }
+        let page = read(&f, &format!("u/{A}/index.html"));
+        for shown in ["octocat", "Gamer Tag", "Nelly", "2015-08-10"] {
+            assert!(text.contains(shown) && page.contains(shown), "{shown}");
+        }
     }
 }
