@@ -2,18 +2,20 @@
 //! the output folder (swapped in whole, so a failed build leaves the previous site as it was).
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::deploy::{DeployError, DeployOutcome};
 use crate::discord::cdn::Cdn;
 use crate::discord::models::Snapshot;
+use crate::progress::Progress;
 use crate::publish::Publish;
 use crate::refresh::{RefreshSummary, Refresher};
+use crate::site::output::{build_site_with_progress, ProfileEntry};
 use crate::site::profile::Profile;
 use crate::site::render::{RenderError, Renderer, SiteInfo};
-use crate::site::{build_site, SiteError, SiteReport, SiteSettings};
+use crate::site::{SiteError, SiteReport, SiteSettings};
 use crate::store::{Store, StoreError};
 
 /// How many rendered-but-unwritten profiles may wait between the store reader and the renderers:
@@ -86,10 +88,20 @@ pub async fn build(
     store: &Store,
     refresher: Option<&Refresher>,
 ) -> Result<BuildSummary, BuildError> {
+    build_with_progress(config, store, refresher, Arc::new(Progress::hidden())).await
+}
+
+/// [`build`], reporting each refreshed user and each written page to `progress`.
+pub async fn build_with_progress(
+    config: &Config,
+    store: &Store,
+    refresher: Option<&Refresher>,
+    progress: Arc<Progress>,
+) -> Result<BuildSummary, BuildError> {
     let started = Instant::now();
     let refresh = match refresher {
         Some(refresher) => {
-            let summary = refresher.refresh_all().await?;
+            let summary = refresher.refresh_all_with_progress(&progress).await?;
             tracing::info!(
                 "refreshed {} users ({} changed), {} need re-consent, {} failed",
                 summary.refreshed,
@@ -102,9 +114,11 @@ pub async fn build(
         None => None,
     };
     let (render_config, store) = (config.clone(), store.clone());
-    let mut summary = tokio::task::spawn_blocking(move || render(&render_config, &store))
-        .await
-        .map_err(|e| BuildError::Task(e.to_string()))??;
+    let mut summary = tokio::task::spawn_blocking(move || {
+        render_with_progress(&render_config, &store, &progress)
+    })
+    .await
+    .map_err(|e| BuildError::Task(e.to_string()))??;
     summary.refresh = refresh;
     if config.deploy.is_enabled() && summary.site.changed() {
         summary.deployed = Some(deploy(config, &summary).await?);
@@ -135,6 +149,15 @@ async fn deploy(config: &Config, summary: &BuildSummary) -> Result<DeployOutcome
 
 /// Renders from the store's snapshots only (and the configured sample users). Blocking.
 pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError> {
+    render_with_progress(config, store, &Progress::hidden())
+}
+
+/// [`render`], ticking `progress` once per profile page written.
+pub fn render_with_progress(
+    config: &Config,
+    store: &Store,
+    progress: &Progress,
+) -> Result<BuildSummary, BuildError> {
     let renderer = Renderer::new(&config.theme_dir(), site_info(config))?;
     let cdn = Cdn::new(config.discord.cdn_base.url().clone());
     let base_url = config.site.base_url.url().clone();
@@ -145,16 +168,24 @@ pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError
     let settings = SiteSettings {
         output_dir: config.site.output_dir.clone(),
         theme_dir: config.theme_dir(),
+        cname: config.site.cname.clone(),
     };
+    progress.start(
+        "writing pages",
+        (samples.len() + store.count_page_sources()?) as u64,
+    );
 
     // The store is read on one thread and profiles flow to the renderers through a bounded
     // channel, so thousands of users never sit in memory at once.
-    let (sender, receiver) = mpsc::sync_channel::<Result<Profile, SiteError>>(PIPELINE_DEPTH);
+    let (sender, receiver) = mpsc::sync_channel::<Result<ProfileEntry, SiteError>>(PIPELINE_DEPTH);
     let reader = {
         let store = store.clone();
         std::thread::spawn(move || read_profiles(&store, samples, &cdn, &base_url, &sender))
     };
-    let site = build_site(&settings, &renderer, receiver.into_iter());
+    let site = build_site_with_progress(&settings, &renderer, receiver.into_iter(), &|| {
+        progress.tick()
+    });
+    progress.finish();
     let counts = reader
         .join()
         .map_err(|_| BuildError::Task("the store reader panicked".into()))?;
@@ -183,7 +214,7 @@ fn read_profiles(
     samples: Vec<Snapshot>,
     cdn: &Cdn,
     base_url: &url::Url,
-    sender: &mpsc::SyncSender<Result<Profile, SiteError>>,
+    sender: &mpsc::SyncSender<Result<ProfileEntry, SiteError>>,
 ) -> ReadCounts {
     let mut counts = ReadCounts::default();
     let everything = Publish {
@@ -192,7 +223,9 @@ fn read_profiles(
     };
     for snapshot in samples {
         if sender
-            .send(Ok(Profile::build(&snapshot, everything, cdn, base_url)))
+            .send(Ok(
+                Profile::build(&snapshot, everything, cdn, base_url).into()
+            ))
             .is_err()
         {
             return counts;
@@ -202,8 +235,12 @@ fn read_profiles(
     let result = store.for_each_page_source(|source| match source {
         Ok(source) => {
             counts.sent += 1;
-            let profile = Profile::build(&source.snapshot, source.publish, cdn, base_url);
-            sender.send(Ok(profile)).is_ok()
+            let entry = ProfileEntry {
+                profile: Profile::build(&source.snapshot, source.publish, cdn, base_url),
+                old_names: source.old_names,
+                changed_at: Some(source.changed_at),
+            };
+            sender.send(Ok(entry)).is_ok()
         }
         Err(error) => {
             tracing::warn!("left out of this build: {error}");

@@ -102,7 +102,8 @@ async fn build_command(config_path: &Path, offline: bool, no_deploy: bool) -> Re
         true => None,
         false => Some(refresher(&config, &secrets, &store)?),
     };
-    let summary = build::build(&config, &store, refresher.as_ref())
+    let progress = Arc::new(crate::progress::Progress::for_stderr());
+    let summary = build::build_with_progress(&config, &store, refresher.as_ref(), progress)
         .await
         .with_context(|| {
             format!(

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod deploy;
 pub mod discord;
 pub mod init;
+pub mod progress;
 pub mod publish;
 pub mod refresh;
 pub mod server;

@@ -1,6 +1,7 @@
 //! The `strife-gen` binary: parse arguments, set up logging, run the command, map errors to exit
 //! codes. Exit codes: 0 success, 1 failure while running, 2 bad configuration or usage.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -56,14 +57,16 @@ fn is_configuration_error(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Logs go to stderr; `STRIFE_LOG` (or `RUST_LOG`) sets the level, `info` by default.
+/// Logs go to stderr (around `build`'s progress bar); `STRIFE_LOG` (or `RUST_LOG`) sets the level, `info` by default.
 fn init_logging() {
     let filter = EnvFilter::try_from_env("STRIFE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(strife_gen::progress::stderr_log_writer)
+        // Colours only on a terminal: CI logs and cron mails get plain lines.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 }

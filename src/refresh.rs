@@ -13,6 +13,7 @@ use crate::crypto::TokenCipher;
 use crate::discord::client::{DiscordClient, DiscordError};
 use crate::discord::models::{Snapshot, Snowflake, User};
 use crate::discord::oauth::{OAuthClient, OAuthError, TokenSet};
+use crate::progress::Progress;
 use crate::publish::Publish;
 use crate::store::{unix_now, Store, StoreError, Tokens, UserRecord, UserStatus};
 
@@ -81,7 +82,16 @@ pub struct Refresher {
 impl Refresher {
     /// Refreshes every active user, `concurrency` at a time.
     pub async fn refresh_all(&self) -> Result<RefreshSummary, StoreError> {
+        self.refresh_all_with_progress(&Progress::hidden()).await
+    }
+
+    /// [`Refresher::refresh_all`], ticking `progress` once per user.
+    pub async fn refresh_all_with_progress(
+        &self,
+        progress: &Progress,
+    ) -> Result<RefreshSummary, StoreError> {
         let ids = self.store.run(|store| store.active_user_ids()).await?;
+        progress.start("refreshing users", ids.len() as u64);
         let summary = stream::iter(ids)
             .map(|id| async move { self.refresh_user(id).await })
             .buffer_unordered(self.concurrency.max(1))
@@ -89,10 +99,12 @@ impl Refresher {
                 RefreshSummary::default(),
                 |mut summary, outcome| async move {
                     summary.add(&outcome);
+                    progress.tick();
                     summary
                 },
             )
             .await;
+        progress.finish();
         Ok(summary)
     }
 

@@ -67,6 +67,44 @@ fn offline_build_renders_the_example_users_without_credentials() {
 }
 
 #[test]
+fn build_writes_static_host_files_and_reports_progress_and_a_summary() {
+    let (_dir, root) = site_with("cname = \"people.example.org\"\n");
+    let output = strife(&root, &["build", "--offline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = root.join("output");
+    let read = |rel: &str| std::fs::read_to_string(out.join(rel)).unwrap();
+    assert_eq!(read("CNAME"), "people.example.org\n");
+    assert!(out.join(".nojekyll").is_file());
+    assert!(read("404.html").contains("href=\"/people/static/style.css\""));
+    assert!(read("robots.txt").contains("Sitemap: https://example.org/people/sitemap.xml"));
+    assert!(
+        read("sitemap.xml").contains("<loc>https://example.org/people/u/80351110224678912/</loc>")
+    );
+    assert!(read("nelly/index.html").contains("url=/people/u/80351110224678912/"));
+    assert!(read("mason/index.html").contains("url=/people/u/53908232506183680/"));
+    let json: serde_json::Value = serde_json::from_str(&read("u/80351110224678912.json")).unwrap();
+    assert_eq!(json["id"], "80351110224678912");
+
+    // Not a terminal: plain progress lines instead of a bar, then the summary.
+    let log = stderr(&output);
+    assert!(log.contains("writing pages: 0 of 2"), "{log}");
+    assert!(log.contains("writing pages: 2 of 2"), "{log}");
+    assert!(!log.contains('\r'), "no bar drawn: {log}");
+    assert!(
+        log.contains("2 profiles: pages written 13, unchanged 0, files removed 0"),
+        "{log}"
+    );
+
+    let again = strife(&root, &["build", "--offline"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("pages written 0, unchanged 13, files removed 0"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
 fn an_unknown_key_exits_2_naming_key_and_line_and_writes_nothing() {
     let (_dir, root) = site_with("colour = \"red\"\n");
     let output = strife(&root, &["build", "--offline"]);

@@ -430,3 +430,52 @@ async fn the_service_renders_a_new_consent_without_waiting_for_the_schedule() {
     );
     background.abort();
 }
+
+#[tokio::test]
+async fn a_rename_keeps_the_old_vanity_url_and_deletion_removes_every_file() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    site.sign_in("/login?publish=connections").await;
+    site.build().await;
+    let out = site.root.join("output");
+    let read = |rel: &str| std::fs::read_to_string(out.join(rel)).unwrap_or_default();
+    assert!(read("ada/index.html").contains(&format!("url=/u/{ADA}/")));
+
+    site.fake.update_user(ADA, json!({"username": "countess"}));
+    site.build().await;
+    let old = read("ada/index.html");
+    assert!(old.contains(&format!("url=/u/{ADA}/")), "{old}");
+    assert!(old.contains("moved to <a href=\"/countess/\">"), "{old}");
+    assert!(read("countess/index.html").contains(&format!("url=/u/{ADA}/")));
+
+    let json = read(&format!("u/{ADA}.json"));
+    assert!(json.contains("\"username\": \"countess\""), "{json}");
+    assert!(
+        json.contains("ada-gh") && !json.contains("ada-private"),
+        "{json}"
+    );
+    assert!(
+        !json.contains("Analytical Engines"),
+        "servers not opted in: {json}"
+    );
+    let sitemap = read("sitemap.xml");
+    assert!(
+        sitemap.contains(&format!(
+            "<loc>https://profiles.example.org/u/{ADA}/</loc><lastmod>"
+        )),
+        "{sitemap}"
+    );
+
+    site.sign_in("/delete").await;
+    site.build().await;
+    for gone in [
+        "ada",
+        "countess",
+        &format!("u/{ADA}"),
+        &format!("u/{ADA}.json"),
+    ] {
+        assert!(!out.join(gone).exists(), "{gone} is still there");
+    }
+    assert!(!read("sitemap.xml").contains(ADA));
+}

@@ -1,12 +1,21 @@
 //! The static site: page models ([`profile`]), templates ([`render`]) and writing the output
 //! folder ([`output`]).
 //!
-//! Layout of a built site: `index.html`, `u/<id>/index.html` per profile, `static/...` copied from
-//! the theme.
+//! Layout of a built site ([`output`]):
+//!
+//! - `index.html`: everyone, sorted by name; `404.html` for any missing path;
+//! - `u/<id>/index.html` per profile (the stable URL) and `u/<id>.json`, the same data as JSON;
+//! - `<username>/index.html`: vanity URLs ([`vanity`]), redirect pages to `u/<id>/`, also for
+//!   names a user had before;
+//! - `sitemap.xml`, `robots.txt`, `.nojekyll`, and `CNAME` when `site.cname` is set
+//!   ([`conventions`]);
+//! - `static/...` copied from the theme.
 
+pub mod conventions;
 pub mod output;
 pub mod profile;
 pub mod render;
+pub mod vanity;
 
 pub use output::{build_site, SiteError, SiteReport, SiteSettings};
 pub use profile::{Profile, ProfileConnection, ProfileGuild};
@@ -108,6 +117,7 @@ pub(crate) mod fixtures {
             ("index.html", "{% for p in profiles %}{{ p.path }} {% endfor %}"),
             ("landing.html", "{{ page.login_path }}"),
             ("message.html", "{{ page.title }}"),
+            ("404.html", "not found {{ site.root }}"),
         ];
         for (name, source) in defaults.iter().chain(overrides) {
             let path = templates.join(name);

@@ -11,11 +11,16 @@
 //! crashed builds are deleted after the next successful build, so only one build may run per
 //! output folder at a time.
 //!
+//! Beside the pages the tree has what static hosts expect (see [`super::conventions`]): vanity
+//! URLs, `404.html`, `sitemap.xml`, `robots.txt`, `.nojekyll`, `CNAME`, and `u/<id>.json`.
+//! Every one of them goes through the same staging, so unchanged ones keep their mtime too, and
+//! those of removed users disappear with the swap.
+//!
 //! `.git` and `.gitkeep` at the top of the output folder are moved into the new tree untouched, so
 //! the output folder can be a git checkout. Anything else in the output folder that the build does
 //! not produce is removed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -23,8 +28,10 @@ use std::sync::Mutex;
 
 use rayon::iter::{ParallelBridge, ParallelIterator};
 
+use super::conventions::{self, RedirectPage, Sitemap};
 use super::profile::{page_path, Profile};
 use super::render::{ProfileSummary, RenderError, Renderer};
+use super::vanity::{self, Claimant, NameKind};
 use crate::discord::models::Snowflake;
 
 /// Top-level entries of an existing output folder that are carried into every new tree.
@@ -35,6 +42,28 @@ const CARRIED_OVER: [&str; 2] = [".git", ".gitkeep"];
 pub struct SiteSettings {
     pub output_dir: PathBuf,
     pub theme_dir: PathBuf,
+    /// Host name written to `CNAME` (GitHub Pages' custom domain); no `CNAME` when `None`.
+    pub cname: Option<String>,
+}
+
+/// A profile and what the site needs beside its page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileEntry {
+    pub profile: Profile,
+    /// Usernames the user had before, most recent first: their vanity URLs redirect here.
+    pub old_names: Vec<String>,
+    /// When the profile's data last changed (Unix seconds): the sitemap's `lastmod`.
+    pub changed_at: Option<i64>,
+}
+
+impl From<Profile> for ProfileEntry {
+    fn from(profile: Profile) -> Self {
+        ProfileEntry {
+            profile,
+            old_names: Vec::new(),
+            changed_at: None,
+        }
+    }
 }
 
 /// What a build did. Counts cover every file of the new tree: pages and static files.
@@ -68,6 +97,11 @@ pub enum SiteError {
     DuplicateProfile(String),
     #[error("output folder {} must be a folder with a name", .0.display())]
     BadOutputDir(PathBuf),
+    #[error("writing {page}: {error}")]
+    Json {
+        page: String,
+        error: serde_json::Error,
+    },
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SiteError {
@@ -82,10 +116,22 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SiteEr
 /// Renders every profile (in parallel), the index, and copies `<theme_dir>/static/` to
 /// `static/`, into a fresh folder beside `output_dir` that replaces it only when everything
 /// succeeded. On error the previous output is untouched and the staging folder is removed.
-pub fn build_site(
+///
+/// `profiles` yields [`Profile`]s or [`ProfileEntry`]s (with old names and dates).
+pub fn build_site<P: Into<ProfileEntry> + Send>(
     settings: &SiteSettings,
     renderer: &Renderer,
-    profiles: impl Iterator<Item = Result<Profile, SiteError>> + Send,
+    profiles: impl Iterator<Item = Result<P, SiteError>> + Send,
+) -> Result<SiteReport, SiteError> {
+    build_site_with_progress(settings, renderer, profiles, &|| {})
+}
+
+/// [`build_site`], calling `on_page` after each profile page is written (from any thread).
+pub fn build_site_with_progress<P: Into<ProfileEntry> + Send>(
+    settings: &SiteSettings,
+    renderer: &Renderer,
+    profiles: impl Iterator<Item = Result<P, SiteError>> + Send,
+    on_page: &(dyn Fn() + Sync),
 ) -> Result<SiteReport, SiteError> {
     let output = settings.output_dir.as_path();
     let Some(name) = output.file_name().map(|n| n.to_string_lossy().into_owned()) else {
@@ -130,52 +176,39 @@ pub fn build_site(
         previous: previous.as_deref(),
     };
 
-    // Profile pages, in parallel.
+    // Profile pages and their JSON, in parallel.
     let seen = Mutex::new(HashSet::new());
-    let pages: Vec<(ProfileSummary, Outcome)> = profiles
+    let pages: Vec<PublishedProfile> = profiles
         .par_bridge()
-        .map(|profile| {
+        .map(|entry| {
             // A source that fails part-way means pages are missing: abandon the whole build.
-            let profile = profile?;
-            let id = Snowflake::parse(&profile.id)
-                .ok_or_else(|| SiteError::InvalidProfileId(profile.id.clone()))?;
-            if !seen.lock().unwrap_or_else(|e| e.into_inner()).insert(id) {
-                return Err(SiteError::DuplicateProfile(profile.id.clone()));
-            }
-            let path = page_path(id.0);
-            let html = renderer
-                .render_profile(&profile)
-                .map_err(|error| SiteError::Render {
-                    page: path.clone(),
-                    error,
-                })?;
-            let outcome = stage.put(&format!("{path}index.html"), html.as_bytes())?;
-            let mut summary = ProfileSummary::from(&profile);
-            summary.path = path;
-            Ok((summary, outcome))
+            let page = publish_profile(&stage, renderer, entry?.into(), &seen)?;
+            on_page();
+            Ok(page)
         })
         .collect::<Result<_, SiteError>>()?;
 
     let mut report = SiteReport::default();
     let mut summaries = Vec::with_capacity(pages.len());
-    for (summary, outcome) in pages {
-        report.count(outcome);
-        summaries.push(summary);
+    for page in &pages {
+        page.outcomes.iter().for_each(|o| report.count(*o));
+        summaries.push(page.summary.clone());
     }
     summaries.sort_by_cached_key(|s| (s.display_name.to_lowercase(), s.id.len(), s.id.clone()));
 
     let index = renderer
         .render_index(&summaries)
-        .map_err(|error| SiteError::Render {
-            page: "index.html".into(),
-            error,
-        })?;
+        .map_err(render_err("index.html"))?;
     report.count(stage.put("index.html", index.as_bytes())?);
+    write_host_files(&stage, renderer, settings, &pages, &mut report)?;
 
     let static_dir = settings.theme_dir.join("static");
     if static_dir.is_dir() {
         stage.copy_dir(&static_dir, "static", &mut report)?;
     }
+
+    // Last: a vanity URL never takes a name the site already has at its top level.
+    write_vanity_urls(&stage, renderer, &pages, &mut report)?;
 
     if let Some(previous) = &previous {
         report.files_removed = count_removed(previous, staging.path(), Path::new(""))?;
@@ -197,6 +230,136 @@ pub fn build_site(
         "site built"
     );
     Ok(report)
+}
+
+/// What the rest of the site needs from a published profile page.
+struct PublishedProfile {
+    summary: ProfileSummary,
+    id: u64,
+    username: String,
+    old_names: Vec<String>,
+    url: String,
+    changed_at: Option<i64>,
+    /// Of the page and of its JSON.
+    outcomes: [Outcome; 2],
+}
+
+fn render_err(page: &str) -> impl FnOnce(RenderError) -> SiteError {
+    let page = page.to_owned();
+    move |error| SiteError::Render { page, error }
+}
+
+/// Writes `u/<id>/index.html` and `u/<id>.json` for one profile.
+fn publish_profile(
+    stage: &Stage<'_>,
+    renderer: &Renderer,
+    entry: ProfileEntry,
+    seen: &Mutex<HashSet<Snowflake>>,
+) -> Result<PublishedProfile, SiteError> {
+    let ProfileEntry {
+        profile,
+        old_names,
+        changed_at,
+    } = entry;
+    let id = Snowflake::parse(&profile.id)
+        .ok_or_else(|| SiteError::InvalidProfileId(profile.id.clone()))?;
+    if !seen.lock().unwrap_or_else(|e| e.into_inner()).insert(id) {
+        return Err(SiteError::DuplicateProfile(profile.id.clone()));
+    }
+    let path = page_path(id.0);
+    let html = renderer
+        .render_profile(&profile)
+        .map_err(render_err(&path))?;
+    let page = stage.put(&format!("{path}index.html"), html.as_bytes())?;
+    let json_path = conventions::json_path(id.0);
+    let json = conventions::profile_json(&profile).map_err(|error| SiteError::Json {
+        page: json_path.clone(),
+        error,
+    })?;
+    let json = stage.put(&json_path, &json)?;
+    let mut summary = ProfileSummary::from(&profile);
+    summary.path = path;
+    Ok(PublishedProfile {
+        summary,
+        id: id.0,
+        username: profile.username,
+        old_names,
+        url: profile.url,
+        changed_at,
+        outcomes: [page, json],
+    })
+}
+
+/// `404.html`, `sitemap.xml`, `robots.txt`, `.nojekyll` (GitHub Pages would otherwise run Jekyll
+/// and hide `_`-prefixed files) and `CNAME` when configured.
+fn write_host_files(
+    stage: &Stage<'_>,
+    renderer: &Renderer,
+    settings: &SiteSettings,
+    pages: &[PublishedProfile],
+    report: &mut SiteReport,
+) -> Result<(), SiteError> {
+    let not_found = renderer
+        .render_not_found()
+        .map_err(render_err("404.html"))?;
+    report.count(stage.put("404.html", not_found.as_bytes())?);
+
+    let sitemap = Sitemap::new(
+        pages
+            .iter()
+            .map(|p| (p.url.clone(), p.changed_at))
+            .collect(),
+    );
+    let sitemap = renderer
+        .render_sitemap(&sitemap)
+        .map_err(render_err("sitemap.xml"))?;
+    report.count(stage.put("sitemap.xml", sitemap.as_bytes())?);
+
+    let robots = renderer.render_robots().map_err(render_err("robots.txt"))?;
+    report.count(stage.put("robots.txt", robots.as_bytes())?);
+
+    report.count(stage.put(".nojekyll", b"")?);
+    if let Some(host) = &settings.cname {
+        report.count(stage.put("CNAME", conventions::cname_file(host).as_bytes())?);
+    }
+    Ok(())
+}
+
+/// `<slug>/index.html` for every vanity URL: current usernames and former ones.
+fn write_vanity_urls(
+    stage: &Stage<'_>,
+    renderer: &Renderer,
+    pages: &[PublishedProfile],
+    report: &mut SiteReport,
+) -> Result<(), SiteError> {
+    let taken = stage.top_level_names()?;
+    let claimants = pages.iter().map(|p| Claimant {
+        id: p.id,
+        username: &p.username,
+        old_names: &p.old_names,
+    });
+    let urls = vanity::resolve(claimants, &taken);
+    let by_id: HashMap<u64, &PublishedProfile> = pages.iter().map(|p| (p.id, p)).collect();
+    let current: HashMap<u64, &str> = urls
+        .iter()
+        .filter(|url| url.kind == NameKind::Current)
+        .map(|url| (url.id, url.slug.as_str()))
+        .collect();
+    for url in &urls {
+        let profile = by_id[&url.id];
+        let page = RedirectPage::new(
+            &url.slug,
+            url.kind,
+            &profile.summary,
+            &profile.url,
+            current.get(&url.id).copied(),
+        );
+        let html = renderer
+            .render_redirect(&page)
+            .map_err(render_err(&page.path))?;
+        report.count(stage.put(&format!("{}index.html", page.path), html.as_bytes())?);
+    }
+    Ok(())
 }
 
 impl SiteReport {
@@ -241,6 +404,16 @@ impl Stage<'_> {
         }
         fs::write(&target, bytes).map_err(io_err("write", &target))?;
         Ok(Outcome::Written)
+    }
+
+    /// Lower-cased names of everything at the top of the new tree so far.
+    fn top_level_names(&self) -> Result<HashSet<String>, SiteError> {
+        let mut names = HashSet::new();
+        for entry in fs::read_dir(self.root).map_err(io_err("read folder", self.root))? {
+            let entry = entry.map_err(io_err("read folder", self.root))?;
+            names.insert(entry.file_name().to_string_lossy().to_lowercase());
+        }
+        Ok(names)
     }
 
     /// Copies the folder `src` to `rel` in the new tree, file by file.
@@ -478,6 +651,7 @@ mod tests {
 
     use super::*;
     use crate::site::fixtures::{default_theme, profile, site_info, theme};
+    use crate::site::SiteInfo;
 
     struct Fixture {
         _root: tempfile::TempDir,
@@ -492,6 +666,7 @@ mod tests {
         let settings = SiteSettings {
             output_dir: parent.join("output"),
             theme_dir: default_theme(),
+            cname: None,
         };
         let renderer = Renderer::new(&settings.theme_dir, site_info()).unwrap();
         Fixture {
@@ -564,6 +739,10 @@ mod tests {
         past
     }
 
+    /// Files of a build of [`people`]: 2 × (page, json, vanity URL), index, 404, sitemap,
+    /// robots.txt, .nojekyll, style.css.
+    const ALL_FILES: usize = 12;
+
     const A: u64 = 80351110224678912;
     const B: u64 = 175928847299117063;
 
@@ -579,16 +758,24 @@ mod tests {
         assert_eq!(
             files,
             [
+                ".nojekyll",
+                "404.html",
+                "alice/index.html",
                 "index.html",
+                "nelly/index.html",
+                "robots.txt",
+                "sitemap.xml",
                 "static/style.css",
+                &format!("u/{B}.json"),
                 &format!("u/{B}/index.html"),
+                &format!("u/{A}.json"),
                 &format!("u/{A}/index.html")
             ]
         );
         assert_eq!(
             report,
             SiteReport {
-                pages_written: 4,
+                pages_written: ALL_FILES,
                 pages_unchanged: 0,
                 files_removed: 0
             }
@@ -618,7 +805,7 @@ mod tests {
             report,
             SiteReport {
                 pages_written: 0,
-                pages_unchanged: 4,
+                pages_unchanged: ALL_FILES,
                 files_removed: 0
             }
         );
@@ -640,19 +827,35 @@ mod tests {
         let report = f
             .build(vec![profile(A, "Nelly"), profile(B, "Alicia")])
             .unwrap();
+        // Alice's page, JSON and vanity URL (now `alicia/`) and the index changed.
         assert_eq!(
             report,
             SiteReport {
-                pages_written: 2,
-                pages_unchanged: 2,
-                files_removed: 0
+                pages_written: 4,
+                pages_unchanged: ALL_FILES - 4,
+                files_removed: 1
             }
         );
         let mtimes = mtimes(f.output());
-        assert_eq!(mtimes[&format!("u/{A}/index.html")], past);
-        assert_eq!(mtimes["static/style.css"], past);
-        assert_ne!(mtimes[&format!("u/{B}/index.html")], past);
-        assert_ne!(mtimes["index.html"], past);
+        for unchanged in [
+            format!("u/{A}/index.html"),
+            format!("u/{A}.json"),
+            "nelly/index.html".into(),
+            "static/style.css".into(),
+            "sitemap.xml".into(),
+            "404.html".into(),
+        ] {
+            assert_eq!(mtimes[&unchanged], past, "{unchanged}");
+        }
+        for changed in [
+            format!("u/{B}/index.html"),
+            format!("u/{B}.json"),
+            "alicia/index.html".into(),
+            "index.html".into(),
+        ] {
+            assert_ne!(mtimes[&changed], past, "{changed}");
+        }
+        assert!(!mtimes.contains_key("alice/index.html"));
     }
 
     #[test]
@@ -662,23 +865,32 @@ mod tests {
         fs::write(f.output().join("stray.txt"), "not ours").unwrap();
 
         let report = f.build(vec![profile(A, "Nelly")]).unwrap();
+        // Written: index and sitemap. Removed: Alice's page, JSON, vanity URL, and the stray.
         assert_eq!(
             report,
             SiteReport {
-                pages_written: 1,
-                pages_unchanged: 2,
-                files_removed: 2
+                pages_written: 2,
+                pages_unchanged: ALL_FILES - 5,
+                files_removed: 4
             }
         );
         assert!(!f.output().join(format!("u/{B}")).exists());
+        assert!(!f.output().join(format!("u/{B}.json")).exists());
+        assert!(!f.output().join("alice").exists());
+        assert!(f.output().join("nelly/index.html").is_file());
         assert!(!f.output().join("stray.txt").exists());
-        assert!(!fs::read_to_string(f.output().join("index.html"))
-            .unwrap()
-            .contains("Alice"));
+        for file in ["index.html", "sitemap.xml"] {
+            let text = fs::read_to_string(f.output().join(file)).unwrap();
+            assert!(
+                !text.contains("Alice") && !text.contains(&B.to_string()),
+                "{text}"
+            );
+        }
 
         let report = f.build(vec![]).unwrap();
-        assert_eq!(report.files_removed, 1);
+        assert_eq!(report.files_removed, 3);
         assert!(!f.output().join("u").exists());
+        assert!(!f.output().join("nelly").exists());
     }
 
     #[test]
@@ -718,7 +930,7 @@ mod tests {
             report,
             SiteReport {
                 pages_written: 0,
-                pages_unchanged: 4,
+                pages_unchanged: ALL_FILES,
                 files_removed: 0
             }
         );
@@ -747,7 +959,7 @@ mod tests {
             report,
             SiteReport {
                 pages_written: 0,
-                pages_unchanged: 4,
+                pages_unchanged: ALL_FILES,
                 files_removed: 0
             }
         );
@@ -813,5 +1025,291 @@ mod tests {
             "{err}"
         );
         assert_eq!(fs::read_to_string(f.output()).unwrap(), "file");
+    }
+
+    fn read(f: &Fixture, rel: &str) -> String {
+        fs::read_to_string(f.output().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    fn entry(id: u64, name: &str, old_names: &[&str], changed_at: Option<i64>) -> ProfileEntry {
+        ProfileEntry {
+            profile: profile(id, name),
+            old_names: old_names.iter().map(|n| n.to_string()).collect(),
+            changed_at,
+        }
+    }
+
+    fn build_entries(f: &Fixture, entries: Vec<ProfileEntry>) -> SiteReport {
+        build_site(&f.settings, &f.renderer, entries.into_iter().map(Ok)).unwrap()
+    }
+
+    #[test]
+    fn vanity_urls_redirect_to_the_stable_page() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        let html = read(&f, "nelly/index.html");
+        assert!(
+            html.contains(&format!(
+                "<meta http-equiv=\"refresh\" content=\"0; url=/u/{A}/\">"
+            )),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!(
+                "<link rel=\"canonical\" href=\"https://people.example/u/{A}/\">"
+            )),
+            "{html}"
+        );
+        assert!(html.contains(&format!("<a href=\"/u/{A}/\">")), "{html}");
+        assert!(!html.contains("moved"), "{html}");
+    }
+
+    #[test]
+    fn a_renamed_user_keeps_their_old_vanity_url_as_a_redirect() {
+        let f = fixture();
+        build_entries(&f, vec![entry(A, "Nelly", &[], Some(100))]);
+        let past = age(f.output());
+
+        // Nelly is now "nell"; "nelly" redirects to her page and names her new URL.
+        let renamed = || vec![entry(A, "Nell", &["nelly"], Some(200))];
+        build_entries(&f, renamed());
+        let html = read(&f, "nelly/index.html");
+        assert!(html.contains(&format!("url=/u/{A}/")), "{html}");
+        assert!(html.contains("moved to <a href=\"/nell/\">"), "{html}");
+        assert!(read(&f, "nell/index.html").contains(&format!("url=/u/{A}/")));
+        assert_ne!(mtimes(f.output())["nelly/index.html"], past);
+
+        // Nothing changed: nothing is rewritten, redirects included.
+        let past = age(f.output());
+        let report = build_entries(&f, renamed());
+        assert_eq!(report.pages_written, 0, "{report:?}");
+        assert!(mtimes(f.output()).values().all(|m| *m == past));
+
+        // Someone else is called "nelly" now: the URL is theirs, not a redirect to Nell.
+        build_entries(
+            &f,
+            vec![
+                entry(A, "Nell", &["nelly"], Some(200)),
+                entry(B, "nelly", &[], None),
+            ],
+        );
+        let html = read(&f, "nelly/index.html");
+        assert!(html.contains(&format!("url=/u/{B}/")), "{html}");
+        assert!(!html.contains("moved"), "{html}");
+
+        // A user who leaves takes their former names with them.
+        build_entries(&f, vec![entry(B, "Alice", &[], None)]);
+        assert!(!f.output().join("nelly").exists());
+        assert!(!f.output().join("nell").exists());
+        assert!(f.output().join("alice/index.html").is_file());
+    }
+
+    #[test]
+    fn colliding_names_go_to_the_older_account_whatever_the_order() {
+        let f = fixture();
+        let (older, newer) = (B.min(A), B.max(A));
+        f.build(vec![profile(newer, "Twin"), profile(older, "Twin")])
+            .unwrap();
+        let first = tree(f.output());
+        assert!(read(&f, "twin/index.html").contains(&format!("url=/u/{older}/")));
+        f.build(vec![profile(older, "Twin"), profile(newer, "Twin")])
+            .unwrap();
+        assert_eq!(tree(f.output()), first, "the build is deterministic");
+    }
+
+    #[test]
+    fn vanity_urls_never_shadow_the_sites_own_files() {
+        let f = fixture();
+        let names = [
+            "static",
+            "U",
+            "index.html",
+            "sitemap.xml",
+            "404.html",
+            "robots.txt",
+            "CNAME",
+        ];
+        let hostile = ["../../escape", "..", ".nojekyll", "a/b", "<script>x"];
+        let profiles: Vec<Profile> = names
+            .iter()
+            .chain(&hostile)
+            .enumerate()
+            .map(|(i, name)| {
+                let mut p = profile(1000 + i as u64, "x");
+                p.username = (*name).to_owned();
+                p
+            })
+            .collect();
+        f.build(profiles).unwrap();
+        let files: Vec<String> = tree(f.output()).into_keys().collect();
+        let top: std::collections::BTreeSet<&str> =
+            files.iter().map(|f| f.split('/').next().unwrap()).collect();
+        assert_eq!(
+            top.into_iter().collect::<Vec<_>>(),
+            [
+                ".nojekyll",
+                "404.html",
+                "ab",
+                "index.html",
+                "robots.txt",
+                "scriptx",
+                "sitemap.xml",
+                "static",
+                "u"
+            ]
+        );
+        assert!(files
+            .iter()
+            .all(|f| !f.starts_with("static/") || f == "static/style.css"));
+        assert!(read(&f, "sitemap.xml").starts_with("<?xml"));
+        assert!(read(&f, "404.html").contains("Page not found"));
+        assert_eq!(
+            f.siblings(),
+            ["output"],
+            "nothing escaped the output folder"
+        );
+    }
+
+    #[test]
+    fn host_files() {
+        let mut f = fixture();
+        f.build(people()).unwrap();
+        assert_eq!(read(&f, ".nojekyll"), "");
+        assert!(!f.output().join("CNAME").exists());
+        assert_eq!(
+            read(&f, "robots.txt"),
+            "User-agent: *\nDisallow:\n\nSitemap: https://people.example/sitemap.xml\n"
+        );
+        let not_found = read(&f, "404.html");
+        assert!(
+            not_found.contains("href=\"/static/style.css\""),
+            "{not_found}"
+        );
+        assert!(not_found.contains("noindex"), "{not_found}");
+
+        f.settings.cname = Some("people.example".into());
+        let past = age(f.output());
+        let report = f.build(people()).unwrap();
+        assert_eq!(read(&f, "CNAME"), "people.example\n");
+        assert_eq!(report.pages_written, 1, "only CNAME is new: {report:?}");
+        assert_eq!(mtimes(f.output())[".nojekyll"], past);
+
+        f.settings.cname = None;
+        let report = f.build(people()).unwrap();
+        assert_eq!(report.files_removed, 1);
+        assert!(!f.output().join("CNAME").exists());
+    }
+
+    #[test]
+    fn the_404_page_links_root_relative_under_a_path_prefix() {
+        let mut f = fixture();
+        let info = SiteInfo {
+            title: "t".into(),
+            base_url: url::Url::parse("https://x.example/people").unwrap(),
+        };
+        f.renderer = Renderer::new(&f.settings.theme_dir, info).unwrap();
+        f.build(people()).unwrap();
+        let html = read(&f, "404.html");
+        let links: Vec<&str> = html
+            .split(['"'])
+            .skip(1)
+            .step_by(2)
+            .filter(|v| v.starts_with('/') || v.starts_with("http") || v.contains(".css"))
+            .collect();
+        assert!(!links.is_empty(), "{html}");
+        for link in links {
+            assert!(link.starts_with("/people/"), "{link} in {html}");
+        }
+        assert!(read(&f, "robots.txt").contains("https://x.example/people/sitemap.xml"));
+    }
+
+    #[test]
+    fn the_sitemap_is_well_formed_absolute_and_escaped() {
+        let mut f = fixture();
+        let base = url::Url::parse("https://people.example/a&b'c<d/").unwrap();
+        let info = SiteInfo {
+            title: "t".into(),
+            base_url: base.clone(),
+        };
+        f.renderer = Renderer::new(&f.settings.theme_dir, info).unwrap();
+        let with_base = |mut e: ProfileEntry| {
+            e.profile.url = crate::site::profile::page_url(&base, &e.profile.path);
+            e
+        };
+        build_entries(
+            &f,
+            vec![
+                with_base(entry(A, "Nelly", &["old"], Some(1_714_564_800))),
+                with_base(entry(B, "Alice", &[], None)),
+            ],
+        );
+        let xml = read(&f, "sitemap.xml");
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+        let ns = "http://www.sitemaps.org/schemas/sitemap/0.9";
+        assert_eq!(doc.root_element().tag_name().name(), "urlset");
+        assert_eq!(doc.root_element().tag_name().namespace(), Some(ns));
+        let urls: Vec<(String, Option<String>)> = doc
+            .root_element()
+            .children()
+            .filter(|n| n.has_tag_name((ns, "url")))
+            .map(|url| {
+                let text = |tag: &str| {
+                    url.children()
+                        .find(|n| n.has_tag_name((ns, tag)))
+                        .and_then(|n| n.text())
+                        .map(str::to_owned)
+                };
+                (text("loc").unwrap(), text("lastmod"))
+            })
+            .collect();
+        let base = base.as_str();
+        assert!(base.contains('&') && base.contains('\''), "{base}");
+        assert_eq!(
+            urls,
+            [
+                (base.to_owned(), Some("2024-05-01T12:00:00Z".to_owned())),
+                (format!("{base}u/{B}/"), None),
+                (
+                    format!("{base}u/{A}/"),
+                    Some("2024-05-01T12:00:00Z".to_owned())
+                ),
+            ]
+        );
+        assert!(!xml.contains("/old/"), "redirects are not in the sitemap");
+    }
+
+    #[test]
+    fn json_holds_exactly_what_the_page_shows() {
+        use crate::discord::cdn::Cdn;
+        use crate::publish::Publish;
+        use crate::site::fixtures::snapshot;
+
+        let f = fixture();
+        let publish = Publish {
+            connections: true,
+            guilds: false,
+        };
+        let p = Profile::build(
+            &snapshot(A, "Nelly"),
+            publish,
+            &Cdn::discord(),
+            &site_info().base_url,
+        );
+        f.build(vec![p.clone()]).unwrap();
+        let text = read(&f, &format!("u/{A}.json"));
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json, serde_json::to_value(&p).unwrap());
+        assert_eq!(
+            json["guilds"],
+            serde_json::Value::Null,
+            "servers not opted in"
+        );
+        for private in ["hidden", "unverified", "revoked", "Alpha", "beta", "zeta"] {
+            assert!(!text.contains(private), "{private} leaked: {text}");
+        }
+        let page = read(&f, &format!("u/{A}/index.html"));
+        for shown in ["octocat", "Gamer Tag", "Nelly", "2015-08-10"] {
+            assert!(text.contains(shown) && page.contains(shown), "{shown}");
+        }
     }
 }

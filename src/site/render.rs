@@ -15,15 +15,17 @@ use minijinja::{context, Environment, UndefinedBehavior};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
+use super::conventions::{builtin_template, RedirectPage, Sitemap};
 use super::profile::Profile;
 
 /// Templates every theme must have.
-pub const REQUIRED_TEMPLATES: [&str; 5] = [
+pub const REQUIRED_TEMPLATES: [&str; 6] = [
     "base.html",
     "profile.html",
     "index.html",
     "landing.html",
     "message.html",
+    "404.html",
 ];
 
 /// Site-wide values, available to every template as `site`:
@@ -255,6 +257,48 @@ impl Renderer {
         };
         let template = self.env.get_template(name).map_err(to_error)?;
         template.render(ctx).map_err(to_error)
+    }
+
+    /// `404.html` with `site`.
+    pub fn render_not_found(&self) -> Result<String, RenderError> {
+        self.render("404.html", context! { site => self.site.clone() })
+    }
+
+    /// `redirect.html` (a vanity URL) with `site` and `page`.
+    pub fn render_redirect(&self, page: &RedirectPage) -> Result<String, RenderError> {
+        self.render_builtin(
+            "redirect.html",
+            context! { site => self.site.clone(), page => Serde(page) },
+        )
+    }
+
+    /// `sitemap.xml` with `site` and `sitemap`.
+    pub fn render_sitemap(&self, sitemap: &Sitemap) -> Result<String, RenderError> {
+        self.render_builtin(
+            "sitemap.xml",
+            context! { site => self.site.clone(), sitemap => Serde(sitemap) },
+        )
+    }
+
+    /// `robots.txt` with `site`.
+    pub fn render_robots(&self) -> Result<String, RenderError> {
+        self.render_builtin("robots.txt", context! { site => self.site.clone() })
+    }
+
+    /// The theme's template `name` when it has one, otherwise strife-gen's built-in one (with the
+    /// same settings: strict undefined values, escaping by extension).
+    fn render_builtin(&self, name: &str, ctx: Value) -> Result<String, RenderError> {
+        if self.env.get_template(name).is_ok() {
+            return self.render(name, ctx);
+        }
+        let source = builtin_template(name).unwrap_or_default();
+        self.env
+            .render_named_str(name, source, ctx)
+            .map_err(|err| RenderError::Render {
+                path: PathBuf::from(format!("(built-in template) {name}")),
+                line: err.line().unwrap_or(0),
+                message: describe(&err),
+            })
     }
 }
 

@@ -137,6 +137,11 @@ pub struct PageSource {
     pub publish: Publish,
     pub status: UserStatus,
     pub snapshot: Snapshot,
+    /// Past usernames, most recently used first, without the current one: their vanity URLs
+    /// redirect to the page.
+    pub old_names: Vec<String>,
+    /// When the snapshot's data last changed (Unix seconds).
+    pub changed_at: i64,
 }
 
 /// Seconds since the Unix epoch.
@@ -400,8 +405,14 @@ impl Store {
         mut visit: impl FnMut(Result<PageSource, StoreError>) -> bool,
     ) -> Result<(), StoreError> {
         let conn = connect(&self.path)?;
+        // Old names come with each row (a JSON array from the primary-key index of
+        // `name_history`), so there is one query whatever the number of users.
         let mut statement = conn.prepare(
-            "SELECT u.id, u.publish_connections, u.publish_guilds, u.status, s.data
+            "SELECT u.id, u.publish_connections, u.publish_guilds, u.status, s.data, s.changed_at,
+                    (SELECT json_group_array(username) FROM
+                        (SELECT h.username FROM name_history h
+                         WHERE h.user_id = u.id AND h.username <> u.username
+                         ORDER BY h.last_seen DESC, h.username))
              FROM users u JOIN snapshots s ON s.user_id = u.id
              WHERE u.status IN ('active', 'needs_reconsent')
              ORDER BY u.id",
@@ -413,6 +424,18 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// How many pages [`Store::for_each_page_source`] would visit now (for progress bars).
+    pub fn count_page_sources(&self) -> Result<usize, StoreError> {
+        let conn = self.conn();
+        let count: i64 = conn.query_row(
+            "SELECT count(*) FROM users u JOIN snapshots s ON s.user_id = u.id
+             WHERE u.status IN ('active', 'needs_reconsent')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(usize::try_from(count).unwrap_or(0))
     }
 
     /// Past usernames of a user, newest first (for redirects from old vanity URLs).
@@ -543,6 +566,16 @@ fn read_page_source(row: &Row<'_>) -> Result<PageSource, StoreError> {
         user: id,
         detail: e.to_string(),
     })?;
+    let old_names: Vec<String> =
+        serde_json::from_str(&row.get::<_, String>(6)?).map_err(|e| StoreError::Snapshot {
+            user: id,
+            detail: format!("name history: {e}"),
+        })?;
+    // `users.username` follows the snapshot, but the page is made from the snapshot: trust it.
+    let old_names = old_names
+        .into_iter()
+        .filter(|name| *name != snapshot.user.username)
+        .collect();
     Ok(PageSource {
         id,
         publish: Publish {
@@ -551,6 +584,8 @@ fn read_page_source(row: &Row<'_>) -> Result<PageSource, StoreError> {
         },
         status: UserStatus::parse(&status),
         snapshot,
+        old_names,
+        changed_at: row.get(5)?,
     })
 }
 

@@ -179,6 +179,45 @@ fn snapshots_report_changes_and_keep_name_history() {
 }
 
 #[test]
+fn page_sources_carry_old_names_and_when_data_changed() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(7, "first", "r"), &cipher, 100)
+        .unwrap();
+    store.save_snapshot(&snapshot(7, "second"), 200).unwrap();
+    store
+        .save_snapshot(&snapshot(7, "third\"quoted,"), 300)
+        .unwrap();
+    store
+        .save_snapshot(&snapshot(7, "third\"quoted,"), 400)
+        .unwrap();
+    store
+        .record_consent(&consent(8, "never_renamed", "r"), &cipher, 150)
+        .unwrap();
+
+    let mut sources = Vec::new();
+    store
+        .for_each_page_source(|source| {
+            sources.push(source.unwrap());
+            true
+        })
+        .unwrap();
+    assert_eq!(sources.len(), 2);
+    assert_eq!(sources[0].snapshot.user.username, "third\"quoted,");
+    assert_eq!(sources[0].old_names, ["second", "first"]);
+    assert_eq!(sources[0].changed_at, 300, "unchanged data keeps the date");
+    assert!(sources[1].old_names.is_empty());
+    assert_eq!(sources[1].changed_at, 150);
+    assert_eq!(store.count_page_sources().unwrap(), 2);
+
+    store
+        .set_status(Snowflake(8), UserStatus::Revoked, None, 500)
+        .unwrap();
+    assert_eq!(store.count_page_sources().unwrap(), 1);
+}
+
+#[test]
 fn statuses_decide_who_is_refreshed_and_published() {
     let (_dir, store) = open();
     let cipher = TokenCipher::random();
