@@ -2,10 +2,11 @@
 //! the output folder (swapped in whole, so a failed build leaves the previous site as it was).
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::content::{Content, ContentWarning};
 use crate::discord::cdn::Cdn;
 use crate::discord::models::Snapshot;
 use crate::publish::Publish;
@@ -43,6 +44,8 @@ pub struct BuildSummary {
     pub skipped: usize,
     pub site: SiteReport,
     pub elapsed: Duration,
+    /// Problems with `content/` files (already logged); the build went on without them.
+    pub content_warnings: Vec<ContentWarning>,
 }
 
 impl std::fmt::Display for BuildSummary {
@@ -102,7 +105,10 @@ pub async fn build(
 
 /// Renders from the store's snapshots only (and the configured sample users). Blocking.
 pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError> {
-    let renderer = Renderer::new(&config.theme_dir(), site_info(config))?;
+    let (content, mut content_warnings) = Content::load(&config.site.content_dir);
+    let renderer = Renderer::new(&config.theme_dir(), site_info(config))?
+        .with_front_page(content.front_page.clone());
+    let content = Arc::new(content);
     let cdn = Cdn::new(config.discord.cdn_base.url().clone());
     let base_url = config.site.base_url.url().clone();
     let samples = match &config.site.sample_users_dir {
@@ -119,19 +125,27 @@ pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError
     let (sender, receiver) = mpsc::sync_channel::<Result<Profile, SiteError>>(PIPELINE_DEPTH);
     let reader = {
         let store = store.clone();
-        std::thread::spawn(move || read_profiles(&store, samples, &cdn, &base_url, &sender))
+        let content = content.clone();
+        std::thread::spawn(move || {
+            read_profiles(&store, samples, &cdn, &base_url, &content, &sender)
+        })
     };
     let site = build_site(&settings, &renderer, receiver.into_iter());
     let counts = reader
         .join()
         .map_err(|_| BuildError::Task("the store reader panicked".into()))?;
     let site = site?;
+    content_warnings.extend(content.finish());
+    for warning in &content_warnings {
+        tracing::warn!("content: {warning}");
+    }
     Ok(BuildSummary {
         refresh: None,
         profiles: counts.sent,
         skipped: counts.skipped,
         site,
         elapsed: Duration::ZERO,
+        content_warnings,
     })
 }
 
@@ -141,7 +155,8 @@ struct ReadCounts {
     skipped: usize,
 }
 
-/// Feeds the renderers: sample users first, then every published user from the store. A user
+/// Feeds the renderers: sample users first, then every published user from the store, each with
+/// their `content/users/` file applied. A user
 /// whose snapshot cannot be read is left out with a warning; a store that fails part-way sends an
 /// error, which abandons the build (publishing a site with users missing would delete their pages).
 fn read_profiles(
@@ -149,6 +164,7 @@ fn read_profiles(
     samples: Vec<Snapshot>,
     cdn: &Cdn,
     base_url: &url::Url,
+    content: &Content,
     sender: &mpsc::SyncSender<Result<Profile, SiteError>>,
 ) -> ReadCounts {
     let mut counts = ReadCounts::default();
@@ -156,11 +172,13 @@ fn read_profiles(
         connections: true,
         guilds: true,
     };
+    let page = |snapshot: &Snapshot, publish: Publish| {
+        let mut profile = Profile::build(snapshot, publish, cdn, base_url);
+        content.apply(&mut profile);
+        profile
+    };
     for snapshot in samples {
-        if sender
-            .send(Ok(Profile::build(&snapshot, everything, cdn, base_url)))
-            .is_err()
-        {
+        if sender.send(Ok(page(&snapshot, everything))).is_err() {
             return counts;
         }
         counts.sent += 1;
@@ -168,8 +186,9 @@ fn read_profiles(
     let result = store.for_each_page_source(|source| match source {
         Ok(source) => {
             counts.sent += 1;
-            let profile = Profile::build(&source.snapshot, source.publish, cdn, base_url);
-            sender.send(Ok(profile)).is_ok()
+            sender
+                .send(Ok(page(&source.snapshot, source.publish)))
+                .is_ok()
         }
         Err(error) => {
             tracing::warn!("left out of this build: {error}");

@@ -4,13 +4,17 @@
 //! Layout of a built site: `index.html`, `u/<id>/index.html` per profile, `static/...` copied from
 //! the theme.
 
+pub mod assets;
 pub mod output;
 pub mod profile;
 pub mod render;
 
+pub use assets::{Asset, Assets};
 pub use output::{build_site, SiteError, SiteReport, SiteSettings};
-pub use profile::{Profile, ProfileConnection, ProfileGuild};
-pub use render::{LandingPage, Link, MessagePage, ProfileSummary, RenderError, Renderer, SiteInfo};
+pub use profile::{Profile, ProfileConnection, ProfileGuild, ProfileLink};
+pub use render::{
+    FrontPage, LandingPage, Link, MessagePage, ProfileSummary, RenderError, Renderer, SiteInfo,
+};
 
 #[cfg(test)]
 pub(crate) mod fixtures {

@@ -172,9 +172,10 @@ pub fn build_site(
         })?;
     report.count(stage.put("index.html", index.as_bytes())?);
 
-    let static_dir = settings.theme_dir.join("static");
-    if static_dir.is_dir() {
-        stage.copy_dir(&static_dir, "static", &mut report)?;
+    // The theme's static files, under their content-hashed names (see `site::assets`).
+    for asset in renderer.assets().iter() {
+        let rel = format!("static/{}", asset.hashed_name);
+        report.count(stage.put(&rel, &asset.bytes)?);
     }
 
     if let Some(previous) = &previous {
@@ -236,31 +237,6 @@ impl Stage<'_> {
         }
         fs::write(&target, bytes).map_err(io_err("write", &target))?;
         Ok(Outcome::Written)
-    }
-
-    /// Copies the folder `src` to `rel` in the new tree, file by file.
-    fn copy_dir(&self, src: &Path, rel: &str, report: &mut SiteReport) -> Result<(), SiteError> {
-        let mut entries = Vec::new();
-        for entry in fs::read_dir(src).map_err(io_err("read folder", src))? {
-            entries.push(entry.map_err(io_err("read folder", src))?);
-        }
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = entry.path();
-            let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
-                tracing::warn!(path = %path.display(), "skipping a static file whose name is not UTF-8");
-                continue;
-            };
-            let child = format!("{rel}/{file_name}");
-            let meta = fs::metadata(&path).map_err(io_err("read", &path))?;
-            if meta.is_dir() {
-                self.copy_dir(&path, &child, report)?;
-            } else {
-                let bytes = fs::read(&path).map_err(io_err("read", &path))?;
-                report.count(self.put(&child, &bytes)?);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -506,6 +482,12 @@ mod tests {
             &self.settings.output_dir
         }
 
+        /// `static/style.<hash>.css`.
+        fn style(&self) -> String {
+            let asset = self.renderer.assets().get("style.css").unwrap();
+            format!("static/{}", asset.hashed_name)
+        }
+
         /// Names in the output's parent folder: only `output` after a clean build.
         fn siblings(&self) -> Vec<String> {
             let mut names: Vec<_> = fs::read_dir(&self.parent)
@@ -571,11 +553,13 @@ mod tests {
         let f = fixture();
         let report = f.build(people()).unwrap();
         let files: Vec<_> = tree(f.output()).into_keys().collect();
+        let style = f.style();
+        assert!(style.starts_with("static/style.") && style.ends_with(".css"));
         assert_eq!(
             files,
             [
                 "index.html",
-                "static/style.css",
+                &style,
                 &format!("u/{B}/index.html"),
                 &format!("u/{A}/index.html")
             ]
@@ -596,9 +580,10 @@ mod tests {
         let page = fs::read_to_string(f.output().join(format!("u/{A}/index.html"))).unwrap();
         assert!(page.contains("<bdi>Nelly</bdi>"));
         assert_eq!(
-            fs::read(f.output().join("static/style.css")).unwrap(),
+            fs::read(f.output().join(&style)).unwrap(),
             fs::read(default_theme().join("static/style.css")).unwrap()
         );
+        assert!(page.contains(&format!("href=\"/{style}\"")), "{page}");
     }
 
     #[test]
@@ -645,7 +630,7 @@ mod tests {
         );
         let mtimes = mtimes(f.output());
         assert_eq!(mtimes[&format!("u/{A}/index.html")], past);
-        assert_eq!(mtimes["static/style.css"], past);
+        assert_eq!(mtimes[&f.style()], past);
         assert_ne!(mtimes[&format!("u/{B}/index.html")], past);
         assert_ne!(mtimes["index.html"], past);
     }
