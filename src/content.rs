@@ -248,7 +248,7 @@ struct RawLink {
 /// Parses one user file. `None` (with a warning) when the front matter cannot be used at all;
 /// a bad link or `hide` entry only loses that entry.
 fn parse_user(path: &Path, text: &str, warnings: &mut Vec<ContentWarning>) -> Option<UserContent> {
-    let (front, body) = match split_front_matter(text) {
+    let Split { front, body } = match split_front_matter(text) {
         Ok(split) => split,
         Err(line) => {
             let message = "front matter opened with `+++` is never closed; the file is ignored";
@@ -260,15 +260,15 @@ fn parse_user(path: &Path, text: &str, warnings: &mut Vec<ContentWarning>) -> Op
         path: path.to_path_buf(),
         ..UserContent::default()
     };
-    if let Some((toml_text, first_line)) = front {
-        let line_of = |offset: usize| first_line + toml_text[..offset].matches('\n').count();
+    if let Some(toml_text) = front {
+        let line_of = |offset: usize| FRONT_MATTER_LINE + toml_text[..offset].matches('\n').count();
         let front: FrontMatter = match toml::from_str(toml_text) {
             Ok(front) => front,
             Err(e) => {
                 let line = e
                     .span()
                     .map(|span| line_of(span.start))
-                    .unwrap_or(first_line);
+                    .unwrap_or(FRONT_MATTER_LINE);
                 let message = format!("{}; the file is ignored", e.message().trim_end());
                 warnings.push(warning(path, Some(line), message));
                 return None;
@@ -317,9 +317,20 @@ fn parse_user(path: &Path, text: &str, warnings: &mut Vec<ContentWarning>) -> Op
     Some(user)
 }
 
-/// Splits `+++\n<toml>\n+++\n<body>`: the TOML with the 1-based line it starts on, and the body.
-/// A file not starting with `+++` is all body. `Err(1)` when the front matter is never closed.
-fn split_front_matter(text: &str) -> Result<(Option<(&str, usize)>, &str), usize> {
+/// The front matter's TOML starts on the file's second line (after the opening `+++`).
+const FRONT_MATTER_LINE: usize = 2;
+
+/// A content file cut in two.
+#[derive(Debug, PartialEq)]
+struct Split<'a> {
+    /// The TOML between the `+++` lines (it starts on line [`FRONT_MATTER_LINE`]).
+    front: Option<&'a str>,
+    body: &'a str,
+}
+
+/// Splits `+++\n<toml>\n+++\n<body>`. A file not starting with `+++` is all body. `Err(1)` (the
+/// line of the opening fence) when the front matter is never closed.
+fn split_front_matter(text: &str) -> Result<Split<'_>, usize> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.split_inclusive('\n');
     let is_fence = |line: &str| line.trim_end() == "+++";
@@ -329,13 +340,19 @@ fn split_front_matter(text: &str) -> Result<(Option<(&str, usize)>, &str), usize
             let mut at = start;
             for line in lines {
                 if is_fence(line) {
-                    return Ok((Some((&text[start..at], 2)), &text[at + line.len()..]));
+                    return Ok(Split {
+                        front: Some(&text[start..at]),
+                        body: &text[at + line.len()..],
+                    });
                 }
                 at += line.len();
             }
             Err(1)
         }
-        _ => Ok((None, text)),
+        _ => Ok(Split {
+            front: None,
+            body: text,
+        }),
     }
 }
 

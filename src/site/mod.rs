@@ -17,6 +17,9 @@ pub use render::{
 };
 
 #[cfg(test)]
+mod page_tests;
+
+#[cfg(test)]
 pub(crate) mod fixtures {
     //! Shared test data: snapshots, profiles and the default theme.
 
