@@ -1,8 +1,8 @@
-//! The static site: page models ([`profile`]), templates ([`render`]) and writing the output
-//! folder ([`output`]).
+//! The static site: page models ([`profile`]), templates ([`render`]), the theme's static files
+//! ([`assets`]) and writing the output folder ([`output`]).
 //!
-//! Layout of a built site: `index.html`, `u/<id>/index.html` per profile, `static/...` copied from
-//! the theme.
+//! Layout of a built site: `index.html`, `u/<id>/index.html` per profile, `static/<name>.<hash>.<ext>`
+//! from the theme (and the default theme for what it lacks).
 
 pub mod assets;
 pub mod output;
