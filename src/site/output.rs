@@ -80,8 +80,9 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SiteEr
 }
 
 /// Renders every profile (in parallel), the index, and writes the renderer's static files under
-/// their content-hashed names in `static/`, into a fresh folder beside `output_dir` that replaces it only when everything
-/// succeeded. On error the previous output is untouched and the staging folder is removed.
+/// their content-hashed names in `static/`, into a fresh folder beside `output_dir` that replaces
+/// it only when everything succeeded. On error the previous output is untouched and the staging
+/// folder is removed.
 pub fn build_site(
     settings: &SiteSettings,
     renderer: &Renderer,
