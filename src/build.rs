@@ -6,6 +6,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::content::{Content, ContentWarning};
 use crate::deploy::{DeployError, DeployOutcome};
 use crate::discord::cdn::Cdn;
 use crate::discord::models::Snapshot;
@@ -50,6 +51,8 @@ pub struct BuildSummary {
     /// What `[deploy]` did, when it ran.
     pub deployed: Option<DeployOutcome>,
     pub elapsed: Duration,
+    /// Problems with `content/` files (already logged); the build went on without them.
+    pub content_warnings: Vec<ContentWarning>,
 }
 
 impl std::fmt::Display for BuildSummary {
@@ -158,7 +161,10 @@ pub fn render_with_progress(
     store: &Store,
     progress: &Progress,
 ) -> Result<BuildSummary, BuildError> {
-    let renderer = Renderer::new(&config.theme_dir(), site_info(config))?;
+    let (content, mut content_warnings) = Content::load(&config.site.content_dir);
+    let renderer = Renderer::new(&config.theme_dir(), site_info(config))?
+        .with_front_page(content.front_page.clone());
+    let content = Arc::new(content);
     let cdn = Cdn::new(config.discord.cdn_base.url().clone());
     let base_url = config.site.base_url.url().clone();
     let samples = match &config.site.sample_users_dir {
@@ -167,7 +173,6 @@ pub fn render_with_progress(
     };
     let settings = SiteSettings {
         output_dir: config.site.output_dir.clone(),
-        theme_dir: config.theme_dir(),
         cname: config.site.cname.clone(),
     };
     progress.start(
@@ -180,7 +185,10 @@ pub fn render_with_progress(
     let (sender, receiver) = mpsc::sync_channel::<Result<ProfileEntry, SiteError>>(PIPELINE_DEPTH);
     let reader = {
         let store = store.clone();
-        std::thread::spawn(move || read_profiles(&store, samples, &cdn, &base_url, &sender))
+        let content = content.clone();
+        std::thread::spawn(move || {
+            read_profiles(&store, samples, &cdn, &base_url, &content, &sender)
+        })
     };
     let site = build_site_with_progress(&settings, &renderer, receiver.into_iter(), &|| {
         progress.tick()
@@ -190,6 +198,10 @@ pub fn render_with_progress(
         .join()
         .map_err(|_| BuildError::Task("the store reader panicked".into()))?;
     let site = site?;
+    content_warnings.extend(content.finish());
+    for warning in &content_warnings {
+        tracing::warn!("content: {warning}");
+    }
     Ok(BuildSummary {
         refresh: None,
         profiles: counts.sent,
@@ -197,6 +209,7 @@ pub fn render_with_progress(
         site,
         deployed: None,
         elapsed: Duration::ZERO,
+        content_warnings,
     })
 }
 
@@ -206,7 +219,8 @@ struct ReadCounts {
     skipped: usize,
 }
 
-/// Feeds the renderers: sample users first, then every published user from the store. A user
+/// Feeds the renderers: sample users first, then every published user from the store, each with
+/// their `content/users/` file applied. A user
 /// whose snapshot cannot be read is left out with a warning; a store that fails part-way sends an
 /// error, which abandons the build (publishing a site with users missing would delete their pages).
 fn read_profiles(
@@ -214,6 +228,7 @@ fn read_profiles(
     samples: Vec<Snapshot>,
     cdn: &Cdn,
     base_url: &url::Url,
+    content: &Content,
     sender: &mpsc::SyncSender<Result<ProfileEntry, SiteError>>,
 ) -> ReadCounts {
     let mut counts = ReadCounts::default();
@@ -221,13 +236,13 @@ fn read_profiles(
         connections: true,
         guilds: true,
     };
+    let page = |snapshot: &Snapshot, publish: Publish| {
+        let mut profile = Profile::build(snapshot, publish, cdn, base_url);
+        content.apply(&mut profile);
+        profile
+    };
     for snapshot in samples {
-        if sender
-            .send(Ok(
-                Profile::build(&snapshot, everything, cdn, base_url).into()
-            ))
-            .is_err()
-        {
+        if sender.send(Ok(page(&snapshot, everything).into())).is_err() {
             return counts;
         }
         counts.sent += 1;
@@ -236,7 +251,7 @@ fn read_profiles(
         Ok(source) => {
             counts.sent += 1;
             let entry = ProfileEntry {
-                profile: Profile::build(&source.snapshot, source.publish, cdn, base_url),
+                profile: page(&source.snapshot, source.publish),
                 old_names: source.old_names,
                 changed_at: Some(source.changed_at),
             };

@@ -5,6 +5,7 @@
 pub mod build;
 pub mod cli;
 pub mod config;
+pub mod content;
 pub mod crypto;
 pub mod deploy;
 pub mod discord;

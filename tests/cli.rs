@@ -75,7 +75,7 @@ fn build_writes_static_host_files_and_reports_progress_and_a_summary() {
     let read = |rel: &str| std::fs::read_to_string(out.join(rel)).unwrap();
     assert_eq!(read("CNAME"), "people.example.org\n");
     assert!(out.join(".nojekyll").is_file());
-    assert!(read("404.html").contains("href=\"/people/static/style.css\""));
+    assert!(read("404.html").contains("href=\"/people/static/style."));
     assert!(read("robots.txt").contains("Sitemap: https://example.org/people/sitemap.xml"));
     assert!(
         read("sitemap.xml").contains("<loc>https://example.org/people/u/80351110224678912/</loc>")
@@ -272,4 +272,65 @@ fn a_build_that_changed_something_is_deployed_to_a_git_branch() {
         git(&["--git-dir", "pages.git", "rev-parse", "gh-pages"]),
         first
     );
+}
+
+#[test]
+fn content_is_rendered_and_its_problems_are_warnings_naming_file_and_line() {
+    let (_dir, root) = site_with("theme = \"minimal\"\n");
+    let users = root.join("content/users");
+    std::fs::create_dir_all(&users).unwrap();
+    std::fs::write(root.join("content/index.md"), "Welcome, <b>friends</b>.\n").unwrap();
+    std::fs::write(
+        users.join("80351110224678912.md"),
+        "+++\nbio = \"Synths.\"\nlinks = [{ title = \"Site\", url = \"https://nelly.example\" }]\n+++\nHi *there*.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        users.join("mason.md"),
+        "+++\nbio = \"x\"\n\nbio2 = 1\n+++\n",
+    )
+    .unwrap();
+    std::fs::write(users.join("nobody.md"), "Who?").unwrap();
+
+    let output = strife(&root, &["build", "--offline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(log.contains("mason.md:4: unknown field `bio2`"), "{log}");
+    assert!(log.contains("nobody.md: no published user"), "{log}");
+
+    let page = std::fs::read_to_string(root.join("output/u/80351110224678912/index.html")).unwrap();
+    assert!(page.contains("class=\"minimal\""), "the configured theme");
+    assert!(
+        page.contains("Synths.") && page.contains("<em>there</em>"),
+        "{page}"
+    );
+    assert!(page.contains("href=\"https://nelly.example/\""), "{page}");
+    let index = std::fs::read_to_string(root.join("output/index.html")).unwrap();
+    assert!(
+        index.contains("Welcome, &lt;b&gt;friends&lt;/b&gt;."),
+        "{index}"
+    );
+    let statics: Vec<String> = std::fs::read_dir(root.join("output/static"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(statics.len(), 1, "{statics:?}");
+    assert!(
+        index.contains(&format!("/people/static/{}", statics[0])),
+        "{index}"
+    );
+}
+
+#[test]
+fn an_unknown_theme_is_an_error_naming_its_folder() {
+    let (_dir, root) = site_with("theme = \"fancy\"\n");
+    let output = strife(&root, &["build", "--offline"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains(&repo().join("themes/fancy").display().to_string())
+            && message.contains("does not exist"),
+        "{message}"
+    );
+    assert!(!root.join("output").exists());
 }

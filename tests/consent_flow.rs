@@ -479,3 +479,35 @@ async fn a_rename_keeps_the_old_vanity_url_and_deletion_removes_every_file() {
     }
     assert!(!read("sitemap.xml").contains(ADA));
 }
+
+#[tokio::test]
+async fn the_service_serves_the_theme_files_under_their_hashed_names() {
+    let site = Site::new().await;
+    let filter = routes(site.app.clone());
+    let landing = warp::test::request().path("/").reply(&filter).await;
+    let body = String::from_utf8_lossy(landing.body()).into_owned();
+    let href = body
+        .split("rel=\"stylesheet\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no stylesheet link: {body}"))
+        .to_owned();
+    assert!(
+        href.starts_with("/static/style.") && href.ends_with(".css") && href.len() > 22,
+        "{href}"
+    );
+
+    let css = warp::test::request().path(&href).reply(&filter).await;
+    assert_eq!(css.status(), StatusCode::OK, "{href}");
+    assert_eq!(header(&css, "content-type"), "text/css");
+    assert!(header(&css, "cache-control").contains("immutable"));
+    assert_eq!(
+        css.body().as_ref(),
+        std::fs::read(themes_dir().join("default/static/style.css")).unwrap()
+    );
+
+    for path in ["/static/style.css", "/static/../strife.toml", "/static/"] {
+        let reply = warp::test::request().path(path).reply(&filter).await;
+        assert_eq!(reply.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}

@@ -50,6 +50,20 @@ impl Cdn {
         };
         Some(self.url(&format!("{dir}/{owner}/{hash}.webp?{query}")))
     }
+
+    /// The same image as a still PNG (the first frame of an animated one): the format every link
+    /// preview (Open Graph) understands.
+    pub(crate) fn still_image(
+        &self,
+        dir: &str,
+        owner: u64,
+        hash: Option<&str>,
+        size: u16,
+    ) -> Option<String> {
+        let hash = hash.filter(|h| is_safe_hash(h))?;
+        let size = clamp_size(size);
+        Some(self.url(&format!("{dir}/{owner}/{hash}.png?size={size}")))
+    }
 }
 
 impl Default for Cdn {

@@ -113,8 +113,9 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .and_then(handlers::callback);
     let healthz = warp::path!("healthz").map(|| "ok".into_response());
     let static_files = warp::path("static")
-        .and(warp::fs::dir(app.config.theme_dir().join("static")))
-        .map(Reply::into_response);
+        .and(warp::path::tail())
+        .and(with_app.clone())
+        .and_then(static_file);
 
     let pages = landing
         .or(login)
@@ -129,6 +130,28 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .recover(move |rejection| recover(rejection, recover_app.clone()))
         .unify()
         .map(with_security_headers)
+}
+
+/// `GET /static/<hashed name>`: the theme's static files under the same content-hashed names as
+/// on the published site, from the renderer's memory. The name changes with the content, so the
+/// answer may be cached forever.
+async fn static_file(tail: warp::path::Tail, app: Arc<App>) -> Result<Response, Rejection> {
+    let asset = app
+        .renderer
+        .assets()
+        .by_hashed_name(tail.as_str())
+        .ok_or_else(warp::reject::not_found)?;
+    let mime = mime_guess::from_path(&asset.name).first_or_octet_stream();
+    let mut response = Response::new(asset.bytes.clone().into());
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(mime.as_ref()) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    Ok(response)
 }
 
 async fn recover(rejection: Rejection, app: Arc<App>) -> Result<Response, Infallible> {

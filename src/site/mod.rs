@@ -1,5 +1,5 @@
-//! The static site: page models ([`profile`]), templates ([`render`]) and writing the output
-//! folder ([`output`]).
+//! The static site: page models ([`profile`]), templates ([`render`]), the theme's static files
+//! ([`assets`]) and writing the output folder ([`output`]).
 //!
 //! Layout of a built site ([`output`]):
 //!
@@ -9,17 +9,25 @@
 //!   names a user had before;
 //! - `sitemap.xml`, `robots.txt`, `.nojekyll`, and `CNAME` when `site.cname` is set
 //!   ([`conventions`]);
-//! - `static/...` copied from the theme.
+//! - `static/<name>.<hash>.<ext>` from the theme, and from the default theme for what it lacks
+//!   ([`assets`]).
 
+pub mod assets;
 pub mod conventions;
 pub mod output;
 pub mod profile;
 pub mod render;
 pub mod vanity;
 
+pub use assets::{Asset, Assets};
 pub use output::{build_site, SiteError, SiteReport, SiteSettings};
-pub use profile::{Profile, ProfileConnection, ProfileGuild};
-pub use render::{LandingPage, Link, MessagePage, ProfileSummary, RenderError, Renderer, SiteInfo};
+pub use profile::{Profile, ProfileConnection, ProfileGuild, ProfileLink};
+pub use render::{
+    FrontPage, LandingPage, Link, MessagePage, ProfileSummary, RenderError, Renderer, SiteInfo,
+};
+
+#[cfg(test)]
+mod page_tests;
 
 #[cfg(test)]
 pub(crate) mod fixtures {

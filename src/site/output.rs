@@ -41,7 +41,6 @@ const CARRIED_OVER: [&str; 2] = [".git", ".gitkeep"];
 #[derive(Debug, Clone)]
 pub struct SiteSettings {
     pub output_dir: PathBuf,
-    pub theme_dir: PathBuf,
     /// Host name written to `CNAME` (GitHub Pages' custom domain); no `CNAME` when `None`.
     pub cname: Option<String>,
 }
@@ -113,9 +112,10 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SiteEr
     }
 }
 
-/// Renders every profile (in parallel), the index, and copies `<theme_dir>/static/` to
-/// `static/`, into a fresh folder beside `output_dir` that replaces it only when everything
-/// succeeded. On error the previous output is untouched and the staging folder is removed.
+/// Renders every profile (in parallel), the index, and writes the renderer's static files under
+/// their content-hashed names in `static/`, into a fresh folder beside `output_dir` that replaces
+/// it only when everything succeeded. On error the previous output is untouched and the staging
+/// folder is removed.
 ///
 /// `profiles` yields [`Profile`]s or [`ProfileEntry`]s (with old names and dates).
 pub fn build_site<P: Into<ProfileEntry> + Send>(
@@ -202,9 +202,10 @@ pub fn build_site_with_progress<P: Into<ProfileEntry> + Send>(
     report.count(stage.put("index.html", index.as_bytes())?);
     write_host_files(&stage, renderer, settings, &pages, &mut report)?;
 
-    let static_dir = settings.theme_dir.join("static");
-    if static_dir.is_dir() {
-        stage.copy_dir(&static_dir, "static", &mut report)?;
+    // The theme's static files, under their content-hashed names (see `site::assets`).
+    for asset in renderer.assets().iter() {
+        let rel = format!("static/{}", asset.hashed_name);
+        report.count(stage.put(&rel, &asset.bytes)?);
     }
 
     // Last: a vanity URL never takes a name the site already has at its top level.
@@ -414,31 +415,6 @@ impl Stage<'_> {
             names.insert(entry.file_name().to_string_lossy().to_lowercase());
         }
         Ok(names)
-    }
-
-    /// Copies the folder `src` to `rel` in the new tree, file by file.
-    fn copy_dir(&self, src: &Path, rel: &str, report: &mut SiteReport) -> Result<(), SiteError> {
-        let mut entries = Vec::new();
-        for entry in fs::read_dir(src).map_err(io_err("read folder", src))? {
-            entries.push(entry.map_err(io_err("read folder", src))?);
-        }
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = entry.path();
-            let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
-                tracing::warn!(path = %path.display(), "skipping a static file whose name is not UTF-8");
-                continue;
-            };
-            let child = format!("{rel}/{file_name}");
-            let meta = fs::metadata(&path).map_err(io_err("read", &path))?;
-            if meta.is_dir() {
-                self.copy_dir(&path, &child, report)?;
-            } else {
-                let bytes = fs::read(&path).map_err(io_err("read", &path))?;
-                report.count(self.put(&child, &bytes)?);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -665,10 +641,9 @@ mod tests {
         let parent = root.path().join("public");
         let settings = SiteSettings {
             output_dir: parent.join("output"),
-            theme_dir: default_theme(),
             cname: None,
         };
-        let renderer = Renderer::new(&settings.theme_dir, site_info()).unwrap();
+        let renderer = Renderer::new(&default_theme(), site_info()).unwrap();
         Fixture {
             _root: root,
             parent,
@@ -684,6 +659,12 @@ mod tests {
 
         fn output(&self) -> &Path {
             &self.settings.output_dir
+        }
+
+        /// `static/style.<hash>.css`.
+        fn style(&self) -> String {
+            let asset = self.renderer.assets().get("style.css").unwrap();
+            format!("static/{}", asset.hashed_name)
         }
 
         /// Names in the output's parent folder: only `output` after a clean build.
@@ -755,6 +736,8 @@ mod tests {
         let f = fixture();
         let report = f.build(people()).unwrap();
         let files: Vec<_> = tree(f.output()).into_keys().collect();
+        let style = f.style();
+        assert!(style.starts_with("static/style.") && style.ends_with(".css"));
         assert_eq!(
             files,
             [
@@ -765,7 +748,7 @@ mod tests {
                 "nelly/index.html",
                 "robots.txt",
                 "sitemap.xml",
-                "static/style.css",
+                &style,
                 &format!("u/{B}.json"),
                 &format!("u/{B}/index.html"),
                 &format!("u/{A}.json"),
@@ -788,9 +771,10 @@ mod tests {
         let page = fs::read_to_string(f.output().join(format!("u/{A}/index.html"))).unwrap();
         assert!(page.contains("<bdi>Nelly</bdi>"));
         assert_eq!(
-            fs::read(f.output().join("static/style.css")).unwrap(),
+            fs::read(f.output().join(&style)).unwrap(),
             fs::read(default_theme().join("static/style.css")).unwrap()
         );
+        assert!(page.contains(&format!("href=\"/{style}\"")), "{page}");
     }
 
     #[test]
@@ -841,7 +825,7 @@ mod tests {
             format!("u/{A}/index.html"),
             format!("u/{A}.json"),
             "nelly/index.html".into(),
-            "static/style.css".into(),
+            f.style(),
             "sitemap.xml".into(),
             "404.html".into(),
         ] {
@@ -1120,6 +1104,7 @@ mod tests {
     #[test]
     fn vanity_urls_never_shadow_the_sites_own_files() {
         let f = fixture();
+        let f_style = f.style();
         let names = [
             "static",
             "U",
@@ -1160,7 +1145,7 @@ mod tests {
         );
         assert!(files
             .iter()
-            .all(|f| !f.starts_with("static/") || f == "static/style.css"));
+            .all(|f| !f.starts_with("static/") || *f == f_style));
         assert!(read(&f, "sitemap.xml").starts_with("<?xml"));
         assert!(read(&f, "404.html").contains("Page not found"));
         assert_eq!(
@@ -1182,7 +1167,7 @@ mod tests {
         );
         let not_found = read(&f, "404.html");
         assert!(
-            not_found.contains("href=\"/static/style.css\""),
+            not_found.contains(&format!("href=\"/{}\"", f.style())),
             "{not_found}"
         );
         assert!(not_found.contains("noindex"), "{not_found}");
@@ -1207,7 +1192,7 @@ mod tests {
             title: "t".into(),
             base_url: url::Url::parse("https://x.example/people").unwrap(),
         };
-        f.renderer = Renderer::new(&f.settings.theme_dir, info).unwrap();
+        f.renderer = Renderer::new(&default_theme(), info).unwrap();
         f.build(people()).unwrap();
         let html = read(&f, "404.html");
         let links: Vec<&str> = html
@@ -1231,7 +1216,7 @@ mod tests {
             title: "t".into(),
             base_url: base.clone(),
         };
-        f.renderer = Renderer::new(&f.settings.theme_dir, info).unwrap();
+        f.renderer = Renderer::new(&default_theme(), info).unwrap();
         let with_base = |mut e: ProfileEntry| {
             e.profile.url = crate::site::profile::page_url(&base, &e.profile.path);
             e

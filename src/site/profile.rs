@@ -25,6 +25,9 @@ pub struct Profile {
     pub handle: String,
     pub avatar_url: String,
     pub avatar_animated: bool,
+    /// A still PNG of the avatar (the first frame of an animated one): for link previews, which
+    /// want PNG, and for readers who asked for reduced motion.
+    pub avatar_still_url: String,
     pub banner_url: Option<String>,
     /// The profile accent colour as `#rrggbb`.
     pub accent_color: Option<String>,
@@ -38,6 +41,22 @@ pub struct Profile {
     /// Path of the page relative to the site root: `u/<id>/`.
     pub path: String,
     /// Absolute URL of the page.
+    pub url: String,
+    /// From `content/users/<id>.md` (see [`crate::content`]): a one-line bio (plain text).
+    pub bio: Option<String>,
+    pub pronouns: Option<String>,
+    /// Links (http/https only).
+    pub links: Vec<ProfileLink>,
+    /// The Markdown body as sanitised HTML (raw HTML escaped, unsafe links dropped): themes insert
+    /// it with `|safe`.
+    pub body_html: Option<String>,
+}
+
+/// A link the user listed in their content file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileLink {
+    pub title: String,
+    /// An absolute `http` or `https` URL.
     pub url: String,
 }
 
@@ -105,6 +124,9 @@ impl Profile {
             handle: user.handle(),
             avatar_url: user.avatar_url(cdn, AVATAR_SIZE),
             avatar_animated: user.has_animated_avatar(),
+            avatar_still_url: cdn
+                .still_image("avatars", user.id.0, user.avatar.as_deref(), AVATAR_SIZE)
+                .unwrap_or_else(|| user.avatar_url(cdn, AVATAR_SIZE)),
             banner_url: user.banner_url(cdn, BANNER_SIZE),
             accent_color: user
                 .accent_color
@@ -115,6 +137,10 @@ impl Profile {
             guilds,
             url: page_url(base_url, &path),
             path,
+            bio: None,
+            pronouns: None,
+            links: Vec::new(),
+            body_html: None,
         }
     }
 }
@@ -157,6 +183,10 @@ mod tests {
         assert_eq!(p.accent_color.as_deref(), Some("#5865f2"));
         assert_eq!(p.created, "2015-08-10");
         assert!(p.avatar_animated);
+        assert_eq!(
+            p.avatar_still_url,
+            "https://cdn.discordapp.com/avatars/80351110224678912/a_abc.png?size=256"
+        );
         assert_eq!(p.badges.len(), 1);
     }
 

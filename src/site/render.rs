@@ -6,15 +6,24 @@
 //! ([`UndefinedBehavior::Strict`]): a typo in a theme fails loudly with the file and line instead of
 //! leaving a blank. Themes test optional values with `{% if x is defined %}` / `{% if x %}` on
 //! values that exist (`none` counts as defined).
+//!
+//! A theme may hold only some templates and static files: whatever it lacks comes from the fallback
+//! theme, the `default` folder beside it (`<themes_dir>/default`). Templates of the theme replace
+//! the fallback's of the same name, so `{% extends "base.html" %}` in a fallback page uses the
+//! theme's layout. Static files are published under content-hashed names ([`super::assets`]) that
+//! templates get from `static_url("style.css")`.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use minijinja::value::{Serde, Value};
 use minijinja::{context, Environment, UndefinedBehavior};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
+use super::assets::Assets;
 use super::conventions::{builtin_template, RedirectPage, Sitemap};
 use super::profile::Profile;
 
@@ -131,6 +140,8 @@ pub struct Link {
 /// What went wrong loading or rendering a theme. Messages name the template file and line.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    #[error("theme folder {} does not exist or is not a folder", path.display())]
+    ThemeMissing { path: PathBuf },
     #[error("theme templates folder {} does not exist or is not a folder", path.display())]
     TemplatesDirMissing { path: PathBuf },
     #[error("theme is missing the required template {}", path.display())]
@@ -159,7 +170,12 @@ pub enum RenderError {
 pub struct Renderer {
     env: Environment<'static>,
     templates_dir: PathBuf,
+    /// Template name → the file it was read from (in the theme or the fallback theme).
+    template_paths: HashMap<String, PathBuf>,
+    assets: Arc<Assets>,
     site: Value,
+    /// `front_page.html` (safe) and `front_page.description` for `index.html`, or none.
+    front_page: Value,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -171,15 +187,35 @@ impl std::fmt::Debug for Renderer {
 }
 
 impl Renderer {
-    /// Loads every template under `<theme_dir>/templates` and compiles them now, so a syntax
-    /// error surfaces before any page is written.
+    /// Loads every template under `<theme_dir>/templates` (and those of the fallback theme that
+    /// the theme does not replace) and compiles them now, so a syntax error surfaces before any
+    /// page is written; reads the static files likewise.
     pub fn new(theme_dir: &Path, site: SiteInfo) -> Result<Renderer, RenderError> {
+        if !theme_dir.is_dir() {
+            return Err(RenderError::ThemeMissing {
+                path: theme_dir.to_path_buf(),
+            });
+        }
         let templates_dir = theme_dir.join("templates");
-        if !templates_dir.is_dir() {
+        let fallback = fallback_theme(theme_dir);
+        let theme_dirs: Vec<&Path> = fallback
+            .iter()
+            .map(PathBuf::as_path)
+            .chain([theme_dir])
+            .collect();
+        let mut sources = BTreeMap::new();
+        for dir in &theme_dirs {
+            let templates = dir.join("templates");
+            if templates.is_dir() {
+                collect_templates(&templates, "", &mut sources)?;
+            }
+        }
+        if sources.is_empty() && !templates_dir.is_dir() {
             return Err(RenderError::TemplatesDirMissing {
                 path: templates_dir,
             });
         }
+        let assets = Arc::new(Assets::load(&theme_dirs)?);
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(
@@ -191,11 +227,13 @@ impl Renderer {
                 .expect("default delimiters are valid"),
         );
         env.set_formatter(html_formatter);
-        let mut sources = Vec::new();
-        collect_templates(&templates_dir, "", &mut sources)?;
-        sources.sort();
-        for (name, source) in sources {
-            let path = templates_dir.join(&name);
+        env.add_function(
+            "static_url",
+            static_url_function(assets.clone(), site.root()),
+        );
+        let mut template_paths = HashMap::new();
+        for (name, (path, source)) in sources {
+            template_paths.insert(name.clone(), path.clone());
             env.add_template_owned(name, source)
                 .map_err(|err| RenderError::Syntax {
                     line: err.line().unwrap_or(0),
@@ -213,8 +251,28 @@ impl Renderer {
         Ok(Renderer {
             env,
             templates_dir,
+            template_paths,
+            assets,
             site: Value::from(Serde(site)),
+            front_page: Value::from(()),
         })
+    }
+
+    /// The same renderer, with the front-page text (`content/index.md`) for `index.html`.
+    pub fn with_front_page(mut self, page: Option<FrontPage>) -> Renderer {
+        self.front_page = match page {
+            Some(page) => context! {
+                html => Value::from_safe_string(page.html),
+                description => page.description,
+            },
+            None => Value::from(()),
+        };
+        self
+    }
+
+    /// The theme's static files, to publish (the output writer) or serve (the consent service).
+    pub fn assets(&self) -> &Assets {
+        &self.assets
     }
 
     /// `profile.html` with `site` and `profile`.
@@ -225,11 +283,16 @@ impl Renderer {
         )
     }
 
-    /// `index.html` with `site` and `profiles` (in the order given).
+    /// `index.html` with `site`, `profiles` (in the order given) and `front_page` (none, or
+    /// `front_page.html` and `front_page.description`).
     pub fn render_index(&self, profiles: &[ProfileSummary]) -> Result<String, RenderError> {
         self.render(
             "index.html",
-            context! { site => self.site.clone(), profiles => Serde(profiles) },
+            context! {
+                site => self.site.clone(),
+                profiles => Serde(profiles),
+                front_page => self.front_page.clone(),
+            },
         )
     }
 
@@ -251,7 +314,7 @@ impl Renderer {
 
     fn render(&self, name: &str, ctx: Value) -> Result<String, RenderError> {
         let to_error = |err: minijinja::Error| RenderError::Render {
-            path: self.templates_dir.join(err.name().unwrap_or(name)),
+            path: self.template_path(err.name().unwrap_or(name)),
             line: err.line().unwrap_or(0),
             message: describe(&err),
         };
@@ -300,6 +363,51 @@ impl Renderer {
                 message: describe(&err),
             })
     }
+
+    fn template_path(&self, name: &str) -> PathBuf {
+        self.template_paths
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| self.templates_dir.join(name))
+    }
+}
+
+/// The front page's text, rendered from Markdown by [`crate::content`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FrontPage {
+    /// Sanitised HTML: inserted into the page as is.
+    pub html: String,
+    /// Plain text of its first paragraph, for `<meta name="description">` and Open Graph.
+    pub description: Option<String>,
+}
+
+/// `<themes_dir>/default` for a theme at `<themes_dir>/<name>`, when it exists and is not the
+/// theme itself.
+fn fallback_theme(theme_dir: &Path) -> Option<PathBuf> {
+    let fallback = theme_dir.parent()?.join("default");
+    let same = match (fs::canonicalize(&fallback), fs::canonicalize(theme_dir)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => return None,
+    };
+    (!same && fallback.is_dir()).then_some(fallback)
+}
+
+/// `static_url("style.css")` → `<site root>static/style.<hash>.css`; an unknown name is an error
+/// (which names the template and line, like every render error).
+fn static_url_function(
+    assets: Arc<Assets>,
+    root: String,
+) -> impl Fn(&str) -> Result<String, minijinja::Error> + Send + Sync + 'static {
+    move |name: &str| match assets.get(name) {
+        Some(asset) => Ok(format!("{root}static/{}", asset.hashed_name)),
+        None => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!(
+                "static_url: the theme has no static file {name:?} (it has: {})",
+                assets.names().join(", ")
+            ),
+        )),
+    }
 }
 
 /// minijinja's formatter, except that HTML escaping leaves `/` alone: `&lt; &gt; &amp; &quot; &#x27;`
@@ -347,11 +455,12 @@ fn describe(err: &minijinja::Error) -> String {
 }
 
 /// Reads every template file below `dir`, named by its `/`-separated path relative to the
-/// templates folder. Hidden files and folders (editor swap files, `.git`) are skipped.
+/// templates folder (replacing a template of the same name already in `out`). Hidden files and
+/// folders (editor swap files, `.git`) are skipped.
 fn collect_templates(
     dir: &Path,
     prefix: &str,
-    out: &mut Vec<(String, String)>,
+    out: &mut BTreeMap<String, (PathBuf, String)>,
 ) -> Result<(), RenderError> {
     let read_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -371,7 +480,7 @@ fn collect_templates(
             collect_templates(&path, &format!("{name}/"), out)?;
         } else {
             let source = fs::read_to_string(&path).map_err(read_err(&path))?;
-            out.push((name, source));
+            out.insert(name, (path, source));
         }
     }
     Ok(())
@@ -417,7 +526,11 @@ mod tests {
         assert!(html.contains("Active Developer"));
         assert!(html.contains("rel=\"me noopener\""));
         assert!(html.contains("2015-08-10"));
-        assert!(html.contains("href=\"/static/style.css\""), "{html}");
+        let style = &r.assets().get("style.css").unwrap().hashed_name;
+        assert!(
+            html.contains(&format!("href=\"/static/{style}\"")),
+            "{html}"
+        );
 
         let index = r.render_index(&[ProfileSummary::from(&p)]).unwrap();
         assert!(index.contains("href=\"/u/80351110224678912/\""), "{index}");

@@ -1,0 +1,378 @@
+//! The site's own words, from the `content/` folder (`site.content_dir`):
+//!
+//! - `index.md` — Markdown shown on the front page.
+//! - `users/<id>.md` or `users/<username>.md` — more for one person's page: optional TOML front
+//!   matter between `+++` lines, then a Markdown body.
+//!
+//! ```text
+//! +++
+//! bio = "Rust, synths and long walks."
+//! pronouns = "she/her"
+//! links = [{ title = "Blog", url = "https://nelly.example" }]
+//! hide = ["guilds"]
+//! +++
+//! Anything in **Markdown**.
+//! ```
+//!
+//! `hide` removes parts of the page ([`HIDEABLE`]) from the page model itself, so nothing that
+//! is built from the model (the page, its JSON) has them. A file is matched to a user by id first,
+//! then by current username (case-insensitively).
+//!
+//! Content problems never stop a build: each one is a [`ContentWarning`] naming the file and line,
+//! and the file (or the one bad entry) is left out. Markdown is rendered by [`markdown`], which
+//! escapes raw HTML and drops unsafe links.
+
+pub mod markdown;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::site::profile::{Profile, ProfileLink};
+use crate::site::render::FrontPage;
+
+/// Parts of a profile a content file may hide.
+pub const HIDEABLE: [&str; 5] = ["banner", "accent_color", "badges", "connections", "guilds"];
+
+/// Longest front-page description (for `<meta name="description">`), in characters.
+const DESCRIPTION_CHARS: usize = 200;
+
+/// A problem with one content file. Displayed as `path:line: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentWarning {
+    pub path: PathBuf,
+    /// 1-based line in the file, when the problem has one.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ContentWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What one `users/*.md` file adds to a page.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UserContent {
+    pub path: PathBuf,
+    pub bio: Option<String>,
+    pub pronouns: Option<String>,
+    pub links: Vec<ProfileLink>,
+    /// Entries of [`HIDEABLE`].
+    pub hide: Vec<String>,
+    pub body_html: Option<String>,
+}
+
+impl UserContent {
+    /// Adds the content to the page model and removes what it hides.
+    pub fn apply(&self, profile: &mut Profile) {
+        profile.bio.clone_from(&self.bio);
+        profile.pronouns.clone_from(&self.pronouns);
+        profile.links.clone_from(&self.links);
+        profile.body_html.clone_from(&self.body_html);
+        for part in &self.hide {
+            match part.as_str() {
+                "banner" => profile.banner_url = None,
+                "accent_color" => profile.accent_color = None,
+                "badges" => profile.badges.clear(),
+                "connections" => profile.connections = None,
+                "guilds" => profile.guilds = None,
+                _ => {} // refused while parsing
+            }
+        }
+    }
+}
+
+/// All content of a site, loaded once per build. Matching users records which files were used,
+/// so [`Content::finish`] can warn about files that matched nobody.
+#[derive(Debug, Default)]
+pub struct Content {
+    pub front_page: Option<FrontPage>,
+    users: Vec<UserContent>,
+    by_id: HashMap<u64, usize>,
+    /// Lower-cased username → file.
+    by_username: HashMap<String, usize>,
+    /// Indexes of files that matched a user.
+    used: Mutex<HashSet<usize>>,
+}
+
+impl Content {
+    /// Reads `dir` (a missing folder is no content). Problems come back as warnings.
+    pub fn load(dir: &Path) -> (Content, Vec<ContentWarning>) {
+        let mut content = Content::default();
+        let mut warnings = Vec::new();
+        let index = dir.join("index.md");
+        match fs::read_to_string(&index) {
+            Ok(text) => content.front_page = Some(front_page(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warnings.push(warning(&index, None, format!("cannot read: {e}"))),
+        }
+        let users = dir.join("users");
+        if users.is_dir() {
+            content.load_users(&users, &mut warnings);
+        }
+        (content, warnings)
+    }
+
+    fn load_users(&mut self, dir: &Path, warnings: &mut Vec<ContentWarning>) {
+        let mut paths = match fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                warnings.push(warning(dir, None, format!("cannot read folder: {e}")));
+                return;
+            }
+        };
+        paths.sort();
+        for path in paths {
+            let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if file_name.starts_with('.') || file_name.ends_with('~') || path.is_dir() {
+                continue;
+            }
+            let Some(stem) = file_name.strip_suffix(".md").filter(|s| !s.is_empty()) else {
+                let message = "not a Markdown file (`<id>.md` or `<username>.md`); ignored";
+                warnings.push(warning(&path, None, message.into()));
+                continue;
+            };
+            let text = match fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) => {
+                    warnings.push(warning(&path, None, format!("cannot read: {e}; ignored")));
+                    continue;
+                }
+            };
+            if let Some(user) = parse_user(&path, &text, warnings) {
+                self.add_user(stem, user);
+            }
+        }
+    }
+
+    fn add_user(&mut self, stem: &str, user: UserContent) {
+        let at = self.users.len();
+        self.users.push(user);
+        match stem.parse::<u64>() {
+            Ok(id) => self.by_id.insert(id, at),
+            Err(_) => self.by_username.insert(stem.to_lowercase(), at),
+        };
+    }
+
+    /// The content file for a user: `<id>.md`, else `<username>.md`.
+    pub fn for_user(&self, id: u64, username: &str) -> Option<&UserContent> {
+        let at = self
+            .by_id
+            .get(&id)
+            .or_else(|| self.by_username.get(&username.to_lowercase()))?;
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(*at);
+        Some(&self.users[*at])
+    }
+
+    /// Applies the user's content file, if there is one, to their page model.
+    pub fn apply(&self, profile: &mut Profile) {
+        let Ok(id) = profile.id.parse::<u64>() else {
+            return;
+        };
+        if let Some(user) = self.for_user(id, &profile.username) {
+            user.apply(profile);
+        }
+    }
+
+    /// Warnings for files that matched no user (call after every user was looked up).
+    pub fn finish(&self) -> Vec<ContentWarning> {
+        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let mut unused: Vec<&UserContent> = (0..self.users.len())
+            .filter(|at| !used.contains(at))
+            .map(|at| &self.users[at])
+            .collect();
+        unused.sort_by(|a, b| a.path.cmp(&b.path));
+        unused
+            .into_iter()
+            .map(|user| {
+                let message = "no published user has this id or username; the file is not used";
+                warning(&user.path, None, message.into())
+            })
+            .collect()
+    }
+}
+
+fn warning(path: &Path, line: Option<usize>, message: String) -> ContentWarning {
+    ContentWarning {
+        path: path.to_path_buf(),
+        line,
+        message,
+    }
+}
+
+fn front_page(text: &str) -> FrontPage {
+    FrontPage {
+        html: markdown::to_html(text, 1),
+        description: markdown::first_paragraph_text(text, DESCRIPTION_CHARS),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontMatter {
+    #[serde(default)]
+    bio: Option<String>,
+    #[serde(default)]
+    pronouns: Option<String>,
+    #[serde(default)]
+    links: Vec<RawLink>,
+    #[serde(default)]
+    hide: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    title: String,
+    url: Spanned<String>,
+}
+
+/// Parses one user file. `None` (with a warning) when the front matter cannot be used at all;
+/// a bad link or `hide` entry only loses that entry.
+fn parse_user(path: &Path, text: &str, warnings: &mut Vec<ContentWarning>) -> Option<UserContent> {
+    let Split { front, body } = match split_front_matter(text) {
+        Ok(split) => split,
+        Err(line) => {
+            let message = "front matter opened with `+++` is never closed; the file is ignored";
+            warnings.push(warning(path, Some(line), message.into()));
+            return None;
+        }
+    };
+    let mut user = UserContent {
+        path: path.to_path_buf(),
+        ..UserContent::default()
+    };
+    if let Some(toml_text) = front {
+        let line_of = |offset: usize| FRONT_MATTER_LINE + toml_text[..offset].matches('\n').count();
+        let front: FrontMatter = match toml::from_str(toml_text) {
+            Ok(front) => front,
+            Err(e) => {
+                let line = e
+                    .span()
+                    .map(|span| line_of(span.start))
+                    .unwrap_or(FRONT_MATTER_LINE);
+                let message = format!("{}; the file is ignored", e.message().trim_end());
+                warnings.push(warning(path, Some(line), message));
+                return None;
+            }
+        };
+        user.bio = non_empty(front.bio);
+        user.pronouns = non_empty(front.pronouns);
+        for link in front.links {
+            match check_link_url(link.url.get_ref()) {
+                Ok(url) => {
+                    let title = link.title.trim();
+                    let title = if title.is_empty() {
+                        url.clone()
+                    } else {
+                        title.to_owned()
+                    };
+                    user.links.push(ProfileLink { title, url });
+                }
+                Err(problem) => {
+                    let line = line_of(link.url.span().start);
+                    warnings.push(warning(
+                        path,
+                        Some(line),
+                        format!("{problem}; link left out"),
+                    ));
+                }
+            }
+        }
+        for part in front.hide {
+            if HIDEABLE.contains(&part.get_ref().as_str()) {
+                user.hide.push(part.get_ref().clone());
+            } else {
+                let line = line_of(part.span().start);
+                let message = format!(
+                    "hide: unknown part {:?} (known: {}); it stays visible",
+                    part.get_ref(),
+                    HIDEABLE.join(", ")
+                );
+                warnings.push(warning(path, Some(line), message));
+            }
+        }
+    }
+    if !body.trim().is_empty() {
+        user.body_html = Some(markdown::to_html(body, 2));
+    }
+    Some(user)
+}
+
+/// The front matter's TOML starts on the file's second line (after the opening `+++`).
+const FRONT_MATTER_LINE: usize = 2;
+
+/// A content file cut in two.
+#[derive(Debug, PartialEq)]
+struct Split<'a> {
+    /// The TOML between the `+++` lines (it starts on line [`FRONT_MATTER_LINE`]).
+    front: Option<&'a str>,
+    body: &'a str,
+}
+
+/// Splits `+++\n<toml>\n+++\n<body>`. A file not starting with `+++` is all body. `Err(1)` (the
+/// line of the opening fence) when the front matter is never closed.
+fn split_front_matter(text: &str) -> Result<Split<'_>, usize> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.split_inclusive('\n');
+    let is_fence = |line: &str| line.trim_end() == "+++";
+    match lines.next() {
+        Some(first) if is_fence(first) => {
+            let start = first.len();
+            let mut at = start;
+            for line in lines {
+                if is_fence(line) {
+                    return Ok(Split {
+                        front: Some(&text[start..at]),
+                        body: &text[at + line.len()..],
+                    });
+                }
+                at += line.len();
+            }
+            Err(1)
+        }
+        _ => Ok(Split {
+            front: None,
+            body: text,
+        }),
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// An absolute `http`/`https` URL, normalised.
+fn check_link_url(raw: &str) -> Result<String, String> {
+    match url::Url::parse(raw.trim()) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(url.to_string())
+        }
+        Ok(url) => Err(format!(
+            "links: {raw:?} must be an http or https URL, not {}:",
+            url.scheme()
+        )),
+        Err(e) => Err(format!("links: {raw:?} is not a URL ({e})")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,557 @@
+//! Whole pages of the shipped themes: insta snapshots for a fixed set of people (the `.snap`
+//! files in `snapshots/` are the reviewed output), HTML validity with `tidy`, and theme fallback.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::content::Content;
+use crate::discord::cdn::Cdn;
+use crate::discord::models::{Connection, Guild, Snapshot, Snowflake, User};
+use crate::publish::Publish;
+
+use super::fixtures::{site_info, theme};
+use super::render::FrontPage;
+use super::*;
+
+fn themes_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("themes")
+}
+
+fn user(id: u64, username: &str, discriminator: &str, global_name: Option<&str>) -> User {
+    User {
+        id: Snowflake(id),
+        username: username.into(),
+        discriminator: discriminator.into(),
+        global_name: global_name.map(Into::into),
+        avatar: None,
+        banner: None,
+        accent_color: None,
+        public_flags: 0,
+        avatar_decoration_data: None,
+    }
+}
+
+fn connection(kind: &str, name: &str) -> Connection {
+    Connection {
+        id: name.into(),
+        name: name.into(),
+        kind: kind.into(),
+        verified: true,
+        visibility: 1,
+        revoked: false,
+    }
+}
+
+fn guild(id: u64, name: &str, icon: Option<&str>) -> Guild {
+    Guild {
+        id: Snowflake(id),
+        name: name.into(),
+        icon: icon.map(Into::into),
+        owner: false,
+    }
+}
+
+const CONTENT_USER: &str = r#"+++
+bio = "Writes <b>bots</b> & \"tools\""
+pronouns = "they/them"
+links = [
+  { title = "Blog", url = "https://blog.example/?a=1&b=2" },
+  { title = "Bad", url = "javascript:alert(1)" },
+]
+hide = ["banner", "guilds"]
++++
+# Hello
+
+I like <script>alert("x")</script> **Rust**.
+
+[a trap](javascript:alert(1)) and [a site](https://ok.example/).
+
+<div onclick="alert(1)">raw block</div>
+"#;
+
+/// The fixture people, in a fixed order, by name.
+fn people() -> Vec<(&'static str, Snapshot)> {
+    let mut migrated = user(80351110224678912, "nelly", "0", Some("Nelly"));
+    migrated.avatar = Some("a_1269e74af4df7417b13759eae50c83dc".into());
+    migrated.accent_color = Some(0x5865f2);
+    migrated.public_flags = (1 << 22) | (1 << 9) | (1 << 7);
+    let migrated = Snapshot {
+        user: migrated,
+        connections: Some(vec![
+            connection("github", "nelly-dev"),
+            Connection {
+                visibility: 0,
+                ..connection("reddit", "secret-alt")
+            },
+        ]),
+        guilds: Some(vec![guild(
+            197038439483310086,
+            "Discord Testers",
+            Some("b1e2"),
+        )]),
+    };
+
+    let legacy = Snapshot {
+        user: user(53908232506183680, "Mason", "9999", None),
+        connections: None,
+        guilds: None,
+    };
+
+    let mut hostile = user(
+        175928847299117063,
+        "\"quotes' & ampersands",
+        "0",
+        Some("<script>alert(1)</script>"),
+    );
+    hostile.avatar = Some("../../evil\"onerror=".into());
+    hostile.banner = Some("0123456789abcdef".into());
+    let hostile = Snapshot {
+        user: hostile,
+        connections: Some(vec![
+            connection("github", "<script>alert(1)</script>"),
+            connection("domain", "evil\u{202E}gpj.exe"),
+        ]),
+        guilds: Some(vec![guild(
+            1,
+            "evil\u{202E}txt.exe",
+            Some("\"><img src=x>"),
+        )]),
+    };
+
+    let emoji = Snapshot {
+        user: user(
+            41771983423143937,
+            "emoji",
+            "0",
+            Some("😀🎉🔥✨🐍🦀🌈🍕🎮🚀💜🌙⭐🍀🎧📚🧩🎨🐱🐶🦊🐼🐧🦄🍩🍓🥑🌵🌊🔮🎲🏆"),
+        ),
+        connections: Some(vec![]),
+        guilds: Some(vec![]),
+    };
+
+    let services = [
+        "battlenet",
+        "bluesky",
+        "domain",
+        "ebay",
+        "epicgames",
+        "facebook",
+        "github",
+        "instagram",
+        "mastodon",
+        "paypal",
+        "reddit",
+        "roblox",
+        "spotify",
+        "steam",
+        "tiktok",
+        "twitch",
+        "twitter",
+        "xbox",
+        "youtube",
+        "someday-service",
+    ];
+    let busy = Snapshot {
+        user: user(222222222222222222, "busy", "0", Some("Busy Bee")),
+        connections: Some(
+            services
+                .iter()
+                .map(|kind| connection(kind, &format!("busy-{kind}")))
+                .collect(),
+        ),
+        guilds: Some(
+            (0..213)
+                .map(|i| {
+                    let icon = (i % 3 == 0).then(|| format!("icon{i}"));
+                    guild(
+                        300000000000000000 + i,
+                        &format!("Server {i:03}"),
+                        icon.as_deref(),
+                    )
+                })
+                .collect(),
+        ),
+    };
+
+    let mut with_content = user(333333333333333333, "writer", "0", Some("Writer"));
+    with_content.banner = Some("a_banner".into());
+    with_content.public_flags = 1 << 17;
+    let with_content = Snapshot {
+        user: with_content,
+        connections: None,
+        guilds: Some(vec![guild(2, "Hidden guild", None)]),
+    };
+
+    vec![
+        ("migrated", migrated),
+        ("legacy", legacy),
+        ("hostile", hostile),
+        ("emoji", emoji),
+        ("busy", busy),
+        ("content", with_content),
+    ]
+}
+
+/// The people's page models, with `content/users/writer.md` applied.
+fn profiles() -> Vec<(&'static str, Profile)> {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("users")).unwrap();
+    fs::write(dir.path().join("users/writer.md"), CONTENT_USER).unwrap();
+    let (content, warnings) = Content::load(dir.path());
+    assert_eq!(warnings.len(), 1, "the javascript: link: {warnings:?}");
+    let all = Publish {
+        connections: true,
+        guilds: true,
+    };
+    let profiles = people()
+        .into_iter()
+        .map(|(key, snapshot)| {
+            let mut p = Profile::build(&snapshot, all, &Cdn::discord(), &site_info().base_url);
+            content.apply(&mut p);
+            (key, p)
+        })
+        .collect();
+    assert!(content.finish().is_empty());
+    profiles
+}
+
+fn front_page() -> FrontPage {
+    let text = "Profiles of **our** people. <marquee>no</marquee>\n\nSecond paragraph.";
+    FrontPage {
+        html: crate::content::markdown::to_html(text, 1),
+        description: crate::content::markdown::first_paragraph_text(text, 200),
+    }
+}
+
+fn renderer(theme: &str) -> Renderer {
+    Renderer::new(&themes_dir().join(theme), site_info())
+        .unwrap()
+        .with_front_page(Some(front_page()))
+}
+
+/// The page with the stylesheet's content hash replaced, so a CSS edit does not touch every
+/// snapshot.
+fn stable(renderer: &Renderer, html: String) -> String {
+    let style = &renderer.assets().get("style.css").unwrap().hashed_name;
+    html.replace(style.as_str(), "style.HASH.css")
+}
+
+#[test]
+fn snapshots_of_every_page() {
+    for theme in ["default", "minimal"] {
+        let r = renderer(theme);
+        let profiles = profiles();
+        for (key, profile) in &profiles {
+            let html = stable(&r, r.render_profile(profile).unwrap());
+            insta::assert_snapshot!(format!("{theme}_profile_{key}"), html);
+        }
+        let mut summaries: Vec<ProfileSummary> = profiles
+            .iter()
+            .map(|(_, p)| ProfileSummary::from(p))
+            .collect();
+        summaries.sort_by_key(|s| s.display_name.to_lowercase());
+        let html = stable(&r, r.render_index(&summaries).unwrap());
+        insta::assert_snapshot!(format!("{theme}_index"), html);
+    }
+}
+
+#[test]
+fn profile_pages_unfurl_and_hide_what_content_hides() {
+    let r = renderer("default");
+    let profiles = profiles();
+    let page = |key: &str| {
+        let p = &profiles.iter().find(|(k, _)| *k == key).unwrap().1;
+        r.render_profile(p).unwrap()
+    };
+    let migrated = page("migrated");
+    for tag in [
+        "<meta property=\"og:type\" content=\"profile\">",
+        "<meta property=\"og:title\" content=\"Nelly (nelly)\">",
+        "<meta property=\"og:site_name\" content=\"People &amp; Friends\">",
+        "<meta property=\"og:url\" content=\"https://people.example/u/80351110224678912/\">",
+        "<meta property=\"og:image\" content=\"https://cdn.discordapp.com/avatars/80351110224678912/a_1269e74af4df7417b13759eae50c83dc.png?size=256\">",
+        "<meta name=\"twitter:card\" content=\"summary\">",
+        "<meta name=\"theme-color\" content=\"#5865f2\">",
+        // The animated avatar, with a still one for reduced motion.
+        "a_1269e74af4df7417b13759eae50c83dc.webp?animated=true&amp;size=256",
+        "media=\"(prefers-reduced-motion: reduce)\"",
+    ] {
+        assert!(migrated.contains(tag), "{tag}\n{migrated}");
+    }
+    assert!(!migrated.contains("secret-alt"), "private connection");
+
+    let legacy = page("legacy");
+    assert!(
+        legacy.contains("embed/avatars/4.png"),
+        "default avatar: {legacy}"
+    );
+    assert!(legacy.contains("<bdi>Mason#9999</bdi>") && !legacy.contains("@<bdi>Mason"));
+
+    let content = page("content");
+    assert!(content.contains("<meta name=\"description\" content=\"Writes &lt;b&gt;bots&lt;/b&gt; &amp; &quot;tools&quot;\">"), "{content}");
+    assert!(
+        !content.contains("<b>")
+            && !content.contains("<script")
+            && !content.contains("<div onclick")
+    );
+    assert!(!content.contains("javascript:"), "{content}");
+    assert!(content.contains("<a href=\"https://ok.example/\">a site</a>"));
+    assert!(content.contains("href=\"https://blog.example/?a=1&amp;b=2\""));
+    assert!(
+        !content.contains("Hidden guild") && !content.contains("banners/"),
+        "hidden"
+    );
+    assert!(content.contains("<h3>Hello</h3>"));
+}
+
+/// Runs `tidy -q -e` over every page of a site built with each shipped theme. Skipped (with a
+/// note) where tidy is not installed; fails on any error and on any warning but the ones about
+/// HTML newer than tidy knows.
+#[test]
+fn built_sites_pass_tidy() {
+    if Command::new("tidy").arg("-v").output().is_err() {
+        eprintln!("note: `tidy` is not installed; skipping the HTML validity check (apt-get install tidy)");
+        return;
+    }
+    // tidy 5.6 predates these valid HTML attributes.
+    const TOO_NEW_FOR_TIDY: [&str; 1] = ["proprietary attribute \"loading\""];
+    for theme in ["default", "minimal"] {
+        let root = tempfile::tempdir().unwrap();
+        let settings = SiteSettings {
+            output_dir: root.path().join("output"),
+            cname: None,
+        };
+        let r = renderer(theme);
+        let pages = profiles().into_iter().map(|(_, p)| Ok(p));
+        build_site(&settings, &r, pages).unwrap();
+        let mut extra = vec![
+            (
+                "landing.html",
+                r.render_landing(&LandingPage::default()).unwrap(),
+            ),
+            (
+                "message.html",
+                r.render_message(&MessagePage {
+                    title: "Oops <1>".into(),
+                    message: "Something & nothing".into(),
+                    link: Some(Link {
+                        href: "/".into(),
+                        text: "Back".into(),
+                    }),
+                    is_error: true,
+                })
+                .unwrap(),
+            ),
+        ];
+        for (name, html) in extra.drain(..) {
+            fs::write(settings.output_dir.join(name), html).unwrap();
+        }
+        let mut checked = 0;
+        for page in html_files(&settings.output_dir) {
+            let out = Command::new("tidy")
+                .args(["-q", "-e"])
+                .arg(&page)
+                .output()
+                .unwrap();
+            let report = String::from_utf8_lossy(&out.stderr).into_owned();
+            let problems: Vec<&str> = report
+                .lines()
+                .filter(|l| l.contains("Warning:") || l.contains("Error:"))
+                .filter(|l| !TOO_NEW_FOR_TIDY.iter().any(|known| l.contains(known)))
+                .collect();
+            assert!(
+                out.status.code() != Some(2) && problems.is_empty(),
+                "{theme}: tidy found problems in {}:\n{report}",
+                page.display()
+            );
+            checked += 1;
+        }
+        // Six profiles and their six vanity redirects, the index, 404, landing and message pages.
+        assert_eq!(
+            checked,
+            6 + 6 + 1 + 1 + 2,
+            "{theme}: every page was checked"
+        );
+    }
+}
+
+fn html_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(html_files(&path));
+        } else if path.extension().is_some_and(|e| e == "html") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// `<root>/default` (the fixture theme plus `static/`) and `<root>/custom` with `files`.
+fn themes_with_custom(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let default = theme(&[("base.html", "<link href=\"{{ static_url(\"style.css\") }}\">[default base]{% block content %}{% endblock %}")]);
+    copy_tree(default.path(), &root.path().join("default"));
+    for (rel, text) in [
+        ("static/style.css", "default css"),
+        ("static/img/logo.svg", "<svg/>"),
+    ] {
+        let path = root.path().join("default").join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    let custom = root.path().join("custom");
+    fs::create_dir_all(&custom).unwrap();
+    for (rel, text) in files {
+        let path = custom.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    (root, custom)
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_theme_overrides_some_templates_and_static_files_and_falls_back_for_the_rest() {
+    let (_root, custom) = themes_with_custom(&[
+        ("templates/base.html", "<link href=\"{{ static_url(\"style.css\") }}\"><img src=\"{{ static_url(\"img/logo.svg\") }}\">[custom base]{% block content %}{% endblock %}"),
+        ("static/style.css", "custom css"),
+    ]);
+    let r = Renderer::new(&custom, site_info()).unwrap();
+    // profile.html comes from the default theme and is drawn in the custom layout.
+    let html = r
+        .render_profile(&super::fixtures::profile(1, "Nelly"))
+        .unwrap();
+    assert!(html.contains("[custom base]Nelly"), "{html}");
+    let style = r.assets().get("style.css").unwrap();
+    assert_eq!(style.bytes, b"custom css");
+    assert_eq!(
+        style.hashed_name,
+        assets::hashed_name("style.css", b"custom css")
+    );
+    let logo = r.assets().get("img/logo.svg").unwrap();
+    assert_eq!(
+        logo.source,
+        custom.parent().unwrap().join("default/static/img/logo.svg")
+    );
+    assert!(
+        html.contains(&format!("href=\"/static/{}\"", style.hashed_name)),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("src=\"/static/{}\"", logo.hashed_name)),
+        "{html}"
+    );
+
+    // The build publishes both, under their hashed names only.
+    let out = tempfile::tempdir().unwrap();
+    let settings = SiteSettings {
+        output_dir: out.path().join("output"),
+        cname: None,
+    };
+    build_site(
+        &settings,
+        &r,
+        std::iter::empty::<Result<Profile, SiteError>>(),
+    )
+    .unwrap();
+    let published = |rel: &str| settings.output_dir.join("static").join(rel);
+    assert_eq!(
+        fs::read(published(&style.hashed_name)).unwrap(),
+        b"custom css"
+    );
+    assert_eq!(fs::read(published(&logo.hashed_name)).unwrap(), b"<svg/>");
+    assert!(!published("style.css").exists());
+}
+
+#[test]
+fn errors_in_fallback_templates_name_the_fallback_file() {
+    let (root, custom) = themes_with_custom(&[(
+        "templates/index.html",
+        "{% extends \"base.html\" %}{% block content %}ok{% endblock %}",
+    )]);
+    fs::write(
+        root.path().join("default/templates/profile.html"),
+        "line 1\n{{ profile.nope }}",
+    )
+    .unwrap();
+    let r = Renderer::new(&custom, site_info()).unwrap();
+    assert!(r.render_index(&[]).unwrap().contains("[default base]ok"));
+    let message = r
+        .render_profile(&super::fixtures::profile(1, "N"))
+        .unwrap_err()
+        .to_string();
+    let expected = root.path().join("default/templates/profile.html:2");
+    assert!(
+        message.contains(&expected.display().to_string()),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unknown_static_file_is_an_error_naming_template_and_line() {
+    let (_root, custom) = themes_with_custom(&[(
+        "templates/profile.html",
+        "{% extends \"base.html\" %}{% block content %}\n\n{{ static_url(\"app.js\") }}{% endblock %}",
+    )]);
+    let r = Renderer::new(&custom, site_info()).unwrap();
+    let err = r
+        .render_profile(&super::fixtures::profile(1, "N"))
+        .unwrap_err();
+    let message = err.to_string();
+    let expected = custom.join("templates/profile.html:3");
+    assert!(matches!(err, RenderError::Render { .. }), "{err:?}");
+    assert!(
+        message.contains(&expected.display().to_string()),
+        "{message}"
+    );
+    assert!(
+        message.contains("\"app.js\"") && message.contains("style.css"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_missing_theme_folder_is_an_error_naming_it() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("nope");
+    let err = Renderer::new(&missing, site_info()).unwrap_err();
+    assert!(matches!(err, RenderError::ThemeMissing { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&missing.display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_minimal_theme_changes_the_look_without_code() {
+    let default = renderer("default");
+    let minimal = renderer("minimal");
+    let p = super::fixtures::profile(80351110224678912, "Nelly");
+    let a = default.render_profile(&p).unwrap();
+    let b = minimal.render_profile(&p).unwrap();
+    assert!(b.contains("<body class=\"minimal\">") && !a.contains("class=\"minimal\""));
+    let css = |r: &Renderer| r.assets().get("style.css").unwrap().bytes.clone();
+    assert_ne!(css(&default), css(&minimal));
+    assert_eq!(
+        css(&minimal),
+        fs::read(themes_dir().join("minimal/static/style.css")).unwrap()
+    );
+    // index.html is the default theme's, in the minimal layout.
+    let index = minimal.render_index(&[ProfileSummary::from(&p)]).unwrap();
+    assert!(index.contains("<body class=\"minimal\">") && index.contains("1 person has"));
+    assert!(index.contains("<strong>our</strong>") && index.contains("&lt;marquee&gt;"));
+}
