@@ -74,6 +74,7 @@ impl Sources {
                 continue;
             } else if self.folders.iter().any(|folder| path.starts_with(folder)) {
                 verdict.sources_changed = true;
+                verdict.example.get_or_insert_with(|| path.clone());
             }
         }
         verdict
@@ -108,6 +109,8 @@ pub struct Verdict {
     pub sources_changed: bool,
     /// Editor temp files that changed and were ignored.
     pub ignored_temp_files: u64,
+    /// One of the changed source files, for the log.
+    pub example: Option<PathBuf>,
 }
 
 #[cfg(test)]
@@ -151,6 +154,10 @@ mod tests {
         let s = sources();
         let v = s.classify(&batch(&["/site/themes/default/templates/base.html"]));
         assert!(v.sources_changed && !v.config_changed);
+        assert_eq!(
+            v.example,
+            Some(PathBuf::from("/site/themes/default/templates/base.html"))
+        );
         let v = s.classify(&batch(&["/site/strife.toml"]));
         assert!(v.config_changed && !v.sources_changed);
         let v = s.classify(&batch(&[

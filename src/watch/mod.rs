@@ -19,6 +19,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use notify_debouncer_full::notify;
 use tokio::net::TcpListener;
@@ -28,10 +29,15 @@ use crate::build::{self, BuildError, BuildSummary};
 use crate::config::{Config, ConfigError};
 use crate::store::Store;
 
-use changes::Sources;
+use changes::{Sources, Verdict};
 use preview::Published;
 pub use preview::{EVENTS_PATH, PREVIEW_PREFIX};
 use watcher::{ChangeBatch, SourceWatcher};
+
+/// How long the files must be quiet after a change before the rebuild starts.
+const QUIET: Duration = Duration::from_millis(100);
+/// A change never waits longer than this for its build, however busy the files are.
+const MAX_SETTLE: Duration = Duration::from_secs(2);
 
 /// The port `watch` serves on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 8000;
@@ -273,19 +279,22 @@ impl SiteBuilder {
                     None => return,
                 },
             };
-            // Everything already waiting (saved during the last build, say) is one change.
-            while let Ok(more) = changes.try_recv() {
-                batch.merge(more);
-            }
+            settle(&mut batch, &mut changes).await;
             self.on_change(&batch, &mut watcher).await;
         }
     }
 
     async fn on_change(&mut self, batch: &ChangeBatch, watcher: &mut SourceWatcher) {
         let verdict = self.sources.classify(batch);
+        self.act_on(&verdict, watcher).await;
+        // Counted once the batch is fully handled, so whoever sees the count also sees any
+        // build the batch caused.
         self.stats
             .ignored_temp_files
             .fetch_add(verdict.ignored_temp_files, Ordering::SeqCst);
+    }
+
+    async fn act_on(&mut self, verdict: &Verdict, watcher: &mut SourceWatcher) {
         let appeared = watcher.retry_missing();
         let mut wanted = verdict.sources_changed || appeared;
         if verdict.config_changed {
@@ -301,7 +310,10 @@ impl SiteBuilder {
             );
             return;
         }
-        tracing::info!("change detected, rebuilding");
+        match &verdict.example {
+            Some(path) => tracing::info!("{} changed, rebuilding", path.display()),
+            None => tracing::info!("rebuilding"),
+        }
         self.rebuild().await;
     }
 
@@ -336,11 +348,17 @@ impl SiteBuilder {
     async fn rebuild(&mut self) {
         let config = self.config.clone();
         let store = self.store.take();
+        let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || render(&config, store)).await;
         let result = match outcome {
             Ok((store, result)) => {
                 self.store = store;
-                result.map_err(|error| error.to_string())
+                result
+                    .map(|summary| BuildSummary {
+                        elapsed: started.elapsed(),
+                        ..summary
+                    })
+                    .map_err(|error| error.to_string())
             }
             Err(error) => Err(format!("the build stopped unexpectedly: {error}")),
         };
@@ -363,6 +381,20 @@ impl SiteBuilder {
         let generation = self.site.borrow().generation + 1;
         self.site
             .send_replace(published(&self.config, error, generation));
+    }
+}
+
+/// Merges into `batch` everything that arrives until the files are quiet for [`QUIET`] (at
+/// most [`MAX_SETTLE`]): the debouncer delivers per file, so a burst of saves, a `git checkout`
+/// or a theme copied in would otherwise come as several batches, and several builds.
+async fn settle(batch: &mut ChangeBatch, changes: &mut mpsc::UnboundedReceiver<ChangeBatch>) {
+    let deadline = tokio::time::Instant::now() + MAX_SETTLE;
+    loop {
+        let wait = QUIET.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        match tokio::time::timeout(wait, changes.recv()).await {
+            Ok(Some(more)) => batch.merge(more),
+            Ok(None) | Err(_) => return,
+        }
     }
 }
 
