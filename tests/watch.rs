@@ -432,3 +432,28 @@ async fn the_binary_serves_and_stops_on_ctrl_c() {
         .unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test]
+async fn a_port_in_use_and_a_bad_config_are_errors_before_anything_runs() {
+    let site = Site::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = WatchOptions {
+        port: taken.local_addr().unwrap().port(),
+        open_browser: false,
+    };
+    let error = watch::start(&site.config_path(), options.clone())
+        .await
+        .err()
+        .expect("the port is taken");
+    assert!(matches!(error, watch::WatchError::Listen { .. }), "{error}");
+    assert!(error.to_string().contains("--port"), "{error}");
+
+    std::fs::write(site.config_path(), "[site]\ntitle = \"x\"\n").unwrap();
+    let error = watch::start(&site.config_path(), WatchOptions { port: 0, ..options })
+        .await
+        .err()
+        .expect("the config is incomplete");
+    assert!(matches!(error, watch::WatchError::Config(_)), "{error}");
+    assert!(error.to_string().contains("base_url"), "{error}");
+    assert!(!site.root().join("output").exists(), "nothing was built");
+}
