@@ -352,6 +352,30 @@ mod tests {
         assert_eq!(resolve(&site, "/other/x.html"), Resolved::NotFound);
     }
 
+    #[tokio::test]
+    async fn unknown_paths_get_the_sites_own_404_page_with_the_script() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("404.html"), "<body>our 404</body>").unwrap();
+        let (_sender, site) = watch::channel(published("/", dir.path()));
+        let routes = routes(site, "s".into());
+        let response = warp::test::request()
+            .path("/missing/page")
+            .reply(&routes)
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let body = String::from_utf8_lossy(response.body());
+        assert!(
+            body.starts_with("<body>our 404<script src=\"/__strife/reload.js?v=s-1\">"),
+            "{body}"
+        );
+        let response = warp::test::request()
+            .method("POST")
+            .path("/")
+            .reply(&routes)
+            .await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
     #[test]
     fn the_error_page_escapes_the_message() {
         let page = String::from_utf8(error_page("bad <script> in base.html:3")).unwrap();
