@@ -57,6 +57,16 @@ pub enum Command {
     },
     /// Run the consent service, refreshing and rebuilding in the background.
     Serve,
+    /// Build offline, serve the site on 127.0.0.1 and rebuild + reload pages when the theme,
+    /// content or config changes.
+    Watch {
+        /// Port of the preview on 127.0.0.1; 0 picks a free one.
+        #[arg(long, default_value_t = crate::watch::DEFAULT_PORT)]
+        port: u16,
+        /// Do not open the preview in a browser.
+        #[arg(long)]
+        no_open: bool,
+    },
     /// Inspect or remove users.
     Users {
         #[command(subcommand)]
@@ -82,8 +92,26 @@ pub async fn run(cli: Cli) -> Result<()> {
             build_command(&cli.config, offline, no_deploy).await
         }
         Command::Serve => serve_command(&cli.config).await,
+        Command::Watch { port, no_open } => watch_command(&cli.config, port, !no_open).await,
         Command::Users { command } => users_command(&cli.config, command).await,
     }
+}
+
+async fn watch_command(config_path: &Path, port: u16, open_browser: bool) -> Result<()> {
+    let options = crate::watch::WatchOptions { port, open_browser };
+    let shutdown = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C ({error}); stop watch another way");
+            std::future::pending::<()>().await;
+        }
+    };
+    crate::watch::run(config_path, options, shutdown)
+        .await
+        .map_err(|error| match error {
+            // Keeps the config error findable for exit code 2.
+            crate::watch::WatchError::Config(error) => anyhow::Error::from(error),
+            other => anyhow::Error::from(other),
+        })
 }
 
 async fn build_command(config_path: &Path, offline: bool, no_deploy: bool) -> Result<()> {
