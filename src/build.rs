@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::discord::cdn::Cdn;
 use crate::discord::models::Snapshot;
+use crate::lock::{BuildLock, LockError};
 use crate::publish::Publish;
-use crate::refresh::{RefreshSummary, Refresher};
+use crate::refresh::{RefreshSummary, Refresher, Targets};
 use crate::site::profile::Profile;
 use crate::site::render::{RenderError, Renderer, SiteInfo};
 use crate::site::{build_site, SiteError, SiteReport, SiteSettings};
@@ -31,6 +32,8 @@ pub enum BuildError {
     Sample { path: PathBuf, detail: String },
     #[error("build task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// What a build did, for the closing summary line.
@@ -75,10 +78,24 @@ pub async fn build(
     store: &Store,
     refresher: Option<&Refresher>,
 ) -> Result<BuildSummary, BuildError> {
+    build_for(config, store, refresher.map(|r| (r, Targets::everyone()))).await
+}
+
+/// Refreshes the given users (if any) and renders the whole site, holding the build lock of the
+/// output folder throughout (waiting for another build that holds it).
+pub async fn build_for(
+    config: &Config,
+    store: &Store,
+    refresh: Option<(&Refresher, Targets)>,
+) -> Result<BuildSummary, BuildError> {
     let started = Instant::now();
-    let refresh = match refresher {
-        Some(refresher) => {
-            let summary = refresher.refresh_all().await?;
+    let output_dir = config.site.output_dir.clone();
+    let lock = tokio::task::spawn_blocking(move || BuildLock::acquire(&output_dir))
+        .await
+        .map_err(|e| BuildError::Task(e.to_string()))??;
+    let refresh = match refresh {
+        Some((refresher, targets)) => {
+            let summary = refresher.refresh(&targets).await?;
             tracing::info!(
                 "refreshed {} users ({} changed), {} need re-consent, {} failed",
                 summary.refreshed,
@@ -92,16 +109,24 @@ pub async fn build(
     };
     let config = config.clone();
     let store = store.clone();
-    let mut summary = tokio::task::spawn_blocking(move || render(&config, &store))
+    let mut summary = tokio::task::spawn_blocking(move || render_locked(&config, &store))
         .await
         .map_err(|e| BuildError::Task(e.to_string()))??;
+    drop(lock);
     summary.refresh = refresh;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
 
-/// Renders from the store's snapshots only (and the configured sample users). Blocking.
+/// Renders from the store's snapshots only (and the configured sample users). Blocking; waits
+/// for the build lock of the output folder if another build holds it.
 pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError> {
+    let _lock = BuildLock::acquire(&config.site.output_dir)?;
+    render_locked(config, store)
+}
+
+/// [`render`] for a caller that holds the build lock.
+fn render_locked(config: &Config, store: &Store) -> Result<BuildSummary, BuildError> {
     let renderer = Renderer::new(&config.theme_dir(), site_info(config))?;
     let cdn = Cdn::new(config.discord.cdn_base.url().clone());
     let base_url = config.site.base_url.url().clone();
@@ -114,12 +139,17 @@ pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError
         theme_dir: config.theme_dir(),
     };
 
+    // Users waiting for a new consent longer than the grace period are no longer published.
+    let grace = i64::try_from(config.refresh.grace_period.as_secs()).unwrap_or(i64::MAX);
+    let reconsent_cutoff = crate::store::unix_now().saturating_sub(grace);
     // The store is read on one thread and profiles flow to the renderers through a bounded
     // channel, so thousands of users never sit in memory at once.
     let (sender, receiver) = mpsc::sync_channel::<Result<Profile, SiteError>>(PIPELINE_DEPTH);
     let reader = {
         let store = store.clone();
-        std::thread::spawn(move || read_profiles(&store, samples, &cdn, &base_url, &sender))
+        std::thread::spawn(move || {
+            read_profiles(&store, reconsent_cutoff, samples, &cdn, &base_url, &sender)
+        })
     };
     let site = build_site(&settings, &renderer, receiver.into_iter());
     let counts = reader
@@ -146,6 +176,7 @@ struct ReadCounts {
 /// error, which abandons the build (publishing a site with users missing would delete their pages).
 fn read_profiles(
     store: &Store,
+    reconsent_cutoff: i64,
     samples: Vec<Snapshot>,
     cdn: &Cdn,
     base_url: &url::Url,
@@ -165,7 +196,7 @@ fn read_profiles(
         }
         counts.sent += 1;
     }
-    let result = store.for_each_page_source(|source| match source {
+    let result = store.for_each_published(reconsent_cutoff, |source| match source {
         Ok(source) => {
             counts.sent += 1;
             let profile = Profile::build(&source.snapshot, source.publish, cdn, base_url);
