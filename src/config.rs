@@ -674,9 +674,8 @@ base_url = "https://example.org/profiles/"
         assert_eq!(config.refresh.grace_period, Duration::from_secs(7 * 86400));
         let text = format!("{MINIMAL}[webhooks]\ntimestamp_tolerance = \"0s\"\n");
         assert!(error_of(&text).contains("webhooks.timestamp_tolerance"));
-        let text = format!(
-            "{MINIMAL}[refresh]\nretry_backoff = \"1h\"\nretry_backoff_max = \"10m\"\n"
-        );
+        let text =
+            format!("{MINIMAL}[refresh]\nretry_backoff = \"1h\"\nretry_backoff_max = \"10m\"\n");
         assert!(error_of(&text).contains("refresh.retry_backoff_max"));
         let text = format!("{MINIMAL}[webhooks]\nsecret = \"x\"\n");
         assert!(error_of(&text).contains("secret"));

@@ -442,7 +442,10 @@ mod tests {
             pending.add(Trigger::Refresh(Snowflake(n)));
         }
         assert_eq!(pending.refresh.len(), MAX_PENDING_USERS);
-        assert!(pending.everyone, "the overflow turns into a refresh of everyone");
+        assert!(
+            pending.everyone,
+            "the overflow turns into a refresh of everyone"
+        );
 
         let mut state = State::default();
         for _ in 0..(MAX_JOBS + 10) {

@@ -212,7 +212,9 @@ impl Refresher {
                         "refresh failed ({failures} in a row, next try in {}): {error}",
                         humantime::format_duration(self.backoff.after(failures))
                     ),
-                    Err(e) => tracing::error!(user = %id, "refresh failed: {error}; cannot record it: {e}"),
+                    Err(e) => {
+                        tracing::error!(user = %id, "refresh failed: {error}; cannot record it: {e}")
+                    }
                 }
                 Outcome::Failed(error)
             }

@@ -114,7 +114,12 @@ struct ReplayCache {
 }
 
 impl ReplayCache {
-    fn insert(&mut self, signature: [u8; 64], expires: i64, now: i64) -> Result<(), SignatureError> {
+    fn insert(
+        &mut self,
+        signature: [u8; 64],
+        expires: i64,
+        now: i64,
+    ) -> Result<(), SignatureError> {
         self.forget_expired(now);
         if self.signatures.contains(&signature) {
             return Err(SignatureError::Replay);
@@ -158,8 +163,8 @@ pub fn verify_hmac(secret: &str, header: Option<&str>, body: &[u8]) -> Result<()
         .strip_prefix("sha256=")
         .and_then(|hex_tag| hex::decode(hex_tag).ok())
         .ok_or(SignatureError::MalformedHeader(HMAC_HEADER))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .map_err(|_| SignatureError::Mismatch)?;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| SignatureError::Mismatch)?;
     mac.update(body);
     mac.verify_slice(&tag).map_err(|_| SignatureError::Mismatch)
 }
@@ -225,17 +230,14 @@ struct EventUser {
 impl DiscordEvent {
     /// Interprets the event; `Err` when a handled event type lacks the fields it must have.
     pub fn action(&self) -> Result<EventAction, String> {
-        let data = || {
-            EventData::deserialize(&self.data).map_err(|e| format!("{} event: {e}", self.kind))
-        };
+        let data =
+            || EventData::deserialize(&self.data).map_err(|e| format!("{} event: {e}", self.kind));
         match self.kind.as_str() {
             "APPLICATION_AUTHORIZED" => {
                 let data = data()?;
                 // 1 = installed to a user account; 0 = to a server, nothing to do with pages.
                 if data.integration_type == Some(1) {
-                    Ok(EventAction::Authorized {
-                        user: data.user.id,
-                    })
+                    Ok(EventAction::Authorized { user: data.user.id })
                 } else {
                     Ok(EventAction::Ignored(format!(
                         "APPLICATION_AUTHORIZED with integration_type {:?} (not a user install)",
@@ -247,7 +249,9 @@ impl DiscordEvent {
                 user: data()?.user.id,
                 at: self.timestamp.as_deref().and_then(parse_event_time),
             }),
-            other => Ok(EventAction::Ignored(format!("unhandled event type {other}"))),
+            other => Ok(EventAction::Ignored(format!(
+                "unhandled event type {other}"
+            ))),
         }
     }
 }
@@ -333,7 +337,10 @@ mod tests {
         cache.insert([1; 64], 1300, 1000).unwrap();
         cache.insert([2; 64], 1200, 1000).unwrap();
         cache.insert([3; 64], 1400, 1000).unwrap();
-        assert_eq!(cache.insert([2; 64], 1200, 1100), Err(SignatureError::Replay));
+        assert_eq!(
+            cache.insert([2; 64], 1200, 1100),
+            Err(SignatureError::Replay)
+        );
         cache.insert([4; 64], 1500, 1250).unwrap();
         assert_eq!(cache.len(), 3, "[2] expired at 1200");
         cache.insert([5; 64], 1600, 1450).unwrap();
@@ -403,7 +410,9 @@ mod tests {
                 serde_json::json!({"integration_type": 1, "user": user})
             )
             .action(),
-            Ok(EventAction::Authorized { user: Snowflake(42) })
+            Ok(EventAction::Authorized {
+                user: Snowflake(42)
+            })
         );
         assert!(matches!(
             event(
@@ -414,7 +423,11 @@ mod tests {
             Ok(EventAction::Ignored(_))
         ));
         assert_eq!(
-            event("APPLICATION_DEAUTHORIZED", serde_json::json!({"user": user})).action(),
+            event(
+                "APPLICATION_DEAUTHORIZED",
+                serde_json::json!({"user": user})
+            )
+            .action(),
             Ok(EventAction::Deauthorized {
                 user: Snowflake(42),
                 at: Some(1729262573)

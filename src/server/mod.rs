@@ -274,10 +274,16 @@ async fn run_batch(
             .run(move |store| store.revoke_authorization(user, at, unix_now()))
             .await
         {
-            Ok(Revocation::Revoked) => tracing::info!(user = %user, "revoked: tokens deleted, page removed with this build"),
+            Ok(Revocation::Revoked) => {
+                tracing::info!(user = %user, "revoked: tokens deleted, page removed with this build")
+            }
             Ok(Revocation::AlreadyRevoked) => tracing::debug!(user = %user, "already revoked"),
-            Ok(Revocation::Stale) => tracing::info!(user = %user, "deauthorization predates their latest consent; ignored"),
-            Ok(Revocation::Unknown) => tracing::info!(user = %user, "deauthorization of a user we do not know; nothing stored"),
+            Ok(Revocation::Stale) => {
+                tracing::info!(user = %user, "deauthorization predates their latest consent; ignored")
+            }
+            Ok(Revocation::Unknown) => {
+                tracing::info!(user = %user, "deauthorization of a user we do not know; nothing stored")
+            }
             // A build must not publish a user whose revocation failed: give up on this batch and
             // try the revocation again a little later (not at once: the store may be down).
             Err(error) => {

@@ -84,7 +84,10 @@ async fn discord_event(
 ) -> Result<Response, Infallible> {
     let Some(verifier) = &app.discord_verifier else {
         tracing::warn!("POST /webhooks/discord refused: discord.public_key is not set in the config, so events cannot be verified");
-        return Ok(json_error(StatusCode::NOT_FOUND, "webhook events are not enabled"));
+        return Ok(json_error(
+            StatusCode::NOT_FOUND,
+            "webhook events are not enabled",
+        ));
     };
     let now = (app.clock)();
     if let Err(error) = verifier.verify(signature.as_deref(), timestamp.as_deref(), &body, now) {
@@ -162,7 +165,10 @@ async fn refresh_hook(
             "POST /webhooks/refresh refused: {} is not set",
             crate::config::WEBHOOK_SECRET_VAR
         );
-        return Ok(json_error(StatusCode::NOT_FOUND, "the refresh hook is not enabled"));
+        return Ok(json_error(
+            StatusCode::NOT_FOUND,
+            "the refresh hook is not enabled",
+        ));
     };
     if let Err(error) = verify_hmac(secret, signature.as_deref(), &body) {
         return Ok(unauthorized("POST /webhooks/refresh", error));
@@ -205,17 +211,11 @@ async fn job_status(id: String, app: Arc<App>) -> Result<Response, Infallible> {
 async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     Ok(if rejection.is_not_found() {
         json_error(StatusCode::NOT_FOUND, "not found")
-    } else if rejection
-        .find::<warp::reject::PayloadTooLarge>()
-        .is_some()
-    {
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
         json_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large")
     } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
         json_error(StatusCode::LENGTH_REQUIRED, "content-length required")
-    } else if rejection
-        .find::<warp::reject::MethodNotAllowed>()
-        .is_some()
-    {
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         json_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
     } else {
         tracing::debug!("webhook request rejected: {rejection:?}");
