@@ -589,3 +589,55 @@ async fn after_the_grace_period_a_user_waiting_for_reconsent_loses_their_page() 
     assert_eq!(listed.len(), 1, "users list still shows her");
     assert_eq!(listed[0].status, UserStatus::NeedsReconsent);
 }
+
+#[test]
+fn a_build_by_hand_waits_for_the_build_holding_the_lock() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[site]\ntitle = \"Lock test\"\nbase_url = \"https://example.org/\"\nthemes_dir = \"{}\"\n",
+        support::site::themes_dir().display()
+    );
+    std::fs::write(dir.path().join("strife.toml"), config).unwrap();
+    // This test process plays `serve` in the middle of a build.
+    let held = BuildLock::acquire(&dir.path().join("output")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strife-gen"))
+        .args(["build", "--offline"])
+        .current_dir(dir.path())
+        .env_remove("STRIFE_CONFIG")
+        .env("STRIFE_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = Log::default();
+    let reader = {
+        let mut stderr = child.stderr.take().unwrap();
+        let mut log = log.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 1024];
+            while let Ok(read) = stderr.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                log.write_all(&buffer[..read]).unwrap();
+            }
+        })
+    };
+    let mut polls = 0;
+    while !log.text().contains("waiting for another build") {
+        polls += 1;
+        assert!(polls < 800, "the build did not wait: {}", log.text());
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        !dir.path().join("output/index.html").exists(),
+        "nothing written while the lock is held"
+    );
+    drop(held);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert!(status.success(), "{}", log.text());
+    assert!(dir.path().join("output/index.html").exists());
+}
