@@ -10,9 +10,10 @@ use crate::content::{Content, ContentWarning};
 use crate::deploy::{DeployError, DeployOutcome};
 use crate::discord::cdn::Cdn;
 use crate::discord::models::Snapshot;
+use crate::lock::{BuildLock, LockError};
 use crate::progress::Progress;
 use crate::publish::Publish;
-use crate::refresh::{RefreshSummary, Refresher};
+use crate::refresh::{RefreshSummary, Refresher, Targets};
 use crate::site::output::{build_site_with_progress, ProfileEntry};
 use crate::site::profile::Profile;
 use crate::site::render::{RenderError, Renderer, SiteInfo};
@@ -37,6 +38,8 @@ pub enum BuildError {
     Deploy(#[from] DeployError),
     #[error("build task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// What a build did, for the closing summary line.
@@ -91,7 +94,7 @@ pub async fn build(
     store: &Store,
     refresher: Option<&Refresher>,
 ) -> Result<BuildSummary, BuildError> {
-    build_with_progress(config, store, refresher, Arc::new(Progress::hidden())).await
+    build_for(config, store, refresher.map(|r| (r, Targets::everyone()))).await
 }
 
 /// [`build`], reporting each refreshed user and each written page to `progress`.
@@ -101,10 +104,35 @@ pub async fn build_with_progress(
     refresher: Option<&Refresher>,
     progress: Arc<Progress>,
 ) -> Result<BuildSummary, BuildError> {
+    let refresh = refresher.map(|r| (r, Targets::everyone()));
+    build_for_with_progress(config, store, refresh, progress).await
+}
+
+/// Refreshes the given users (if any) and renders the whole site.
+pub async fn build_for(
+    config: &Config,
+    store: &Store,
+    refresh: Option<(&Refresher, Targets)>,
+) -> Result<BuildSummary, BuildError> {
+    build_for_with_progress(config, store, refresh, Arc::new(Progress::hidden())).await
+}
+
+/// The one build routine: holds the build lock of the output folder throughout (waiting for
+/// another build that holds it), refreshes `refresh`'s users, renders, and deploys if configured.
+async fn build_for_with_progress(
+    config: &Config,
+    store: &Store,
+    refresh: Option<(&Refresher, Targets)>,
+    progress: Arc<Progress>,
+) -> Result<BuildSummary, BuildError> {
     let started = Instant::now();
-    let refresh = match refresher {
-        Some(refresher) => {
-            let summary = refresher.refresh_all_with_progress(&progress).await?;
+    let output_dir = config.site.output_dir.clone();
+    let lock = tokio::task::spawn_blocking(move || BuildLock::acquire(&output_dir))
+        .await
+        .map_err(|e| BuildError::Task(e.to_string()))??;
+    let refresh = match refresh {
+        Some((refresher, targets)) => {
+            let summary = refresher.refresh_with_progress(&targets, &progress).await?;
             tracing::info!(
                 "refreshed {} users ({} changed), {} need re-consent, {} failed",
                 summary.refreshed,
@@ -117,15 +145,16 @@ pub async fn build_with_progress(
         None => None,
     };
     let (render_config, store) = (config.clone(), store.clone());
-    let mut summary = tokio::task::spawn_blocking(move || {
-        render_with_progress(&render_config, &store, &progress)
-    })
-    .await
-    .map_err(|e| BuildError::Task(e.to_string()))??;
+    let mut summary =
+        tokio::task::spawn_blocking(move || render_locked(&render_config, &store, &progress))
+            .await
+            .map_err(|e| BuildError::Task(e.to_string()))??;
     summary.refresh = refresh;
+    // Still under the lock: the next build must not change output/ while it is being deployed.
     if config.deploy.is_enabled() && summary.site.changed() {
         summary.deployed = Some(deploy(config, &summary).await?);
     }
+    drop(lock);
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -150,13 +179,24 @@ async fn deploy(config: &Config, summary: &BuildSummary) -> Result<DeployOutcome
     Ok(outcome)
 }
 
-/// Renders from the store's snapshots only (and the configured sample users). Blocking.
+/// Renders from the store's snapshots only (and the configured sample users). Blocking; waits
+/// for the build lock of the output folder if another build holds it.
 pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError> {
     render_with_progress(config, store, &Progress::hidden())
 }
 
 /// [`render`], ticking `progress` once per profile page written.
 pub fn render_with_progress(
+    config: &Config,
+    store: &Store,
+    progress: &Progress,
+) -> Result<BuildSummary, BuildError> {
+    let _lock = BuildLock::acquire(&config.site.output_dir)?;
+    render_locked(config, store, progress)
+}
+
+/// [`render_with_progress`] for a caller that holds the build lock.
+fn render_locked(
     config: &Config,
     store: &Store,
     progress: &Progress,
@@ -180,6 +220,9 @@ pub fn render_with_progress(
         (samples.len() + store.count_page_sources()?) as u64,
     );
 
+    // Users waiting for a new consent longer than the grace period are no longer published.
+    let grace = i64::try_from(config.refresh.grace_period.as_secs()).unwrap_or(i64::MAX);
+    let reconsent_cutoff = crate::store::unix_now().saturating_sub(grace);
     // The store is read on one thread and profiles flow to the renderers through a bounded
     // channel, so thousands of users never sit in memory at once.
     let (sender, receiver) = mpsc::sync_channel::<Result<ProfileEntry, SiteError>>(PIPELINE_DEPTH);
@@ -187,7 +230,15 @@ pub fn render_with_progress(
         let store = store.clone();
         let content = content.clone();
         std::thread::spawn(move || {
-            read_profiles(&store, samples, &cdn, &base_url, &content, &sender)
+            read_profiles(
+                &store,
+                reconsent_cutoff,
+                samples,
+                &cdn,
+                &base_url,
+                &content,
+                &sender,
+            )
         })
     };
     let site = build_site_with_progress(&settings, &renderer, receiver.into_iter(), &|| {
@@ -225,6 +276,7 @@ struct ReadCounts {
 /// error, which abandons the build (publishing a site with users missing would delete their pages).
 fn read_profiles(
     store: &Store,
+    reconsent_cutoff: i64,
     samples: Vec<Snapshot>,
     cdn: &Cdn,
     base_url: &url::Url,
@@ -247,7 +299,7 @@ fn read_profiles(
         }
         counts.sent += 1;
     }
-    let result = store.for_each_page_source(|source| match source {
+    let result = store.for_each_published(reconsent_cutoff, |source| match source {
         Ok(source) => {
             counts.sent += 1;
             let entry = ProfileEntry {

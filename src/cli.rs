@@ -162,7 +162,9 @@ async fn serve_command(config_path: &Path) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(config.server.bind)
         .await
         .with_context(|| format!("cannot listen on {} (server.bind)", config.server.bind))?;
-    let app = Arc::new(App::new(config.clone(), &refresher, Arc::new(renderer)));
+    let app = App::new(config.clone(), &refresher, Arc::new(renderer))
+        .with_webhook_secret(secrets.webhook_secret().map(str::to_owned));
+    let app = Arc::new(app);
     server::serve(app, refresher, listener).await?;
     Ok(())
 }
@@ -265,5 +267,9 @@ pub fn refresher(config: &Config, secrets: &Secrets, store: &Store) -> Result<Re
         oauth,
         discord,
         concurrency: config.refresh.concurrency.get(),
+        backoff: crate::refresh::Backoff {
+            base: config.refresh.retry_backoff,
+            max: config.refresh.retry_backoff_max,
+        },
     })
 }

@@ -23,6 +23,8 @@ use crate::discord::models::Snowflake;
 pub const CLIENT_SECRET_VAR: &str = "STRIFE_DISCORD_CLIENT_SECRET";
 /// Environment variable holding the 32-byte token encryption key, base64.
 pub const TOKEN_KEY_VAR: &str = "STRIFE_TOKEN_KEY";
+/// Environment variable holding the shared secret of the signed refresh hook.
+pub const WEBHOOK_SECRET_VAR: &str = "STRIFE_WEBHOOK_SECRET";
 
 /// The scopes a deployment may offer. `identify` is the profile itself; `connections` and `guilds`
 /// are what a user may opt in to publishing. Anything else (`email`, ...) is refused on purpose.
@@ -66,6 +68,8 @@ pub struct Config {
     /// Where to publish after a build that changed something (off by default).
     #[serde(default)]
     pub deploy: DeployConfig,
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     /// The file this was read from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -174,6 +178,15 @@ pub struct RefreshConfig {
     pub interval: Duration,
     /// How many users are fetched from Discord at the same time.
     pub concurrency: NonZeroUsize,
+    /// Wait before retrying a user whose refresh failed; doubles with each failure in a row.
+    #[serde(with = "humantime_serde")]
+    pub retry_backoff: Duration,
+    /// The longest wait between retries of a failing user.
+    #[serde(with = "humantime_serde")]
+    pub retry_backoff_max: Duration,
+    /// How long a user waiting for a new consent keeps their last page before it is removed.
+    #[serde(with = "humantime_serde")]
+    pub grace_period: Duration,
 }
 
 impl Default for RefreshConfig {
@@ -181,6 +194,26 @@ impl Default for RefreshConfig {
         RefreshConfig {
             interval: Duration::from_secs(6 * 3600),
             concurrency: NonZeroUsize::new(4).expect("4 is not zero"),
+            retry_backoff: Duration::from_secs(15 * 60),
+            retry_backoff_max: Duration::from_secs(24 * 3600),
+            grace_period: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// How far a signed request's timestamp may be from our clock (either way); signatures seen
+    /// within this window are remembered, so a replayed request is refused.
+    #[serde(with = "humantime_serde")]
+    pub timestamp_tolerance: Duration,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            timestamp_tolerance: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -337,6 +370,24 @@ impl Config {
             if !valid {
                 return Err(self.invalid("discord.public_key", "must be 64 hex characters"));
             }
+            if crate::webhook::parse_public_key(key).is_none() {
+                return Err(self.invalid(
+                    "discord.public_key",
+                    "is not a valid Ed25519 public key (copy it from the Developer Portal's General Information page)",
+                ));
+            }
+        }
+        if self.webhooks.timestamp_tolerance.is_zero() {
+            return Err(self.invalid("webhooks.timestamp_tolerance", "must be more than 0s"));
+        }
+        if self.refresh.retry_backoff.is_zero() {
+            return Err(self.invalid("refresh.retry_backoff", "must be more than 0s"));
+        }
+        if self.refresh.retry_backoff_max < self.refresh.retry_backoff {
+            return Err(self.invalid(
+                "refresh.retry_backoff_max",
+                "must not be shorter than refresh.retry_backoff",
+            ));
         }
         if let Err((key, problem)) = self.deploy.check() {
             return Err(self.invalid(key, problem));
@@ -390,6 +441,7 @@ impl Config {
 pub struct Secrets {
     client_secret: Option<String>,
     token_key: Option<String>,
+    webhook_secret: Option<String>,
 }
 
 impl fmt::Debug for Secrets {
@@ -400,6 +452,10 @@ impl fmt::Debug for Secrets {
                 &self.client_secret.as_ref().map(|_| "<redacted>"),
             )
             .field("token_key", &self.token_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -418,6 +474,7 @@ impl Secrets {
         Ok(Secrets {
             client_secret: read(CLIENT_SECRET_VAR),
             token_key: read(TOKEN_KEY_VAR),
+            webhook_secret: read(WEBHOOK_SECRET_VAR),
         })
     }
 
@@ -426,7 +483,19 @@ impl Secrets {
         Secrets {
             client_secret,
             token_key,
+            webhook_secret: None,
         }
+    }
+
+    /// These secrets with the refresh hook's shared secret set.
+    pub fn with_webhook_secret(mut self, secret: impl Into<String>) -> Secrets {
+        self.webhook_secret = Some(secret.into());
+        self
+    }
+
+    /// The refresh hook's shared secret; without it `POST /webhooks/refresh` is disabled.
+    pub fn webhook_secret(&self) -> Option<&str> {
+        self.webhook_secret.as_deref()
     }
 
     pub fn client_secret(&self) -> Result<&str, ConfigError> {
@@ -619,6 +688,41 @@ base_url = "https://example.org/profiles/"
         assert!(message.contains("deploy.command"), "{message}");
         let message = error_of(&format!("{MINIMAL}[deploy]\nscript = \"x\"\n"));
         assert!(message.contains("script"), "{message}");
+    }
+
+    #[test]
+    fn webhook_and_retry_settings_have_defaults_and_are_checked() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(
+            config.webhooks.timestamp_tolerance,
+            Duration::from_secs(300)
+        );
+        assert_eq!(config.refresh.grace_period, Duration::from_secs(7 * 86400));
+        let text = format!("{MINIMAL}[webhooks]\ntimestamp_tolerance = \"0s\"\n");
+        assert!(error_of(&text).contains("webhooks.timestamp_tolerance"));
+        let text =
+            format!("{MINIMAL}[refresh]\nretry_backoff = \"1h\"\nretry_backoff_max = \"10m\"\n");
+        assert!(error_of(&text).contains("refresh.retry_backoff_max"));
+        let text = format!("{MINIMAL}[webhooks]\nsecret = \"x\"\n");
+        assert!(error_of(&text).contains("secret"));
+    }
+
+    #[test]
+    fn public_key_must_be_a_curve_point() {
+        // 64 hex characters, but not a point on the curve.
+        let bad = "02".repeat(32);
+        let message = error_of(&format!("{MINIMAL}[discord]\npublic_key = \"{bad}\"\n"));
+        assert!(message.contains("discord.public_key"), "{message}");
+        let good = "0b703b23f4e6a3316f2272b97588a38b3e83907b082adcb9ff012dac871e1e8c";
+        let text = format!("{MINIMAL}[discord]\npublic_key = \"{good}\"\n");
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn webhook_secret_is_redacted_in_debug() {
+        let secrets = Secrets::new(None, None).with_webhook_secret("s3cr3t-hook");
+        assert_eq!(secrets.webhook_secret(), Some("s3cr3t-hook"));
+        assert!(!format!("{secrets:?}").contains("s3cr3t-hook"));
     }
 
     #[test]

@@ -69,6 +69,57 @@ impl RefreshSummary {
     }
 }
 
+/// Who a refresh run is for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Targets {
+    /// Every active user who is due (not waiting out a backoff after failures).
+    pub everyone: bool,
+    /// These users as well, due or not (asked for by name, e.g. by a webhook); only active users
+    /// are refreshed, the others are skipped.
+    pub users: Vec<Snowflake>,
+}
+
+impl Targets {
+    pub fn everyone() -> Targets {
+        Targets {
+            everyone: true,
+            users: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.everyone && self.users.is_empty()
+    }
+}
+
+/// How long to wait before retrying a user after `failures` failed refreshes in a row: `base`
+/// doubled for each failure after the first, at most `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    pub fn after(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(32);
+        self.base
+            .checked_mul(1u32 << doublings.min(31))
+            .unwrap_or(self.max)
+            .min(self.max)
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        let defaults = crate::config::RefreshConfig::default();
+        Backoff {
+            base: defaults.retry_backoff,
+            max: defaults.retry_backoff_max,
+        }
+    }
+}
+
 /// Everything needed to talk to Discord on users' behalf.
 #[derive(Clone)]
 pub struct Refresher {
@@ -77,12 +128,14 @@ pub struct Refresher {
     pub oauth: OAuthClient,
     pub discord: DiscordClient,
     pub concurrency: usize,
+    /// Waits between retries of a user whose refreshes keep failing.
+    pub backoff: Backoff,
 }
 
 impl Refresher {
-    /// Refreshes every active user, `concurrency` at a time.
+    /// Refreshes every active user who is due, `concurrency` at a time.
     pub async fn refresh_all(&self) -> Result<RefreshSummary, StoreError> {
-        self.refresh_all_with_progress(&Progress::hidden()).await
+        self.refresh(&Targets::everyone()).await
     }
 
     /// [`Refresher::refresh_all`], ticking `progress` once per user.
@@ -90,7 +143,23 @@ impl Refresher {
         &self,
         progress: &Progress,
     ) -> Result<RefreshSummary, StoreError> {
-        let ids = self.store.run(|store| store.active_user_ids()).await?;
+        self.refresh_with_progress(&Targets::everyone(), progress)
+            .await
+    }
+
+    /// Refreshes `targets`, `concurrency` at a time.
+    pub async fn refresh(&self, targets: &Targets) -> Result<RefreshSummary, StoreError> {
+        self.refresh_with_progress(targets, &Progress::hidden())
+            .await
+    }
+
+    /// [`Refresher::refresh`], ticking `progress` once per user.
+    pub async fn refresh_with_progress(
+        &self,
+        targets: &Targets,
+        progress: &Progress,
+    ) -> Result<RefreshSummary, StoreError> {
+        let ids = self.ids_of(targets).await?;
         progress.start("refreshing users", ids.len() as u64);
         let summary = stream::iter(ids)
             .map(|id| async move { self.refresh_user(id).await })
@@ -106,6 +175,28 @@ impl Refresher {
             .await;
         progress.finish();
         Ok(summary)
+    }
+
+    async fn ids_of(&self, targets: &Targets) -> Result<Vec<Snowflake>, StoreError> {
+        let targets = targets.clone();
+        self.store
+            .run(move |store| {
+                let mut ids = match targets.everyone {
+                    true => store.due_user_ids(unix_now())?,
+                    false => Vec::new(),
+                };
+                for id in targets.users {
+                    match store.user(id)? {
+                        Some(user) if user.status == UserStatus::Active => ids.push(id),
+                        Some(user) => tracing::info!(user = %id, "not refreshed: {}", user.status),
+                        None => tracing::info!(user = %id, "not refreshed: unknown user"),
+                    }
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                Ok(ids)
+            })
+            .await
     }
 
     /// Refreshes one user and records the result in the store; never panics, never deletes.
@@ -128,14 +219,25 @@ impl Refresher {
                 }
             }
             Err(error) => {
-                tracing::warn!(user = %id, "refresh failed: {error}");
                 let message = error.to_string();
+                let backoff = self.backoff;
                 let recorded = self
                     .store
-                    .run(move |store| store.record_error(id, &message, unix_now()))
+                    .run(move |store| {
+                        store.record_failure(id, &message, unix_now(), |failures| {
+                            backoff.after(failures).as_secs() as i64
+                        })
+                    })
                     .await;
-                if let Err(e) = recorded {
-                    tracing::error!(user = %id, "cannot record the failure: {e}");
+                match recorded {
+                    Ok(failures) => tracing::warn!(
+                        user = %id,
+                        "refresh failed ({failures} in a row, next try in {}): {error}",
+                        humantime::format_duration(self.backoff.after(failures))
+                    ),
+                    Err(e) => {
+                        tracing::error!(user = %id, "refresh failed: {error}; cannot record it: {e}")
+                    }
                 }
                 Outcome::Failed(error)
             }
@@ -279,4 +381,21 @@ pub fn tokens_from(answer: TokenSet, previous_refresh: Option<&str>, now: i64) -
 
 fn expires_soon(tokens: &Tokens) -> bool {
     tokens.access_expires_at - unix_now() < REFRESH_MARGIN.as_secs() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let backoff = Backoff {
+            base: Duration::from_secs(60),
+            max: Duration::from_secs(600),
+        };
+        let waits: Vec<u64> = (1..=6).map(|n| backoff.after(n).as_secs()).collect();
+        assert_eq!(waits, [60, 120, 240, 480, 600, 600]);
+        assert_eq!(backoff.after(u32::MAX).as_secs(), 600);
+        assert_eq!(backoff.after(0).as_secs(), 60);
+    }
 }

@@ -2,18 +2,19 @@
 //!
 //! Routes, one filter each, composed in [`routes`]:
 //! `GET /` landing page · `GET /login` start a consent · `GET /delete` start a deletion ·
-//! `GET /callback` Discord's redirect back · `GET /healthz` probe · `GET /static/*` theme files.
+//! `GET /callback` Discord's redirect back · `GET /healthz` probe · `GET /static/*` theme files ·
+//! `POST /webhooks/discord`, `POST /webhooks/refresh`, `GET /webhooks/jobs/<id>` (see [`webhooks`]).
 //!
 //! There is no TLS here: run it behind a reverse proxy that terminates HTTPS.
 
 mod handlers;
 pub mod logins;
+pub mod webhooks;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::Notify;
 use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -23,9 +24,11 @@ use crate::crypto::TokenCipher;
 use crate::discord::client::DiscordClient;
 use crate::discord::models::Snowflake;
 use crate::discord::oauth::OAuthClient;
-use crate::refresh::Refresher;
+use crate::jobs::{Batch, JobQueue, Trigger};
+use crate::refresh::{Refresher, Targets};
 use crate::site::render::Renderer;
-use crate::store::Store;
+use crate::store::{unix_now, Revocation, Store};
+use crate::webhook::{parse_public_key, DiscordVerifier};
 
 use handlers::Page;
 use logins::{PendingLogins, BROWSER_COOKIE};
@@ -39,8 +42,14 @@ pub struct App {
     pub discord: DiscordClient,
     pub renderer: Arc<Renderer>,
     logins: PendingLogins,
-    /// Wakes the background task to re-render the site (after a consent or a deletion).
-    render_soon: Arc<Notify>,
+    /// The one queue of builds: webhooks, the schedule and [`App::request_render`] feed it.
+    pub jobs: JobQueue,
+    /// Checks Discord's webhook events; `None` (route disabled) without `discord.public_key`.
+    discord_verifier: Option<DiscordVerifier>,
+    /// The refresh hook's HMAC secret; `None` (route disabled) without `STRIFE_WEBHOOK_SECRET`.
+    webhook_secret: Option<String>,
+    /// Unix seconds now; replaceable so tests can check signed fixtures with fixed timestamps.
+    clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Cookies get `Secure` when Discord sends users back over HTTPS.
     secure_cookies: bool,
 }
@@ -52,6 +61,13 @@ impl App {
             .redirect_uri
             .as_ref()
             .is_some_and(|uri| uri.url().scheme() == "https");
+        // The key was checked when the config was loaded; an unparsable one disables the route.
+        let discord_verifier = config
+            .discord
+            .public_key
+            .as_deref()
+            .and_then(parse_public_key)
+            .map(|key| DiscordVerifier::new(key, config.webhooks.timestamp_tolerance));
         App {
             config,
             store: refresher.store.clone(),
@@ -60,15 +76,45 @@ impl App {
             discord: refresher.discord.clone(),
             renderer,
             logins: PendingLogins::default(),
-            render_soon: Arc::new(Notify::new()),
+            jobs: JobQueue::new(),
+            discord_verifier,
+            webhook_secret: None,
+            clock: Arc::new(unix_now),
             secure_cookies,
+        }
+    }
+
+    /// Enables the signed refresh hook with this shared secret (`None` leaves it disabled).
+    pub fn with_webhook_secret(mut self, secret: Option<String>) -> App {
+        self.webhook_secret = secret;
+        self
+    }
+
+    /// Replaces the clock (Unix seconds) the webhook timestamp window is checked against.
+    pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> App {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Says at startup which webhook routes are live, and why the others are not.
+    pub fn log_webhook_setup(&self) {
+        match &self.discord_verifier {
+            Some(_) => tracing::info!("webhook events: POST /webhooks/discord is enabled"),
+            None => tracing::info!("webhook events: POST /webhooks/discord is disabled (set discord.public_key to enable it)"),
+        }
+        match &self.webhook_secret {
+            Some(_) => tracing::info!("refresh hook: POST /webhooks/refresh is enabled"),
+            None => tracing::info!(
+                "refresh hook: POST /webhooks/refresh is disabled (set {} to enable it)",
+                crate::config::WEBHOOK_SECRET_VAR
+            ),
         }
     }
 
     /// Asks the background task to re-render the site from the stored snapshots as soon as it is
     /// free. Requests made while it is busy coalesce into one more render.
     pub fn request_render(&self) {
-        self.render_soon.notify_one();
+        self.jobs.trigger(Trigger::Render);
     }
 
     /// The public URL of a user's page.
@@ -125,9 +171,12 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .or(callback)
         .unify();
     let recover_app = app.clone();
-    warp::get()
+    let site = warp::get()
         .and(pages.or(healthz).unify().or(static_files).unify())
         .recover(move |rejection| recover(rejection, recover_app.clone()))
+        .unify();
+    webhooks::routes(app)
+        .or(site)
         .unify()
         .map(with_security_headers)
 }
@@ -204,6 +253,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let address: SocketAddr = listener.local_addr()?;
     tracing::info!("consent service listening on http://{address}");
+    app.log_webhook_setup();
     let background = spawn_background_builds(&app, refresher);
     warp::serve(routes(app))
         .incoming(listener)
@@ -215,29 +265,74 @@ pub async fn serve(
     Ok(())
 }
 
-/// The one task that writes the site in this process: a full refresh + build at start and every
-/// `refresh.interval`, and a render from stored snapshots whenever [`App::request_render`] is
-/// called. Being one loop, two builds of this process never overlap.
+/// Wait before retrying a revocation the store refused.
+const REVOKE_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The one task that writes the site in this process: the worker of [`App::jobs`]. It runs a full
+/// refresh + build at start and every `refresh.interval`, and a build for whatever webhooks and
+/// [`App::request_render`] queued. Being one loop, two builds of this process never overlap (and
+/// the build lock keeps a `strife-gen build` by hand from overlapping with it).
 pub fn spawn_background_builds(app: &App, refresher: Refresher) -> tokio::task::JoinHandle<()> {
     let config = app.config.clone();
-    let render_soon = app.render_soon.clone();
-    let store = app.store.clone();
+    let jobs = app.jobs.clone();
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(config.refresh.interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let refresh = tokio::select! {
-                _ = ticks.tick() => true,
-                _ = render_soon.notified() => false,
-            };
-            match crate::build::build(&config, &store, refresh.then_some(&refresher)).await {
-                Ok(summary) => tracing::info!("background build: {summary}"),
-                Err(error) => {
-                    tracing::error!("background build failed, the previous site stays: {error}")
-                }
+        jobs.run(Some(config.refresh.interval), |batch| {
+            run_batch(config.clone(), refresher.clone(), jobs.clone(), batch)
+        })
+        .await
+    })
+}
+
+/// One build for a batch of queued work: revocations first (so a revoked user is neither
+/// refreshed nor published), then the refreshes asked for, then the render.
+async fn run_batch(
+    config: Arc<Config>,
+    refresher: Refresher,
+    jobs: JobQueue,
+    batch: Batch,
+) -> Result<crate::build::BuildSummary, String> {
+    let store = refresher.store.clone();
+    for (user, at) in batch.revoke {
+        match store
+            .run(move |store| store.revoke_authorization(user, at, unix_now()))
+            .await
+        {
+            Ok(Revocation::Revoked) => {
+                tracing::info!(user = %user, "revoked: tokens deleted, page removed with this build")
+            }
+            Ok(Revocation::AlreadyRevoked) => tracing::debug!(user = %user, "already revoked"),
+            Ok(Revocation::Stale) => {
+                tracing::info!(user = %user, "deauthorization predates their latest consent; ignored")
+            }
+            Ok(Revocation::Unknown) => {
+                tracing::info!(user = %user, "deauthorization of a user we do not know; nothing stored")
+            }
+            // A build must not publish a user whose revocation failed: give up on this batch and
+            // try the revocation again a little later (not at once: the store may be down).
+            Err(error) => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(REVOKE_RETRY).await;
+                    jobs.trigger(Trigger::Revoke { user, at });
+                });
+                return Err(format!("revoking user {user} failed (retrying): {error}"));
             }
         }
-    })
+    }
+    let targets = Targets {
+        everyone: batch.everyone,
+        users: batch.refresh,
+    };
+    let refresh = (!targets.is_empty()).then_some((&refresher, targets));
+    match crate::build::build_for(&config, &store, refresh).await {
+        Ok(summary) => {
+            tracing::info!("background build: {summary}");
+            Ok(summary)
+        }
+        Err(error) => {
+            tracing::error!("background build failed, the previous site stays: {error}");
+            Err(error.to_string())
+        }
+    }
 }
 
 async fn shutdown_signal() {

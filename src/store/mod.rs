@@ -144,6 +144,17 @@ pub struct PageSource {
     pub changed_at: i64,
 }
 
+/// What [`Store::revoke_authorization`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked,
+    AlreadyRevoked,
+    /// The user consented again after the event: nothing changed.
+    Stale,
+    /// No such user (never consented, or deleted on request).
+    Unknown,
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -251,7 +262,7 @@ impl Store {
                 publish_guilds = excluded.publish_guilds,
                 status = 'active', status_since = excluded.status_since,
                 updated_at = excluded.updated_at, last_refresh_at = excluded.last_refresh_at,
-                last_error = NULL",
+                last_error = NULL, failure_count = 0, next_attempt_at = NULL",
             params![
                 user.id.to_string(),
                 user.username,
@@ -318,7 +329,8 @@ impl Store {
         let tx = conn.transaction()?;
         let changed = write_snapshot(&tx, snapshot, now)?;
         tx.execute(
-            "UPDATE users SET username = ?2, last_refresh_at = ?3, updated_at = ?3, last_error = NULL
+            "UPDATE users SET username = ?2, last_refresh_at = ?3, updated_at = ?3, last_error = NULL,
+                              failure_count = 0, next_attempt_at = NULL
              WHERE id = ?1",
             params![snapshot.user.id.to_string(), snapshot.user.username, now],
         )?;
@@ -333,6 +345,102 @@ impl Store {
             params![id.to_string(), error, now],
         )?;
         Ok(())
+    }
+
+    /// Records a failed refresh: the error, one more failure in a row, and when to try again
+    /// (`backoff(failures in a row)` seconds from `now`). Returns the new failure count.
+    pub fn record_failure(
+        &self,
+        id: Snowflake,
+        error: &str,
+        now: i64,
+        backoff: impl FnOnce(u32) -> i64,
+    ) -> Result<u32, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let count: Option<u32> = tx
+            .query_row(
+                "UPDATE users SET failure_count = failure_count + 1, last_error = ?2, updated_at = ?3
+                 WHERE id = ?1 RETURNING failure_count",
+                params![id.to_string(), error, now],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(count) = count else {
+            return Ok(0);
+        };
+        tx.execute(
+            "UPDATE users SET next_attempt_at = ?2 WHERE id = ?1",
+            params![id.to_string(), now.saturating_add(backoff(count))],
+        )?;
+        tx.commit()?;
+        Ok(count)
+    }
+
+    /// Failures in a row and the time of the next attempt (None: due now) of a user.
+    pub fn retry_state(&self, id: Snowflake) -> Result<Option<(u32, Option<i64>)>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT failure_count, next_attempt_at FROM users WHERE id = ?1",
+                params![id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Active users due for a refresh at `now`: those not waiting out a backoff after failures.
+    pub fn due_user_ids(&self, now: i64) -> Result<Vec<Snowflake>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(
+            "SELECT id FROM users WHERE status = 'active'
+               AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) ORDER BY id",
+        )?;
+        let ids = statement.query_map(params![now], |r| r.get::<_, String>(0))?;
+        ids.map(|id| parse_id(&id?)).collect()
+    }
+
+    /// Revokes a user after Discord told us they removed the app at `deauthorized_at` (Unix
+    /// seconds, if known): their tokens are deleted and their page is no longer published.
+    /// Events arrive late and out of order, so an event older than the user's latest consent is
+    /// stale and changes nothing.
+    pub fn revoke_authorization(
+        &self,
+        id: Snowflake,
+        deauthorized_at: Option<i64>,
+        now: i64,
+    ) -> Result<Revocation, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT status, status_since FROM users WHERE id = ?1",
+                params![id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((status, since)) = row else {
+            return Ok(Revocation::Unknown);
+        };
+        let status = UserStatus::parse(&status);
+        if status == UserStatus::Revoked {
+            return Ok(Revocation::AlreadyRevoked);
+        }
+        if status == UserStatus::Active && deauthorized_at.is_some_and(|at| at < since) {
+            return Ok(Revocation::Stale);
+        }
+        tx.execute(
+            "UPDATE users SET status = 'revoked', status_since = ?2, updated_at = ?2,
+                              last_error = 'removed the app at Discord'
+             WHERE id = ?1",
+            params![id.to_string(), now],
+        )?;
+        tx.execute(
+            "DELETE FROM tokens WHERE user_id = ?1",
+            params![id.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(Revocation::Revoked)
     }
 
     /// Changes a user's status (and records why); tokens of revoked users are deleted with it.
@@ -402,6 +510,16 @@ impl Store {
     /// Reads through a connection of its own: WAL lets it read while others write.
     pub fn for_each_page_source(
         &self,
+        visit: impl FnMut(Result<PageSource, StoreError>) -> bool,
+    ) -> Result<(), StoreError> {
+        self.for_each_published(i64::MIN, visit)
+    }
+
+    /// Like [`Store::for_each_page_source`], but users waiting for a new consent since before
+    /// `reconsent_cutoff` (Unix seconds) are left out: their grace period is over.
+    pub fn for_each_published(
+        &self,
+        reconsent_cutoff: i64,
         mut visit: impl FnMut(Result<PageSource, StoreError>) -> bool,
     ) -> Result<(), StoreError> {
         let conn = connect(&self.path)?;
@@ -414,10 +532,11 @@ impl Store {
                          WHERE h.user_id = u.id AND h.username <> u.username
                          ORDER BY h.last_seen DESC, h.username))
              FROM users u JOIN snapshots s ON s.user_id = u.id
-             WHERE u.status IN ('active', 'needs_reconsent')
+             WHERE u.status = 'active'
+                OR (u.status = 'needs_reconsent' AND u.status_since >= ?1)
              ORDER BY u.id",
         )?;
-        let mut rows = statement.query([])?;
+        let mut rows = statement.query(params![reconsent_cutoff])?;
         while let Some(row) = rows.next()? {
             if !visit(read_page_source(row)) {
                 break;

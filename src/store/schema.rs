@@ -52,6 +52,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX users_status ON users(status);
     "#,
+    // 2: retry with backoff: how many refreshes failed in a row, and when to try again.
+    r#"
+    ALTER TABLE users ADD COLUMN failure_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN next_attempt_at INTEGER;
+    "#,
 ];
 
 /// Brings the store up to the newest schema; refuses a store from a newer strife-gen.

@@ -328,3 +328,124 @@ fn token_debug_output_is_redacted() {
     let shown = format!("{tokens:?}");
     assert!(!shown.contains("very-secret"), "{shown}");
 }
+
+#[test]
+fn failures_back_off_and_success_resets() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::from_key(&[9; 32]);
+    store
+        .record_consent(&consent(1, "ada", "r1"), &cipher, 100)
+        .unwrap();
+    store
+        .record_consent(&consent(2, "bob", "r2"), &cipher, 100)
+        .unwrap();
+    let doubling = |count: u32| 60 * (1i64 << (count - 1));
+    assert_eq!(
+        store
+            .record_failure(Snowflake(1), "boom", 1_000, doubling)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.retry_state(Snowflake(1)).unwrap(),
+        Some((1, Some(1_060)))
+    );
+    assert_eq!(
+        store
+            .record_failure(Snowflake(1), "boom", 1_060, doubling)
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.retry_state(Snowflake(1)).unwrap(),
+        Some((2, Some(1_180)))
+    );
+    assert_eq!(store.due_user_ids(1_179).unwrap(), [Snowflake(2)]);
+    assert_eq!(
+        store.due_user_ids(1_180).unwrap(),
+        [Snowflake(1), Snowflake(2)]
+    );
+    let record = store.user(Snowflake(1)).unwrap().unwrap();
+    assert_eq!(record.last_error.as_deref(), Some("boom"));
+
+    store.save_snapshot(&snapshot(1, "ada"), 1_200).unwrap();
+    assert_eq!(store.retry_state(Snowflake(1)).unwrap(), Some((0, None)));
+    assert_eq!(store.due_user_ids(0).unwrap(), [Snowflake(1), Snowflake(2)]);
+    // Unknown users are not an error.
+    assert_eq!(
+        store
+            .record_failure(Snowflake(9), "x", 1, doubling)
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
+fn grace_period_hides_users_waiting_too_long_for_reconsent() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::from_key(&[9; 32]);
+    store
+        .record_consent(&consent(1, "ada", "r1"), &cipher, 100)
+        .unwrap();
+    store
+        .record_consent(&consent(2, "bob", "r2"), &cipher, 100)
+        .unwrap();
+    store
+        .set_status(Snowflake(2), UserStatus::NeedsReconsent, Some("gone"), 500)
+        .unwrap();
+    let published = |cutoff| {
+        let mut ids = Vec::new();
+        store
+            .for_each_published(cutoff, |source| {
+                ids.push(source.unwrap().id.0);
+                true
+            })
+            .unwrap();
+        ids
+    };
+    assert_eq!(published(500), [1, 2], "still within the grace period");
+    assert_eq!(published(501), [1], "grace period over");
+    assert_eq!(page_ids(&store), [1, 2]);
+    assert_eq!(store.list_users().unwrap().len(), 2, "still listed");
+}
+
+#[test]
+fn deauthorization_revokes_unless_stale() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::from_key(&[9; 32]);
+    store
+        .record_consent(&consent(1, "ada", "r1"), &cipher, 1_000)
+        .unwrap();
+    // An event from before the latest consent is stale.
+    assert_eq!(
+        store
+            .revoke_authorization(Snowflake(1), Some(999), 2_000)
+            .unwrap(),
+        Revocation::Stale
+    );
+    assert!(store.load_tokens(Snowflake(1), &cipher).unwrap().is_some());
+    assert_eq!(
+        store
+            .revoke_authorization(Snowflake(1), Some(1_500), 2_000)
+            .unwrap(),
+        Revocation::Revoked
+    );
+    assert!(store.load_tokens(Snowflake(1), &cipher).unwrap().is_none());
+    assert_eq!(
+        store.user(Snowflake(1)).unwrap().unwrap().status,
+        UserStatus::Revoked
+    );
+    assert!(page_ids(&store).is_empty());
+    assert_eq!(
+        store
+            .revoke_authorization(Snowflake(1), None, 2_001)
+            .unwrap(),
+        Revocation::AlreadyRevoked
+    );
+    assert_eq!(
+        store
+            .revoke_authorization(Snowflake(7), None, 2_001)
+            .unwrap(),
+        Revocation::Unknown
+    );
+}

@@ -1,0 +1,476 @@
+//! The one job queue of `serve`: webhooks, the schedule and in-process triggers (a consent, a
+//! deletion) all ask for work here, and one worker loop turns it into builds.
+//!
+//! Pending work is a set, not a list: a flag for "everyone", the users to refresh, the users to
+//! revoke, and a flag for "render". Triggers that arrive while a build runs accumulate into the
+//! next one, so a burst of a thousand hooks costs at most two builds, and the same user asked for
+//! twice is refreshed once. Callers that want to follow their work get a job id; the job records
+//! which build served it and how that went.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use crate::build::BuildSummary;
+use crate::discord::models::Snowflake;
+
+/// Job records kept for `GET /webhooks/jobs/<id>`; the oldest are forgotten beyond this.
+const MAX_JOBS: usize = 10_000;
+/// Users named for refresh kept at most per build; beyond this the build refreshes everyone due.
+const MAX_PENDING_USERS: usize = 10_000;
+
+/// Something to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// Refresh every user who is due, then render.
+    Everyone,
+    /// Refresh this user (if active), then render.
+    Refresh(Snowflake),
+    /// Discord says this user removed the app at `at` (Unix seconds): revoke them, then render.
+    Revoke { user: Snowflake, at: Option<i64> },
+    /// Render from the stored snapshots.
+    Render,
+}
+
+/// The coalesced work of one build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub everyone: bool,
+    pub refresh: Vec<Snowflake>,
+    pub revoke: Vec<(Snowflake, Option<i64>)>,
+    pub render: bool,
+}
+
+#[derive(Default)]
+struct Pending {
+    everyone: bool,
+    refresh: BTreeSet<Snowflake>,
+    revoke: BTreeMap<Snowflake, Option<i64>>,
+    render: bool,
+    jobs: VecDeque<String>,
+}
+
+impl Pending {
+    fn add(&mut self, trigger: Trigger) {
+        match trigger {
+            Trigger::Everyone => self.everyone = true,
+            Trigger::Refresh(user) if self.refresh.len() < MAX_PENDING_USERS => {
+                self.refresh.insert(user);
+            }
+            Trigger::Refresh(_) => self.everyone = true,
+            Trigger::Revoke { user, at } => {
+                // Of two events for one user, the later one decides whether it is stale.
+                let entry = self.revoke.entry(user).or_insert(at);
+                *entry = (*entry).max(at);
+            }
+            Trigger::Render => self.render = true,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.everyone && !self.render && self.refresh.is_empty() && self.revoke.is_empty()
+    }
+
+    fn take(&mut self) -> (Batch, Vec<String>) {
+        let pending = std::mem::take(self);
+        let batch = Batch {
+            everyone: pending.everyone,
+            refresh: pending.refresh.into_iter().collect(),
+            revoke: pending.revoke.into_iter().collect(),
+            render: pending.render,
+        };
+        (batch, pending.jobs.into())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+/// What `GET /webhooks/jobs/<id>` shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobStatus {
+    pub id: String,
+    pub state: JobState,
+    /// The user asked for, or none for everyone.
+    pub user: Option<Snowflake>,
+    /// The number of the build that serves this job, once it started.
+    pub build: Option<u64>,
+    pub queued_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Totals of the serving build (refreshed users, changed, needing re-consent, failed,
+    /// profiles rendered), once it is done.
+    pub counts: Option<JobCounts>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct JobCounts {
+    pub refreshed: usize,
+    pub changed: usize,
+    pub needs_reconsent: usize,
+    pub failed: usize,
+    pub profiles: usize,
+}
+
+impl JobCounts {
+    fn of(summary: &BuildSummary) -> JobCounts {
+        let refresh = summary.refresh.clone().unwrap_or_default();
+        JobCounts {
+            refreshed: refresh.refreshed,
+            changed: refresh.changed,
+            needs_reconsent: refresh.needs_reconsent,
+            failed: refresh.failed,
+            profiles: summary.profiles,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    pending: Pending,
+    jobs: HashMap<String, JobStatus>,
+    /// Job ids, oldest first, for forgetting the oldest.
+    order: VecDeque<String>,
+}
+
+impl State {
+    fn remember(&mut self, job: JobStatus) {
+        while self.order.len() >= MAX_JOBS {
+            if let Some(old) = self.order.pop_front() {
+                self.jobs.remove(&old);
+            }
+        }
+        self.order.push_back(job.id.clone());
+        if self.pending.jobs.len() >= MAX_JOBS {
+            self.pending.jobs.pop_front();
+        }
+        self.pending.jobs.push_back(job.id.clone());
+        self.jobs.insert(job.id.clone(), job);
+    }
+
+    fn update(&mut self, ids: &[String], change: impl Fn(&mut JobStatus)) {
+        for id in ids {
+            if let Some(job) = self.jobs.get_mut(id) {
+                change(job);
+            }
+        }
+    }
+}
+
+struct Inner {
+    state: Mutex<State>,
+    wake: Notify,
+    builds: AtomicU64,
+}
+
+/// A handle on the queue; clones share it.
+#[derive(Clone)]
+pub struct JobQueue {
+    inner: Arc<Inner>,
+}
+
+impl Default for JobQueue {
+    fn default() -> Self {
+        JobQueue::new()
+    }
+}
+
+impl JobQueue {
+    pub fn new() -> JobQueue {
+        JobQueue {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                wake: Notify::new(),
+                builds: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every update leaves the state consistent, so a poisoned lock is still usable.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds work for the next build.
+    pub fn trigger(&self, trigger: Trigger) {
+        self.state().pending.add(trigger);
+        self.inner.wake.notify_one();
+    }
+
+    /// Adds work for the next build and returns a job id to follow it with.
+    pub fn submit(&self, trigger: Trigger) -> String {
+        let id = new_job_id();
+        let user = match trigger {
+            Trigger::Refresh(user) | Trigger::Revoke { user, .. } => Some(user),
+            Trigger::Everyone | Trigger::Render => None,
+        };
+        {
+            let mut state = self.state();
+            state.remember(JobStatus {
+                id: id.clone(),
+                state: JobState::Queued,
+                user,
+                build: None,
+                queued_at: now_text(),
+                started_at: None,
+                finished_at: None,
+                counts: None,
+                error: None,
+            });
+            state.pending.add(trigger);
+        }
+        self.inner.wake.notify_one();
+        id
+    }
+
+    pub fn status(&self, id: &str) -> Option<JobStatus> {
+        self.state().jobs.get(id).cloned()
+    }
+
+    /// How many builds the worker has started.
+    pub fn builds(&self) -> u64 {
+        self.inner.builds.load(Ordering::SeqCst)
+    }
+
+    /// The worker: waits for work (or the schedule, which triggers [`Trigger::Everyone`] at once
+    /// and then every `schedule`), takes everything pending and hands it to `execute` as one
+    /// batch. Runs until the task is dropped.
+    pub async fn run<F, Fut>(&self, schedule: Option<Duration>, mut execute: F)
+    where
+        F: FnMut(Batch) -> Fut,
+        Fut: Future<Output = Result<BuildSummary, String>>,
+    {
+        let mut ticks = schedule.map(|every| {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks
+        });
+        loop {
+            let tick = async {
+                match ticks.as_mut() {
+                    Some(ticks) => ticks.tick().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tick => self.state().pending.add(Trigger::Everyone),
+                _ = self.inner.wake.notified() => {}
+            }
+            let Some((batch, jobs, number)) = self.start_batch() else {
+                continue;
+            };
+            let result = execute(batch).await;
+            self.finish_batch(&jobs, result);
+            tracing::debug!("build {number} finished");
+        }
+    }
+
+    fn start_batch(&self) -> Option<(Batch, Vec<String>, u64)> {
+        let mut state = self.state();
+        if state.pending.is_empty() {
+            return None;
+        }
+        let (batch, jobs) = state.pending.take();
+        let number = self.inner.builds.fetch_add(1, Ordering::SeqCst) + 1;
+        let started = now_text();
+        state.update(&jobs, |job| {
+            job.state = JobState::Running;
+            job.build = Some(number);
+            job.started_at = Some(started.clone());
+        });
+        Some((batch, jobs, number))
+    }
+
+    fn finish_batch(&self, jobs: &[String], result: Result<BuildSummary, String>) {
+        let finished = now_text();
+        let mut state = self.state();
+        state.update(jobs, |job| {
+            job.finished_at = Some(finished.clone());
+            match &result {
+                Ok(summary) => {
+                    job.state = JobState::Done;
+                    job.counts = Some(JobCounts::of(summary));
+                }
+                Err(error) => {
+                    job.state = JobState::Failed;
+                    job.error = Some(error.clone());
+                }
+            }
+        });
+    }
+}
+
+/// 128 random bits, hex: unguessable, so the status of someone else's job cannot be probed.
+fn new_job_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+fn now_text() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::{mpsc, oneshot};
+
+    /// A build in progress: its batch, and the sender that finishes it.
+    type GatedBuild = (Batch, oneshot::Sender<Result<BuildSummary, String>>);
+
+    /// A worker whose builds record their batch and then wait for the test's go-ahead.
+    fn gated_worker(
+        queue: &JobQueue,
+    ) -> (
+        tokio::task::JoinHandle<()>,
+        mpsc::UnboundedReceiver<GatedBuild>,
+    ) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let worker = {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                queue
+                    .run(None, move |batch| {
+                        let (done, wait) = oneshot::channel();
+                        sender.send((batch, done)).unwrap();
+                        async move { wait.await.unwrap() }
+                    })
+                    .await
+            })
+        };
+        (worker, receiver)
+    }
+
+    #[tokio::test]
+    async fn triggers_during_a_build_coalesce_into_the_next_one() {
+        let queue = JobQueue::new();
+        let (worker, mut builds) = gated_worker(&queue);
+        let first_job = queue.submit(Trigger::Refresh(Snowflake(1)));
+        let (batch, finish_first) = builds.recv().await.unwrap();
+        assert_eq!(batch.refresh, [Snowflake(1)]);
+        assert_eq!(queue.status(&first_job).unwrap().state, JobState::Running);
+
+        // While the first build runs, a burst arrives.
+        let mut ids = Vec::new();
+        for n in 0..1000u64 {
+            ids.push(queue.submit(Trigger::Refresh(Snowflake(n % 3))));
+        }
+        queue.trigger(Trigger::Render);
+        queue.trigger(Trigger::Revoke {
+            user: Snowflake(7),
+            at: Some(5),
+        });
+        queue.trigger(Trigger::Revoke {
+            user: Snowflake(7),
+            at: Some(3),
+        });
+        assert_eq!(queue.status(&ids[0]).unwrap().state, JobState::Queued);
+        finish_first.send(Ok(BuildSummary::default())).unwrap();
+
+        let (batch, finish_second) = builds.recv().await.unwrap();
+        assert_eq!(
+            batch,
+            Batch {
+                everyone: false,
+                refresh: vec![Snowflake(0), Snowflake(1), Snowflake(2)],
+                revoke: vec![(Snowflake(7), Some(5))],
+                render: true,
+            }
+        );
+        finish_second.send(Err("disk full".into())).unwrap();
+        // Bounded polling until the worker recorded the outcome.
+        for _ in 0..200 {
+            if queue.status(&ids[999]).unwrap().state == JobState::Failed {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(queue.builds(), 2);
+        let first = queue.status(&first_job).unwrap();
+        assert_eq!((first.state, first.build), (JobState::Done, Some(1)));
+        assert!(first.counts.is_some() && first.finished_at.is_some());
+        let last = queue.status(&ids[999]).unwrap();
+        assert_eq!((last.state, last.build), (JobState::Failed, Some(2)));
+        assert_eq!(last.error.as_deref(), Some("disk full"));
+        assert!(builds.try_recv().is_err(), "no third build");
+        worker.abort();
+    }
+
+    #[tokio::test]
+    async fn the_schedule_refreshes_everyone() {
+        let queue = JobQueue::new();
+        let (sender, mut receiver) = mpsc::unbounded_channel();
+        let worker = {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                queue
+                    .run(Some(Duration::from_secs(3600)), move |batch| {
+                        sender.send(batch).unwrap();
+                        async { Ok(BuildSummary::default()) }
+                    })
+                    .await
+            })
+        };
+        // The first tick is immediate: a full refresh at start.
+        let batch = receiver.recv().await.unwrap();
+        assert!(batch.everyone);
+        worker.abort();
+    }
+
+    #[test]
+    fn pending_work_is_bounded() {
+        let mut pending = Pending::default();
+        for n in 0..(MAX_PENDING_USERS as u64 + 5) {
+            pending.add(Trigger::Refresh(Snowflake(n)));
+        }
+        assert_eq!(pending.refresh.len(), MAX_PENDING_USERS);
+        assert!(
+            pending.everyone,
+            "the overflow turns into a refresh of everyone"
+        );
+
+        let mut state = State::default();
+        for _ in 0..(MAX_JOBS + 10) {
+            let id = new_job_id();
+            state.remember(JobStatus {
+                id,
+                state: JobState::Queued,
+                user: None,
+                build: None,
+                queued_at: String::new(),
+                started_at: None,
+                finished_at: None,
+                counts: None,
+                error: None,
+            });
+        }
+        assert_eq!(state.jobs.len(), MAX_JOBS);
+        assert_eq!(state.pending.jobs.len(), MAX_JOBS);
+    }
+
+    #[test]
+    fn job_ids_are_unguessable_hex() {
+        let (a, b) = (new_job_id(), new_job_id());
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,224 @@
+//! The webhook routes, under `/webhooks`:
+//!
+//! - `POST /webhooks/discord`: Discord's signed events (Ed25519; needs `discord.public_key`).
+//! - `POST /webhooks/refresh`: the operator's refresh hook (HMAC-SHA256; needs
+//!   `STRIFE_WEBHOOK_SECRET`), answering 202 with a job id.
+//! - `GET /webhooks/jobs/<id>`: the state of such a job.
+//!
+//! Nothing here does the work: requests are checked, then queued on the one [`JobQueue`]
+//! (crate::jobs::JobQueue), so Discord gets its answer within its time limit whatever a build
+//! costs. Answers are small JSON documents (or empty), never theme pages.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use warp::http::StatusCode;
+use warp::hyper::body::Bytes;
+use warp::reply::{Reply, Response};
+use warp::{Filter, Rejection};
+
+use super::App;
+use crate::discord::models::Snowflake;
+use crate::jobs::Trigger;
+use crate::webhook::{
+    verify_hmac, DiscordWebhook, EventAction, SignatureError, HMAC_HEADER, MAX_BODY_BYTES,
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_EVENT, WEBHOOK_PING,
+};
+
+/// Every route below `/webhooks`, with JSON answers for every failure.
+pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let with_app = warp::any().map(move || app.clone());
+    let body = warp::body::content_length_limit(MAX_BODY_BYTES).and(warp::body::bytes());
+    let discord = warp::path!("discord")
+        .and(warp::post())
+        .and(warp::header::optional::<String>(SIGNATURE_HEADER))
+        .and(warp::header::optional::<String>(TIMESTAMP_HEADER))
+        .and(body)
+        .and(with_app.clone())
+        .and_then(discord_event);
+    let refresh = warp::path!("refresh")
+        .and(warp::post())
+        .and(warp::header::optional::<String>(HMAC_HEADER))
+        .and(body)
+        .and(with_app.clone())
+        .and_then(refresh_hook);
+    let job = warp::path!("jobs" / String)
+        .and(warp::get())
+        .and(with_app)
+        .and_then(job_status);
+    warp::path("webhooks").and(
+        discord
+            .or(refresh)
+            .unify()
+            .or(job)
+            .unify()
+            .recover(recover)
+            .unify(),
+    )
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    let body = warp::reply::json(&serde_json::json!({ "error": message }));
+    warp::reply::with_status(body, status).into_response()
+}
+
+fn empty(status: StatusCode) -> Response {
+    warp::reply::with_status(warp::reply(), status).into_response()
+}
+
+fn unauthorized(route: &str, error: SignatureError) -> Response {
+    tracing::warn!("{route}: refused ({error})");
+    if error == SignatureError::CacheFull {
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "busy, try again later");
+    }
+    json_error(StatusCode::UNAUTHORIZED, "invalid request signature")
+}
+
+/// `POST /webhooks/discord`: signature first, then the body.
+async fn discord_event(
+    signature: Option<String>,
+    timestamp: Option<String>,
+    body: Bytes,
+    app: Arc<App>,
+) -> Result<Response, Infallible> {
+    let Some(verifier) = &app.discord_verifier else {
+        tracing::warn!("POST /webhooks/discord refused: discord.public_key is not set in the config, so events cannot be verified");
+        return Ok(json_error(
+            StatusCode::NOT_FOUND,
+            "webhook events are not enabled",
+        ));
+    };
+    let now = (app.clock)();
+    if let Err(error) = verifier.verify(signature.as_deref(), timestamp.as_deref(), &body, now) {
+        return Ok(unauthorized("POST /webhooks/discord", error));
+    }
+    let webhook: DiscordWebhook = match serde_json::from_slice(&body) {
+        Ok(webhook) => webhook,
+        Err(error) => {
+            tracing::warn!("POST /webhooks/discord: signed but malformed body: {error}");
+            return Ok(json_error(StatusCode::BAD_REQUEST, "malformed body"));
+        }
+    };
+    if app
+        .config
+        .discord
+        .client_id
+        .is_some_and(|id| id != webhook.application_id)
+    {
+        tracing::warn!(
+            "Discord event for application {} ignored: discord.client_id is another application",
+            webhook.application_id
+        );
+        return Ok(empty(StatusCode::NO_CONTENT));
+    }
+    match (webhook.kind, webhook.event) {
+        (WEBHOOK_PING, _) => tracing::info!("Discord webhook PING answered"),
+        (WEBHOOK_EVENT, Some(event)) => match event.action() {
+            Ok(action) => queue_event(&app, action),
+            Err(problem) => {
+                tracing::warn!("Discord event not understood: {problem}");
+                return Ok(json_error(StatusCode::BAD_REQUEST, "malformed event"));
+            }
+        },
+        (WEBHOOK_EVENT, None) => {
+            return Ok(json_error(StatusCode::BAD_REQUEST, "event missing"));
+        }
+        (other, _) => tracing::info!(
+            version = webhook.version,
+            "Discord webhook of unknown type {other} acknowledged"
+        ),
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+fn queue_event(app: &App, action: EventAction) {
+    match action {
+        EventAction::Authorized { user } => {
+            tracing::info!(user = %user, "Discord: the app was authorized; refreshing the user if they have a page");
+            app.jobs.trigger(Trigger::Refresh(user));
+        }
+        EventAction::Deauthorized { user, at } => {
+            tracing::info!(user = %user, "Discord: the app was deauthorized; revoking the user and removing their page");
+            app.jobs.trigger(Trigger::Revoke { user, at });
+        }
+        EventAction::Ignored(why) => tracing::info!("Discord event acknowledged: {why}"),
+    }
+}
+
+/// What the refresh hook accepts: `{}` for everyone, `{"user": "<id>"}` for one user.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    #[serde(default)]
+    user: Option<Snowflake>,
+}
+
+/// `POST /webhooks/refresh`.
+async fn refresh_hook(
+    signature: Option<String>,
+    body: Bytes,
+    app: Arc<App>,
+) -> Result<Response, Infallible> {
+    let Some(secret) = &app.webhook_secret else {
+        tracing::warn!(
+            "POST /webhooks/refresh refused: {} is not set",
+            crate::config::WEBHOOK_SECRET_VAR
+        );
+        return Ok(json_error(
+            StatusCode::NOT_FOUND,
+            "the refresh hook is not enabled",
+        ));
+    };
+    if let Err(error) = verify_hmac(secret, signature.as_deref(), &body) {
+        return Ok(unauthorized("POST /webhooks/refresh", error));
+    }
+    let request: RefreshRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            let message = format!("expected {{}} or {{\"user\": \"<id>\"}}: {error}");
+            return Ok(json_error(StatusCode::BAD_REQUEST, &message));
+        }
+    };
+    let trigger = match request.user {
+        Some(id) => match app.store.run(move |store| store.user(id)).await {
+            Ok(Some(_)) => Trigger::Refresh(id),
+            Ok(None) => return Ok(json_error(StatusCode::NOT_FOUND, "unknown user")),
+            Err(error) => {
+                tracing::error!("refresh hook: store error: {error}");
+                return Ok(json_error(StatusCode::INTERNAL_SERVER_ERROR, "store error"));
+            }
+        },
+        None => Trigger::Everyone,
+    };
+    let job = app.jobs.submit(trigger);
+    tracing::info!(job = %job, "refresh hook: queued {trigger:?}");
+    let body = warp::reply::json(&serde_json::json!({
+        "job": job,
+        "status_url": format!("/webhooks/jobs/{job}"),
+    }));
+    Ok(warp::reply::with_status(body, StatusCode::ACCEPTED).into_response())
+}
+
+/// `GET /webhooks/jobs/<id>`.
+async fn job_status(id: String, app: Arc<App>) -> Result<Response, Infallible> {
+    Ok(match app.jobs.status(&id) {
+        Some(status) => warp::reply::json(&status).into_response(),
+        None => json_error(StatusCode::NOT_FOUND, "unknown job"),
+    })
+}
+
+async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    Ok(if rejection.is_not_found() {
+        json_error(StatusCode::NOT_FOUND, "not found")
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        json_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large")
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        json_error(StatusCode::LENGTH_REQUIRED, "content-length required")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        json_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+    } else {
+        tracing::debug!("webhook request rejected: {rejection:?}");
+        json_error(StatusCode::BAD_REQUEST, "bad request")
+    })
+}

@@ -1,0 +1,178 @@
+//! A site in a temporary folder wired to the fake Discord, with the real service routes: what
+//! the integration tests drive consents, builds and webhooks through.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+use strife_gen::build;
+use strife_gen::config::{Config, Secrets};
+use strife_gen::discord::client::{ClientOptions, DiscordClient};
+use strife_gen::discord::models::Snowflake;
+use strife_gen::refresh::Refresher;
+use strife_gen::server::{routes, App};
+use strife_gen::site::render::Renderer;
+use strife_gen::store::{Store, UserStatus};
+use warp::http::StatusCode;
+
+use super::fake_discord::{FakeDiscord, FakeUser, CLIENT_ID, CLIENT_SECRET};
+
+pub const ADA: &str = "81384788765712384";
+pub const TOKEN_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+pub struct Site {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub refresher: Refresher,
+    pub app: Arc<App>,
+    pub fake: FakeDiscord,
+}
+
+pub fn themes_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("themes")
+}
+
+impl Site {
+    pub async fn new() -> Site {
+        Site::with(|config| config, |app| app).await
+    }
+
+    /// A site whose `strife.toml` is changed by `edit_config` (add sections, override keys) and
+    /// whose service is adjusted by `edit_app` (webhook secret, clock).
+    pub async fn with(
+        edit_config: impl FnOnce(String) -> String,
+        edit_app: impl FnOnce(App) -> App,
+    ) -> Site {
+        let fake = FakeDiscord::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        let text = format!(
+            r#"
+[site]
+title = "Test profiles"
+base_url = "https://profiles.example.org/"
+themes_dir = "{themes}"
+
+[discord]
+client_id = "{CLIENT_ID}"
+redirect_uri = "https://profiles.example.org/callback"
+api_base = "{api}"
+authorize_url = "{authorize}"
+cdn_base = "https://cdn.example.org"
+
+[refresh]
+concurrency = 3
+"#,
+            themes = themes_dir().display(),
+            api = fake.api_base(),
+            authorize = fake.authorize_url(),
+        );
+        std::fs::write(root.join("strife.toml"), edit_config(text)).unwrap();
+        let config = Arc::new(Config::load(&root.join("strife.toml")).unwrap());
+        let store = Store::open(&config.store.path).unwrap();
+        let secrets = Secrets::new(Some(CLIENT_SECRET.into()), Some(TOKEN_KEY.into()));
+        let mut refresher = strife_gen::cli::refresher(&config, &secrets, &store).unwrap();
+        // Same client, but retrying 5xx after milliseconds instead of seconds.
+        let mut options = ClientOptions::new(config.discord.api_base.url().clone());
+        options.backoff_base = std::time::Duration::from_millis(1);
+        refresher.discord = DiscordClient::new(options).unwrap();
+        let renderer = Renderer::new(&config.theme_dir(), build::site_info(&config)).unwrap();
+        let app = Arc::new(edit_app(App::new(
+            config.clone(),
+            &refresher,
+            Arc::new(renderer),
+        )));
+        Site {
+            _dir: dir,
+            root,
+            config,
+            store,
+            refresher,
+            app,
+            fake,
+        }
+    }
+
+    /// The whole browser round trip: our /login (or /delete), Discord's authorize, our /callback.
+    pub async fn sign_in(&self, start: &str) -> (StatusCode, String) {
+        let filter = routes(self.app.clone());
+        let started = warp::test::request().path(start).reply(&filter).await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER, "{start}");
+        let authorize = header(&started, "location");
+        let cookie = header(&started, "set-cookie");
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax")
+                && cookie.contains("Secure"),
+            "{cookie}"
+        );
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+
+        let back = self.discord_redirect(&authorize).await;
+        let callback = back
+            .strip_prefix("https://profiles.example.org")
+            .expect("redirected to our callback");
+        let answer = warp::test::request()
+            .path(callback)
+            .header("cookie", cookie)
+            .reply(&filter)
+            .await;
+        (
+            answer.status(),
+            String::from_utf8_lossy(answer.body()).into_owned(),
+        )
+    }
+
+    /// Follows the browser to the fake Discord's authorize page, which redirects right back.
+    pub async fn discord_redirect(&self, authorize: &str) -> String {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let answer = client.get(authorize).send().await.unwrap();
+        assert_eq!(
+            answer.status().as_u16(),
+            302,
+            "{}",
+            answer.text().await.unwrap()
+        );
+        answer.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    pub async fn build(&self) -> build::BuildSummary {
+        build::build(&self.config, &self.store, Some(&self.refresher))
+            .await
+            .unwrap()
+    }
+
+    pub fn page(&self, id: &str) -> Option<String> {
+        std::fs::read_to_string(self.root.join("output/u").join(id).join("index.html")).ok()
+    }
+
+    pub fn status(&self, id: &str) -> UserStatus {
+        self.store
+            .user(Snowflake::parse(id).unwrap())
+            .unwrap()
+            .unwrap()
+            .status
+    }
+}
+
+pub fn header(reply: &warp::http::Response<warp::hyper::body::Bytes>, name: &str) -> String {
+    reply.headers()[name].to_str().unwrap().to_owned()
+}
+
+pub fn ada() -> FakeUser {
+    let mut user = FakeUser::new(ADA, "ada");
+    user.user["global_name"] = json!("Ada Lovelace");
+    user.connections = vec![
+        json!({"id": "ada-gh", "name": "ada-gh", "type": "github", "verified": true, "visibility": 1}),
+        json!({"id": "secret", "name": "ada-private", "type": "reddit", "verified": true, "visibility": 0}),
+    ];
+    user.guilds = vec![
+        json!({"id": "300000000000000001", "name": "Analytical Engines", "icon": null, "owner": true, "permissions": "0", "features": []}),
+    ];
+    user
+}
