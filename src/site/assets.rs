@@ -46,7 +46,7 @@ impl Assets {
         for dir in theme_dirs {
             let static_dir = dir.join("static");
             if static_dir.is_dir() {
-                collect(&static_dir, "", &mut by_name)?;
+                collect(&static_dir, &mut by_name)?;
             }
         }
         let by_hashed_name = by_name
@@ -98,37 +98,59 @@ pub fn hashed_name(name: &str, bytes: &[u8]) -> String {
 }
 
 /// Reads every file below `dir` into `out`, named by its path relative to the static folder.
-/// Hidden files and editor backups are skipped, as for templates.
-fn collect(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Asset>) -> Result<(), RenderError> {
-    let read_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| RenderError::Read { path, error }
-    };
-    for entry in fs::read_dir(dir).map_err(read_err(dir))? {
-        let entry = entry.map_err(read_err(dir))?;
-        let path = entry.path();
-        let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
-            tracing::warn!(path = %path.display(), "skipping a static file whose name is not UTF-8");
-            continue;
+fn collect(dir: &Path, out: &mut BTreeMap<String, Asset>) -> Result<(), RenderError> {
+    for (name, path) in theme_files(dir)? {
+        let bytes = fs::read(&path).map_err(|error| RenderError::Read {
+            path: path.clone(),
+            error,
+        })?;
+        let asset = Asset {
+            hashed_name: hashed_name(&name, &bytes),
+            name: name.clone(),
+            source: path,
+            bytes,
         };
-        if file_name.starts_with('.') || file_name.ends_with('~') {
-            continue;
-        }
-        let name = format!("{prefix}{file_name}");
-        if fs::metadata(&path).map_err(read_err(&path))?.is_dir() {
-            collect(&path, &format!("{name}/"), out)?;
-        } else {
-            let bytes = fs::read(&path).map_err(read_err(&path))?;
-            let asset = Asset {
-                hashed_name: hashed_name(&name, &bytes),
-                name: name.clone(),
-                source: path,
-                bytes,
-            };
-            out.insert(name, asset);
-        }
+        out.insert(name, asset);
     }
     Ok(())
+}
+
+/// The files below a theme's `templates/` or `static/` folder, each with its `/`-separated name
+/// relative to `dir`, sorted. Hidden files and folders (`.git`, editor swap files) and editor
+/// backups (`name~`) are skipped, and so are names that are not UTF-8 (a template could not name
+/// them).
+pub(super) fn theme_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, RenderError> {
+    let hidden = |entry: &walkdir::DirEntry| {
+        let name = entry.file_name().to_string_lossy();
+        entry.depth() > 0 && (name.starts_with('.') || name.ends_with('~'))
+    };
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| !hidden(e))
+    {
+        let entry = entry.map_err(|error| RenderError::Read {
+            path: error.path().unwrap_or(dir).to_owned(),
+            error: error.into(),
+        })?;
+        // A symlink to a file counts as the file (walkdir does not follow links by itself).
+        let is_file = entry.file_type().is_file() || entry.path().is_file();
+        if !is_file {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        match relative.to_str() {
+            Some(name) => files.push((
+                name.replace(std::path::MAIN_SEPARATOR, "/"),
+                entry.into_path(),
+            )),
+            None => {
+                tracing::warn!(path = %entry.path().display(), "skipping a theme file whose name is not UTF-8")
+            }
+        }
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use minijinja::{context, Environment, UndefinedBehavior};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-use super::assets::Assets;
+use super::assets::{theme_files, Assets};
 use super::conventions::{builtin_template, RedirectPage, Sitemap};
 use super::profile::Profile;
 
@@ -207,7 +207,7 @@ impl Renderer {
         for dir in &theme_dirs {
             let templates = dir.join("templates");
             if templates.is_dir() {
-                collect_templates(&templates, "", &mut sources)?;
+                collect_templates(&templates, &mut sources)?;
             }
         }
         if sources.is_empty() && !templates_dir.is_dir() {
@@ -455,33 +455,17 @@ fn describe(err: &minijinja::Error) -> String {
 }
 
 /// Reads every template file below `dir`, named by its `/`-separated path relative to the
-/// templates folder (replacing a template of the same name already in `out`). Hidden files and
-/// folders (editor swap files, `.git`) are skipped.
+/// templates folder (replacing a template of the same name already in `out`).
 fn collect_templates(
     dir: &Path,
-    prefix: &str,
     out: &mut BTreeMap<String, (PathBuf, String)>,
 ) -> Result<(), RenderError> {
-    let read_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| RenderError::Read { path, error }
-    };
-    for entry in fs::read_dir(dir).map_err(read_err(dir))? {
-        let entry = entry.map_err(read_err(dir))?;
-        let path = entry.path();
-        let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue; // not UTF-8: cannot be named from a template
-        };
-        if file_name.starts_with('.') || file_name.ends_with('~') {
-            continue;
-        }
-        let name = format!("{prefix}{file_name}");
-        if fs::metadata(&path).map_err(read_err(&path))?.is_dir() {
-            collect_templates(&path, &format!("{name}/"), out)?;
-        } else {
-            let source = fs::read_to_string(&path).map_err(read_err(&path))?;
-            out.insert(name, (path, source));
-        }
+    for (name, path) in theme_files(dir)? {
+        let source = fs::read_to_string(&path).map_err(|error| RenderError::Read {
+            path: path.clone(),
+            error,
+        })?;
+        out.insert(name, (path, source));
     }
     Ok(())
 }
