@@ -326,7 +326,19 @@ pub fn site_info(config: &Config) -> SiteInfo {
     SiteInfo {
         title: config.site.title.clone(),
         base_url: config.site.base_url.url().clone(),
+        service_url: service_url(config),
     }
+}
+
+/// The consent service's landing page: its `redirect_uri` without the final `callback`.
+fn service_url(config: &Config) -> Option<String> {
+    let mut url = config.discord.redirect_uri.as_ref()?.url().clone();
+    let path = url.path();
+    let folder = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let folder = if folder.is_empty() { "/" } else { folder }.to_owned();
+    url.set_path(&folder);
+    url.set_query(None);
+    Some(url.to_string())
 }
 
 /// Reads every `*.json` in `dir` as a snapshot, sorted by file name for stable output.
@@ -349,4 +361,31 @@ fn load_samples(dir: &Path) -> Result<Vec<Snapshot>, BuildError> {
             serde_json::from_str(&text).map_err(|e| sample_error(path, e.to_string()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(discord: &str) -> Config {
+        let text = format!(
+            "[site]\ntitle = \"t\"\nbase_url = \"https://people.example/\"\n[discord]\n{discord}\n"
+        );
+        Config::from_toml(&text, Path::new("/srv/strife.toml")).unwrap()
+    }
+
+    #[test]
+    fn pages_link_the_consent_service_when_one_is_configured() {
+        let at_root = config("redirect_uri = \"https://join.example/callback\"");
+        assert_eq!(
+            service_url(&at_root).as_deref(),
+            Some("https://join.example/")
+        );
+        let below = config("redirect_uri = \"https://example.org/strife/callback?x=1\"");
+        assert_eq!(
+            service_url(&below).as_deref(),
+            Some("https://example.org/strife/")
+        );
+        assert_eq!(service_url(&config("")), None);
+    }
 }

@@ -93,6 +93,7 @@ pub(crate) mod fixtures {
         SiteInfo {
             title: "People & Friends".into(),
             base_url: url::Url::parse("https://people.example/").unwrap(),
+            service_url: None,
         }
     }
 

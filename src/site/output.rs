@@ -1191,6 +1191,7 @@ mod tests {
         let info = SiteInfo {
             title: "t".into(),
             base_url: url::Url::parse("https://x.example/people").unwrap(),
+            service_url: None,
         };
         f.renderer = Renderer::new(&default_theme(), info).unwrap();
         f.build(people()).unwrap();
@@ -1215,6 +1216,7 @@ mod tests {
         let info = SiteInfo {
             title: "t".into(),
             base_url: base.clone(),
+            service_url: None,
         };
         f.renderer = Renderer::new(&default_theme(), info).unwrap();
         let with_base = |mut e: ProfileEntry| {

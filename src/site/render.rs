@@ -46,6 +46,9 @@ pub const REQUIRED_TEMPLATES: [&str; 6] = [
 pub struct SiteInfo {
     pub title: String,
     pub base_url: url::Url,
+    /// Where the consent service lives (its landing page), when one is configured: pages link
+    /// there to publish or remove a profile.
+    pub service_url: Option<String>,
 }
 
 impl SiteInfo {
@@ -72,10 +75,11 @@ impl SiteInfo {
 
 impl Serialize for SiteInfo {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("SiteInfo", 3)?;
+        let mut s = serializer.serialize_struct("SiteInfo", 4)?;
         s.serialize_field("title", &self.title)?;
         s.serialize_field("base_url", &self.base())?;
         s.serialize_field("root", &self.root())?;
+        s.serialize_field("service_url", &self.service_url)?;
         s.end()
     }
 }
@@ -705,6 +709,7 @@ mod tests {
         let info = SiteInfo {
             title: "t".into(),
             base_url: url::Url::parse("https://x.example/people").unwrap(),
+            service_url: None,
         };
         assert_eq!(info.base(), "https://x.example/people/");
         assert_eq!(info.root(), "/people/");
