@@ -81,7 +81,8 @@ pub enum UsersCommand {
     /// Delete a user and everything stored about them (and revoke our access when possible).
     Remove {
         /// The user's Discord id.
-        id: String,
+        #[arg(value_parser = parse_user_id)]
+        id: Snowflake,
     },
 }
 
@@ -120,10 +121,12 @@ async fn build_command(config_path: &Path, offline: bool, no_deploy: bool) -> Re
         config.deploy = Default::default();
     }
     let secrets = Secrets::from_env(&config)?;
+    // Everything that can be checked is checked before anything is created on disk.
+    config.check_theme()?;
     if !offline {
-        // Check before anything is created on disk.
         config.require_oauth()?;
         secrets.client_secret()?;
+        check_token_key(&secrets)?;
     }
     let store = open_store(&config)?;
     let refresher = match offline {
@@ -153,8 +156,10 @@ async fn build_command(config_path: &Path, offline: bool, no_deploy: bool) -> Re
 async fn serve_command(config_path: &Path) -> Result<()> {
     let config = Arc::new(Config::load(config_path)?);
     let secrets = Secrets::from_env(&config)?;
+    config.check_theme()?;
     config.require_oauth()?;
     secrets.client_secret()?;
+    check_token_key(&secrets)?;
     let store = open_store(&config)?;
     let refresher = refresher(&config, &secrets, &store)?;
     let renderer = Renderer::new(&config.theme_dir(), build::site_info(&config))
@@ -179,9 +184,6 @@ async fn users_command(config_path: &Path, command: UsersCommand) -> Result<()> 
             Ok(())
         }
         UsersCommand::Remove { id } => {
-            let Some(id) = Snowflake::parse(&id) else {
-                bail!("{id:?} is not a Discord user id (a number)");
-            };
             if store.user(id)?.is_none() {
                 bail!("there is no user {id} in {}", store.path().display());
             }
@@ -207,6 +209,19 @@ async fn revoke_if_possible(config: &Config, secrets: &Secrets, store: &Store, i
     if let Err(error) = attempt.await {
         tracing::warn!("user {id} was not revoked at Discord ({error:#}); they can remove the app in their Discord settings");
     }
+}
+
+/// A Discord user id on the command line (a usage error, exit code 2, otherwise).
+fn parse_user_id(text: &str) -> Result<Snowflake, String> {
+    Snowflake::parse(text).ok_or_else(|| format!("{text:?} is not a Discord user id (a number)"))
+}
+
+/// A malformed `STRIFE_TOKEN_KEY` is reported before the store is created or opened.
+fn check_token_key(secrets: &Secrets) -> Result<()> {
+    if let Some(key) = secrets.token_key() {
+        TokenCipher::from_base64(key)?;
+    }
+    Ok(())
 }
 
 fn open_store(config: &Config) -> Result<Store> {

@@ -316,6 +316,7 @@ impl Config {
         config.path = path.to_owned();
         config.check()?;
         config.resolve_paths();
+        config.check_paths()?;
         Ok(config)
     }
 
@@ -380,6 +381,9 @@ impl Config {
         if self.webhooks.timestamp_tolerance.is_zero() {
             return Err(self.invalid("webhooks.timestamp_tolerance", "must be more than 0s"));
         }
+        if self.refresh.interval.is_zero() {
+            return Err(self.invalid("refresh.interval", "must be more than 0s"));
+        }
         if self.refresh.retry_backoff.is_zero() {
             return Err(self.invalid("refresh.retry_backoff", "must be more than 0s"));
         }
@@ -412,6 +416,50 @@ impl Config {
         self.deploy.resolve_paths(&root);
     }
 
+    /// The output folder is replaced whole by every build: it must not hold anything else the
+    /// site needs (the config, the store and its key, themes, content), or a build would delete it.
+    fn check_paths(&self) -> Result<(), ConfigError> {
+        let output = normalize(&self.site.output_dir);
+        let mut precious = vec![
+            ("the folder of the config file", self.root()),
+            ("store.path", self.store.path.clone()),
+            ("site.themes_dir", self.site.themes_dir.clone()),
+            ("site.content_dir", self.site.content_dir.clone()),
+        ];
+        if let Some(dir) = &self.site.sample_users_dir {
+            precious.push(("site.sample_users_dir", dir.clone()));
+        }
+        for (what, path) in precious {
+            if normalize(&path).starts_with(&output) {
+                return Err(self.invalid(
+                    "site.output_dir",
+                    format!(
+                        "{} contains {what} ({}); every build replaces the output folder, so it must be a folder of its own",
+                        self.site.output_dir.display(),
+                        path.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the configured theme exists, before a command writes anything.
+    pub fn check_theme(&self) -> Result<(), ConfigError> {
+        let dir = self.theme_dir();
+        if dir.is_dir() {
+            return Ok(());
+        }
+        Err(self.invalid(
+            "site.theme",
+            format!(
+                "{:?}: there is no theme folder {}",
+                self.site.theme,
+                dir.display()
+            ),
+        ))
+    }
+
     /// What `serve` and an online `build` need: the application id and redirect URI.
     pub fn require_oauth(&self) -> Result<(Snowflake, &HttpUrl), ConfigError> {
         let client_id = self.discord.client_id.ok_or_else(|| ConfigError::Missing {
@@ -434,6 +482,23 @@ impl Config {
             })?;
         Ok((client_id, redirect))
     }
+}
+
+/// An absolute path with `.` and `..` folded away, without touching the file system (the paths
+/// compared need not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Secrets read from the environment, after loading `.env` beside the config (real environment
@@ -723,6 +788,36 @@ base_url = "https://example.org/profiles/"
         let secrets = Secrets::new(None, None).with_webhook_secret("s3cr3t-hook");
         assert_eq!(secrets.webhook_secret(), Some("s3cr3t-hook"));
         assert!(!format!("{secrets:?}").contains("s3cr3t-hook"));
+    }
+
+    #[test]
+    fn an_output_folder_holding_the_site_itself_is_refused() {
+        for output in [".", "..", "/srv", "./", "/srv/site/./"] {
+            let text = MINIMAL.replace("[site]", &format!("[site]\noutput_dir = \"{output}\""));
+            let message = error_of(&text);
+            assert!(message.contains("site.output_dir"), "{output}: {message}");
+        }
+        let text = format!("{MINIMAL}[store]\npath = \"out/strife.db\"\n")
+            .replace("[site]", "[site]\noutput_dir = \"out\"");
+        assert!(error_of(&text).contains("store.path"));
+        let text = MINIMAL.replace("[site]", "[site]\noutput_dir = \"public\"");
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn zero_interval_is_refused() {
+        let message = error_of(&format!("{MINIMAL}[refresh]\ninterval = \"0s\"\n"));
+        assert!(message.contains("refresh.interval"), "{message}");
+    }
+
+    #[test]
+    fn a_missing_theme_is_named() {
+        let config = parse(MINIMAL).unwrap();
+        let message = config.check_theme().unwrap_err().to_string();
+        assert!(
+            message.contains("site.theme") && message.contains("/srv/site/themes/default"),
+            "{message}"
+        );
     }
 
     #[test]

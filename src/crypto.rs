@@ -63,6 +63,11 @@ impl TokenCipher {
         }
     }
 
+    /// The key given as base64 (as in `STRIFE_TOKEN_KEY`).
+    pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
+        Ok(TokenCipher::from_key(&decode_key(text, TOKEN_KEY_VAR)?))
+    }
+
     /// A cipher with a fresh random key (tests, and the first run).
     pub fn random() -> Self {
         TokenCipher {

@@ -17,6 +17,9 @@ use crate::progress::Progress;
 use crate::publish::Publish;
 use crate::store::{unix_now, Store, StoreError, Tokens, UserRecord, UserStatus};
 
+/// How often committing rotated tokens is tried before giving up.
+const TOKEN_COMMIT_ATTEMPTS: u64 = 4;
+
 /// Access tokens closer than this to expiry are refreshed before use. Discord's live a week; a
 /// day of margin means a build that runs every few hours refreshes each user about once a week.
 const REFRESH_MARGIN: Duration = Duration::from_secs(24 * 3600);
@@ -320,12 +323,33 @@ impl Refresher {
     async fn rotate_once(&self, id: Snowflake, tokens: &Tokens) -> Result<Tokens, RefreshError> {
         let answer = self.oauth.refresh(&tokens.refresh_token).await?;
         let rotated = tokens_from(answer, Some(&tokens.refresh_token), unix_now());
-        let cipher = self.cipher.clone();
-        let to_store = rotated.clone();
-        self.store
-            .run(move |store| store.save_tokens(id, &to_store, &cipher, unix_now()))
-            .await?;
+        self.commit_tokens(id, &rotated).await?;
         Ok(rotated)
+    }
+
+    /// Stores rotated tokens, trying a few times: the old refresh token is already dead at
+    /// Discord, so giving up here costs the user their authorization.
+    async fn commit_tokens(&self, id: Snowflake, tokens: &Tokens) -> Result<(), StoreError> {
+        let mut attempt = 1;
+        loop {
+            let (cipher, to_store) = (self.cipher.clone(), tokens.clone());
+            let saved = self
+                .store
+                .run(move |store| store.save_tokens(id, &to_store, &cipher, unix_now()))
+                .await;
+            match saved {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < TOKEN_COMMIT_ATTEMPTS => {
+                    tracing::warn!(user = %id, "storing rotated tokens failed (attempt {attempt}), retrying: {error}");
+                    tokio::time::sleep(Duration::from_secs(attempt)).await;
+                    attempt += 1;
+                }
+                Err(error) => {
+                    tracing::error!(user = %id, "rotated tokens could not be stored; the user will have to consent again: {error}");
+                    return Err(error);
+                }
+            }
+        }
     }
 
     /// Fetches the user and whatever they opted in to (and granted).

@@ -175,6 +175,7 @@ fn a_bad_token_key_is_a_configuration_error() {
         "{}",
         stderr(&output)
     );
+    assert!(!root.join("strife.db").exists(), "nothing was written");
 }
 
 #[test]
@@ -185,7 +186,7 @@ fn users_list_and_remove() {
     assert!(stdout(&output).contains("no users yet"));
 
     let output = strife(&root, &["users", "remove", "../etc"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2), "a usage error");
     assert!(
         stderr(&output).contains("not a Discord user id"),
         "{}",
@@ -325,12 +326,13 @@ fn content_is_rendered_and_its_problems_are_warnings_naming_file_and_line() {
 fn an_unknown_theme_is_an_error_naming_its_folder() {
     let (_dir, root) = site_with("theme = \"fancy\"\n");
     let output = strife(&root, &["build", "--offline"]);
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "a configuration error");
     let message = stderr(&output);
     assert!(
         message.contains(&repo().join("themes/fancy").display().to_string())
-            && message.contains("does not exist"),
+            && message.contains("site.theme"),
         "{message}"
     );
     assert!(!root.join("output").exists());
+    assert!(!root.join("strife.db").exists(), "nothing was written");
 }

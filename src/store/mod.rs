@@ -231,12 +231,15 @@ impl Store {
                 _ => Err(StoreError::WrongKey),
             },
             None => {
+                // OR IGNORE: another process may record its key check at the same moment; then
+                // ours must match the one that won.
                 let sealed = cipher.seal(KEY_CHECK, "meta:key_check");
                 conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('key_check', ?1)",
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('key_check', ?1)",
                     params![sealed],
                 )?;
-                Ok(())
+                drop(conn);
+                self.verify_key(cipher)
             }
         }
     }
@@ -289,6 +292,20 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        // A user revoked (or deleted) meanwhile, e.g. by `serve` while a manual build was
+        // refreshing them, keeps no tokens.
+        let revoked: bool = tx
+            .query_row(
+                "SELECT status = 'revoked' FROM users WHERE id = ?1",
+                params![id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(true);
+        if revoked {
+            tracing::info!(user = %id, "not storing new tokens: the user was revoked or deleted meanwhile");
+            return Ok(());
+        }
         write_tokens(&tx, id, tokens, cipher, now)?;
         tx.commit()?;
         Ok(())
@@ -454,9 +471,11 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
+            // A revoked user stays revoked: only a new consent (`record_consent`) brings them
+            // back, never a refresh that failed meanwhile in another process.
             "UPDATE users SET status = ?2, status_since = ?3, updated_at = ?3,
                               last_error = COALESCE(?4, last_error)
-             WHERE id = ?1 AND status <> ?2",
+             WHERE id = ?1 AND status <> ?2 AND status <> 'revoked'",
             params![id.to_string(), status.as_str(), now, reason],
         )?;
         if status == UserStatus::Revoked {
@@ -581,7 +600,9 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(open_error)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
+    // FULL: a committed token rotation must survive a power loss; with NORMAL, WAL commits
+    // can be rolled back by one, and the old refresh token is already dead at Discord.
+    conn.pragma_update(None, "synchronous", "FULL")
         .map_err(open_error)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open_error)?;

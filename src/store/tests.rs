@@ -449,3 +449,62 @@ fn deauthorization_revokes_unless_stale() {
         Revocation::Unknown
     );
 }
+
+#[test]
+fn a_revoked_user_is_not_brought_back_by_a_late_refresh() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(8, "h", "r1"), &cipher, 1)
+        .unwrap();
+    store
+        .set_status(Snowflake(8), UserStatus::Revoked, None, 2)
+        .unwrap();
+    // What a refresh in another process, started before the revocation, would do next.
+    let late = Tokens {
+        access_token: "a2".into(),
+        access_expires_at: 9,
+        refresh_token: "r2".into(),
+    };
+    store.save_tokens(Snowflake(8), &late, &cipher, 3).unwrap();
+    store
+        .set_status(
+            Snowflake(8),
+            UserStatus::NeedsReconsent,
+            Some("invalid_grant"),
+            3,
+        )
+        .unwrap();
+    assert_eq!(
+        store.user(Snowflake(8)).unwrap().unwrap().status,
+        UserStatus::Revoked
+    );
+    assert_eq!(store.load_tokens(Snowflake(8), &cipher).unwrap(), None);
+    // A new consent does bring them back.
+    store
+        .record_consent(&consent(8, "h", "r3"), &cipher, 4)
+        .unwrap();
+    assert_eq!(
+        store.user(Snowflake(8)).unwrap().unwrap().status,
+        UserStatus::Active
+    );
+}
+
+#[test]
+fn processes_opening_a_new_store_at_once_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("strife.db");
+    let cipher = TokenCipher::random();
+    let openers: Vec<_> = (0..4)
+        .map(|_| {
+            let (path, cipher) = (path.clone(), cipher.clone());
+            std::thread::spawn(move || {
+                let store = Store::open(&path)?;
+                store.verify_key(&cipher)
+            })
+        })
+        .collect();
+    for opener in openers {
+        opener.join().unwrap().unwrap();
+    }
+}
