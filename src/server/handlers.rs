@@ -96,6 +96,8 @@ pub async fn landing(app: Arc<App>) -> Result<Response, std::convert::Infallible
     let page = LandingPage {
         login_path: "/login".to_owned(),
         delete_path: "/delete".to_owned(),
+        offers_connections: app.config.discord.offers("connections"),
+        offers_guilds: app.config.discord.offers("guilds"),
     };
     Ok(match app.renderer.render_landing(&page) {
         Ok(html) => warp::reply::html(html).into_response(),

@@ -114,6 +114,10 @@ pub struct LandingPage {
     pub login_path: String,
     /// Where a user removes their page, e.g. `/delete`.
     pub delete_path: String,
+    /// Whether this site offers publishing connected accounts (`discord.scopes`).
+    pub offers_connections: bool,
+    /// Whether this site offers publishing servers (`discord.scopes`).
+    pub offers_guilds: bool,
 }
 
 impl Default for LandingPage {
@@ -121,6 +125,8 @@ impl Default for LandingPage {
         LandingPage {
             login_path: "/login".into(),
             delete_path: "/delete".into(),
+            offers_connections: true,
+            offers_guilds: true,
         }
     }
 }
@@ -714,5 +720,24 @@ mod tests {
         assert_eq!(info.base(), "https://x.example/people/");
         assert_eq!(info.root(), "/people/");
         assert_eq!(site_info().root(), "/");
+    }
+
+    #[test]
+    fn the_landing_page_offers_only_what_the_site_offers() {
+        let r = Renderer::new(&default_theme(), site_info()).unwrap();
+        let all = r.render_landing(&LandingPage::default()).unwrap();
+        assert!(all.contains("value=\"connections\"") && all.contains("value=\"guilds\""));
+        let only_guilds = LandingPage {
+            offers_connections: false,
+            ..LandingPage::default()
+        };
+        let html = r.render_landing(&only_guilds).unwrap();
+        assert!(!html.contains("value=\"connections\"") && html.contains("value=\"guilds\""));
+        let neither = LandingPage {
+            offers_connections: false,
+            offers_guilds: false,
+            ..LandingPage::default()
+        };
+        assert!(!r.render_landing(&neither).unwrap().contains("<fieldset>"));
     }
 }
