@@ -118,7 +118,8 @@ pub async fn build_for(
 }
 
 /// The one build routine: holds the build lock of the output folder throughout (waiting for
-/// another build that holds it), refreshes `refresh`'s users, renders, and deploys if configured.
+/// another build that holds it), loads the theme and content, refreshes `refresh`'s users,
+/// renders, and deploys if configured.
 async fn build_for_with_progress(
     config: &Config,
     store: &Store,
@@ -128,6 +129,13 @@ async fn build_for_with_progress(
     let started = Instant::now();
     let output_dir = config.site.output_dir.clone();
     let lock = tokio::task::spawn_blocking(move || BuildLock::acquire(&output_dir))
+        .await
+        .map_err(|e| BuildError::Task(e.to_string()))??;
+    // The theme, content and sample users are loaded before anyone is refreshed: refreshing
+    // rotates refresh tokens at Discord, and the new tokens of a build that fails afterwards
+    // (a template syntax error) are lost wherever the store is kept only on success (CI jobs).
+    let load_config = config.clone();
+    let inputs = tokio::task::spawn_blocking(move || RenderInputs::load(&load_config))
         .await
         .map_err(|e| BuildError::Task(e.to_string()))??;
     let refresh = match refresh {
@@ -145,10 +153,11 @@ async fn build_for_with_progress(
         None => None,
     };
     let (render_config, store) = (config.clone(), store.clone());
-    let mut summary =
-        tokio::task::spawn_blocking(move || render_locked(&render_config, &store, &progress))
-            .await
-            .map_err(|e| BuildError::Task(e.to_string()))??;
+    let mut summary = tokio::task::spawn_blocking(move || {
+        render_locked(&render_config, &store, inputs, &progress)
+    })
+    .await
+    .map_err(|e| BuildError::Task(e.to_string()))??;
     summary.refresh = refresh;
     // Still under the lock: the next build must not change output/ while it is being deployed.
     if config.deploy.is_enabled() && summary.site.changed() {
@@ -192,25 +201,54 @@ pub fn render_with_progress(
     progress: &Progress,
 ) -> Result<BuildSummary, BuildError> {
     let _lock = BuildLock::acquire(&config.site.output_dir)?;
-    render_locked(config, store, progress)
+    let inputs = RenderInputs::load(config)?;
+    render_locked(config, store, inputs, progress)
 }
 
-/// [`render_with_progress`] for a caller that holds the build lock.
+/// Everything a render reads besides the store, loaded (and the theme compiled) up front so
+/// that a broken theme or sample user fails the build before it changes anything.
+struct RenderInputs {
+    renderer: Renderer,
+    content: Arc<Content>,
+    /// Problems found while loading `content/`; logged with the rest after the render.
+    content_warnings: Vec<ContentWarning>,
+    samples: Vec<Snapshot>,
+}
+
+impl RenderInputs {
+    /// Reads the content folder and sample users and compiles the theme. Blocking.
+    fn load(config: &Config) -> Result<RenderInputs, BuildError> {
+        let (content, content_warnings) = Content::load(&config.site.content_dir);
+        let renderer = Renderer::new(&config.theme_dir(), site_info(config))?
+            .with_front_page(content.front_page.clone());
+        let samples = match &config.site.sample_users_dir {
+            Some(dir) => load_samples(dir)?,
+            None => Vec::new(),
+        };
+        Ok(RenderInputs {
+            renderer,
+            content: Arc::new(content),
+            content_warnings,
+            samples,
+        })
+    }
+}
+
+/// [`render_with_progress`] for a caller that holds the build lock and loaded `inputs`.
 fn render_locked(
     config: &Config,
     store: &Store,
+    inputs: RenderInputs,
     progress: &Progress,
 ) -> Result<BuildSummary, BuildError> {
-    let (content, mut content_warnings) = Content::load(&config.site.content_dir);
-    let renderer = Renderer::new(&config.theme_dir(), site_info(config))?
-        .with_front_page(content.front_page.clone());
-    let content = Arc::new(content);
+    let RenderInputs {
+        renderer,
+        content,
+        mut content_warnings,
+        samples,
+    } = inputs;
     let cdn = Cdn::new(config.discord.cdn_base.url().clone());
     let base_url = config.site.base_url.url().clone();
-    let samples = match &config.site.sample_users_dir {
-        Some(dir) => load_samples(dir)?,
-        None => Vec::new(),
-    };
     let settings = SiteSettings {
         output_dir: config.site.output_dir.clone(),
         cname: config.site.cname.clone(),

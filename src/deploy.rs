@@ -12,6 +12,12 @@ use std::process::{Command, Output};
 
 use serde::Deserialize;
 
+use crate::config::{CLIENT_SECRET_VAR, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR};
+
+/// Variables a deploy never needs: `.env` is loaded into our own environment, and whatever runs a
+/// deploy (the user's command, git, its hooks and credential helpers) would otherwise inherit them.
+const SECRET_VARS: [&str; 3] = [CLIENT_SECRET_VAR, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR];
+
 /// `[deploy]` in strife.toml.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +56,7 @@ pub enum DeployError {
     },
     #[error("git deploy to {remote} ({branch}): `git {step}` failed: {stderr}")]
     Git {
+        /// The remote with any credentials replaced by `***`.
         remote: String,
         branch: String,
         step: String,
@@ -259,7 +266,7 @@ impl<'a> Git<'a> {
         S: AsRef<OsStr>,
     {
         let mut command = Command::new("git");
-        command
+        without_secrets(&mut command)
             .arg("--git-dir")
             .arg(&self.dir)
             .args(args)
@@ -287,11 +294,12 @@ impl<'a> Git<'a> {
     }
 
     fn check(&self, step: &str, output: std::io::Result<Output>) -> Result<String, DeployError> {
+        // git may quote the remote (credentials and all) in its messages.
         let error = |stderr: String| DeployError::Git {
-            remote: self.target.remote.clone(),
+            remote: redact_credentials(&self.target.remote),
             branch: self.target.branch.clone(),
             step: step.to_owned(),
-            stderr,
+            stderr: redact_credentials(&stderr),
         };
         let output = output.map_err(|e| error(format!("cannot run git: {e}")))?;
         if !output.status.success() {
@@ -307,7 +315,7 @@ fn run_command(
     config_root: &Path,
 ) -> Result<(), DeployError> {
     let program = command[0].clone();
-    let output = Command::new(&program)
+    let output = without_secrets(&mut Command::new(&program))
         .args(&command[1..])
         .current_dir(config_root)
         .env("STRIFE_OUTPUT_DIR", output_dir)
@@ -324,6 +332,39 @@ fn run_command(
         });
     }
     Ok(())
+}
+
+/// `command` with strife-gen's own secrets removed from the environment it inherits.
+fn without_secrets(command: &mut Command) -> &mut Command {
+    for name in SECRET_VARS {
+        command.env_remove(name);
+    }
+    command
+}
+
+/// `scheme://user:token@host/…` → `scheme://***@host/…` wherever a URL occurs in `text`, so a
+/// remote's credentials never reach an error message or a log.
+pub fn redact_credentials(text: &str) -> String {
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + "://".len());
+        redacted.push_str(before);
+        let authority_end = after
+            .find(|c: char| "/?#'\"<>`".contains(c) || c.is_whitespace())
+            .unwrap_or(after.len());
+        let (authority, after) = after.split_at(authority_end);
+        match authority.rfind('@') {
+            Some(end_of_userinfo) => {
+                redacted.push_str("***");
+                redacted.push_str(&authority[end_of_userinfo..]);
+            }
+            None => redacted.push_str(authority),
+        }
+        rest = after;
+    }
+    redacted.push_str(rest);
+    redacted
 }
 
 /// The last lines of a program's error output, enough to see what went wrong.
@@ -520,6 +561,126 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("nope") && error.contains('3'), "{error}");
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            redact_credentials("https://user:ghp_secret@github.com/me/site.git"),
+            "https://***@github.com/me/site.git"
+        );
+        assert_eq!(
+            redact_credentials("fatal: unable to access 'https://x-access-token:t0k@h/x/': 403"),
+            "fatal: unable to access 'https://***@h/x/': 403"
+        );
+        assert_eq!(
+            redact_credentials("ssh://git@host:22/x"),
+            "ssh://***@host:22/x"
+        );
+        // Nothing to hide: no URL userinfo (scp-like `user@host:` names no secret).
+        for unchanged in [
+            "https://github.com/me/site.git",
+            "git@github.com:me/site.git",
+            "/srv/pages.git",
+            "see https://example.org/a@b for details",
+        ] {
+            assert_eq!(redact_credentials(unchanged), unchanged);
+        }
+    }
+
+    #[test]
+    fn git_errors_never_show_the_remote_s_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("output")).unwrap();
+        // Port 1 on the loopback: refused at once, no network needed.
+        let deploy = DeployConfig {
+            command: None,
+            git: Some(GitTarget {
+                remote: "https://deployer:s3cr3t-t0ken@127.0.0.1:1/me/site.git".into(),
+                branch: "gh-pages".into(),
+            }),
+        };
+        let error = deploy
+            .run(
+                &dir.path().join("output"),
+                dir.path(),
+                &dir.path().join("cache"),
+                "x",
+            )
+            .unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("s3cr3t-t0ken"), "{shown}");
+        assert!(!shown.contains("deployer"), "{shown}");
+        assert!(
+            shown.contains("https://***@127.0.0.1:1/me/site.git"),
+            "{shown}"
+        );
+    }
+
+    /// Set (with the secrets) only in the copy of this test binary that
+    /// [`deploy_children_do_not_inherit_secrets`] starts.
+    const CHILD_MARKER: &str = "STRIFE_TEST_DEPLOY_CHILD";
+
+    #[cfg(unix)]
+    #[test]
+    fn deploy_children_do_not_inherit_secrets() {
+        if std::env::var_os(CHILD_MARKER).is_none() {
+            // The secrets are given to a child copy of the test binary, not set in this process,
+            // where other tests run concurrently.
+            let name = "deploy::tests::deploy_children_do_not_inherit_secrets";
+            let mut child = Command::new(std::env::current_exe().unwrap());
+            child.args(["--exact", name, "--nocapture", "--test-threads=1"]);
+            child.env(CHILD_MARKER, "1");
+            for var in SECRET_VARS {
+                child.env(var, format!("secret-value-of-{var}"));
+            }
+            let output = child.output().unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("1 passed"),
+                "{stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            return;
+        }
+        for var in SECRET_VARS {
+            assert!(std::env::var_os(var).is_some(), "the parent set {var}");
+        }
+        let assert_clean = |env_dump: &Path| {
+            let env = std::fs::read_to_string(env_dump).unwrap();
+            assert!(env.contains(&format!("{CHILD_MARKER}=1")), "{env}");
+            for var in SECRET_VARS {
+                assert!(!env.contains(var), "{var} leaked: {env}");
+            }
+            assert!(!env.contains("secret-value-of"), "{env}");
+        };
+
+        // The user's command.
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("command-env");
+        let command = DeployConfig {
+            command: Some(vec![
+                "sh".into(),
+                "-c".into(),
+                format!("env > '{}'", dump.display()),
+            ]),
+            git: None,
+        };
+        command
+            .run(&dir.path().join("output"), dir.path(), dir.path(), "x")
+            .unwrap();
+        assert_clean(&dump);
+
+        // git, and what git starts: a hook of the receiving repository runs during the push.
+        let f = Fixture::new();
+        let dump = f.dir.path().join("hook-env");
+        let hook = f.dir.path().join("remote.git/hooks/pre-receive");
+        std::fs::write(&hook, format!("#!/bin/sh\nenv > '{}'\n", dump.display())).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        f.write("index.html", "hi");
+        assert!(matches!(f.deploy(), DeployOutcome::Pushed { .. }));
+        assert_clean(&dump);
     }
 
     #[test]

@@ -86,6 +86,43 @@ async fn rotated_refresh_tokens_keep_working_build_after_build() {
 }
 
 #[tokio::test]
+async fn a_broken_theme_fails_the_build_before_any_token_is_rotated() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    // Tokens that expire within the refresh margin: a build that refreshes must rotate them.
+    site.fake.set_access_token_lifetime(3600);
+    site.sign_in("/login").await;
+    let token_before = site.fake.refresh_token_of(ADA).unwrap();
+    let token_calls = site.fake.count("/oauth2/token");
+
+    let themes = site.root.join("broken-themes");
+    std::fs::create_dir_all(themes.join("broken/templates")).unwrap();
+    std::fs::write(themes.join("broken/templates/profile.html"), "{% if %}").unwrap();
+    let mut config = (*site.config).clone();
+    config.site.themes_dir = themes;
+    config.site.theme = "broken".into();
+    let error = strife_gen::build::build(&config, &site.store, Some(&site.refresher))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            strife_gen::build::BuildError::Render(
+                strife_gen::site::render::RenderError::Syntax { .. }
+            )
+        ),
+        "{error}"
+    );
+    assert_eq!(site.fake.count("/oauth2/token"), token_calls, "no refresh");
+    assert_eq!(site.fake.refresh_token_of(ADA).unwrap(), token_before);
+
+    // The next build with the working theme still has a usable token and rotates it.
+    assert_eq!(site.build().await.refresh.unwrap().refreshed, 1);
+    assert_ne!(site.fake.refresh_token_of(ADA).unwrap(), token_before);
+}
+
+#[tokio::test]
 async fn a_dead_access_token_is_refreshed_once_and_the_build_goes_on() {
     let site = Site::new().await;
     site.fake.add_user(ada());

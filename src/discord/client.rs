@@ -217,9 +217,10 @@ impl DiscordClient {
         token: &str,
     ) -> Result<T, DiscordError> {
         let body = self.send(route, &url, token).await?;
-        serde_json::from_slice(&body).map_err(|e| DiscordError::Decode {
+        let mut json = serde_json::Deserializer::from_slice(&body);
+        serde_path_to_error::deserialize(&mut json).map_err(|e| DiscordError::Decode {
             route: route.key.to_owned(),
-            detail: e.to_string(),
+            detail: describe_json_error(&e.path().to_string(), e.inner()),
         })
     }
 
@@ -411,12 +412,34 @@ fn client_error(route: &Route, status: StatusCode, body: &[u8]) -> DiscordError 
     match status {
         StatusCode::UNAUTHORIZED => DiscordError::Unauthorized { route },
         StatusCode::FORBIDDEN => DiscordError::Forbidden { route },
-        _ => DiscordError::Status {
+        // Only error answers are quoted; the body of anything else is not meant as a message.
+        _ if status.is_client_error() => DiscordError::Status {
             route,
             status: status.as_u16(),
             message: error_message(body),
         },
+        _ => DiscordError::Status {
+            route,
+            status: status.as_u16(),
+            message: "unexpected status (body not shown)".to_owned(),
+        },
     }
+}
+
+/// Which field of a JSON answer was wrong and where, without echoing values: serde's messages
+/// quote them (`invalid type: string "…"`), and answers hold tokens and personal data.
+/// "missing field" messages only name the field, so they are kept.
+pub(crate) fn describe_json_error(path: &str, error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    if message.starts_with("missing field") {
+        return message;
+    }
+    format!(
+        "bad value at `{path}` ({:?} error at line {} column {})",
+        error.classify(),
+        error.line(),
+        error.column()
+    )
 }
 
 /// Discord's `{"message", "code"}` when present, else a truncated excerpt of the body.
@@ -767,6 +790,24 @@ mod tests {
         let message = error_message("x".repeat(10_000).as_bytes());
         assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1);
         assert_eq!(error_message(b""), "(empty body)");
+    }
+
+    #[tokio::test]
+    async fn decode_errors_name_the_field_but_never_quote_the_body() {
+        let server = FakeServer::start(|_, _| {
+            Reply::json(
+                200,
+                r#"{"id":"1","username":"ada","accent_color":"ada-PRIVATE"}"#,
+            )
+        })
+        .await;
+        let err = client(&server).current_user("tok").await.unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(
+            matches!(&err, DiscordError::Decode { detail, .. } if detail.contains("`accent_color`")),
+            "{shown}"
+        );
+        assert!(!shown.contains("PRIVATE"), "{shown}");
     }
 
     #[tokio::test]

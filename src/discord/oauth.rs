@@ -21,7 +21,7 @@ use oauth2::{
 };
 use url::Url;
 
-use super::client::{describe_reqwest, is_secure_url, truncate};
+use super::client::{describe_json_error, describe_reqwest, is_secure_url, truncate};
 
 /// Used when the token response has no `expires_in`: Discord documents (and always sends) 604800 s,
 /// i.e. 7 days. Callers refresh before expiry anyway, so an over-estimate only costs one 401.
@@ -269,6 +269,9 @@ impl OAuthClient {
         if status.is_success() {
             return Ok(());
         }
+        if !is_error_status(status.as_u16()) {
+            return Err(unexpected_status(status.as_u16(), "revocation"));
+        }
         let body = response
             .bytes()
             .await
@@ -373,6 +376,14 @@ fn token_error(
     err: RequestTokenError<HttpClientError<reqwest::Error>, BasicErrorResponse>,
     status: u16,
 ) -> OAuthError {
+    if let RequestTokenError::Request(err) = err {
+        return OAuthError::Transport(describe_http_error(err));
+    }
+    // oauth2 reads the body of every answer but a 200 as an error response; below 400 it is
+    // none (a 201 or 203 may well carry tokens), so it is neither quoted nor believed.
+    if !is_error_status(status) && status != 200 && status != 0 {
+        return unexpected_status(status, "token");
+    }
     match err {
         RequestTokenError::ServerResponse(response) => from_error_response(&response, status),
         RequestTokenError::Request(err) => OAuthError::Transport(describe_http_error(err)),
@@ -386,9 +397,10 @@ fn token_error(
             }
         }
         // serde_path_to_error's error: `path()` names the field, `inner()` is serde_json's.
-        RequestTokenError::Parse(err, _) => {
-            OAuthError::InvalidResponse(describe_parse_error(err.path().to_string(), err.inner()))
-        }
+        RequestTokenError::Parse(err, _) => OAuthError::InvalidResponse(format!(
+            "token response: {}",
+            describe_json_error(&err.path().to_string(), err.inner())
+        )),
         RequestTokenError::Other(text) if is_error_status(status) => OAuthError::Rejected {
             status,
             error: String::new(),
@@ -422,9 +434,16 @@ fn error_answer(status: u16, body: &[u8]) -> OAuthError {
     }
 }
 
-/// oauth2 treats every status but 200 as an error answer.
+/// An answer whose body is an error description, safe to quote (4xx, 5xx).
 fn is_error_status(status: u16) -> bool {
-    status != 0 && status != 200
+    status >= 400
+}
+
+/// A non-error answer that is not the expected one (e.g. 201, 3xx), reported without its body.
+fn unexpected_status(status: u16, endpoint: &str) -> OAuthError {
+    OAuthError::InvalidResponse(format!(
+        "unexpected status {status} from the {endpoint} endpoint"
+    ))
 }
 
 fn describe_http_error(err: HttpClientError<reqwest::Error>) -> String {
@@ -432,21 +451,6 @@ fn describe_http_error(err: HttpClientError<reqwest::Error>) -> String {
         HttpClientError::Reqwest(err) => describe_reqwest(*err),
         other => other.to_string(),
     }
-}
-
-/// Which field was wrong and where, without echoing values (they may be tokens) — except for
-/// "missing field" messages, which only name the field.
-fn describe_parse_error(path: String, inner: &serde_json::Error) -> String {
-    let message = inner.to_string();
-    if message.starts_with("missing field") {
-        return format!("token response: {message}");
-    }
-    format!(
-        "token response: bad value at `{path}` ({:?} error at line {} column {})",
-        inner.classify(),
-        inner.line(),
-        inner.column()
-    )
 }
 
 #[cfg(test)]
@@ -625,6 +629,51 @@ mod tests {
             "{err:?}"
         );
         assert_no_secrets(&format!("{err} {err:?}"));
+    }
+
+    #[tokio::test]
+    async fn token_answers_with_an_odd_success_status_are_never_quoted() {
+        let server = FakeServer::start(|_, index| match index {
+            0 => Reply::json(201, TOKENS),
+            1 => Reply::json(203, TOKENS),
+            // Even one that would parse as an OAuth error is not believed below 400.
+            2 => Reply::json(
+                202,
+                r#"{"error":"invalid_grant","error_description":"acc-SECRET"}"#,
+            ),
+            _ => Reply::json(302, TOKENS),
+        })
+        .await;
+        let client = oauth(&server);
+        for status in [201, 203, 202] {
+            let err = client.refresh("x").await.unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(
+                matches!(&err, OAuthError::InvalidResponse(message)
+                    if *message == format!("unexpected status {status} from the token endpoint")),
+                "{text}"
+            );
+            assert_no_secrets(&text);
+        }
+        let err = client
+            .exchange_code("code-SECRET", "verifier-SECRET")
+            .await
+            .unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(text.contains("unexpected status 302"), "{text}");
+        assert_no_secrets(&text);
+    }
+
+    #[tokio::test]
+    async fn revocation_answers_below_400_are_not_quoted() {
+        let server = FakeServer::start(|_, _| Reply::json(302, TOKENS)).await;
+        let err = oauth(&server).revoke("x").await.unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(
+            text.contains("unexpected status 302 from the revocation endpoint"),
+            "{text}"
+        );
+        assert_no_secrets(&text);
     }
 
     #[tokio::test]
