@@ -1,15 +1,22 @@
 //! Writing the site: a complete new tree is staged beside the output folder and swapped in only
 //! when every page rendered, so readers (and `git`) never see a half-built site.
 //!
-//! A staged file whose bytes equal the file already published is replaced by a hard link to the
-//! published one (a copy with the old modification time where links are not possible), so
-//! unchanged pages keep their mtime and inode and `git diff` shows only real changes.
+//! A staged file whose bytes equal the file already published is a hard link to the published
+//! one (a copy with the old modification time where links are not possible), so unchanged pages
+//! keep their mtime and inode and `git diff` shows only real changes.
 //!
-//! The swap is two renames: `output` → `.output.old-XXXX`, then `.output.staging-XXXX` → `output`,
-//! then the old tree is deleted. A build that finds no `output` but an old tree (a crash between
-//! the renames) uses the newest old tree as the previous output. Leftover staging and old trees of
-//! crashed builds are deleted after the next successful build, so only one build may run per
-//! output folder at a time.
+//! The tree is staged in `.output.spare`: the tree the previous build replaced, recycled rather
+//! than deleted, because deleting (and recreating) thousands of folders on every build is what
+//! made an incremental build slow on small machines. The spare's state is never trusted: every
+//! file of the new tree is checked against the published one, anything else is removed, and
+//! nothing is ever written into an existing file, since a spare's files are hard links shared
+//! with the published site. A build that fails leaves the (partly reconciled) spare for the next.
+//!
+//! The swap is three renames: `output` → `.output.old-XXXX`, `.output.spare` → `output`, then the
+//! old tree → `.output.spare`. A build that finds no `output` but an old tree (a crash between
+//! the renames) uses the newest old tree as the previous output. Leftover old trees (and the
+//! staging trees of older versions) are deleted after the next successful build, or one of them
+//! becomes the spare when there is none, so only one build may run per output folder at a time.
 //!
 //! Beside the pages the tree has what static hosts expect (see [`super::conventions`]): vanity
 //! URLs, `404.html`, `sitemap.xml`, `robots.txt`, `.nojekyll`, `CNAME`, and `u/<id>.json`.
@@ -22,7 +29,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -77,7 +84,7 @@ pub struct SiteReport {
 }
 
 /// Why a build failed. The previous output is untouched whenever one of these is returned (a
-/// failure to delete the replaced tree after a successful swap is only logged).
+/// failure to keep the replaced tree as the spare after a successful swap is only logged).
 #[derive(Debug, thiserror::Error)]
 pub enum SiteError {
     #[error("cannot {action} {}: {error}", path.display())]
@@ -113,9 +120,9 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SiteEr
 }
 
 /// Renders every profile (in parallel), the index, and writes the renderer's static files under
-/// their content-hashed names in `static/`, into a fresh folder beside `output_dir` that replaces
-/// it only when everything succeeded. On error the previous output is untouched and the staging
-/// folder is removed.
+/// their content-hashed names in `static/`, into a folder beside `output_dir` (the recycled spare
+/// tree) that replaces it only when everything succeeded. On error the previous output is
+/// untouched; the spare stays for the next build, which reconciles it.
 ///
 /// `profiles` yields [`Profile`]s or [`ProfileEntry`]s (with old names and dates).
 pub fn build_site<P: Into<ProfileEntry> + Send>(
@@ -143,7 +150,7 @@ pub fn build_site_with_progress<P: Into<ProfileEntry> + Send>(
     };
     fs::create_dir_all(&parent).map_err(io_err("create folder", &parent))?;
 
-    let leftovers = Leftovers::scan(&parent, &name)?;
+    let mut leftovers = Leftovers::scan(&parent, &name)?;
     let output_exists = match fs::symlink_metadata(output) {
         Ok(meta) if meta.is_dir() || fs::metadata(output).is_ok_and(|m| m.is_dir()) => true,
         Ok(_) => {
@@ -167,13 +174,18 @@ pub fn build_site_with_progress<P: Into<ProfileEntry> + Send>(
         recovered
     };
 
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.staging-"))
-        .tempdir_in(&parent)
-        .map_err(io_err("create staging folder in", &parent))?;
+    let spare = parent.join(format!(".{name}.spare"));
+    // With the output in place every leftover tree is garbage: one may as well be recycled.
+    let adoptable = if output_exists && fs::symlink_metadata(&spare).is_err() {
+        leftovers.take_one()
+    } else {
+        None
+    };
+    prepare_spare(&spare, adoptable)?;
     let stage = Stage {
-        root: staging.path(),
+        root: &spare,
         previous: previous.as_deref(),
+        staged: Mutex::new(HashSet::new()),
     };
 
     // Profile pages and their JSON, in parallel.
@@ -211,17 +223,22 @@ pub fn build_site_with_progress<P: Into<ProfileEntry> + Send>(
     // Last: a vanity URL never takes a name the site already has at its top level.
     write_vanity_urls(&stage, renderer, &pages, &mut report)?;
 
+    let staged = stage.into_staged();
+    prune(&spare, &staged)?;
     if let Some(previous) = &previous {
-        report.files_removed = count_removed(previous, staging.path(), Path::new(""))?;
+        report.files_removed = count_removed(previous, &staged, Path::new(""))?;
     }
 
-    swap(
+    let replaced = swap(
         output,
-        staging,
+        &spare,
         previous.as_deref(),
         output_exists,
         &leftovers,
     )?;
+    if let Some(replaced) = replaced {
+        recycle(&replaced, &spare);
+    }
     leftovers.remove();
     tracing::info!(
         written = report.pages_written,
@@ -383,19 +400,22 @@ enum Outcome {
     Unchanged,
 }
 
-/// The tree being built, and the previous tree whose identical files are reused.
+/// The tree being built (in the spare), and the previous tree whose identical files are reused.
 struct Stage<'a> {
     root: &'a Path,
     previous: Option<&'a Path>,
+    /// Every path put so far: the files of the new tree. Anything else in the spare is pruned.
+    staged: Mutex<HashSet<PathBuf>>,
 }
 
 impl Stage<'_> {
-    /// Writes `bytes` at `rel` (a `/`-separated relative path made by this module), reusing the
+    /// Puts `bytes` at `rel` (a `/`-separated relative path made by this module), reusing the
     /// previous file when its content is the same.
     fn put(&self, rel: &str, bytes: &[u8]) -> Result<Outcome, SiteError> {
+        self.staged_paths().insert(PathBuf::from(rel));
         let target = self.root.join(rel);
         if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+            ensure_dir(self.root, dir)?;
         }
         if let Some(previous) = self.previous {
             let old = previous.join(rel);
@@ -403,18 +423,122 @@ impl Stage<'_> {
                 return Ok(Outcome::Unchanged);
             }
         }
-        fs::write(&target, bytes).map_err(io_err("write", &target))?;
+        clear(&target).map_err(io_err("remove", &target))?;
+        write_new(&target, bytes).map_err(io_err("write", &target))?;
         Ok(Outcome::Written)
     }
 
-    /// Lower-cased names of everything at the top of the new tree so far.
+    /// Lower-cased names of everything at the top of the new tree so far. Read from what was put,
+    /// not from the folder, which may still hold last build's files.
     fn top_level_names(&self) -> Result<HashSet<String>, SiteError> {
-        let mut names = HashSet::new();
-        for entry in fs::read_dir(self.root).map_err(io_err("read folder", self.root))? {
-            let entry = entry.map_err(io_err("read folder", self.root))?;
-            names.insert(entry.file_name().to_string_lossy().to_lowercase());
-        }
+        let names = self
+            .staged_paths()
+            .iter()
+            .filter_map(|rel| rel.components().next())
+            .map(|first| first.as_os_str().to_string_lossy().to_lowercase())
+            .collect();
         Ok(names)
+    }
+
+    fn staged_paths(&self) -> std::sync::MutexGuard<'_, HashSet<PathBuf>> {
+        self.staged.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn into_staged(self) -> HashSet<PathBuf> {
+        self.staged.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Makes `spare` a folder to stage into: the recycled tree as it is (any state will do, it is
+/// reconciled file by file), `adoptable` (a leftover tree) when there is none, or a new folder.
+/// Only symbolic links and other special files are removed up front: creating folders through a
+/// link could write outside the tree.
+fn prepare_spare(spare: &Path, adoptable: Option<PathBuf>) -> Result<(), SiteError> {
+    match fs::symlink_metadata(spare) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            fs::remove_file(spare).map_err(io_err("remove", spare))?;
+            fs::create_dir(spare).map_err(io_err("create folder", spare))?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let adopted = adoptable.is_some_and(|tree| fs::rename(&tree, spare).is_ok());
+            if !adopted {
+                fs::create_dir(spare).map_err(io_err("create folder", spare))?;
+            }
+        }
+        Err(e) => return Err(io_err("read", spare)(e)),
+    }
+    remove_special_files(spare, Path::new(""))
+}
+
+/// Removes everything below `root/rel` that is neither a regular file nor a folder.
+fn remove_special_files(root: &Path, rel: &Path) -> Result<(), SiteError> {
+    let dir = root.join(rel);
+    for entry in fs::read_dir(&dir).map_err(io_err("read folder", &dir))? {
+        let entry = entry.map_err(io_err("read folder", &dir))?;
+        if is_carried_over(rel, &entry) {
+            continue;
+        }
+        let kind = entry.file_type().map_err(io_err("read", &entry.path()))?;
+        if kind.is_dir() {
+            remove_special_files(root, &rel.join(entry.file_name()))?;
+        } else if !kind.is_file() {
+            fs::remove_file(entry.path()).map_err(io_err("remove", &entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+/// `.git` and `.gitkeep` at the top of a tree: the swap moves them, nothing else touches them.
+fn is_carried_over(rel: &Path, entry: &fs::DirEntry) -> bool {
+    rel.as_os_str().is_empty() && CARRIED_OVER.iter().any(|c| entry.file_name() == *c)
+}
+
+/// Creates `dir` below `root`, replacing files that stand where its folders belong (a spare is
+/// never trusted to have the right shape).
+fn ensure_dir(root: &Path, dir: &Path) -> Result<(), SiteError> {
+    if fs::create_dir_all(dir).is_ok() {
+        return Ok(());
+    }
+    let rel = dir.strip_prefix(root).unwrap_or(dir);
+    let mut path = root.to_path_buf();
+    for part in rel.components() {
+        path.push(part);
+        let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if !is_dir {
+            clear(&path).map_err(io_err("remove", &path))?;
+            // Other threads may be creating the same folder: `create_dir_all` does not mind.
+            fs::create_dir_all(&path).map_err(io_err("create folder", &path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes whatever is at `path` (a file, or a whole folder where a file belongs); nothing there
+/// is fine.
+fn clear(path: &Path) -> io::Result<()> {
+    let result = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    result.or_else(ignore_not_found)
+}
+
+/// Writes a new file at `path`, failing if anything is there: a file in the spare may be a hard
+/// link to a published one, so writing into it would change the live site.
+fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(path)?
+        .write_all(bytes)
+}
+
+fn ignore_not_found(error: io::Error) -> io::Result<()> {
+    match error.kind() {
+        io::ErrorKind::NotFound => Ok(()),
+        _ => Err(error),
     }
 }
 
@@ -428,83 +552,101 @@ fn same_content(path: &Path, bytes: &[u8]) -> bool {
     }
 }
 
-/// Puts the previous file at `target` without touching the previous tree: a hard link, or a copy
-/// that keeps the old modification time.
+/// Makes `target` the previous file without touching the previous tree. Usually it already is (a
+/// recycled tree's unchanged files are hard links to the published ones); otherwise whatever is
+/// there is replaced by a hard link, or by a copy that keeps the old modification time.
 fn reuse(old: &Path, target: &Path) -> io::Result<()> {
+    if same_file::is_same_file(old, target).unwrap_or(false) {
+        return Ok(());
+    }
+    clear(target)?;
     if fs::hard_link(old, target).is_ok() {
         return Ok(());
     }
     let modified = fs::metadata(old)?.modified()?;
-    fs::copy(old, target)?;
-    fs::File::options()
+    let mut copy = fs::File::options()
         .write(true)
-        .open(target)?
-        .set_modified(modified)
+        .create_new(true)
+        .open(target)?;
+    io::copy(&mut fs::File::open(old)?, &mut copy)?;
+    copy.set_modified(modified)
 }
 
-/// Files below `previous/rel` that do not exist in `new`; top-level carried-over entries excluded.
-fn count_removed(previous: &Path, new: &Path, rel: &Path) -> Result<usize, SiteError> {
+/// Removes from the spare every file the new tree does not have, and the folders left empty.
+fn prune(spare: &Path, staged: &HashSet<PathBuf>) -> Result<(), SiteError> {
+    let folders: HashSet<&Path> = staged.iter().flat_map(|rel| rel.ancestors()).collect();
+    prune_folder(spare, Path::new(""), staged, &folders)
+}
+
+fn prune_folder(
+    root: &Path,
+    rel: &Path,
+    staged: &HashSet<PathBuf>,
+    folders: &HashSet<&Path>,
+) -> Result<(), SiteError> {
+    let dir = root.join(rel);
+    for entry in fs::read_dir(&dir).map_err(io_err("read folder", &dir))? {
+        let entry = entry.map_err(io_err("read folder", &dir))?;
+        if is_carried_over(rel, &entry) {
+            continue;
+        }
+        let child = rel.join(entry.file_name());
+        let path = entry.path();
+        if entry.file_type().map_err(io_err("read", &path))?.is_dir() {
+            prune_folder(root, &child, staged, folders)?;
+            if !folders.contains(child.as_path()) {
+                fs::remove_dir(&path).map_err(io_err("remove folder", &path))?;
+            }
+        } else if !staged.contains(&child) {
+            fs::remove_file(&path).map_err(io_err("remove", &path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Files below `previous/rel` that the new tree does not have; top-level carried-over entries
+/// excluded.
+fn count_removed(
+    previous: &Path,
+    staged: &HashSet<PathBuf>,
+    rel: &Path,
+) -> Result<usize, SiteError> {
     let dir = previous.join(rel);
     let mut removed = 0;
     for entry in fs::read_dir(&dir).map_err(io_err("read folder", &dir))? {
         let entry = entry.map_err(io_err("read folder", &dir))?;
-        let name = entry.file_name();
-        if rel.as_os_str().is_empty() && CARRIED_OVER.iter().any(|c| name == *c) {
+        if is_carried_over(rel, &entry) {
             continue;
         }
-        let child = rel.join(&name);
+        let child = rel.join(entry.file_name());
         let is_dir = entry
             .file_type()
             .map_err(io_err("read", &entry.path()))?
             .is_dir();
         if is_dir {
-            removed += count_removed(previous, new, &child)?;
-        } else if fs::symlink_metadata(new.join(&child)).is_err() {
+            removed += count_removed(previous, staged, &child)?;
+        } else if !staged.contains(&child) {
             removed += 1;
         }
     }
     Ok(removed)
 }
 
-/// Moves the staged tree into place. On failure everything is put back as it was.
+/// Moves the staged tree into place and returns where the replaced tree is now (to be recycled).
+/// On failure everything is put back as it was.
 fn swap(
     output: &Path,
-    staging: tempfile::TempDir,
+    staged: &Path,
     previous: Option<&Path>,
     output_exists: bool,
     leftovers: &Leftovers,
-) -> Result<(), SiteError> {
-    let staged = staging.path().to_path_buf();
-    let parent = staged.parent().unwrap_or(Path::new("."));
-    let suffix = staged
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.rsplit_once(".staging-"))
-        .map_or("x", |(_, s)| s)
-        .to_owned();
-
+) -> Result<Option<PathBuf>, SiteError> {
     // 1. Move the published tree aside (when there is one in place).
     let old = if output_exists {
-        let name = output
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let old = parent.join(format!(".{name}.old-{suffix}"));
-        if fs::symlink_metadata(&old).is_ok() {
-            let error = io::Error::new(io::ErrorKind::AlreadyExists, "already exists");
-            return Err(SiteError::Io {
-                action: "move the output folder to",
-                path: old,
-                error,
-            });
-        }
-        fs::rename(output, &old).map_err(io_err("move the output folder aside to", &old))?;
-        Some(old)
+        Some(move_aside(output)?)
     } else {
         None
     };
-    // Where the previous tree is now: the renamed output, or a recovered old tree.
-    let previous_now: Option<PathBuf> = old.clone().or_else(|| previous.map(Path::to_path_buf));
     let undo_aside = |moved: &[(PathBuf, PathBuf)]| {
         for (from, to) in moved.iter().rev() {
             let _ = fs::rename(to, from);
@@ -513,36 +655,31 @@ fn swap(
             let _ = fs::rename(old, output);
         }
     };
+    // Where the previous tree is now: the renamed output, or a recovered old tree.
+    let previous_now: Option<PathBuf> = old.clone().or_else(|| previous.map(Path::to_path_buf));
 
-    // 2. Carry `.git` and `.gitkeep` over (from a crashed build's staging tree if need be).
+    // 2. Carry `.git` and `.gitkeep` over.
     let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
     for entry in CARRIED_OVER {
-        let source = previous_now
-            .as_ref()
-            .map(|p| p.join(entry))
-            .filter(|p| fs::symlink_metadata(p).is_ok())
-            .or_else(|| {
-                if output_exists {
-                    None
-                } else {
-                    leftovers.staged_entry(entry)
-                }
-            });
-        let Some(source) = source else { continue };
-        let target = staged.join(entry);
-        if let Err(error) = fs::rename(&source, &target) {
-            undo_aside(&moved);
-            return Err(SiteError::Io {
-                action: "carry over",
-                path: source,
-                error,
-            });
+        let carried = carry_over(
+            entry,
+            staged,
+            previous_now.as_deref(),
+            output_exists,
+            leftovers,
+        );
+        match carried {
+            Ok(Some(step)) => moved.push(step),
+            Ok(None) => {}
+            Err(error) => {
+                undo_aside(&moved);
+                return Err(error);
+            }
         }
-        moved.push((source, target));
     }
 
     // 3. Put the new tree in place.
-    if let Err(error) = fs::rename(&staged, output) {
+    if let Err(error) = fs::rename(staged, output) {
         undo_aside(&moved);
         return Err(SiteError::Io {
             action: "move the new site into",
@@ -550,18 +687,81 @@ fn swap(
             error,
         });
     }
-    let _ = staging.keep();
-
-    // 4. Delete the replaced tree; the site is already published, so failing here only warns.
-    if let Some(old) = old {
-        if let Err(error) = fs::remove_dir_all(&old) {
-            tracing::warn!(path = %old.display(), %error, "cannot delete the replaced output");
-        }
-    }
-    Ok(())
+    Ok(previous_now)
 }
 
-/// Staging and old trees left beside the output folder by builds that crashed.
+/// Renames the output folder to a new `.<name>.old-XXXX` beside it and returns that path.
+fn move_aside(output: &Path) -> Result<PathBuf, SiteError> {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let suffix = format!("{}-{nanos}", std::process::id());
+    let old = output.with_file_name(format!(".{name}.old-{suffix}"));
+    if fs::symlink_metadata(&old).is_ok() {
+        let error = io::Error::new(io::ErrorKind::AlreadyExists, "already exists");
+        return Err(SiteError::Io {
+            action: "move the output folder to",
+            path: old,
+            error,
+        });
+    }
+    fs::rename(output, &old).map_err(io_err("move the output folder aside to", &old))?;
+    Ok(old)
+}
+
+/// Moves `entry` (`.git`, `.gitkeep`) from the previous tree into the staged one and returns the
+/// move (to undo it). Whatever the spare had there is stale when the previous tree has its own
+/// or the published output has none; when the output is missing (a crash during the swap) the
+/// spare's or a crashed staging tree's is the one to keep.
+fn carry_over(
+    entry: &str,
+    staged: &Path,
+    previous: Option<&Path>,
+    output_exists: bool,
+    leftovers: &Leftovers,
+) -> Result<Option<(PathBuf, PathBuf)>, SiteError> {
+    let target = staged.join(entry);
+    let in_spare = fs::symlink_metadata(&target).is_ok();
+    let in_previous = previous
+        .map(|p| p.join(entry))
+        .filter(|p| fs::symlink_metadata(p).is_ok());
+    let source = match in_previous {
+        Some(source) => Some(source),
+        None if output_exists || in_spare => None,
+        None => leftovers.staged_entry(entry),
+    };
+    let stale = in_spare && (source.is_some() || output_exists);
+    if stale {
+        clear(&target).map_err(io_err("remove", &target))?;
+    }
+    let Some(source) = source else {
+        return Ok(None);
+    };
+    fs::rename(&source, &target).map_err(|error| SiteError::Io {
+        action: "carry over",
+        path: source.clone(),
+        error,
+    })?;
+    Ok(Some((source, target)))
+}
+
+/// Keeps the replaced tree as the next build's spare. The site is already published, so failing
+/// here only warns (and the tree is deleted, or left for the next build to clean up).
+fn recycle(replaced: &Path, spare: &Path) {
+    if let Err(error) = fs::rename(replaced, spare) {
+        tracing::warn!(path = %replaced.display(), %error, "cannot keep the replaced output as the spare");
+        if let Err(error) = fs::remove_dir_all(replaced) {
+            tracing::warn!(path = %replaced.display(), %error, "cannot delete the replaced output");
+        }
+    }
+}
+
+/// Old and staging trees left beside the output folder by builds that crashed (staging trees
+/// only by versions that staged into a fresh folder).
 struct Leftovers {
     old: Vec<PathBuf>,
     staging: Vec<PathBuf>,
@@ -610,10 +810,17 @@ impl Leftovers {
             .find(|p| fs::symlink_metadata(p).is_ok())
     }
 
-    /// Deletes them all (after a successful build).
+    /// Takes one of them out of the list (to be recycled as the spare instead of deleted).
+    fn take_one(&mut self) -> Option<PathBuf> {
+        self.old.pop().or_else(|| self.staging.pop())
+    }
+
+    /// Deletes them all (after a successful build). One that is gone was recovered as the
+    /// previous output and is the spare now.
     fn remove(&self) {
         for path in self.old.iter().chain(&self.staging) {
-            if let Err(error) = fs::remove_dir_all(path) {
+            let result = fs::remove_dir_all(path);
+            if let Err(error) = result.or_else(ignore_not_found) {
                 tracing::warn!(path = %path.display(), %error, "cannot delete a leftover build folder");
             }
         }
@@ -667,7 +874,12 @@ mod tests {
             format!("static/{}", asset.hashed_name)
         }
 
-        /// Names in the output's parent folder: only `output` after a clean build.
+        fn spare(&self) -> PathBuf {
+            self.parent.join(".output.spare")
+        }
+
+        /// Names in the output's parent folder: only `output` after a first build, and the spare
+        /// after the next ones.
         fn siblings(&self) -> Vec<String> {
             let mut names: Vec<_> = fs::read_dir(&self.parent)
                 .unwrap()
@@ -719,6 +931,9 @@ mod tests {
         }
         past
     }
+
+    /// The output's parent folder after a build that replaced an output.
+    const WITH_SPARE: [&str; 2] = [".output.spare", "output"];
 
     /// Files of a build of [`people`]: 2 × (page, json, vanity URL), index, 404, sitemap,
     /// robots.txt, .nojekyll, style.css.
@@ -799,7 +1014,11 @@ mod tests {
             "{:?}",
             mtimes(f.output())
         );
-        assert_eq!(f.siblings(), ["output"]);
+        assert_eq!(
+            f.siblings(),
+            WITH_SPARE,
+            "the replaced tree is kept as the spare"
+        );
     }
 
     #[test]
@@ -897,7 +1116,11 @@ mod tests {
 
         assert_eq!(tree(f.output()), before);
         assert!(mtimes(f.output()).values().all(|m| *m == past));
-        assert_eq!(f.siblings(), ["output"], "the staging folder is removed");
+        assert_eq!(
+            f.siblings(),
+            WITH_SPARE,
+            "the spare is kept for the next build"
+        );
     }
 
     #[test]
@@ -924,7 +1147,8 @@ mod tests {
         );
         assert!(f.output().join(".git/refs").is_dir());
         assert!(f.output().join(".gitkeep").is_file());
-        assert_eq!(f.siblings(), ["output"]);
+        assert!(!f.spare().join(".git").exists());
+        assert_eq!(f.siblings(), WITH_SPARE);
     }
 
     #[test]
@@ -955,7 +1179,11 @@ mod tests {
             fs::read_to_string(f.output().join(".git/HEAD")).unwrap(),
             "x"
         );
-        assert_eq!(f.siblings(), ["output"], "leftovers are cleaned up");
+        assert_eq!(
+            f.siblings(),
+            WITH_SPARE,
+            "leftovers are cleaned up, the recovered tree is the spare"
+        );
     }
 
     #[test]
@@ -972,7 +1200,225 @@ mod tests {
             fs::read_to_string(f.output().join(".git/HEAD")).unwrap(),
             "y"
         );
-        assert_eq!(f.siblings(), ["output"]);
+        assert_eq!(f.siblings(), WITH_SPARE);
+    }
+
+    /// Every folder below `dir`, relative.
+    fn folders(dir: &Path) -> Vec<String> {
+        walkdir::WalkDir::new(dir)
+            .min_depth(1)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_dir())
+            .map(|e| e.path().strip_prefix(dir).unwrap().display().to_string())
+            .collect()
+    }
+
+    fn same_inode(a: &Path, b: &Path) -> bool {
+        same_file::is_same_file(a, b).unwrap()
+    }
+
+    #[test]
+    fn recycled_spares_keep_unchanged_files_mtimes_and_inodes() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        f.build(people()).unwrap();
+        let past = age(f.output());
+        let page = format!("u/{A}/index.html");
+        let published = fs::File::open(f.output().join(&page)).unwrap();
+
+        for _ in 0..3 {
+            let report = f.build(people()).unwrap();
+            assert_eq!(report.pages_written, 0, "{report:?}");
+            assert!(mtimes(f.output()).values().all(|m| *m == past));
+            assert!(
+                same_file::Handle::from_path(f.output().join(&page)).unwrap()
+                    == same_file::Handle::from_file(published.try_clone().unwrap()).unwrap()
+            );
+            assert_eq!(f.siblings(), WITH_SPARE);
+        }
+
+        // A change after several recyclings rewrites only what changed.
+        let report = f
+            .build(vec![profile(A, "Nelly"), profile(B, "Alicia")])
+            .unwrap();
+        assert_eq!(report.pages_written, 4, "{report:?}");
+        let mtimes = mtimes(f.output());
+        assert_eq!(mtimes[&page], past);
+        assert_eq!(mtimes[".nojekyll"], past);
+        assert_ne!(mtimes[&format!("u/{B}/index.html")], past);
+        assert!(!f.output().join("alice").exists());
+        let fresh = fixture();
+        fresh
+            .build(vec![profile(A, "Nelly"), profile(B, "Alicia")])
+            .unwrap();
+        assert_eq!(
+            tree(f.output()),
+            tree(fresh.output()),
+            "same tree as a build from scratch"
+        );
+    }
+
+    #[test]
+    fn a_spare_file_linked_to_a_published_one_is_never_written_into() {
+        let f = fixture();
+        let plain = theme(&[]);
+        let renderer = Renderer::new(plain.path(), site_info()).unwrap();
+        let build = |r: &Renderer| build_site(&f.settings, r, people().into_iter().map(Ok));
+        build(&renderer).unwrap();
+        build(&renderer).unwrap();
+        let page = format!("u/{A}/index.html");
+        assert!(
+            same_inode(&f.output().join(&page), &f.spare().join(&page)),
+            "the spare shares the unchanged page with the output"
+        );
+        let before = tree(f.output());
+        let past = age(f.output());
+
+        // Every profile page changes, then the index fails: the build never swaps.
+        let changed = theme(&[
+            ("profile.html", "changed {{ profile.display_name }}"),
+            ("index.html", "{{ profile.oops.oops }}"),
+        ]);
+        let renderer = Renderer::new(changed.path(), site_info()).unwrap();
+        let err = build(&renderer).unwrap_err();
+        assert!(matches!(err, SiteError::Render { .. }), "{err:?}");
+
+        assert_eq!(tree(f.output()), before, "the published site is untouched");
+        assert!(mtimes(f.output()).values().all(|m| *m == past));
+        let staged = fs::read_to_string(f.spare().join(&page)).unwrap();
+        assert_eq!(
+            staged, "changed Nelly",
+            "the new page was staged at that path"
+        );
+        assert!(!same_inode(&f.output().join(&page), &f.spare().join(&page)));
+        assert_eq!(f.siblings(), WITH_SPARE);
+
+        // The next good build reconciles the spare from the published site.
+        let report = build(&Renderer::new(plain.path(), site_info()).unwrap()).unwrap();
+        assert_eq!(report.pages_written, 0, "{report:?}");
+        assert_eq!(tree(f.output()), before);
+        assert!(mtimes(f.output()).values().all(|m| *m == past));
+    }
+
+    #[test]
+    fn a_foreign_spare_is_reconciled() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        let before = tree(f.output());
+        let past = age(f.output());
+        let outside = f.parent.join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("keep.txt"), "mine").unwrap();
+
+        let spare = f.spare();
+        fs::create_dir_all(spare.join("deep/er/still")).unwrap();
+        fs::write(spare.join("deep/er/still/x"), "x").unwrap();
+        fs::write(spare.join("stray.txt"), "stray").unwrap();
+        fs::write(spare.join("u"), "a file where a folder belongs").unwrap();
+        fs::write(spare.join("nelly"), "another one").unwrap();
+        fs::create_dir_all(spare.join("index.html/inside")).unwrap();
+        fs::write(
+            spare.join("index.html/inside/y"),
+            "a folder where a file belongs",
+        )
+        .unwrap();
+        fs::write(spare.join(".git"), "a stale .git the output does not have").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&outside, spare.join("static")).unwrap();
+
+        let report = f.build(people()).unwrap();
+        assert_eq!(
+            report,
+            SiteReport {
+                pages_written: 0,
+                pages_unchanged: ALL_FILES,
+                files_removed: 0
+            }
+        );
+        assert_eq!(tree(f.output()), before);
+        assert!(mtimes(f.output()).values().all(|m| *m == past));
+        assert!(!f.output().join(".git").exists());
+        assert_eq!(
+            tree(&outside).len(),
+            1,
+            "nothing was written through the link"
+        );
+        assert_eq!(
+            fs::read_to_string(outside.join("keep.txt")).unwrap(),
+            "mine"
+        );
+
+        // A spare that is a file, or a link to a folder, is replaced by a folder.
+        fs::remove_dir_all(f.spare()).unwrap();
+        fs::write(f.spare(), "not a folder").unwrap();
+        f.build(people()).unwrap();
+        fs::remove_dir_all(f.spare()).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&outside, f.spare()).unwrap();
+        f.build(people()).unwrap();
+        assert_eq!(tree(f.output()), before);
+        assert_eq!(tree(&outside).len(), 1);
+        assert!(f.spare().is_dir() && !f.spare().is_symlink());
+    }
+
+    #[test]
+    fn removed_users_folders_are_gone_from_recycled_trees() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        f.build(people()).unwrap();
+        let alice = [format!("u/{B}"), format!("u/{B}.json"), "alice".into()];
+
+        for _ in 0..2 {
+            f.build(vec![profile(A, "Nelly")]).unwrap();
+            for gone in &alice {
+                assert!(!f.output().join(gone).exists(), "{gone}");
+            }
+            assert!(f.output().join("nelly/index.html").is_file());
+        }
+        for _ in 0..2 {
+            f.build(vec![]).unwrap();
+            let mut left = folders(f.output());
+            left.sort();
+            assert_eq!(left, ["static"], "no empty folders are published");
+            assert!(folders(&f.spare()).len() <= 1 + 2 + 2, "pruned too");
+        }
+    }
+
+    #[test]
+    fn a_leftover_old_tree_becomes_the_spare() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        f.build(people()).unwrap();
+        let past = age(f.output());
+        // Crash after the new tree went in place, before the old one became the spare.
+        fs::rename(f.spare(), f.parent.join(".output.old-crashed")).unwrap();
+
+        let report = f.build(people()).unwrap();
+        assert_eq!(report.pages_written, 0, "{report:?}");
+        assert!(mtimes(f.output()).values().all(|m| *m == past));
+        assert_eq!(f.siblings(), WITH_SPARE);
+    }
+
+    #[test]
+    fn recovers_git_moved_into_the_spare() {
+        let f = fixture();
+        fs::create_dir_all(f.output().join(".git")).unwrap();
+        fs::write(f.output().join(".git/HEAD"), "z").unwrap();
+        f.build(people()).unwrap();
+        f.build(people()).unwrap();
+        // Crash after `.git` moved into the spare, before the spare → output.
+        let old = f.parent.join(".output.old-crashed");
+        fs::rename(f.output(), &old).unwrap();
+        fs::rename(old.join(".git"), f.spare().join(".git")).unwrap();
+
+        let report = f.build(people()).unwrap();
+        assert_eq!(report.pages_written, 0, "{report:?}");
+        assert_eq!(
+            fs::read_to_string(f.output().join(".git/HEAD")).unwrap(),
+            "z"
+        );
+        assert_eq!(f.siblings(), WITH_SPARE);
     }
 
     #[test]
@@ -995,7 +1441,11 @@ mod tests {
         let err = f.build(vec![p]).unwrap_err();
         assert!(matches!(err, SiteError::InvalidProfileId(_)), "{err:?}");
         assert!(!f.output().exists());
-        assert_eq!(f.siblings(), Vec::<String>::new());
+        assert_eq!(
+            f.siblings(),
+            [".output.spare"],
+            "only the spare, never served"
+        );
     }
 
     #[test]

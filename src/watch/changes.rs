@@ -80,7 +80,8 @@ impl Sources {
         verdict
     }
 
-    /// `output/...`, `.output.staging-*/...` and `.output.old-*/...` (see `site::output`).
+    /// `output/...`, `.output.staging-*/...`, `.output.old-*/...` and `.output.spare/...` (see
+    /// `site::output`).
     fn is_output(&self, path: &Path) -> bool {
         if path.starts_with(&self.output_dir) {
             return true;
@@ -99,6 +100,7 @@ impl Sources {
         let name = name.to_string_lossy();
         first.starts_with(&format!(".{name}.staging-"))
             || first.starts_with(&format!(".{name}.old-"))
+            || first == format!(".{name}.spare")
     }
 }
 
@@ -164,6 +166,7 @@ mod tests {
             "/site/output/index.html",
             "/site/.output.staging-abc/u/1/index.html",
             "/site/.output.old-abc",
+            "/site/.output.spare/u/1/index.html",
             "/site/strife.db-journal",
         ]));
         assert_eq!(v, Verdict::default());
