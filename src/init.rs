@@ -32,7 +32,7 @@ pub fn init(dir: &Path) -> Result<()> {
     write(
         dir,
         ".gitignore",
-        b"/output/*\n!/output/.gitkeep\n/strife.db*\n/.env\n",
+        b"/output/*\n!/output/.gitkeep\n/.output.*\n/output.lock\n/strife.db*\n/.env\n",
     )?;
     write_tree(&dir.join("themes"), &THEMES)?;
     println!(
