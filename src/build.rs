@@ -160,16 +160,35 @@ async fn build_for_with_progress(
     .map_err(|e| BuildError::Task(e.to_string()))??;
     summary.refresh = refresh;
     // Still under the lock: the next build must not change output/ while it is being deployed.
-    if config.deploy.is_enabled() && summary.site.changed() {
-        summary.deployed = Some(deploy(config, &summary).await?);
+    // A deploy that failed before is retried even when this build changed nothing.
+    let marker = deploy_pending_marker(config);
+    if config.deploy.is_enabled() && (summary.site.changed() || marker.exists()) {
+        summary.deployed = Some(deploy(config, &summary, &marker).await?);
     }
     drop(lock);
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
 
+/// `<store>.deploy-pending`: exists from the start of a deploy until it succeeded.
+fn deploy_pending_marker(config: &Config) -> PathBuf {
+    let mut marker = config.store.path.clone().into_os_string();
+    marker.push(".deploy-pending");
+    PathBuf::from(marker)
+}
+
 /// Publishes the freshly written output as `[deploy]` says. Blocking work, off the executor.
-async fn deploy(config: &Config, summary: &BuildSummary) -> Result<DeployOutcome, BuildError> {
+async fn deploy(
+    config: &Config,
+    summary: &BuildSummary,
+    marker: &Path,
+) -> Result<DeployOutcome, BuildError> {
+    if let Err(error) = std::fs::write(marker, b"") {
+        tracing::warn!(
+            "cannot write {}: {error}; a failed deploy will not be retried by an unchanged build",
+            marker.display()
+        );
+    }
     let deploy = config.deploy.clone();
     let output = config.site.output_dir.clone();
     let root = config.root();
@@ -185,6 +204,7 @@ async fn deploy(config: &Config, summary: &BuildSummary) -> Result<DeployOutcome
     .await
     .map_err(|e| BuildError::Task(e.to_string()))??;
     tracing::info!("deployed: {outcome:?}");
+    let _ = std::fs::remove_file(marker);
     Ok(outcome)
 }
 

@@ -265,6 +265,30 @@ fn a_build_that_changed_something_is_deployed_to_a_git_branch() {
         first
     );
 
+    // A deploy that fails is retried by the next build, even one that changes nothing.
+    std::fs::rename(dir.path().join("pages.git"), dir.path().join("away.git")).unwrap();
+    std::fs::remove_dir_all(root.join("output")).unwrap();
+    let output = strife(&root, &["build", "--offline"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("deploying it failed"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::rename(dir.path().join("away.git"), dir.path().join("pages.git")).unwrap();
+    let output = strife(&root, &["build", "--offline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("pages written 0"),
+        "{}",
+        stderr(&output)
+    );
+    let log = stderr(&output);
+    assert!(
+        log.contains("deployment already up to date") || log.contains("deployed as commit"),
+        "the pending deploy ran: {log}"
+    );
+
     // --no-deploy builds without publishing.
     std::fs::remove_dir_all(root.join("output")).unwrap();
     let output = strife(&root, &["build", "--offline", "--no-deploy"]);
