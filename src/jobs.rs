@@ -66,9 +66,8 @@ impl Pending {
             }
             Trigger::Refresh(_) => self.everyone = true,
             Trigger::Revoke { user, at } => {
-                // Of two events for one user, the later one decides whether it is stale.
                 let entry = self.revoke.entry(user).or_insert(at);
-                *entry = (*entry).max(at);
+                *entry = merge_revocations(*entry, at);
             }
             Trigger::Render => self.render = true,
         }
@@ -87,6 +86,15 @@ impl Pending {
             render: pending.render,
         };
         (batch, pending.jobs.into())
+    }
+}
+
+/// Of two revocation events for one user, the later one decides whether it is stale; one without
+/// a timestamp revokes regardless, so it wins over any timestamp.
+fn merge_revocations(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => None,
     }
 }
 
@@ -433,6 +441,23 @@ mod tests {
         let batch = receiver.recv().await.unwrap();
         assert!(batch.everyone);
         worker.abort();
+    }
+
+    #[test]
+    fn a_revocation_without_timestamp_wins_over_one_with() {
+        let user = Snowflake(7);
+        for events in [[None, Some(5)], [Some(5), None]] {
+            let mut pending = Pending::default();
+            for at in events {
+                pending.add(Trigger::Revoke { user, at });
+            }
+            assert_eq!(pending.revoke[&user], None, "{events:?}");
+        }
+        let mut pending = Pending::default();
+        for at in [Some(3), Some(5), Some(4)] {
+            pending.add(Trigger::Revoke { user, at });
+        }
+        assert_eq!(pending.revoke[&user], Some(5), "the latest event decides");
     }
 
     #[test]
