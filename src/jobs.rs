@@ -73,6 +73,22 @@ impl Pending {
         }
     }
 
+    /// Adds a whole batch back, merged with what was queued meanwhile.
+    fn add_batch(&mut self, batch: Batch) {
+        if batch.everyone {
+            self.add(Trigger::Everyone);
+        }
+        for user in batch.refresh {
+            self.add(Trigger::Refresh(user));
+        }
+        for (user, at) in batch.revoke {
+            self.add(Trigger::Revoke { user, at });
+        }
+        if batch.render {
+            self.add(Trigger::Render);
+        }
+    }
+
     fn is_empty(&self) -> bool {
         !self.everyone && !self.render && self.refresh.is_empty() && self.revoke.is_empty()
     }
@@ -246,6 +262,13 @@ impl JobQueue {
         }
         self.inner.wake.notify_one();
         id
+    }
+
+    /// Puts a batch back in the queue (a build that could not run it asks for it again later).
+    /// Nothing is lost: it merges with whatever was queued meanwhile.
+    pub fn requeue(&self, batch: Batch) {
+        self.state().pending.add_batch(batch);
+        self.inner.wake.notify_one();
     }
 
     pub fn status(&self, id: &str) -> Option<JobStatus> {
@@ -458,6 +481,32 @@ mod tests {
             pending.add(Trigger::Revoke { user, at });
         }
         assert_eq!(pending.revoke[&user], Some(5), "the latest event decides");
+    }
+
+    #[test]
+    fn a_requeued_batch_merges_with_what_was_queued_meanwhile() {
+        let queue = JobQueue::new();
+        queue.trigger(Trigger::Refresh(Snowflake(9)));
+        queue.trigger(Trigger::Revoke {
+            user: Snowflake(1),
+            at: Some(10),
+        });
+        queue.requeue(Batch {
+            everyone: true,
+            refresh: vec![Snowflake(2)],
+            revoke: vec![(Snowflake(1), None), (Snowflake(3), Some(4))],
+            render: true,
+        });
+        let (batch, _, _) = queue.start_batch().unwrap();
+        assert_eq!(
+            batch,
+            Batch {
+                everyone: true,
+                refresh: vec![Snowflake(2), Snowflake(9)],
+                revoke: vec![(Snowflake(1), None), (Snowflake(3), Some(4))],
+                render: true,
+            }
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use strife_gen::lock::BuildLock;
 use strife_gen::server::{routes, spawn_background_builds, App};
 use strife_gen::store::UserStatus;
 use strife_gen::webhook::hmac_header;
+use support::fake_discord::FakeUser;
 use support::site::{ada, Site, ADA};
 use warp::http::StatusCode;
 
@@ -335,6 +336,92 @@ async fn authorize_of_a_known_user_refreshes_them_soon() {
     assert_eq!(reply.status(), StatusCode::NO_CONTENT);
     settle(&site.app).await;
     assert!(site.fake.count("/users/@me") > fetched, "refetched");
+    assert!(site.page(ADA).unwrap().contains("Countess Lovelace"));
+    background.abort();
+}
+
+/// Bounded polling until `done` holds.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test]
+async fn a_failed_revocation_retries_its_whole_batch() {
+    const XENA: &str = "100000000000000001";
+    const YURI: &str = "100000000000000002";
+    let site = Site::with(
+        |config| config,
+        |app| app.with_revoke_retry(Duration::from_millis(20)),
+    )
+    .await;
+    site.fake.add_user(ada());
+    site.fake.add_user(FakeUser::new(XENA, "xena"));
+    site.fake.add_user(FakeUser::new(YURI, "yuri"));
+    for id in [ADA, XENA, YURI] {
+        site.fake.login_as(id);
+        site.sign_in("/login").await;
+    }
+    let background = spawn_background_builds(&site.app, site.refresher.clone());
+    settle(&site.app).await;
+    assert!(site.page(XENA).is_some() && site.page(YURI).is_some());
+
+    // Taking the lock waits for any build still running (the schedule's first may follow the
+    // render just waited for); from here on, no build runs until the lock is released.
+    let output_dir = site.config.site.output_dir.clone();
+    let held = tokio::task::spawn_blocking(move || BuildLock::acquire(&output_dir))
+        .await
+        .unwrap()
+        .unwrap();
+    site.fake
+        .update_user(ADA, json!({"global_name": "Countess Lovelace"}));
+    sql(
+        &site,
+        &format!(
+            "CREATE TRIGGER refuse_revoke BEFORE UPDATE OF status ON users
+             WHEN NEW.id = '{XENA}' AND NEW.status = 'revoked'
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"
+        ),
+    );
+    // A render waits for the lock this test holds, so what follows coalesces into one batch.
+    let builds = site.app.jobs.builds();
+    let blocker = site.app.jobs.submit(Trigger::Render);
+    wait_until("the render started", || site.app.jobs.builds() > builds).await;
+    let first = site.app.jobs.submit(Trigger::Revoke {
+        user: Snowflake::parse(XENA).unwrap(),
+        at: None,
+    });
+    site.app.jobs.trigger(Trigger::Revoke {
+        user: Snowflake::parse(YURI).unwrap(),
+        at: None,
+    });
+    site.app
+        .jobs
+        .trigger(Trigger::Refresh(Snowflake::parse(ADA).unwrap()));
+    drop(held);
+    assert_eq!(wait_for_job(&site.app, &blocker).await["state"], "done");
+    let failed = wait_for_job(&site.app, &first).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("retrying"),
+        "{failed}"
+    );
+
+    // Once the store takes writes again, the whole batch runs: both revocations, the refresh and
+    // the render.
+    sql(&site, "DROP TRIGGER refuse_revoke;");
+    wait_until("the failed revocation was retried", || {
+        site.status(XENA) == UserStatus::Revoked
+    })
+    .await;
+    settle(&site.app).await;
+    assert_eq!(site.status(YURI), UserStatus::Revoked);
+    assert!(site.page(XENA).is_none() && site.page(YURI).is_none());
     assert!(site.page(ADA).unwrap().contains("Countess Lovelace"));
     background.abort();
 }

@@ -52,6 +52,8 @@ pub struct App {
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Cookies get `Secure` when Discord sends users back over HTTPS.
     secure_cookies: bool,
+    /// Wait before a batch whose revocation failed runs again.
+    revoke_retry: std::time::Duration,
 }
 
 impl App {
@@ -81,6 +83,7 @@ impl App {
             webhook_secret: None,
             clock: Arc::new(unix_now),
             secure_cookies,
+            revoke_retry: REVOKE_RETRY,
         }
     }
 
@@ -93,6 +96,12 @@ impl App {
     /// Replaces the clock (Unix seconds) the webhook timestamp window is checked against.
     pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> App {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Replaces the wait before a batch whose revocation the store refused runs again.
+    pub fn with_revoke_retry(mut self, wait: std::time::Duration) -> App {
+        self.revoke_retry = wait;
         self
     }
 
@@ -265,7 +274,7 @@ pub async fn serve(
     Ok(())
 }
 
-/// Wait before retrying a revocation the store refused.
+/// Wait before retrying a batch whose revocation the store refused.
 const REVOKE_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The one task that writes the site in this process: the worker of [`App::jobs`]. It runs a full
@@ -275,9 +284,16 @@ const REVOKE_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 pub fn spawn_background_builds(app: &App, refresher: Refresher) -> tokio::task::JoinHandle<()> {
     let config = app.config.clone();
     let jobs = app.jobs.clone();
+    let retry = app.revoke_retry;
     tokio::spawn(async move {
         jobs.run(Some(config.refresh.interval), |batch| {
-            run_batch(config.clone(), refresher.clone(), jobs.clone(), batch)
+            run_batch(
+                config.clone(),
+                refresher.clone(),
+                jobs.clone(),
+                retry,
+                batch,
+            )
         })
         .await
     })
@@ -289,10 +305,11 @@ async fn run_batch(
     config: Arc<Config>,
     refresher: Refresher,
     jobs: JobQueue,
+    retry: std::time::Duration,
     batch: Batch,
 ) -> Result<crate::build::BuildSummary, String> {
     let store = refresher.store.clone();
-    for (user, at) in batch.revoke {
+    for (failed_at, &(user, at)) in batch.revoke.iter().enumerate() {
         match store
             .run(move |store| store.revoke_authorization(user, at, unix_now()))
             .await
@@ -308,11 +325,15 @@ async fn run_batch(
                 tracing::info!(user = %user, "deauthorization of a user we do not know; nothing stored")
             }
             // A build must not publish a user whose revocation failed: give up on this batch and
-            // try the revocation again a little later (not at once: the store may be down).
+            // run the rest of it again a little later (not at once: the store may be down).
             Err(error) => {
+                let remaining = Batch {
+                    revoke: batch.revoke[failed_at..].to_vec(),
+                    ..batch
+                };
                 tokio::spawn(async move {
-                    tokio::time::sleep(REVOKE_RETRY).await;
-                    jobs.trigger(Trigger::Revoke { user, at });
+                    tokio::time::sleep(retry).await;
+                    jobs.requeue(remaining);
                 });
                 return Err(format!("revoking user {user} failed (retrying): {error}"));
             }
