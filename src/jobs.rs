@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -199,6 +199,10 @@ struct Inner {
     state: Mutex<State>,
     wake: Notify,
     builds: AtomicU64,
+    /// Set by [`JobQueue::shutdown`]: the worker starts no further batch.
+    stopping: AtomicBool,
+    /// Whether the worker is in the middle of a batch.
+    building: AtomicBool,
 }
 
 /// A handle on the queue; clones share it.
@@ -220,6 +224,8 @@ impl JobQueue {
                 state: Mutex::new(State::default()),
                 wake: Notify::new(),
                 builds: AtomicU64::new(0),
+                stopping: AtomicBool::new(false),
+                building: AtomicBool::new(false),
             }),
         }
     }
@@ -271,6 +277,24 @@ impl JobQueue {
         self.inner.wake.notify_one();
     }
 
+    /// Tells the worker to stop: the batch it is running (if any) finishes, no further one starts
+    /// and [`JobQueue::run`] returns. Work queued and not started stays unrun.
+    pub fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        // A stored permit: the worker wakes even if it is not waiting yet.
+        self.inner.wake.notify_one();
+    }
+
+    /// Whether [`JobQueue::shutdown`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Whether the worker is running a batch right now.
+    pub fn is_building(&self) -> bool {
+        self.inner.building.load(Ordering::SeqCst)
+    }
+
     pub fn status(&self, id: &str) -> Option<JobStatus> {
         self.state().jobs.get(id).cloned()
     }
@@ -282,7 +306,8 @@ impl JobQueue {
 
     /// The worker: waits for work (or the schedule, which triggers [`Trigger::Everyone`] at once
     /// and then every `schedule`), takes everything pending and hands it to `execute` as one
-    /// batch. Runs until the task is dropped.
+    /// batch. Runs until [`JobQueue::shutdown`] (finishing the batch in progress) or until the
+    /// task is dropped.
     pub async fn run<F, Fut>(&self, schedule: Option<Duration>, mut execute: F)
     where
         F: FnMut(Batch) -> Fut,
@@ -293,7 +318,7 @@ impl JobQueue {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ticks
         });
-        loop {
+        while !self.is_stopping() {
             let tick = async {
                 match ticks.as_mut() {
                     Some(ticks) => ticks.tick().await,
@@ -311,13 +336,24 @@ impl JobQueue {
             self.finish_batch(&jobs, result);
             tracing::debug!("build {number} finished");
         }
+        let state = self.state();
+        if !state.pending.is_empty() {
+            tracing::warn!(
+                everyone = state.pending.everyone,
+                refreshes = state.pending.refresh.len(),
+                revocations = state.pending.revoke.len(),
+                "stopped with queued work that did not run"
+            );
+        }
     }
 
     fn start_batch(&self) -> Option<(Batch, Vec<String>, u64)> {
         let mut state = self.state();
-        if state.pending.is_empty() {
+        // Checked under the lock with the pending work, so no batch starts after `shutdown`.
+        if self.is_stopping() || state.pending.is_empty() {
             return None;
         }
+        self.inner.building.store(true, Ordering::SeqCst);
         let (batch, jobs) = state.pending.take();
         let number = self.inner.builds.fetch_add(1, Ordering::SeqCst) + 1;
         let started = now_text();
@@ -332,6 +368,7 @@ impl JobQueue {
     fn finish_batch(&self, jobs: &[String], result: Result<BuildSummary, String>) {
         let finished = now_text();
         let mut state = self.state();
+        self.inner.building.store(false, Ordering::SeqCst);
         state.update(jobs, |job| {
             job.finished_at = Some(finished.clone());
             match &result {
@@ -507,6 +544,40 @@ mod tests {
                 render: true,
             }
         );
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_the_running_build_finish_and_starts_no_other() {
+        let queue = JobQueue::new();
+        let (worker, mut builds) = gated_worker(&queue);
+        let running = queue.submit(Trigger::Render);
+        let (_, finish) = builds.recv().await.unwrap();
+        assert!(queue.is_building());
+        let waiting = queue.submit(Trigger::Refresh(Snowflake(1)));
+
+        queue.shutdown();
+        assert!(queue.is_stopping());
+        // Shutting down is idempotent, and the worker does not stop under the running build.
+        queue.shutdown();
+        tokio::task::yield_now().await;
+        assert!(!worker.is_finished(), "the running build is not abandoned");
+        finish.send(Ok(BuildSummary::default())).unwrap();
+        worker.await.expect("the worker returns after its build");
+
+        assert_eq!(queue.status(&running).unwrap().state, JobState::Done);
+        assert_eq!(queue.status(&waiting).unwrap().state, JobState::Queued);
+        assert!(builds.try_recv().is_err(), "no build after the shutdown");
+        assert!(!queue.is_building());
+        assert_eq!(queue.builds(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_idle_worker_stops_at_once_on_shutdown() {
+        let queue = JobQueue::new();
+        let (worker, _builds) = gated_worker(&queue);
+        queue.shutdown();
+        worker.await.unwrap();
+        assert_eq!(queue.builds(), 0);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use strife_gen::build;
 use strife_gen::discord::models::Snowflake;
 use strife_gen::jobs::Trigger;
 use strife_gen::lock::BuildLock;
-use strife_gen::server::{routes, spawn_background_builds, App};
+use strife_gen::server::{routes, serve_until, spawn_background_builds, App};
 use strife_gen::store::UserStatus;
 use strife_gen::webhook::hmac_header;
 use support::fake_discord::FakeUser;
@@ -424,6 +424,53 @@ async fn a_failed_revocation_retries_its_whole_batch() {
     assert!(site.page(XENA).is_none() && site.page(YURI).is_none());
     assert!(site.page(ADA).unwrap().contains("Countess Lovelace"));
     background.abort();
+}
+
+// --- Stopping the service ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn stopping_the_service_finishes_the_build_in_progress_and_starts_no_other() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    site.sign_in("/login").await;
+    // Another build holds the output: the service's start-up build waits for it.
+    let held = BuildLock::acquire(&site.config.site.output_dir).unwrap();
+    let worker = spawn_background_builds(&site.app, site.refresher.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = tokio::spawn(serve_until(
+        site.app.clone(),
+        listener,
+        worker,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    wait_until("the start-up build runs", || site.app.jobs.is_building()).await;
+
+    stop.send(()).unwrap();
+    wait_until("the service is stopping", || site.app.jobs.is_stopping()).await;
+    let late = site.app.jobs.submit(Trigger::Render);
+    drop(held);
+    service.await.unwrap().expect("a clean stop");
+    assert!(
+        site.page(ADA).is_some(),
+        "the build in progress was finished, not abandoned"
+    );
+    assert_eq!(site.app.jobs.builds(), 1, "no build after the stop");
+    let late = site.app.jobs.status(&late).unwrap();
+    assert_eq!(late.state, strife_gen::jobs::JobState::Queued);
+}
+
+#[tokio::test]
+async fn a_dead_build_worker_stops_the_service_with_an_error() {
+    let site = Site::new().await;
+    let worker = tokio::spawn(async { panic!("the worker broke") });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let result = serve_until(site.app.clone(), listener, worker, std::future::pending()).await;
+    let error = result.expect_err("the service must not go on without its worker");
+    assert!(error.to_string().contains("panicked"), "{error}");
 }
 
 // --- The refresh hook ---------------------------------------------------------------------------
