@@ -249,6 +249,42 @@ async fn delete_revokes_and_removes_the_page_on_the_next_build() {
     );
 }
 
+fn sql(site: &Site, statement: &str) {
+    let conn = rusqlite::Connection::open(&site.config.store.path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    conn.execute_batch(statement).unwrap();
+}
+
+#[tokio::test]
+async fn a_deletion_that_fails_revokes_nothing_and_can_be_retried() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    site.sign_in("/login").await;
+    sql(
+        &site,
+        "CREATE TRIGGER refuse_delete BEFORE DELETE ON users
+         BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+    );
+
+    let (status, body) = site.sign_in("/delete").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(body.contains("could not be deleted"), "{body}");
+    // Her data is still here, so her grant must still work: nothing was revoked at Discord.
+    assert_eq!(site.fake.revoked_count(), 0);
+    assert_eq!(site.status(ADA), UserStatus::Active);
+    let id = Snowflake::parse(ADA).unwrap();
+    let stored = site.store.load_tokens(id, &site.refresher.cipher).unwrap();
+    assert!(stored.is_some());
+
+    sql(&site, "DROP TRIGGER refuse_delete;");
+    let (status, body) = site.sign_in("/delete").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(site.store.list_users().unwrap().is_empty());
+    assert!(site.fake.revoked_count() >= 1, "revoked once deleted");
+}
+
 #[tokio::test]
 async fn the_service_renders_a_new_consent_without_waiting_for_the_schedule() {
     let site = Site::new().await;

@@ -304,7 +304,7 @@ async fn fetch_optional<T, E: std::fmt::Display>(
     }
 }
 
-/// Revokes the user's authorization at Discord and deletes everything stored about them.
+/// Deletes everything stored about the user, then revokes their authorization at Discord.
 async fn delete_user(app: &App, tokens: TokenSet, user: User) -> Result<Page, Page> {
     let id = user.id;
     let cipher = app.cipher.clone();
@@ -316,13 +316,6 @@ async fn delete_user(app: &App, tokens: TokenSet, user: User) -> Result<Page, Pa
             tracing::warn!(user = %id, "stored tokens unreadable, deleting anyway: {error}");
             None
         });
-    // Revoking ends the whole authorization; the stored refresh token is revoked too in case it
-    // belongs to an older one.
-    for token in std::iter::once(tokens.access_token).chain(stored.map(|t| t.refresh_token)) {
-        if let Err(error) = app.oauth.revoke(&token).await {
-            tracing::warn!(user = %id, "revoking at Discord failed: {error}");
-        }
-    }
     let existed = app
         .store
         .run(move |store| store.delete_user(id))
@@ -337,6 +330,15 @@ async fn delete_user(app: &App, tokens: TokenSet, user: User) -> Result<Page, Pa
         })?;
     tracing::info!(user = %id, existed, "user deleted on request");
     app.request_render();
+    // Revoking comes last: had it come first and the deletion failed, the user would stay active
+    // with a dead grant, and their page would stay up through the re-consent grace period.
+    // Revoking ends the whole authorization; the stored refresh token is revoked too in case it
+    // belongs to an older one. Best effort: the data is gone either way.
+    for token in std::iter::once(tokens.access_token).chain(stored.map(|t| t.refresh_token)) {
+        if let Err(error) = app.oauth.revoke(&token).await {
+            tracing::warn!(user = %id, "revoking at Discord failed: {error}");
+        }
+    }
     let message = if existed {
         "Everything we stored about you is deleted and this site's access to your Discord account is revoked. Your page is being removed from the site."
     } else {
