@@ -285,6 +285,62 @@ async fn a_deletion_that_fails_revokes_nothing_and_can_be_retried() {
     assert!(site.fake.revoked_count() >= 1, "revoked once deleted");
 }
 
+/// The snapshot stored for a user, if any.
+fn stored_snapshot(site: &Site, id: Snowflake) -> Option<strife_gen::discord::models::Snapshot> {
+    let mut found = None;
+    site.store
+        .for_each_page_source(|source| {
+            let source = source.unwrap();
+            if source.id == id {
+                found = Some(source.snapshot);
+            }
+            true
+        })
+        .unwrap();
+    found
+}
+
+#[tokio::test]
+async fn the_grant_is_stored_before_fetching_more_and_survives_a_disconnect() {
+    let site = std::sync::Arc::new(Site::new().await);
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    // Discord makes the consent-time fetch of her connections wait.
+    site.fake.force_429("/users/@me/connections", 1, 1.0, false);
+    let signing_in = {
+        let site = site.clone();
+        tokio::spawn(async move { site.sign_in("/login?publish=connections").await })
+    };
+    let mut polls = 0;
+    while site.fake.count("/users/@me/connections") == 0 {
+        polls += 1;
+        assert!(polls < 400, "connections were never fetched");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    // The grant is already stored while Discord still holds back the connections.
+    let id = Snowflake::parse(ADA).unwrap();
+    assert_eq!(site.status(ADA), UserStatus::Active);
+    let stored = site.store.load_tokens(id, &site.refresher.cipher).unwrap();
+    assert!(stored.is_some());
+    assert_eq!(stored_snapshot(&site, id).unwrap().connections, None);
+
+    // The browser goes away mid-request: the consent still completes with its connections.
+    signing_in.abort();
+    let _ = signing_in.await;
+    let mut polls = 0;
+    while stored_snapshot(&site, id).unwrap().connections.is_none() {
+        polls += 1;
+        assert!(polls < 400, "the full snapshot was never saved");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let connections = stored_snapshot(&site, id).unwrap().connections.unwrap();
+    assert!(!connections.is_empty());
+    assert!(
+        site.fake.count("/users/@me/connections") >= 2,
+        "fetched again after the 429"
+    );
+}
+
 #[tokio::test]
 async fn the_service_renders_a_new_consent_without_waiting_for_the_schedule() {
     let site = Site::new().await;
