@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -66,11 +66,26 @@ impl Pending {
             }
             Trigger::Refresh(_) => self.everyone = true,
             Trigger::Revoke { user, at } => {
-                // Of two events for one user, the later one decides whether it is stale.
                 let entry = self.revoke.entry(user).or_insert(at);
-                *entry = (*entry).max(at);
+                *entry = merge_revocations(*entry, at);
             }
             Trigger::Render => self.render = true,
+        }
+    }
+
+    /// Adds a whole batch back, merged with what was queued meanwhile.
+    fn add_batch(&mut self, batch: Batch) {
+        if batch.everyone {
+            self.add(Trigger::Everyone);
+        }
+        for user in batch.refresh {
+            self.add(Trigger::Refresh(user));
+        }
+        for (user, at) in batch.revoke {
+            self.add(Trigger::Revoke { user, at });
+        }
+        if batch.render {
+            self.add(Trigger::Render);
         }
     }
 
@@ -87,6 +102,15 @@ impl Pending {
             render: pending.render,
         };
         (batch, pending.jobs.into())
+    }
+}
+
+/// Of two revocation events for one user, the later one decides whether it is stale; one without
+/// a timestamp revokes regardless, so it wins over any timestamp.
+fn merge_revocations(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => None,
     }
 }
 
@@ -175,6 +199,10 @@ struct Inner {
     state: Mutex<State>,
     wake: Notify,
     builds: AtomicU64,
+    /// Set by [`JobQueue::shutdown`]: the worker starts no further batch.
+    stopping: AtomicBool,
+    /// Whether the worker is in the middle of a batch.
+    building: AtomicBool,
 }
 
 /// A handle on the queue; clones share it.
@@ -196,6 +224,8 @@ impl JobQueue {
                 state: Mutex::new(State::default()),
                 wake: Notify::new(),
                 builds: AtomicU64::new(0),
+                stopping: AtomicBool::new(false),
+                building: AtomicBool::new(false),
             }),
         }
     }
@@ -240,6 +270,31 @@ impl JobQueue {
         id
     }
 
+    /// Puts a batch back in the queue (a build that could not run it asks for it again later).
+    /// Nothing is lost: it merges with whatever was queued meanwhile.
+    pub fn requeue(&self, batch: Batch) {
+        self.state().pending.add_batch(batch);
+        self.inner.wake.notify_one();
+    }
+
+    /// Tells the worker to stop: the batch it is running (if any) finishes, no further one starts
+    /// and [`JobQueue::run`] returns. Work queued and not started stays unrun.
+    pub fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        // A stored permit: the worker wakes even if it is not waiting yet.
+        self.inner.wake.notify_one();
+    }
+
+    /// Whether [`JobQueue::shutdown`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Whether the worker is running a batch right now.
+    pub fn is_building(&self) -> bool {
+        self.inner.building.load(Ordering::SeqCst)
+    }
+
     pub fn status(&self, id: &str) -> Option<JobStatus> {
         self.state().jobs.get(id).cloned()
     }
@@ -251,7 +306,8 @@ impl JobQueue {
 
     /// The worker: waits for work (or the schedule, which triggers [`Trigger::Everyone`] at once
     /// and then every `schedule`), takes everything pending and hands it to `execute` as one
-    /// batch. Runs until the task is dropped.
+    /// batch. Runs until [`JobQueue::shutdown`] (finishing the batch in progress) or until the
+    /// task is dropped.
     pub async fn run<F, Fut>(&self, schedule: Option<Duration>, mut execute: F)
     where
         F: FnMut(Batch) -> Fut,
@@ -262,7 +318,7 @@ impl JobQueue {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ticks
         });
-        loop {
+        while !self.is_stopping() {
             let tick = async {
                 match ticks.as_mut() {
                     Some(ticks) => ticks.tick().await,
@@ -280,13 +336,24 @@ impl JobQueue {
             self.finish_batch(&jobs, result);
             tracing::debug!("build {number} finished");
         }
+        let state = self.state();
+        if !state.pending.is_empty() {
+            tracing::warn!(
+                everyone = state.pending.everyone,
+                refreshes = state.pending.refresh.len(),
+                revocations = state.pending.revoke.len(),
+                "stopped with queued work that did not run"
+            );
+        }
     }
 
     fn start_batch(&self) -> Option<(Batch, Vec<String>, u64)> {
         let mut state = self.state();
-        if state.pending.is_empty() {
+        // Checked under the lock with the pending work, so no batch starts after `shutdown`.
+        if self.is_stopping() || state.pending.is_empty() {
             return None;
         }
+        self.inner.building.store(true, Ordering::SeqCst);
         let (batch, jobs) = state.pending.take();
         let number = self.inner.builds.fetch_add(1, Ordering::SeqCst) + 1;
         let started = now_text();
@@ -301,6 +368,7 @@ impl JobQueue {
     fn finish_batch(&self, jobs: &[String], result: Result<BuildSummary, String>) {
         let finished = now_text();
         let mut state = self.state();
+        self.inner.building.store(false, Ordering::SeqCst);
         state.update(jobs, |job| {
             job.finished_at = Some(finished.clone());
             match &result {
@@ -433,6 +501,83 @@ mod tests {
         let batch = receiver.recv().await.unwrap();
         assert!(batch.everyone);
         worker.abort();
+    }
+
+    #[test]
+    fn a_revocation_without_timestamp_wins_over_one_with() {
+        let user = Snowflake(7);
+        for events in [[None, Some(5)], [Some(5), None]] {
+            let mut pending = Pending::default();
+            for at in events {
+                pending.add(Trigger::Revoke { user, at });
+            }
+            assert_eq!(pending.revoke[&user], None, "{events:?}");
+        }
+        let mut pending = Pending::default();
+        for at in [Some(3), Some(5), Some(4)] {
+            pending.add(Trigger::Revoke { user, at });
+        }
+        assert_eq!(pending.revoke[&user], Some(5), "the latest event decides");
+    }
+
+    #[test]
+    fn a_requeued_batch_merges_with_what_was_queued_meanwhile() {
+        let queue = JobQueue::new();
+        queue.trigger(Trigger::Refresh(Snowflake(9)));
+        queue.trigger(Trigger::Revoke {
+            user: Snowflake(1),
+            at: Some(10),
+        });
+        queue.requeue(Batch {
+            everyone: true,
+            refresh: vec![Snowflake(2)],
+            revoke: vec![(Snowflake(1), None), (Snowflake(3), Some(4))],
+            render: true,
+        });
+        let (batch, _, _) = queue.start_batch().unwrap();
+        assert_eq!(
+            batch,
+            Batch {
+                everyone: true,
+                refresh: vec![Snowflake(2), Snowflake(9)],
+                revoke: vec![(Snowflake(1), None), (Snowflake(3), Some(4))],
+                render: true,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_the_running_build_finish_and_starts_no_other() {
+        let queue = JobQueue::new();
+        let (worker, mut builds) = gated_worker(&queue);
+        let running = queue.submit(Trigger::Render);
+        let (_, finish) = builds.recv().await.unwrap();
+        assert!(queue.is_building());
+        let waiting = queue.submit(Trigger::Refresh(Snowflake(1)));
+
+        queue.shutdown();
+        assert!(queue.is_stopping());
+        // Shutting down is idempotent, and the worker does not stop under the running build.
+        queue.shutdown();
+        tokio::task::yield_now().await;
+        assert!(!worker.is_finished(), "the running build is not abandoned");
+        finish.send(Ok(BuildSummary::default())).unwrap();
+        worker.await.expect("the worker returns after its build");
+
+        assert_eq!(queue.status(&running).unwrap().state, JobState::Done);
+        assert_eq!(queue.status(&waiting).unwrap().state, JobState::Queued);
+        assert!(builds.try_recv().is_err(), "no build after the shutdown");
+        assert!(!queue.is_building());
+        assert_eq!(queue.builds(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_idle_worker_stops_at_once_on_shutdown() {
+        let queue = JobQueue::new();
+        let (worker, _builds) = gated_worker(&queue);
+        queue.shutdown();
+        worker.await.unwrap();
+        assert_eq!(queue.builds(), 0);
     }
 
     #[test]

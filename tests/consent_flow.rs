@@ -286,6 +286,98 @@ async fn delete_revokes_and_removes_the_page_on_the_next_build() {
     );
 }
 
+fn sql(site: &Site, statement: &str) {
+    let conn = rusqlite::Connection::open(&site.config.store.path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    conn.execute_batch(statement).unwrap();
+}
+
+#[tokio::test]
+async fn a_deletion_that_fails_revokes_nothing_and_can_be_retried() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    site.sign_in("/login").await;
+    sql(
+        &site,
+        "CREATE TRIGGER refuse_delete BEFORE DELETE ON users
+         BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+    );
+
+    let (status, body) = site.sign_in("/delete").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(body.contains("could not be deleted"), "{body}");
+    // Her data is still here, so her grant must still work: nothing was revoked at Discord.
+    assert_eq!(site.fake.revoked_count(), 0);
+    assert_eq!(site.status(ADA), UserStatus::Active);
+    let id = Snowflake::parse(ADA).unwrap();
+    let stored = site.store.load_tokens(id, &site.refresher.cipher).unwrap();
+    assert!(stored.is_some());
+
+    sql(&site, "DROP TRIGGER refuse_delete;");
+    let (status, body) = site.sign_in("/delete").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(site.store.list_users().unwrap().is_empty());
+    assert!(site.fake.revoked_count() >= 1, "revoked once deleted");
+}
+
+/// The snapshot stored for a user, if any.
+fn stored_snapshot(site: &Site, id: Snowflake) -> Option<strife_gen::discord::models::Snapshot> {
+    let mut found = None;
+    site.store
+        .for_each_page_source(|source| {
+            let source = source.unwrap();
+            if source.id == id {
+                found = Some(source.snapshot);
+            }
+            true
+        })
+        .unwrap();
+    found
+}
+
+#[tokio::test]
+async fn the_grant_is_stored_before_fetching_more_and_survives_a_disconnect() {
+    let site = std::sync::Arc::new(Site::new().await);
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    // Discord makes the consent-time fetch of her connections wait.
+    site.fake.force_429("/users/@me/connections", 1, 1.0, false);
+    let signing_in = {
+        let site = site.clone();
+        tokio::spawn(async move { site.sign_in("/login?publish=connections").await })
+    };
+    let mut polls = 0;
+    while site.fake.count("/users/@me/connections") == 0 {
+        polls += 1;
+        assert!(polls < 400, "connections were never fetched");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    // The grant is already stored while Discord still holds back the connections.
+    let id = Snowflake::parse(ADA).unwrap();
+    assert_eq!(site.status(ADA), UserStatus::Active);
+    let stored = site.store.load_tokens(id, &site.refresher.cipher).unwrap();
+    assert!(stored.is_some());
+    assert_eq!(stored_snapshot(&site, id).unwrap().connections, None);
+
+    // The browser goes away mid-request: the consent still completes with its connections.
+    signing_in.abort();
+    let _ = signing_in.await;
+    let mut polls = 0;
+    while stored_snapshot(&site, id).unwrap().connections.is_none() {
+        polls += 1;
+        assert!(polls < 400, "the full snapshot was never saved");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let connections = stored_snapshot(&site, id).unwrap().connections.unwrap();
+    assert!(!connections.is_empty());
+    assert!(
+        site.fake.count("/users/@me/connections") >= 2,
+        "fetched again after the 429"
+    );
+}
+
 #[tokio::test]
 async fn the_service_renders_a_new_consent_without_waiting_for_the_schedule() {
     let site = Site::new().await;

@@ -14,9 +14,10 @@ use strife_gen::build;
 use strife_gen::discord::models::Snowflake;
 use strife_gen::jobs::Trigger;
 use strife_gen::lock::BuildLock;
-use strife_gen::server::{routes, spawn_background_builds, App};
+use strife_gen::server::{routes, serve_until, spawn_background_builds, App};
 use strife_gen::store::UserStatus;
 use strife_gen::webhook::hmac_header;
+use support::fake_discord::FakeUser;
 use support::site::{ada, Site, ADA};
 use warp::http::StatusCode;
 
@@ -337,6 +338,139 @@ async fn authorize_of_a_known_user_refreshes_them_soon() {
     assert!(site.fake.count("/users/@me") > fetched, "refetched");
     assert!(site.page(ADA).unwrap().contains("Countess Lovelace"));
     background.abort();
+}
+
+/// Bounded polling until `done` holds.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test]
+async fn a_failed_revocation_retries_its_whole_batch() {
+    const XENA: &str = "100000000000000001";
+    const YURI: &str = "100000000000000002";
+    let site = Site::with(
+        |config| config,
+        |app| app.with_revoke_retry(Duration::from_millis(20)),
+    )
+    .await;
+    site.fake.add_user(ada());
+    site.fake.add_user(FakeUser::new(XENA, "xena"));
+    site.fake.add_user(FakeUser::new(YURI, "yuri"));
+    for id in [ADA, XENA, YURI] {
+        site.fake.login_as(id);
+        site.sign_in("/login").await;
+    }
+    let background = spawn_background_builds(&site.app, site.refresher.clone());
+    settle(&site.app).await;
+    assert!(site.page(XENA).is_some() && site.page(YURI).is_some());
+
+    // Taking the lock waits for any build still running (the schedule's first may follow the
+    // render just waited for); from here on, no build runs until the lock is released.
+    let output_dir = site.config.site.output_dir.clone();
+    let held = tokio::task::spawn_blocking(move || BuildLock::acquire(&output_dir))
+        .await
+        .unwrap()
+        .unwrap();
+    site.fake
+        .update_user(ADA, json!({"global_name": "Countess Lovelace"}));
+    sql(
+        &site,
+        &format!(
+            "CREATE TRIGGER refuse_revoke BEFORE UPDATE OF status ON users
+             WHEN NEW.id = '{XENA}' AND NEW.status = 'revoked'
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"
+        ),
+    );
+    // A render waits for the lock this test holds, so what follows coalesces into one batch.
+    let builds = site.app.jobs.builds();
+    let blocker = site.app.jobs.submit(Trigger::Render);
+    wait_until("the render started", || site.app.jobs.builds() > builds).await;
+    let first = site.app.jobs.submit(Trigger::Revoke {
+        user: Snowflake::parse(XENA).unwrap(),
+        at: None,
+    });
+    site.app.jobs.trigger(Trigger::Revoke {
+        user: Snowflake::parse(YURI).unwrap(),
+        at: None,
+    });
+    site.app
+        .jobs
+        .trigger(Trigger::Refresh(Snowflake::parse(ADA).unwrap()));
+    drop(held);
+    assert_eq!(wait_for_job(&site.app, &blocker).await["state"], "done");
+    let failed = wait_for_job(&site.app, &first).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("retrying"),
+        "{failed}"
+    );
+
+    // Once the store takes writes again, the whole batch runs: both revocations, the refresh and
+    // the render.
+    sql(&site, "DROP TRIGGER refuse_revoke;");
+    wait_until("the failed revocation was retried", || {
+        site.status(XENA) == UserStatus::Revoked
+    })
+    .await;
+    settle(&site.app).await;
+    assert_eq!(site.status(YURI), UserStatus::Revoked);
+    assert!(site.page(XENA).is_none() && site.page(YURI).is_none());
+    assert!(site.page(ADA).unwrap().contains("Countess Lovelace"));
+    background.abort();
+}
+
+// --- Stopping the service ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn stopping_the_service_finishes_the_build_in_progress_and_starts_no_other() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    site.sign_in("/login").await;
+    // Another build holds the output: the service's start-up build waits for it.
+    let held = BuildLock::acquire(&site.config.site.output_dir).unwrap();
+    let worker = spawn_background_builds(&site.app, site.refresher.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = tokio::spawn(serve_until(
+        site.app.clone(),
+        listener,
+        worker,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    wait_until("the start-up build runs", || site.app.jobs.is_building()).await;
+
+    stop.send(()).unwrap();
+    wait_until("the service is stopping", || site.app.jobs.is_stopping()).await;
+    let late = site.app.jobs.submit(Trigger::Render);
+    drop(held);
+    service.await.unwrap().expect("a clean stop");
+    assert!(
+        site.page(ADA).is_some(),
+        "the build in progress was finished, not abandoned"
+    );
+    assert_eq!(site.app.jobs.builds(), 1, "no build after the stop");
+    let late = site.app.jobs.status(&late).unwrap();
+    assert_eq!(late.state, strife_gen::jobs::JobState::Queued);
+}
+
+#[tokio::test]
+async fn a_dead_build_worker_stops_the_service_with_an_error() {
+    let site = Site::new().await;
+    let worker = tokio::spawn(async { panic!("the worker broke") });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let result = serve_until(site.app.clone(), listener, worker, std::future::pending()).await;
+    let error = result.expect_err("the service must not go on without its worker");
+    assert!(error.to_string().contains("panicked"), "{error}");
 }
 
 // --- The refresh hook ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 
 use super::logins::{
-    new_browser_id, valid_browser_id, Intent, StateError, BROWSER_COOKIE, LOGIN_TTL,
+    new_browser_id, valid_browser_id, Intent, PendingLogin, StateError, BROWSER_COOKIE, LOGIN_TTL,
 };
 use super::App;
 use crate::discord::models::{Snapshot, User};
@@ -193,7 +193,11 @@ pub async fn callback(
     Ok(page.render(&app))
 }
 
-async fn finish_sign_in(raw_query: &str, cookie: Option<&str>, app: &App) -> Result<Page, Page> {
+async fn finish_sign_in(
+    raw_query: &str,
+    cookie: Option<&str>,
+    app: &Arc<App>,
+) -> Result<Page, Page> {
     let values = query_values(raw_query);
     let state = single(&values, "state").unwrap_or_default();
     // Whatever happens next, this state has been used.
@@ -211,9 +215,24 @@ async fn finish_sign_in(raw_query: &str, cookie: Option<&str>, app: &App) -> Res
                 "Discord did not send an authorization code. Please start again.",
             )
         })?;
+    // From the code exchange on, the work runs in a task of its own: hyper drops this handler
+    // when the browser disconnects, and that must not cancel it half-way (a grant Discord made
+    // that we never stored, a deletion whose revocation never happened).
+    let work = tokio::spawn(complete_sign_in(app.clone(), code.to_owned(), login));
+    work.await.unwrap_or_else(|error| {
+        tracing::error!("a sign-in failed unexpectedly: {error}");
+        Err(Page::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "This sign-in could not be completed. Please try again later.",
+        ))
+    })
+}
+
+async fn complete_sign_in(app: Arc<App>, code: String, login: PendingLogin) -> Result<Page, Page> {
     let tokens = app
         .oauth
-        .exchange_code(code, &login.pkce_verifier)
+        .exchange_code(&code, &login.pkce_verifier)
         .await
         .map_err(|error| {
             tracing::warn!("code exchange failed: {error}");
@@ -232,12 +251,13 @@ async fn finish_sign_in(raw_query: &str, cookie: Option<&str>, app: &App) -> Res
             discord_down_page()
         })?;
     match login.intent {
-        Intent::Publish(publish) => publish_consent(app, tokens, user, publish).await,
-        Intent::Delete => delete_user(app, tokens, user).await,
+        Intent::Publish(publish) => publish_consent(&app, tokens, user, publish).await,
+        Intent::Delete => delete_user(&app, tokens, user).await,
     }
 }
 
-/// Stores the consent, tokens and first snapshot, and tells the user where their page will be.
+/// Stores the consent and tokens, then the first full snapshot, and tells the user where their
+/// page will be.
 async fn publish_consent(
     app: &App,
     tokens: TokenSet,
@@ -251,19 +271,20 @@ async fn publish_consent(
     let scopes = tokens.scopes.clone();
     let publish = wanted.limited_to(&scopes);
     let access_token = tokens.access_token.clone();
-    let snapshot = Snapshot {
-        connections: fetch_optional(publish.connections, app.discord.connections(&access_token))
-            .await,
-        guilds: fetch_optional(publish.guilds, app.discord.guilds(&access_token)).await,
-        user,
-    };
-    let id = snapshot.user.id;
+    let id = user.id;
+    // The grant is stored before any further Discord call: those are retried and rate-limited,
+    // and a restart meanwhile must not lose an authorization Discord already made.
     let consent = Consent {
         scopes,
         publish,
         tokens: tokens_from(tokens, None, unix_now()),
-        snapshot,
+        snapshot: Snapshot {
+            user,
+            connections: None,
+            guilds: None,
+        },
     };
+    let snapshot = consent.snapshot.clone();
     let cipher = app.cipher.clone();
     app.store
         .run(move |store| store.record_consent(&consent, &cipher, unix_now()))
@@ -277,6 +298,7 @@ async fn publish_consent(
             )
         })?;
     tracing::info!(user = %id, "consent stored");
+    complete_snapshot(app, &access_token, publish, snapshot).await;
     app.request_render();
     let url = app.profile_url(id);
     Ok(Page::success(
@@ -287,6 +309,30 @@ async fn publish_consent(
             href: url,
         }),
     ))
+}
+
+/// Adds the opted-in connections and servers to the just-stored snapshot, so the first page
+/// shows them. Not fatal: whatever fails here, the next build fetches.
+async fn complete_snapshot(
+    app: &App,
+    access_token: &str,
+    publish: Publish,
+    mut snapshot: Snapshot,
+) {
+    snapshot.connections =
+        fetch_optional(publish.connections, app.discord.connections(access_token)).await;
+    snapshot.guilds = fetch_optional(publish.guilds, app.discord.guilds(access_token)).await;
+    if snapshot.connections.is_none() && snapshot.guilds.is_none() {
+        return;
+    }
+    let id = snapshot.user.id;
+    if let Err(error) = app
+        .store
+        .run(move |store| store.save_snapshot(&snapshot, unix_now()))
+        .await
+    {
+        tracing::warn!(user = %id, "saving the consent-time snapshot failed, the next build retries: {error}");
+    }
 }
 
 /// Connections or guilds at consent time; a failure here is not fatal, the next build fetches them.
@@ -306,7 +352,7 @@ async fn fetch_optional<T, E: std::fmt::Display>(
     }
 }
 
-/// Revokes the user's authorization at Discord and deletes everything stored about them.
+/// Deletes everything stored about the user, then revokes their authorization at Discord.
 async fn delete_user(app: &App, tokens: TokenSet, user: User) -> Result<Page, Page> {
     let id = user.id;
     let cipher = app.cipher.clone();
@@ -318,13 +364,6 @@ async fn delete_user(app: &App, tokens: TokenSet, user: User) -> Result<Page, Pa
             tracing::warn!(user = %id, "stored tokens unreadable, deleting anyway: {error}");
             None
         });
-    // Revoking ends the whole authorization; the stored refresh token is revoked too in case it
-    // belongs to an older one.
-    for token in std::iter::once(tokens.access_token).chain(stored.map(|t| t.refresh_token)) {
-        if let Err(error) = app.oauth.revoke(&token).await {
-            tracing::warn!(user = %id, "revoking at Discord failed: {error}");
-        }
-    }
     let existed = app
         .store
         .run(move |store| store.delete_user(id))
@@ -339,6 +378,15 @@ async fn delete_user(app: &App, tokens: TokenSet, user: User) -> Result<Page, Pa
         })?;
     tracing::info!(user = %id, existed, "user deleted on request");
     app.request_render();
+    // Revoking comes last: had it come first and the deletion failed, the user would stay active
+    // with a dead grant, and their page would stay up through the re-consent grace period.
+    // Revoking ends the whole authorization; the stored refresh token is revoked too in case it
+    // belongs to an older one. Best effort: the data is gone either way.
+    for token in std::iter::once(tokens.access_token).chain(stored.map(|t| t.refresh_token)) {
+        if let Err(error) = app.oauth.revoke(&token).await {
+            tracing::warn!(user = %id, "revoking at Discord failed: {error}");
+        }
+    }
     let message = if existed {
         "Everything we stored about you is deleted and this site's access to your Discord account is revoked. Your page is being removed from the site."
     } else {

@@ -52,6 +52,8 @@ pub struct App {
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Cookies get `Secure` when Discord sends users back over HTTPS.
     secure_cookies: bool,
+    /// Wait before a batch whose revocation failed runs again.
+    revoke_retry: std::time::Duration,
 }
 
 impl App {
@@ -81,6 +83,7 @@ impl App {
             webhook_secret: None,
             clock: Arc::new(unix_now),
             secure_cookies,
+            revoke_retry: REVOKE_RETRY,
         }
     }
 
@@ -93,6 +96,12 @@ impl App {
     /// Replaces the clock (Unix seconds) the webhook timestamp window is checked against.
     pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> App {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Replaces the wait before a batch whose revocation the store refused runs again.
+    pub fn with_revoke_retry(mut self, wait: std::time::Duration) -> App {
+        self.revoke_retry = wait;
         self
     }
 
@@ -245,7 +254,8 @@ fn with_security_headers(mut response: Response) -> Response {
     response
 }
 
-/// Serves until Ctrl-C / SIGTERM, with the background builds running beside it.
+/// Serves until Ctrl-C / SIGTERM, with the background builds running beside it. The first signal
+/// stops the service gracefully (see [`serve_until`]); a second one exits at once.
 pub async fn serve(
     app: Arc<App>,
     refresher: Refresher,
@@ -254,30 +264,95 @@ pub async fn serve(
     let address: SocketAddr = listener.local_addr()?;
     tracing::info!("consent service listening on http://{address}");
     app.log_webhook_setup();
-    let background = spawn_background_builds(&app, refresher);
-    warp::serve(routes(app))
+    let worker = spawn_background_builds(&app, refresher);
+    serve_until(app, listener, worker, first_of_two_signals()).await
+}
+
+/// Serves `app` on `listener` until `stop` completes, beside `worker` (the task of
+/// [`spawn_background_builds`]). Then the server stops taking requests, the worker starts no
+/// further build, and this waits for the build in progress to finish: abandoning it half-way
+/// would release the build lock while its render still writes, or lose a refresh token Discord
+/// has just rotated. A worker that ends by itself (it panicked) stops the service with an error:
+/// answering consents that no build will ever publish would only hide the failure.
+pub async fn serve_until(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    mut worker: tokio::task::JoinHandle<()>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let jobs = app.jobs.clone();
+    let server = warp::serve(routes(app.clone()))
         .incoming(listener)
-        .graceful(shutdown_signal())
-        .run()
-        .await;
-    background.abort();
+        .graceful(async move {
+            stop.await;
+            tracing::info!("stopping: no new requests, no new builds");
+            jobs.shutdown();
+        })
+        .run();
+    tokio::select! {
+        () = server => {}
+        ended = &mut worker => {
+            let error = worker_ended(ended);
+            tracing::error!("{error}; stopping the service");
+            return Err(error);
+        }
+    }
+    app.jobs.shutdown();
+    if app.jobs.is_building() {
+        tracing::info!("finishing the current build before stopping");
+    }
+    worker.await.map_err(|error| worker_ended(Err(error)))?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Wait before retrying a revocation the store refused.
+fn worker_ended(ended: Result<(), tokio::task::JoinError>) -> std::io::Error {
+    let why = match ended {
+        Ok(()) => "stopped unexpectedly".to_owned(),
+        Err(error) if error.is_panic() => "panicked".to_owned(),
+        Err(error) => format!("failed: {error}"),
+    };
+    std::io::Error::other(format!("the background build worker {why}"))
+}
+
+/// Completes on the first Ctrl-C / SIGTERM; a second one exits the process at once (the build
+/// in progress is abandoned: the output writer's staging keeps the published site whole).
+fn first_of_two_signals() -> impl std::future::Future<Output = ()> {
+    let (first, received) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = first.send(());
+        shutdown_signal().await;
+        tracing::warn!("second stop signal: exiting at once");
+        std::process::exit(1);
+    });
+    async move {
+        // The sender is only dropped with the runtime; treat that as a stop too.
+        let _ = received.await;
+    }
+}
+
+/// Wait before retrying a batch whose revocation the store refused.
 const REVOKE_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The one task that writes the site in this process: the worker of [`App::jobs`]. It runs a full
 /// refresh + build at start and every `refresh.interval`, and a build for whatever webhooks and
 /// [`App::request_render`] queued. Being one loop, two builds of this process never overlap (and
-/// the build lock keeps a `strife-gen build` by hand from overlapping with it).
+/// the build lock keeps a `strife-gen build` by hand from overlapping with it). It returns after
+/// [`JobQueue::shutdown`], once the build in progress is done.
 pub fn spawn_background_builds(app: &App, refresher: Refresher) -> tokio::task::JoinHandle<()> {
     let config = app.config.clone();
     let jobs = app.jobs.clone();
+    let retry = app.revoke_retry;
     tokio::spawn(async move {
         jobs.run(Some(config.refresh.interval), |batch| {
-            run_batch(config.clone(), refresher.clone(), jobs.clone(), batch)
+            run_batch(
+                config.clone(),
+                refresher.clone(),
+                jobs.clone(),
+                retry,
+                batch,
+            )
         })
         .await
     })
@@ -289,10 +364,11 @@ async fn run_batch(
     config: Arc<Config>,
     refresher: Refresher,
     jobs: JobQueue,
+    retry: std::time::Duration,
     batch: Batch,
 ) -> Result<crate::build::BuildSummary, String> {
     let store = refresher.store.clone();
-    for (user, at) in batch.revoke {
+    for (failed_at, &(user, at)) in batch.revoke.iter().enumerate() {
         match store
             .run(move |store| store.revoke_authorization(user, at, unix_now()))
             .await
@@ -308,11 +384,15 @@ async fn run_batch(
                 tracing::info!(user = %user, "deauthorization of a user we do not know; nothing stored")
             }
             // A build must not publish a user whose revocation failed: give up on this batch and
-            // try the revocation again a little later (not at once: the store may be down).
+            // run the rest of it again a little later (not at once: the store may be down).
             Err(error) => {
+                let remaining = Batch {
+                    revoke: batch.revoke[failed_at..].to_vec(),
+                    ..batch
+                };
                 tokio::spawn(async move {
-                    tokio::time::sleep(REVOKE_RETRY).await;
-                    jobs.trigger(Trigger::Revoke { user, at });
+                    tokio::time::sleep(retry).await;
+                    jobs.requeue(remaining);
                 });
                 return Err(format!("revoking user {user} failed (retrying): {error}"));
             }
