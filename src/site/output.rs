@@ -236,7 +236,7 @@ pub fn build_site_with_progress<P: Into<ProfileEntry> + Send>(
         output_exists,
         &leftovers,
     )?;
-    if let Some(replaced) = replaced {
+    if let Some(replaced) = replaced.filter(|replaced| *replaced != spare) {
         recycle(&replaced, &spare);
     }
     leftovers.remove();
@@ -641,6 +641,14 @@ fn swap(
     output_exists: bool,
     leftovers: &Leftovers,
 ) -> Result<Option<PathBuf>, SiteError> {
+    // Where the platform can, the two trees trade places in one atomic step, so `output/` is
+    // never missing, not even for a moment, not even if the process dies mid-swap.
+    if output_exists {
+        if let Some(replaced) = exchange_with_output(output, staged, leftovers)? {
+            return Ok(Some(replaced));
+        }
+    }
+
     // 1. Move the published tree aside (when there is one in place).
     let old = if output_exists {
         Some(move_aside(output)?)
@@ -688,6 +696,72 @@ fn swap(
         });
     }
     Ok(previous_now)
+}
+
+/// Carries `.git`/`.gitkeep` over from the output in place and swaps the staged tree with it
+/// atomically (`renameat2(RENAME_EXCHANGE)`). Returns where the replaced tree is now (the staged
+/// path), or `None`, with nothing changed, where the platform or file system cannot exchange.
+fn exchange_with_output(
+    output: &Path,
+    staged: &Path,
+    leftovers: &Leftovers,
+) -> Result<Option<PathBuf>, SiteError> {
+    let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let undo = |moved: &[(PathBuf, PathBuf)]| {
+        for (from, to) in moved.iter().rev() {
+            let _ = fs::rename(to, from);
+        }
+    };
+    for entry in CARRIED_OVER {
+        match carry_over(entry, staged, Some(output), true, leftovers) {
+            Ok(Some(step)) => moved.push(step),
+            Ok(None) => {}
+            Err(error) => {
+                undo(&moved);
+                return Err(error);
+            }
+        }
+    }
+    match exchange(staged, output) {
+        Ok(()) => Ok(Some(staged.to_path_buf())),
+        Err(error) if exchange_unsupported(&error) => {
+            undo(&moved);
+            Ok(None)
+        }
+        Err(error) => {
+            undo(&moved);
+            Err(SiteError::Io {
+                action: "swap the new site into",
+                path: output.to_path_buf(),
+                error,
+            })
+        }
+    }
+}
+
+/// Kernels or file systems without `RENAME_EXCHANGE` answer EINVAL (or ENOSYS): reported as
+/// `Unsupported`, so the caller swaps with plain renames instead.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    #[cfg(test)]
+    if tests::PLAIN_RENAMES.with(std::cell::Cell::get) {
+        return Err(io::Error::from(io::ErrorKind::Unsupported));
+    }
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    use rustix::io::Errno;
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(|errno| match errno {
+        Errno::INVAL | Errno::NOSYS => io::Error::from(io::ErrorKind::Unsupported),
+        other => io::Error::from(other),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+fn exchange_unsupported(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::Unsupported
 }
 
 /// Renames the output folder to a new `.<name>.old-XXXX` beside it and returns that path.
@@ -990,6 +1064,30 @@ mod tests {
             fs::read(default_theme().join("static/style.css")).unwrap()
         );
         assert!(page.contains(&format!("href=\"/{style}\"")), "{page}");
+    }
+
+    thread_local! {
+        /// Makes this thread's builds swap with plain renames, as on systems without
+        /// `RENAME_EXCHANGE`, so that path stays tested too.
+        pub(super) static PLAIN_RENAMES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    #[test]
+    fn without_an_atomic_exchange_plain_renames_give_the_same_result() {
+        PLAIN_RENAMES.with(|plain| plain.set(true));
+        let f = fixture();
+        f.build(people()).unwrap();
+        let past = age(f.output());
+        let before = tree(f.output());
+        let report = f.build(people()).unwrap();
+        assert_eq!(report.pages_written, 0);
+        assert_eq!(tree(f.output()), before);
+        assert!(mtimes(f.output()).values().all(|m| *m == past));
+        assert_eq!(f.siblings(), WITH_SPARE);
+        let report = f.build(vec![profile(A, "Nelly")]).unwrap();
+        assert!(report.files_removed > 0);
+        assert!(!f.output().join(format!("u/{B}")).exists());
+        PLAIN_RENAMES.with(|plain| plain.set(false));
     }
 
     #[test]
