@@ -140,7 +140,10 @@ pub fn build_site_with_progress<P: Into<ProfileEntry> + Send>(
     profiles: impl Iterator<Item = Result<P, SiteError>> + Send,
     on_page: &(dyn Fn() + Sync),
 ) -> Result<SiteReport, SiteError> {
-    let output = settings.output_dir.as_path();
+    // A symlinked output folder (say, a web server's document root) is updated where it points;
+    // swapping the link itself would leave its target stale forever.
+    let resolved = resolve_output_link(&settings.output_dir)?;
+    let output = resolved.as_deref().unwrap_or(&settings.output_dir);
     let Some(name) = output.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return Err(SiteError::BadOutputDir(output.to_path_buf()));
     };
@@ -698,6 +701,16 @@ fn swap(
     Ok(previous_now)
 }
 
+/// The target of `output` when it is a symbolic link; `None` when it is not one (or is missing).
+fn resolve_output_link(output: &Path) -> Result<Option<PathBuf>, SiteError> {
+    match fs::symlink_metadata(output) {
+        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(output)
+            .map(Some)
+            .map_err(io_err("follow the output folder's link", output)),
+        _ => Ok(None),
+    }
+}
+
 /// Carries `.git`/`.gitkeep` over from the output in place and swaps the staged tree with it
 /// atomically (`renameat2(RENAME_EXCHANGE)`). Returns where the replaced tree is now (the staged
 /// path), or `None`, with nothing changed, where the platform or file system cannot exchange.
@@ -1088,6 +1101,30 @@ mod tests {
         assert!(report.files_removed > 0);
         assert!(!f.output().join(format!("u/{B}")).exists());
         PLAIN_RENAMES.with(|plain| plain.set(false));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_output_folder_is_updated_where_it_points() {
+        let f = fixture();
+        let www = f.parent.join("www");
+        fs::create_dir_all(&www).unwrap();
+        std::os::unix::fs::symlink(&www, f.output()).unwrap();
+        f.build(people()).unwrap();
+        f.build(vec![profile(A, "Nelly")]).unwrap();
+        let meta = fs::symlink_metadata(f.output()).unwrap();
+        assert!(meta.file_type().is_symlink(), "the link stays a link");
+        assert!(www.join(format!("u/{A}/index.html")).is_file());
+        assert!(
+            !www.join(format!("u/{B}")).exists(),
+            "the target follows every build"
+        );
+
+        let dangling = f.parent.join("gone");
+        fs::remove_file(f.output()).unwrap();
+        std::os::unix::fs::symlink(&dangling, f.output()).unwrap();
+        let error = f.build(people()).unwrap_err().to_string();
+        assert!(error.contains("link"), "{error}");
     }
 
     #[test]
