@@ -237,7 +237,87 @@ async fn denied_and_replayed_callbacks_get_friendly_pages() {
         .await;
     assert_eq!(stolen.status(), StatusCode::BAD_REQUEST);
     assert!(String::from_utf8_lossy(stolen.body()).contains("another browser"));
+    // The other browser's own sign-in cookie does not open this state either.
+    let own = warp::test::request().path("/login").reply(&filter).await;
+    let stolen = warp::test::request()
+        .path(callback)
+        .header("cookie", cookie_pair(&own))
+        .reply(&filter)
+        .await;
+    assert_eq!(stolen.status(), StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(stolen.body()).contains("another browser"));
     assert!(site.store.list_users().unwrap().is_empty());
+}
+
+/// The `name=value` part of the sign-in cookie a `/login` or `/delete` answer sets.
+fn cookie_pair(started: &warp::http::Response<warp::hyper::body::Bytes>) -> String {
+    let cookie = header(started, "set-cookie");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_flood_of_logins_keeps_no_server_memory_and_blocks_no_one() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    let filter = routes(site.app.clone());
+    for _ in 0..20_000 {
+        let started = warp::test::request().path("/login").reply(&filter).await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER);
+        assert!(header(&started, "set-cookie").starts_with("strife_login_"));
+    }
+    assert_eq!(site.app.remembered_login_states(), 0);
+
+    let (status, body) = site.sign_in("/login?publish=guilds").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(site.store.list_users().unwrap().len(), 1);
+    assert_eq!(site.app.remembered_login_states(), 1);
+}
+
+#[tokio::test]
+async fn sign_ins_in_two_tabs_both_work_once_and_clear_their_cookies() {
+    let site = Site::new().await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    let filter = routes(site.app.clone());
+    let first = warp::test::request().path("/login").reply(&filter).await;
+    let second = warp::test::request()
+        .path("/login?publish=guilds")
+        .reply(&filter)
+        .await;
+    let (first_cookie, second_cookie) = (cookie_pair(&first), cookie_pair(&second));
+    assert_ne!(
+        first_cookie.split('=').next(),
+        second_cookie.split('=').next(),
+        "each sign-in has a cookie of its own"
+    );
+    // The browser sends both cookies with every callback.
+    let cookies = format!("{first_cookie}; {second_cookie}");
+    for started in [&second, &first] {
+        let back = site.discord_redirect(&header(started, "location")).await;
+        let callback = back.strip_prefix("https://profiles.example.org").unwrap();
+        let done = warp::test::request()
+            .path(callback)
+            .header("cookie", &cookies)
+            .reply(&filter)
+            .await;
+        assert_eq!(done.status(), StatusCode::OK);
+        let name = cookie_pair(started).split('=').next().unwrap().to_owned();
+        let cleared = header(&done, "set-cookie");
+        assert!(
+            cleared.starts_with(&format!("{name}=;")) && cleared.contains("Max-Age=0"),
+            "{cleared}"
+        );
+
+        let replayed = warp::test::request()
+            .path(callback)
+            .header("cookie", &cookies)
+            .reply(&filter)
+            .await;
+        assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+        assert!(String::from_utf8_lossy(replayed.body()).contains("already used"));
+    }
+    assert_eq!(site.app.remembered_login_states(), 2);
 }
 
 #[tokio::test]

@@ -5,14 +5,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 
-use super::logins::{
-    new_browser_id, valid_browser_id, Intent, PendingLogin, StateError, BROWSER_COOKIE, LOGIN_TTL,
-};
+use super::logins::{cookie_name, Intent, PendingLogin, StateError, LOGIN_TTL};
 use super::App;
 use crate::discord::models::{Snapshot, User};
 use crate::discord::oauth::TokenSet;
@@ -112,11 +109,7 @@ pub async fn landing(app: Arc<App>) -> Result<Response, std::convert::Infallible
 }
 
 /// `GET /login?publish=connections&publish=guilds`: starts a sign-in for publishing.
-pub async fn login(
-    raw_query: String,
-    cookie: Option<String>,
-    app: Arc<App>,
-) -> Result<Response, std::convert::Infallible> {
+pub async fn login(raw_query: String, app: Arc<App>) -> Result<Response, std::convert::Infallible> {
     let values = query_values(&raw_query);
     let mut publish = Publish::default();
     for choice in values.get("publish").into_iter().flatten() {
@@ -133,80 +126,80 @@ pub async fn login(
             }
         }
     }
-    Ok(start_sign_in(&app, cookie, Intent::Publish(publish)))
+    Ok(start_sign_in(&app, Intent::Publish(publish)))
 }
 
 /// `GET /delete`: starts a sign-in whose only purpose is proving who asks for deletion.
-pub async fn delete(
-    cookie: Option<String>,
-    app: Arc<App>,
-) -> Result<Response, std::convert::Infallible> {
-    Ok(start_sign_in(&app, cookie, Intent::Delete))
+pub async fn delete(app: Arc<App>) -> Result<Response, std::convert::Infallible> {
+    Ok(start_sign_in(&app, Intent::Delete))
 }
 
-fn start_sign_in(app: &App, cookie: Option<String>, intent: Intent) -> Response {
-    // Reuse the browser's id when it has one, so sign-ins in two tabs do not cancel each other.
-    let browser = cookie
-        .filter(|c| valid_browser_id(c))
-        .unwrap_or_else(new_browser_id);
+/// Sends the browser to Discord, with the pending sign-in sealed in a cookie of its own: the
+/// server remembers nothing about sign-ins it starts.
+fn start_sign_in(app: &App, intent: Intent) -> Response {
     let scopes = match intent {
         Intent::Publish(publish) => publish.scopes(),
         Intent::Delete => vec!["identify"],
     };
     let request = app.oauth.authorize(&scopes);
-    if !app.logins.insert(
-        request.state,
-        &browser,
-        intent,
-        request.pkce_verifier,
-        Instant::now(),
-    ) {
-        let message =
-            "Too many sign-ins are in progress right now. Please try again in a few minutes.";
-        return Page::error(StatusCode::SERVICE_UNAVAILABLE, "Busy", message).render(app);
-    }
+    let cookie = app
+        .logins
+        .start(request.state, intent, request.pkce_verifier, unix_now());
     let mut response = warp::redirect::see_other(
         warp::http::Uri::try_from(request.url.as_str())
             .unwrap_or_else(|_| warp::http::Uri::from_static("/")),
     )
     .into_response();
-    let secure = if app.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!(
-        "{BROWSER_COOKIE}={browser}; Max-Age={}; Path=/; HttpOnly; SameSite=Lax{secure}",
-        LOGIN_TTL.as_secs()
-    );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
+    let set_cookie = login_cookie(app, &cookie.name, &cookie.value, LOGIN_TTL.as_secs());
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie);
     response
 }
 
+/// A `Set-Cookie` value for a sign-in cookie; `max_age` 0 clears it.
+fn login_cookie(app: &App, name: &str, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if app.secure_cookies { "; Secure" } else { "" };
+    let cookie =
+        format!("{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}");
+    // The name is hex and the value base64url: always a valid header value.
+    HeaderValue::from_str(&cookie).expect("sign-in cookies are plain ASCII")
+}
+
 /// `GET /callback`: Discord sends the browser back here with `code` and `state` (or an error).
+/// `cookies` is the raw `Cookie` header, which holds the sealed sign-in for this state.
 pub async fn callback(
     raw_query: String,
-    cookie: Option<String>,
+    cookies: Option<String>,
     app: Arc<App>,
 ) -> Result<Response, std::convert::Infallible> {
-    let page = match finish_sign_in(&raw_query, cookie.as_deref(), &app).await {
+    let values = query_values(&raw_query);
+    let state = single(&values, "state").unwrap_or_default();
+    let page = match finish_sign_in(&values, state, cookies.as_deref(), &app).await {
         Ok(page) | Err(page) => page,
     };
-    Ok(page.render(&app))
+    let mut response = page.render(&app);
+    // Whatever the outcome, this sign-in's cookie has served its purpose.
+    if !state.is_empty() {
+        let clear = login_cookie(&app, &cookie_name(state), "", 0);
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    Ok(response)
 }
 
 async fn finish_sign_in(
-    raw_query: &str,
-    cookie: Option<&str>,
+    values: &HashMap<String, Vec<String>>,
+    state: &str,
+    cookies: Option<&str>,
     app: &Arc<App>,
 ) -> Result<Page, Page> {
-    let values = query_values(raw_query);
-    let state = single(&values, "state").unwrap_or_default();
     // Whatever happens next, this state has been used.
-    let login = app.logins.take(state, cookie, Instant::now());
-    if let Some(error) = single(&values, "error") {
+    let login = app.logins.finish(state, cookies, unix_now());
+    if let Some(error) = single(values, "error") {
         return Err(denied_page(error));
     }
     let login = login.map_err(state_error_page)?;
-    let code = single(&values, "code")
+    let code = single(values, "code")
         .filter(|c| !c.is_empty())
         .ok_or_else(|| {
             Page::error(

@@ -31,7 +31,7 @@ use crate::store::{unix_now, Revocation, Store};
 use crate::webhook::{parse_public_key, DiscordVerifier};
 
 use handlers::Page;
-use logins::{PendingLogins, BROWSER_COOKIE};
+use logins::PendingLogins;
 
 /// Everything the handlers share.
 pub struct App {
@@ -126,6 +126,12 @@ impl App {
         self.jobs.trigger(Trigger::Render);
     }
 
+    /// How many sign-in states the service holds in memory (used ones, until they expire): only
+    /// callbacks carrying a cookie this process sealed add to it, never a bare `/login`.
+    pub fn remembered_login_states(&self) -> usize {
+        self.logins.remembered()
+    }
+
     /// The public URL of a user's page.
     pub fn profile_url(&self, id: Snowflake) -> String {
         let base = self
@@ -147,23 +153,22 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
     };
     // `warp::query::raw` rejects a request without a query string; treat that as empty.
     let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
-    let browser = warp::cookie::optional::<String>(BROWSER_COOKIE);
+    // The raw header: the sign-in cookie's name depends on the state in the query.
+    let cookies = warp::header::optional::<String>("cookie");
 
     let landing = warp::path::end()
         .and(with_app.clone())
         .and_then(handlers::landing);
     let login = warp::path!("login")
         .and(raw_query)
-        .and(browser)
         .and(with_app.clone())
         .and_then(handlers::login);
     let delete = warp::path!("delete")
-        .and(browser)
         .and(with_app.clone())
         .and_then(handlers::delete);
     let callback = warp::path!("callback")
         .and(raw_query)
-        .and(browser)
+        .and(cookies)
         .and(with_app.clone())
         .and_then(handlers::callback);
     let healthz = warp::path!("healthz").map(|| "ok".into_response());
