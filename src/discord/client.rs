@@ -16,7 +16,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::models::{Connection, Guild, Snowflake, User};
-use super::ratelimit::{RateLimitHeaders, RateLimiter, TokenKey, MAX_WAIT};
+use super::ratelimit::{Permit, RateLimitHeaders, RateLimiter, TokenKey, MAX_WAIT};
 
 /// Page size of `GET /users/@me/guilds` (Discord's maximum).
 const GUILD_PAGE: usize = 200;
@@ -230,8 +230,9 @@ impl DiscordClient {
         let max_retries = self.inner.options.max_retries;
         let mut retries = 0;
         loop {
-            self.inner.limiter.acquire(route.key, key).await;
-            let (wait, status, detail) = match self.attempt(route, url, token, key, retries).await {
+            let permit = self.inner.limiter.acquire(route.key, key).await;
+            let outcome = self.attempt(route, url, token, key, permit, retries).await;
+            let (wait, status, detail) = match outcome {
                 Attempt::Success(body) => return Ok(body),
                 Attempt::Fatal(err) => return Err(err),
                 Attempt::Retry {
@@ -255,6 +256,8 @@ impl DiscordClient {
         url: &Url,
         token: &str,
         key: TokenKey,
+        // Held until the attempt is over: a 429's penalty lands before the slot is handed back.
+        mut permit: Permit<'_>,
         retries: u32,
     ) -> Attempt {
         let request = self
@@ -268,7 +271,7 @@ impl DiscordClient {
         };
         let status = response.status();
         let limits = RateLimitHeaders::parse(response.headers());
-        self.inner.limiter.record(route.key, key, &limits);
+        permit.record(&limits);
         let body = match read_body(response).await {
             Ok(body) => body,
             Err(err) => return self.transport_retry(err, retries),

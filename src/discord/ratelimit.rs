@@ -3,7 +3,9 @@
 //! Discord counts invalid requests (401/403/429) and bans IPs that send too many, so the point of
 //! this module is to *avoid* 429s rather than to recover from them: a request waits before it is
 //! sent when its bucket is known to be empty, and all requests together are spaced to stay under
-//! the global per-second limit.
+//! the global per-second limit. While a bucket's slots are all taken by requests in flight and
+//! its next window is unknown, further requests wait for those to end: an answer tells the new
+//! window, and a request that ends without one ([`Permit`] dropped) hands its slot back.
 //!
 //! State is keyed by the bucket id Discord sends (`X-RateLimit-Bucket`) *and* the access token,
 //! because the `@me` routes are limited per user. Tokens are never stored: only a SHA-256
@@ -24,10 +26,6 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 /// Header values above this are considered garbage and ignored.
 const MAX_HEADER_SECS: f64 = 86_400.0;
-
-/// How long a request waits for in-flight requests to report a bucket's new window before it goes
-/// ahead anyway (they may have failed without rate-limit headers).
-const IN_FLIGHT_GRACE: Duration = Duration::from_secs(1);
 
 /// Two observed reset times closer than this belong to the same rate-limit window.
 const SAME_WINDOW: Duration = Duration::from_secs(1);
@@ -121,12 +119,37 @@ fn is_bucket_id(text: &str) -> bool {
     !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Bucket id and the token it is counted for.
+type BucketKey = (String, TokenKey);
+
 #[derive(Debug, Clone)]
 struct Bucket {
     limit: u32,
     remaining: u32,
     /// `None` after we refilled the bucket ourselves and no response has told us the new window yet.
     resets_at: Option<Instant>,
+    /// How many times we refilled the bucket ourselves: tells which unknown window a slot was
+    /// taken from.
+    refills: u64,
+}
+
+impl Bucket {
+    fn new(limit: u32, remaining: u32, resets_at: Option<Instant>) -> Self {
+        Bucket {
+            limit,
+            remaining,
+            resets_at,
+            refills: 0,
+        }
+    }
+}
+
+/// A slot taken from a bucket whose window is unknown (we refilled it ourselves). Only a response
+/// to that request can tell the bucket's new state, so if none comes the slot is handed back.
+#[derive(Debug, Clone, PartialEq)]
+struct Claim {
+    key: BucketKey,
+    refill: u64,
 }
 
 /// What a request has to do before it may be sent.
@@ -134,17 +157,18 @@ struct Bucket {
 enum Step {
     /// Sleep until then and ask again.
     WaitUntil(Instant),
-    /// The bucket's slots are all taken by requests still in flight; wait for one to report back.
+    /// The bucket's slots are all taken by requests still in flight; wait for one to report back
+    /// (or to end without a response, which hands its slot back).
     WaitForUpdate,
     /// A slot was taken; send at that instant (global pacing).
-    Go(Instant),
+    Go(Instant, Option<Claim>),
 }
 
 #[derive(Debug)]
 struct State {
     /// Route key (e.g. `GET /users/@me`) → bucket id learnt from responses.
     routes: HashMap<String, String>,
-    buckets: HashMap<(String, TokenKey), Bucket>,
+    buckets: HashMap<BucketKey, Bucket>,
     /// Set by a global 429: nobody sends before this.
     global_until: Option<Instant>,
     /// Earliest instant the next request may be sent (global pacing).
@@ -162,42 +186,76 @@ impl State {
     }
 
     /// Decides whether a request on `route` for `token` may go now, taking a slot if so.
-    /// `ignore_bucket` skips the bucket check after waiting [`IN_FLIGHT_GRACE`] in vain.
+    /// `ignore_bucket` skips the bucket check: the last resort after waiting [`MAX_WAIT`] in vain.
     fn reserve(&mut self, route: &str, token: TokenKey, now: Instant, ignore_bucket: bool) -> Step {
         if let Some(until) = self.global_until.filter(|until| *until > now) {
             return Step::WaitUntil(until);
         }
         let key = (self.bucket_id(route, None), token);
+        let mut claim = None;
         if let Some(bucket) = self.buckets.get_mut(&key).filter(|_| !ignore_bucket) {
             if bucket.resets_at.is_some_and(|at| at <= now) {
                 bucket.remaining = bucket.limit;
                 bucket.resets_at = None;
+                bucket.refills += 1;
             }
             match (bucket.remaining, bucket.resets_at) {
                 (0, Some(at)) => return Step::WaitUntil(at),
                 (0, None) => return Step::WaitForUpdate,
                 // Optimistic: concurrent requests must not all believe they have the last slot.
-                _ => bucket.remaining -= 1,
+                (_, resets_at) => {
+                    bucket.remaining -= 1;
+                    if resets_at.is_none() {
+                        claim = Some(Claim {
+                            refill: bucket.refills,
+                            key,
+                        });
+                    }
+                }
             }
         }
         let slot = self.next_slot.max(now);
         self.next_slot = slot + self.interval;
-        Step::Go(slot)
+        Step::Go(slot, claim)
     }
 
-    /// Folds one response's headers into the bucket state.
-    fn record(&mut self, route: &str, token: TokenKey, headers: &RateLimitHeaders, now: Instant) {
+    /// A request that took `claim` ended without telling us the bucket's state (transport error,
+    /// no rate-limit headers). Its slot goes back to the bucket, unless a response or a reset has
+    /// moved the bucket on since. Returns whether a slot was freed.
+    fn hand_back(&mut self, claim: &Claim) -> bool {
+        match self.buckets.get_mut(&claim.key) {
+            Some(bucket)
+                if bucket.resets_at.is_none()
+                    && bucket.refills == claim.refill
+                    && bucket.remaining < bucket.limit =>
+            {
+                bucket.remaining += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Folds one response's headers into the bucket state. Returns whether they told the bucket's
+    /// state (remaining count and reset).
+    fn record(
+        &mut self,
+        route: &str,
+        token: TokenKey,
+        headers: &RateLimitHeaders,
+        now: Instant,
+    ) -> bool {
         if let Some(bucket) = &headers.bucket {
             self.routes.insert(route.to_owned(), bucket.clone());
         }
         let (Some(remaining), Some(reset_in)) =
             (headers.remaining, headers.reset_in(SystemTime::now()))
         else {
-            return;
+            return false;
         };
         if reset_in > MAX_WAIT {
             tracing::warn!(route, reset_in = ?reset_in, "ignoring absurd rate-limit reset");
-            return;
+            return false;
         }
         let resets_at = now + reset_in;
         let key = (self.bucket_id(route, headers.bucket.as_deref()), token);
@@ -205,14 +263,14 @@ impl State {
             .limit
             .unwrap_or(remaining.saturating_add(1))
             .max(remaining);
-        let bucket = self.buckets.entry(key).or_insert(Bucket {
-            limit,
-            remaining,
-            resets_at: None,
-        });
+        let bucket = self
+            .buckets
+            .entry(key)
+            .or_insert_with(|| Bucket::new(limit, remaining, None));
         bucket.remaining = merged_remaining(bucket, remaining, resets_at, now);
         bucket.limit = limit;
         bucket.resets_at = Some(resets_at);
+        true
     }
 }
 
@@ -236,7 +294,9 @@ fn merged_remaining(old: &Bucket, remaining: u32, resets_at: Instant, now: Insta
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
     state: Mutex<State>,
-    /// Woken whenever a response updates the state, for requests in [`Step::WaitForUpdate`].
+    /// Woken whenever a bucket may have room again (a response, a 429, a slot handed back), for
+    /// requests in [`Step::WaitForUpdate`]. Shared by all buckets: a waiter just re-checks its own
+    /// bucket, and nothing it waits for is restarted by a wake-up.
     updated: Notify,
 }
 
@@ -263,22 +323,33 @@ impl RateLimiter {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Waits until a request on `route` with this token may be sent, and takes its slot.
-    pub(crate) async fn acquire(&self, route: &str, token: TokenKey) {
-        let mut ignore_bucket = false;
+    /// Waits until a request on `route` with this token may be sent, and takes its slot. Hold the
+    /// permit while the request is in flight and [record](Permit::record) its response on it.
+    pub(crate) async fn acquire<'a>(&'a self, route: &'a str, token: TokenKey) -> Permit<'a> {
+        // Only a backstop: in-flight requests end (answer, error or timeout) long before, and each
+        // end wakes the waiters. Fixed up front so that wake-ups never push it back.
+        let deadline = Instant::now() + MAX_WAIT;
         loop {
             let now = Instant::now();
             // Register for wake-ups before releasing the lock so an update cannot slip in between.
             let updated = self.updated.notified();
             tokio::pin!(updated);
             updated.as_mut().enable();
-            let step = self.lock().reserve(route, token, now, ignore_bucket);
+            let step = self.lock().reserve(route, token, now, now >= deadline);
             match step {
-                Step::Go(slot) => {
+                Step::Go(slot, claim) => {
+                    // Built before the sleep: a request dropped while paced still hands back.
+                    let permit = Permit {
+                        limiter: self,
+                        route,
+                        token,
+                        claim,
+                        answered: false,
+                    };
                     if slot > now {
                         tokio::time::sleep_until(slot.into()).await;
                     }
-                    return;
+                    return permit;
                 }
                 Step::WaitUntil(until) => {
                     tracing::debug!(route, wait = ?(until - now), "rate limit: waiting for bucket reset");
@@ -286,19 +357,25 @@ impl RateLimiter {
                 }
                 Step::WaitForUpdate => {
                     tracing::debug!(route, "rate limit: bucket slots in flight, waiting");
-                    let timed_out = tokio::time::timeout(IN_FLIGHT_GRACE, updated)
+                    if tokio::time::timeout_at(deadline.into(), updated)
                         .await
-                        .is_err();
-                    ignore_bucket = timed_out;
+                        .is_err()
+                    {
+                        tracing::warn!(
+                            route,
+                            "rate limit: in-flight requests never reported back; sending anyway"
+                        );
+                    }
                 }
             }
         }
     }
 
-    /// Records the rate-limit headers of a response (any status).
-    pub(crate) fn record(&self, route: &str, token: TokenKey, headers: &RateLimitHeaders) {
-        self.lock().record(route, token, headers, Instant::now());
+    /// Records the rate-limit headers of a response (any status); whether they told the state.
+    fn record(&self, route: &str, token: TokenKey, headers: &RateLimitHeaders) -> bool {
+        let told = self.lock().record(route, token, headers, Instant::now());
         self.updated.notify_waiters();
+        told
     }
 
     /// After a 429 on a bucket: nothing more on it for `wait`.
@@ -306,11 +383,10 @@ impl RateLimiter {
         let mut state = self.lock();
         let until = Instant::now() + wait;
         let key = (state.bucket_id(route, None), token);
-        let bucket = state.buckets.entry(key).or_insert(Bucket {
-            limit: 1,
-            remaining: 0,
-            resets_at: None,
-        });
+        let bucket = state
+            .buckets
+            .entry(key)
+            .or_insert_with(|| Bucket::new(1, 0, None));
         bucket.remaining = 0;
         bucket.resets_at = Some(bucket.resets_at.map_or(until, |at| at.max(until)));
         drop(state);
@@ -324,6 +400,12 @@ impl RateLimiter {
         state.global_until = Some(state.global_until.map_or(until, |at| at.max(until)));
     }
 
+    fn hand_back(&self, claim: &Claim) {
+        if self.lock().hand_back(claim) {
+            self.updated.notify_waiters();
+        }
+    }
+
     /// Whether a global 429 was ever recorded (tests).
     #[cfg(test)]
     pub(crate) fn saw_global_block(&self) -> bool {
@@ -331,10 +413,39 @@ impl RateLimiter {
     }
 }
 
+/// One request's slot, from [`RateLimiter::acquire`] until it is dropped. Dropped without a
+/// response that told the bucket's state (transport error, no rate-limit headers), it hands a slot
+/// taken from an unknown window back, so the next queued request — one, not all — may go.
+#[must_use = "the slot is handed back as soon as the permit is dropped"]
+pub(crate) struct Permit<'a> {
+    limiter: &'a RateLimiter,
+    route: &'a str,
+    token: TokenKey,
+    claim: Option<Claim>,
+    answered: bool,
+}
+
+impl Permit<'_> {
+    /// Records the rate-limit headers of this request's response (any status).
+    pub(crate) fn record(&mut self, headers: &RateLimitHeaders) {
+        let told = self.limiter.record(self.route, self.token, headers);
+        self.answered |= told;
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if let Some(claim) = self.claim.take().filter(|_| !self.answered) {
+            self.limiter.hand_back(&claim);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -440,13 +551,13 @@ mod tests {
         // Unknown bucket: go.
         assert!(matches!(
             state.reserve("GET /a", token, now, false),
-            Step::Go(_)
+            Step::Go(..)
         ));
         state.record("GET /a", token, &seen(1, 500), now);
         // One slot left: the first request takes it, the second must wait for the reset.
         assert!(matches!(
             state.reserve("GET /a", token, now, false),
-            Step::Go(_)
+            Step::Go(..)
         ));
         assert_eq!(
             state.reserve("GET /a", token, now, false),
@@ -461,17 +572,17 @@ mod tests {
         // Another user's token has its own bucket.
         assert!(matches!(
             state.reserve("GET /a", TokenKey::of("u"), now, false),
-            Step::Go(_)
+            Step::Go(..)
         ));
         // After the reset the bucket refills to its limit, then waits for news of the new window.
         let later = now + Duration::from_millis(600);
         assert!(matches!(
             state.reserve("GET /a", token, later, false),
-            Step::Go(_)
+            Step::Go(..)
         ));
         assert!(matches!(
             state.reserve("GET /a", token, later, false),
-            Step::Go(_)
+            Step::Go(..)
         ));
         assert_eq!(
             state.reserve("GET /a", token, later, false),
@@ -479,7 +590,7 @@ mod tests {
         );
         assert!(matches!(
             state.reserve("GET /a", token, later, true),
-            Step::Go(_)
+            Step::Go(..)
         ));
     }
 
@@ -503,8 +614,8 @@ mod tests {
         let now = Instant::now();
         let first = state.reserve("GET /a", token, now, false);
         let second = state.reserve("GET /b", token, now, false);
-        assert_eq!(first, Step::Go(now));
-        assert_eq!(second, Step::Go(now + Duration::from_millis(20)));
+        assert_eq!(first, Step::Go(now, None));
+        assert_eq!(second, Step::Go(now + Duration::from_millis(20), None));
     }
 
     #[test]
@@ -519,6 +630,139 @@ mod tests {
         assert!(matches!(step, Step::WaitUntil(until) if until > now));
     }
 
+    /// Headers of an answer on `bucket` with room for one request per window.
+    fn solo(bucket: &str, remaining: u32, reset_after_ms: u64) -> RateLimitHeaders {
+        RateLimitHeaders {
+            limit: Some(1),
+            remaining: Some(remaining),
+            reset_after: Some(Duration::from_millis(reset_after_ms)),
+            bucket: Some(bucket.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_slot_lost_in_flight_is_handed_back_one_at_a_time() {
+        let mut state = state(1_000_000);
+        let token = TokenKey::of("t");
+        let now = Instant::now();
+        // A window that is already over: we refill ourselves and its next window is unknown.
+        state.record("GET /a", token, &solo("s", 0, 0), now);
+        let Step::Go(_, Some(claim)) = state.reserve("GET /a", token, now, false) else {
+            panic!("the only slot of an unknown window must be claimed");
+        };
+        assert_eq!(
+            state.reserve("GET /a", token, now, false),
+            Step::WaitForUpdate
+        );
+        assert_eq!(
+            state.reserve("GET /a", token, now, false),
+            Step::WaitForUpdate
+        );
+        // That request dies without an answer: one waiter may go, the other still waits.
+        assert!(state.hand_back(&claim));
+        let Step::Go(_, Some(second)) = state.reserve("GET /a", token, now, false) else {
+            panic!("the handed-back slot must be taken");
+        };
+        assert_eq!(
+            state.reserve("GET /a", token, now, false),
+            Step::WaitForUpdate
+        );
+        // Once an answer has told the bucket's window, a lost request gives nothing back.
+        state.record("GET /a", token, &solo("s", 0, 500), now);
+        assert!(!state.hand_back(&second));
+        assert!(matches!(
+            state.reserve("GET /a", token, now, false),
+            Step::WaitUntil(_)
+        ));
+    }
+
+    /// Stands in for Discord: counts the requests it is answering at once.
+    #[derive(Default)]
+    struct CountingServer {
+        in_flight: AtomicUsize,
+        most_in_flight: AtomicUsize,
+    }
+
+    impl CountingServer {
+        async fn answer(&self, delay: Duration) -> RateLimitHeaders {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(delay).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            solo("s", 0, 5)
+        }
+    }
+
+    async fn request(limiter: &RateLimiter, server: &CountingServer, delay: Duration) {
+        let mut permit = limiter.acquire("GET /a", TokenKey::of("t")).await;
+        permit.record(&server.answer(delay).await);
+    }
+
+    #[tokio::test]
+    async fn a_bucket_of_one_sends_one_request_at_a_time_however_slow_the_answers() {
+        let limiter = RateLimiter::new(1000);
+        let server = CountingServer::default();
+        // Learn the bucket; its window is over, so the next one is unknown until an answer.
+        let mut first = limiter.acquire("GET /a", TokenKey::of("t")).await;
+        first.record(&solo("s", 0, 0));
+        drop(first);
+        // The first answer takes longer than any grace period; the others must queue behind it.
+        let slow = Duration::from_millis(1500);
+        let quick = Duration::from_millis(1);
+        let all = async {
+            tokio::join!(
+                request(&limiter, &server, slow),
+                request(&limiter, &server, quick),
+                request(&limiter, &server, quick),
+                request(&limiter, &server, quick),
+            )
+        };
+        tokio::time::timeout(Duration::from_secs(60), all)
+            .await
+            .expect("queued requests must all be sent in the end");
+        assert_eq!(server.most_in_flight.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_is_released_while_other_buckets_stay_busy() {
+        let limiter = RateLimiter::new(1000);
+        let token = TokenKey::of("t");
+        let mut learn = limiter.acquire("GET /x", token).await;
+        learn.record(&solo("x", 0, 0));
+        drop(learn);
+        // Takes bucket x's only slot; its window is unknown, so the waiter below must wait for it.
+        let in_flight = limiter.acquire("GET /x", token).await;
+        let stop = AtomicBool::new(false);
+        let waiter = async {
+            let released =
+                tokio::time::timeout(Duration::from_secs(30), limiter.acquire("GET /x", token))
+                    .await
+                    .is_ok();
+            stop.store(true, Ordering::SeqCst);
+            released
+        };
+        // Steady answers on bucket y wake every waiter, again and again.
+        let other_traffic = async {
+            while !stop.load(Ordering::SeqCst) {
+                let mut permit = limiter.acquire("GET /y", token).await;
+                permit.record(&RateLimitHeaders {
+                    limit: Some(50),
+                    ..solo("y", 49, 10)
+                });
+                drop(permit);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        // The request on x dies without an answer (transport error) while y stays busy.
+        let dies = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            drop(in_flight);
+        };
+        let (released, (), ()) = tokio::join!(waiter, other_traffic, dies);
+        assert!(released, "the waiter on x was held up by traffic on y");
+    }
+
     #[test]
     fn absurd_reset_is_ignored() {
         let mut state = state(50);
@@ -527,7 +771,7 @@ mod tests {
         state.record("GET /a", token, &seen(0, 7_200_000), now);
         assert!(matches!(
             state.reserve("GET /a", token, now, false),
-            Step::Go(_)
+            Step::Go(..)
         ));
     }
 }
