@@ -140,7 +140,7 @@ async fn build_for_with_progress(
         .map_err(|e| BuildError::Task(e.to_string()))??;
     let refresh = match refresh {
         Some((refresher, targets)) => {
-            let summary = refresher.refresh_with_progress(&targets, &progress).await?;
+            let summary = refresher.refresh(&targets, &progress).await?;
             tracing::info!(
                 "refreshed {} users ({} changed), {} need re-consent, {} failed",
                 summary.refreshed,
@@ -211,18 +211,9 @@ async fn deploy(
 /// Renders from the store's snapshots only (and the configured sample users). Blocking; waits
 /// for the build lock of the output folder if another build holds it.
 pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError> {
-    render_with_progress(config, store, &Progress::hidden())
-}
-
-/// [`render`], ticking `progress` once per profile page written.
-pub fn render_with_progress(
-    config: &Config,
-    store: &Store,
-    progress: &Progress,
-) -> Result<BuildSummary, BuildError> {
     let _lock = BuildLock::acquire(&config.site.output_dir)?;
     let inputs = RenderInputs::load(config)?;
-    render_locked(config, store, inputs, progress)
+    render_locked(config, store, inputs, &Progress::hidden())
 }
 
 /// Everything a render reads besides the store, loaded (and the theme compiled) up front so
@@ -254,7 +245,7 @@ impl RenderInputs {
     }
 }
 
-/// [`render_with_progress`] for a caller that holds the build lock and loaded `inputs`.
+/// [`render`] for a caller that holds the build lock and loaded `inputs`.
 fn render_locked(
     config: &Config,
     store: &Store,
@@ -273,14 +264,13 @@ fn render_locked(
         output_dir: config.site.output_dir.clone(),
         cname: config.site.cname.clone(),
     };
-    progress.start(
-        "writing pages",
-        (samples.len() + store.count_page_sources()?) as u64,
-    );
-
     // Users waiting for a new consent longer than the grace period are no longer published.
     let grace = i64::try_from(config.refresh.grace_period.as_secs()).unwrap_or(i64::MAX);
     let reconsent_cutoff = crate::store::unix_now().saturating_sub(grace);
+    progress.start(
+        "writing pages",
+        (samples.len() + store.count_published(reconsent_cutoff)?) as u64,
+    );
     // The store is read on one thread and profiles flow to the renderers through a bounded
     // channel, so thousands of users never sit in memory at once.
     let (sender, receiver) = mpsc::sync_channel::<Result<ProfileEntry, SiteError>>(PIPELINE_DEPTH);

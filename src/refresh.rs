@@ -136,28 +136,8 @@ pub struct Refresher {
 }
 
 impl Refresher {
-    /// Refreshes every active user who is due, `concurrency` at a time.
-    pub async fn refresh_all(&self) -> Result<RefreshSummary, StoreError> {
-        self.refresh(&Targets::everyone()).await
-    }
-
-    /// [`Refresher::refresh_all`], ticking `progress` once per user.
-    pub async fn refresh_all_with_progress(
-        &self,
-        progress: &Progress,
-    ) -> Result<RefreshSummary, StoreError> {
-        self.refresh_with_progress(&Targets::everyone(), progress)
-            .await
-    }
-
-    /// Refreshes `targets`, `concurrency` at a time.
-    pub async fn refresh(&self, targets: &Targets) -> Result<RefreshSummary, StoreError> {
-        self.refresh_with_progress(targets, &Progress::hidden())
-            .await
-    }
-
-    /// [`Refresher::refresh`], ticking `progress` once per user.
-    pub async fn refresh_with_progress(
+    /// Refreshes `targets`, `concurrency` at a time, ticking `progress` once per user.
+    pub async fn refresh(
         &self,
         targets: &Targets,
         progress: &Progress,

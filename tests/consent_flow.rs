@@ -406,7 +406,7 @@ async fn a_deletion_that_fails_revokes_nothing_and_can_be_retried() {
 fn stored_snapshot(site: &Site, id: Snowflake) -> Option<strife_gen::discord::models::Snapshot> {
     let mut found = None;
     site.store
-        .for_each_page_source(|source| {
+        .for_each_published(i64::MIN, |source| {
             let source = source.unwrap();
             if source.id == id {
                 found = Some(source.snapshot);

@@ -355,15 +355,6 @@ impl Store {
         Ok(changed)
     }
 
-    /// Records why the last refresh of a user failed, without changing their status.
-    pub fn record_error(&self, id: Snowflake, error: &str, now: i64) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE users SET last_error = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id.to_string(), error, now],
-        )?;
-        Ok(())
-    }
-
     /// Records a failed refresh: the error, one more failure in a row, and when to try again
     /// (`backoff(failures in a row)` seconds from `now`). Returns the new failure count.
     pub fn record_failure(
@@ -514,28 +505,12 @@ impl Store {
         rows.map(|row| row?).collect()
     }
 
-    /// Ids of the users to refresh from Discord.
-    pub fn active_user_ids(&self) -> Result<Vec<Snowflake>, StoreError> {
-        let conn = self.conn();
-        let mut statement =
-            conn.prepare_cached("SELECT id FROM users WHERE status = 'active' ORDER BY id")?;
-        let ids = statement.query_map([], |r| r.get::<_, String>(0))?;
-        ids.map(|id| parse_id(&id?)).collect()
-    }
-
     /// Streams the users whose page is published (active, or waiting for a new consent) with
     /// their snapshot, one at a time, so memory does not grow with the number of users.
     ///
     /// Reads through a connection of its own: WAL lets it read while others write.
-    pub fn for_each_page_source(
-        &self,
-        visit: impl FnMut(Result<PageSource, StoreError>) -> bool,
-    ) -> Result<(), StoreError> {
-        self.for_each_published(i64::MIN, visit)
-    }
-
-    /// Like [`Store::for_each_page_source`], but users waiting for a new consent since before
-    /// `reconsent_cutoff` (Unix seconds) are left out: their grace period is over.
+    /// Users waiting for a new consent since before `reconsent_cutoff` (Unix seconds) are left
+    /// out: their grace period is over.
     pub fn for_each_published(
         &self,
         reconsent_cutoff: i64,
@@ -544,17 +519,16 @@ impl Store {
         let conn = connect(&self.path)?;
         // Old names come with each row (a JSON array from the primary-key index of
         // `name_history`), so there is one query whatever the number of users.
-        let mut statement = conn.prepare(
+        let mut statement = conn.prepare(&format!(
             "SELECT u.id, u.publish_connections, u.publish_guilds, u.status, s.data, s.changed_at,
                     (SELECT json_group_array(username) FROM
                         (SELECT h.username FROM name_history h
                          WHERE h.user_id = u.id AND h.username <> u.username
                          ORDER BY h.last_seen DESC, h.username))
              FROM users u JOIN snapshots s ON s.user_id = u.id
-             WHERE u.status = 'active'
-                OR (u.status = 'needs_reconsent' AND u.status_since >= ?1)
+             WHERE {PUBLISHED}
              ORDER BY u.id",
-        )?;
+        ))?;
         let mut rows = statement.query(params![reconsent_cutoff])?;
         while let Some(row) = rows.next()? {
             if !visit(read_page_source(row)) {
@@ -564,13 +538,15 @@ impl Store {
         Ok(())
     }
 
-    /// How many pages [`Store::for_each_page_source`] would visit now (for progress bars).
-    pub fn count_page_sources(&self) -> Result<usize, StoreError> {
+    /// How many pages [`Store::for_each_published`] would visit now (for progress bars).
+    pub fn count_published(&self, reconsent_cutoff: i64) -> Result<usize, StoreError> {
         let conn = self.conn();
         let count: i64 = conn.query_row(
-            "SELECT count(*) FROM users u JOIN snapshots s ON s.user_id = u.id
-             WHERE u.status IN ('active', 'needs_reconsent')",
-            [],
+            &format!(
+                "SELECT count(*) FROM users u JOIN snapshots s ON s.user_id = u.id
+                 WHERE {PUBLISHED}"
+            ),
+            params![reconsent_cutoff],
             |r| r.get(0),
         )?;
         Ok(usize::try_from(count).unwrap_or(0))
@@ -586,6 +562,11 @@ impl Store {
         Ok(names.collect::<Result<_, _>>()?)
     }
 }
+
+/// Who is published (as `u`, with `?1` the re-consent cutoff): active users, and users waiting
+/// for a new consent whose grace period has not ended.
+const PUBLISHED: &str =
+    "(u.status = 'active' OR (u.status = 'needs_reconsent' AND u.status_since >= ?1))";
 
 const USER_COLUMNS: &str =
     "SELECT id, username, scopes, publish_connections, publish_guilds, status,

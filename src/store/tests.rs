@@ -34,7 +34,7 @@ fn open() -> (tempfile::TempDir, Store) {
 fn page_ids(store: &Store) -> Vec<u64> {
     let mut ids = Vec::new();
     store
-        .for_each_page_source(|source| {
+        .for_each_published(i64::MIN, |source| {
             ids.push(source.unwrap().id.0);
             true
         })
@@ -198,7 +198,7 @@ fn page_sources_carry_old_names_and_when_data_changed() {
 
     let mut sources = Vec::new();
     store
-        .for_each_page_source(|source| {
+        .for_each_published(i64::MIN, |source| {
             sources.push(source.unwrap());
             true
         })
@@ -209,12 +209,12 @@ fn page_sources_carry_old_names_and_when_data_changed() {
     assert_eq!(sources[0].changed_at, 300, "unchanged data keeps the date");
     assert!(sources[1].old_names.is_empty());
     assert_eq!(sources[1].changed_at, 150);
-    assert_eq!(store.count_page_sources().unwrap(), 2);
+    assert_eq!(store.count_published(i64::MIN).unwrap(), 2);
 
     store
         .set_status(Snowflake(8), UserStatus::Revoked, None, 500)
         .unwrap();
-    assert_eq!(store.count_page_sources().unwrap(), 1);
+    assert_eq!(store.count_published(i64::MIN).unwrap(), 1);
 }
 
 #[test]
@@ -238,7 +238,7 @@ fn statuses_decide_who_is_refreshed_and_published() {
         .set_status(Snowflake(3), UserStatus::Revoked, None, 5)
         .unwrap();
 
-    assert_eq!(store.active_user_ids().unwrap(), [Snowflake(1)]);
+    assert_eq!(store.due_user_ids(i64::MAX).unwrap(), [Snowflake(1)]);
     assert_eq!(page_ids(&store), [1, 2]);
     let waiting = store.user(Snowflake(2)).unwrap().unwrap();
     assert_eq!(waiting.last_error.as_deref(), Some("invalid_grant"));
@@ -250,7 +250,7 @@ fn statuses_decide_who_is_refreshed_and_published() {
         .record_consent(&consent(2, "b", "r2"), &cipher, 9)
         .unwrap();
     assert_eq!(
-        store.active_user_ids().unwrap(),
+        store.due_user_ids(i64::MAX).unwrap(),
         [Snowflake(1), Snowflake(2)]
     );
 }
@@ -289,7 +289,7 @@ fn a_corrupt_snapshot_is_reported_for_that_user_only() {
         .unwrap();
     let mut results = Vec::new();
     store
-        .for_each_page_source(|source| {
+        .for_each_published(i64::MIN, |source| {
             results.push(source.map(|s| s.id.0).map_err(|e| e.to_string()));
             true
         })
