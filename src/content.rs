@@ -139,7 +139,7 @@ impl Content {
             let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
-            if file_name.starts_with('.') || file_name.ends_with('~') || path.is_dir() {
+            if crate::files::is_ignored(&path) || path.is_dir() {
                 continue;
             }
             let Some(stem) = file_name.strip_suffix(".md").filter(|s| !s.is_empty()) else {

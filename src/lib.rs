@@ -9,6 +9,7 @@ pub mod content;
 pub mod crypto;
 pub mod deploy;
 pub mod discord;
+pub mod files;
 pub mod init;
 pub mod jobs;
 pub mod lock;

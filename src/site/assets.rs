@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::files::is_ignored;
+
 use super::render::RenderError;
 
 /// One static file.
@@ -116,14 +118,11 @@ fn collect(dir: &Path, out: &mut BTreeMap<String, Asset>) -> Result<(), RenderEr
 }
 
 /// The files below a theme's `templates/` or `static/` folder, each with its `/`-separated name
-/// relative to `dir`, sorted. Hidden files and folders (`.git`, editor swap files) and editor
-/// backups (`name~`) are skipped, and so are names that are not UTF-8 (a template could not name
+/// relative to `dir`, sorted. Hidden files and folders and editor temp files are skipped
+/// ([`crate::files::is_ignored`]), and so are names that are not UTF-8 (a template could not name
 /// them).
 pub(super) fn theme_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, RenderError> {
-    let hidden = |entry: &walkdir::DirEntry| {
-        let name = entry.file_name().to_string_lossy();
-        entry.depth() > 0 && (name.starts_with('.') || name.ends_with('~'))
-    };
+    let hidden = |entry: &walkdir::DirEntry| entry.depth() > 0 && is_ignored(entry.path());
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir)
         .sort_by_file_name()

@@ -740,4 +740,15 @@ mod tests {
         };
         assert!(!r.render_landing(&neither).unwrap().contains("<fieldset>"));
     }
+
+    #[test]
+    fn editor_droppings_in_a_theme_are_not_templates() {
+        // An Emacs autosave of a half-edited template must not break the theme.
+        let dir = theme(&[
+            ("#profile.html#", "{% if %}"),
+            ("4913", "{{"),
+            ("index.html~", "{%"),
+        ]);
+        assert!(Renderer::new(dir.path(), site_info()).is_ok());
+    }
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 
-use super::watcher::{is_editor_temp_file, ChangeBatch, Target};
+use super::watcher::{ChangeBatch, Target};
+use crate::files::is_editor_temp_file;
 
 /// The inputs of a build, from one configuration.
 #[derive(Debug, Clone, PartialEq)]

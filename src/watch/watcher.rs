@@ -4,7 +4,7 @@
 //! decides what they mean (see `super::changes`). Reads (`Access` events) are dropped here:
 //! every build opens the templates, and those opens must not trigger the next build.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use notify_debouncer_full::notify::{self, EventKind, RecommendedWatcher, RecursiveMode};
@@ -162,41 +162,9 @@ fn is_change(kind: &EventKind) -> bool {
     )
 }
 
-/// Files editors write beside the real one while saving (Vim's swap files and its `4913` probe,
-/// backup files ending in `~`, Emacs lock and autosave files). Changing them changes nothing.
-pub fn is_editor_temp_file(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
-        return false;
-    };
-    name.ends_with('~')
-        || name.starts_with(".#")
-        || (name.starts_with('#') && name.ends_with('#'))
-        || name == "4913"
-        || [".swp", ".swo", ".swx"]
-            .iter()
-            .any(|suffix| name.ends_with(suffix))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn editor_temp_files_are_recognised() {
-        for name in [
-            "profile.html.swp",
-            ".profile.html.swo",
-            "base.html~",
-            ".#index.html",
-            "#index.html#",
-            "4913",
-        ] {
-            assert!(is_editor_temp_file(Path::new(name)), "{name}");
-        }
-        for name in ["profile.html", "style.css", "49130", "index.md", "swp"] {
-            assert!(!is_editor_temp_file(Path::new(name)), "{name}");
-        }
-    }
 
     #[tokio::test]
     async fn a_missing_target_is_watched_once_it_exists() {
