@@ -100,13 +100,7 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 async fn watch_command(config_path: &Path, port: u16, open_browser: bool) -> Result<()> {
     let options = crate::watch::WatchOptions { port, open_browser };
-    let shutdown = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot listen for Ctrl-C ({error}); stop watch another way");
-            std::future::pending::<()>().await;
-        }
-    };
-    crate::watch::run(config_path, options, shutdown)
+    crate::watch::run(config_path, options, server::shutdown_signal())
         .await
         .map_err(|error| match error {
             // Keeps the config error findable for exit code 2.

@@ -420,7 +420,8 @@ async fn run_batch(
     }
 }
 
-async fn shutdown_signal() {
+/// Completes on Ctrl-C or SIGTERM (the signals a terminal or a service manager sends).
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!("cannot listen for Ctrl-C: {error}");
