@@ -13,9 +13,7 @@ use warp::http::StatusCode;
 
 #[tokio::test]
 async fn consent_then_build_publishes_what_was_opted_in() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
 
     let (status, body) = site.sign_in("/login?publish=guilds").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -54,9 +52,7 @@ async fn consent_then_build_publishes_what_was_opted_in() {
 
 #[tokio::test]
 async fn rotated_refresh_tokens_keep_working_build_after_build() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     // Tokens that expire within the refresh margin: every build must rotate them.
     site.fake.set_access_token_lifetime(3600);
     site.sign_in("/login").await;
@@ -87,9 +83,7 @@ async fn rotated_refresh_tokens_keep_working_build_after_build() {
 
 #[tokio::test]
 async fn a_broken_theme_fails_the_build_before_any_token_is_rotated() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     // Tokens that expire within the refresh margin: a build that refreshes must rotate them.
     site.fake.set_access_token_lifetime(3600);
     site.sign_in("/login").await;
@@ -124,9 +118,7 @@ async fn a_broken_theme_fails_the_build_before_any_token_is_rotated() {
 
 #[tokio::test]
 async fn a_dead_access_token_is_refreshed_once_and_the_build_goes_on() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     site.sign_in("/login").await;
     site.fake.expire_access_tokens(ADA);
     site.fake
@@ -138,9 +130,7 @@ async fn a_dead_access_token_is_refreshed_once_and_the_build_goes_on() {
 
 #[tokio::test]
 async fn a_user_who_removed_the_app_needs_reconsent_and_keeps_their_last_page() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     site.sign_in("/login").await;
     site.build().await;
     site.fake.deauthorize(ADA);
@@ -167,9 +157,7 @@ async fn a_user_who_removed_the_app_needs_reconsent_and_keeps_their_last_page() 
 
 #[tokio::test]
 async fn discord_failures_keep_the_previous_snapshot_and_record_the_error() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     site.sign_in("/login").await;
     site.build().await;
     // More 5xx than the client retries.
@@ -211,9 +199,7 @@ async fn rate_limits_are_respected_by_pacing() {
 
 #[tokio::test]
 async fn denied_and_replayed_callbacks_get_friendly_pages() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     site.fake.deny_next_authorize();
     let (status, body) = site.sign_in("/login").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -257,9 +243,7 @@ fn cookie_pair(started: &warp::http::Response<warp::hyper::body::Bytes>) -> Stri
 
 #[tokio::test]
 async fn a_flood_of_logins_keeps_no_server_memory_and_blocks_no_one() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     let filter = routes(site.app.clone());
     for _ in 0..20_000 {
         let started = warp::test::request().path("/login").reply(&filter).await;
@@ -276,9 +260,7 @@ async fn a_flood_of_logins_keeps_no_server_memory_and_blocks_no_one() {
 
 #[tokio::test]
 async fn sign_ins_in_two_tabs_both_work_once_and_clear_their_cookies() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     let filter = routes(site.app.clone());
     let first = warp::test::request().path("/login").reply(&filter).await;
     let second = warp::test::request()
@@ -348,9 +330,7 @@ async fn bad_requests_get_pages_not_panics() {
 
 #[tokio::test]
 async fn delete_revokes_and_removes_the_page_on_the_next_build() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     site.sign_in("/login?publish=connections").await;
     site.build().await;
     assert!(site.page(ADA).unwrap().contains("ada-gh"));
@@ -375,9 +355,7 @@ fn sql(site: &Site, statement: &str) {
 
 #[tokio::test]
 async fn a_deletion_that_fails_revokes_nothing_and_can_be_retried() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     site.sign_in("/login").await;
     sql(
         &site,
@@ -460,9 +438,7 @@ async fn the_grant_is_stored_before_fetching_more_and_survives_a_disconnect() {
 
 #[tokio::test]
 async fn the_service_renders_a_new_consent_without_waiting_for_the_schedule() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     let background = strife_gen::server::spawn_background_builds(&site.app, site.refresher.clone());
     site.sign_in("/login").await;
     // The schedule is hours away; the consent itself must trigger the render. Poll for it, bounded.
@@ -488,9 +464,7 @@ async fn the_service_renders_a_new_consent_without_waiting_for_the_schedule() {
 
 #[tokio::test]
 async fn a_rename_keeps_the_old_vanity_url_and_deletion_removes_every_file() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     site.sign_in("/login?publish=connections").await;
     site.build().await;
     let out = site.root.join("output");

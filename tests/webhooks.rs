@@ -430,9 +430,7 @@ async fn a_failed_revocation_retries_its_whole_batch() {
 
 #[tokio::test]
 async fn stopping_the_service_finishes_the_build_in_progress_and_starts_no_other() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     site.sign_in("/login").await;
     // Another build holds the output: the service's start-up build waits for it.
     let held = BuildLock::acquire(&site.config.site.output_dir).unwrap();
@@ -612,9 +610,7 @@ impl Log {
 
 #[tokio::test]
 async fn builds_on_one_output_never_overlap() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     site.sign_in("/login").await;
 
     // While a build holds the lock, a render waits for it, saying so, and runs after.
@@ -666,9 +662,7 @@ async fn builds_on_one_output_never_overlap() {
 
 #[tokio::test]
 async fn a_failing_user_is_not_retried_before_their_next_attempt() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     site.sign_in("/login").await;
     let id = Snowflake::parse(ADA).unwrap();
     // Exactly as many 5xx as the client tries (1 + 5 retries): this refresh fails.
@@ -701,9 +695,7 @@ async fn a_failing_user_is_not_retried_before_their_next_attempt() {
 
 #[tokio::test]
 async fn after_the_grace_period_a_user_waiting_for_reconsent_loses_their_page() {
-    let site = Site::new().await;
-    site.fake.add_user(ada());
-    site.fake.login_as(ADA);
+    let site = Site::with_ada().await;
     site.sign_in("/login").await;
     site.build().await;
     site.fake.deauthorize(ADA);

@@ -35,6 +35,14 @@ pub fn themes_dir() -> PathBuf {
 }
 
 impl Site {
+    /// A site whose fake Discord knows [`ada`] and signs the next authorize in as her.
+    pub async fn with_ada() -> Site {
+        let site = Site::new().await;
+        site.fake.add_user(ada());
+        site.fake.login_as(ADA);
+        site
+    }
+
     pub async fn new() -> Site {
         Site::with(|config| config, |app| app).await
     }
