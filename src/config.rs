@@ -830,3 +830,6 @@ base_url = "https://example.org/profiles/"
         );
     }
 }
+
+#[cfg(test)]
+mod proptests;

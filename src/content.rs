@@ -376,3 +376,6 @@ fn check_link_url(raw: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;
