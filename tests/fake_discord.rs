@@ -266,6 +266,123 @@ async fn denied_consent_redirects_with_error() {
     assert!(get(&back, "code").is_some());
 }
 
+/// The interactive consent page: what a browser test clicks through.
+#[tokio::test]
+async fn interactive_authorize_shows_a_page_whose_buttons_decide() {
+    let discord = discord().await;
+    discord.authorize_interactively();
+    let (verifier, challenge) = pkce();
+    let query = authorize_query("identify connections", &challenge, "st@te/1");
+    let page = client()
+        .get(discord.authorize_url())
+        .query(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"<strong id="user">Alice</strong>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<ul id="scopes"><li>identify</li><li>connections</li></ul>"#),
+        "{html}"
+    );
+    // The action is the authorize route with the query, HTML-escaped (`/` too).
+    assert!(
+        html.contains(r#"<form method="post" action="&#x2f;oauth2&#x2f;authorize?client_id="#),
+        "{html}"
+    );
+    assert!(html.contains(r#"name="decision" value="authorize""#));
+    assert!(html.contains(r#"name="decision" value="cancel""#));
+    assert!(
+        html.contains("&amp;"),
+        "the query is escaped in the form: {html}"
+    );
+    assert!(!html.contains("code="), "no code before the person decides");
+
+    // The form posts the same query back: "Authorize" redirects with a working code...
+    let decide = |decision: &'static str| {
+        client()
+            .post(discord.authorize_url())
+            .query(&query)
+            .form(&[("decision", decision)])
+            .send()
+    };
+    let approved = decide("authorize").await.unwrap();
+    assert_eq!(approved.status(), StatusCode::FOUND);
+    let back = url::Url::parse(approved.headers()["location"].to_str().unwrap()).unwrap();
+    let back: Vec<(String, String)> = back.query_pairs().into_owned().collect();
+    assert_eq!(get(&back, "state"), Some("st@te/1"));
+    let code = get(&back, "code").unwrap();
+    let token = exchange(&discord, code, &verifier).await;
+    assert_eq!(token.status(), StatusCode::OK);
+    let token: Value = token.json().await.unwrap();
+    assert_eq!(token["scope"], "identify connections");
+
+    // ...and "Cancel" with access_denied; anything else is refused.
+    let cancelled = decide("cancel").await.unwrap();
+    let back = url::Url::parse(cancelled.headers()["location"].to_str().unwrap()).unwrap();
+    let back: Vec<(String, String)> = back.query_pairs().into_owned().collect();
+    assert_eq!(get(&back, "error"), Some("access_denied"));
+    assert_eq!(get(&back, "code"), None);
+    assert_eq!(decide("maybe").await.unwrap().status(), 400);
+    // Only the visit counts as an authorize request, not the form posting it back.
+    assert_eq!(discord.authorize_params().len(), 1);
+
+    // Without interactive mode the route redirects at once, and a POST is not allowed.
+    let plain = self::discord().await;
+    let resp = client()
+        .post(plain.authorize_url())
+        .query(&query)
+        .form(&[("decision", "authorize")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+}
+
+#[tokio::test]
+async fn the_cdn_serves_a_real_png_for_known_avatars_only() {
+    let discord = discord().await;
+    let mut carol = FakeUser::new("80351110224678914", "carol");
+    carol.user["avatar"] = json!("0123abcd");
+    discord.add_user(carol);
+    let fetch = |path: &str| {
+        client()
+            .get(format!("{}/{path}", discord.cdn_base()))
+            .send()
+    };
+    for path in [
+        "avatars/80351110224678914/0123abcd.png?size=128",
+        "avatars/80351110224678914/0123abcd.webp?size=256",
+        "embed/avatars/3.png",
+    ] {
+        let resp = fetch(path).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(resp.headers()["content-type"], "image/png");
+        let bytes = resp.bytes().await.unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{path}");
+    }
+    for path in [
+        "avatars/80351110224678914/ffff.png",
+        "avatars/80351110224678914/0123abcd.gif",
+        "avatars/1/0123abcd.png",
+        // Alice has no avatar at all.
+        &format!("avatars/{ALICE}/null.png"),
+        "embed/avatars/6.png",
+        "banners/80351110224678914/0123abcd.png",
+    ] {
+        assert_eq!(fetch(path).await.unwrap().status(), 404, "{path}");
+    }
+    assert_eq!(discord.count_status(200), 3);
+}
+
 #[tokio::test]
 async fn code_needs_the_right_verifier_and_is_single_use() {
     let discord = discord().await;

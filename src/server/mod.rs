@@ -54,6 +54,8 @@ pub struct App {
     secure_cookies: bool,
     /// Wait before a batch whose revocation failed runs again.
     revoke_retry: std::time::Duration,
+    /// The `Content-Security-Policy` of every answer, made once from the config.
+    content_security_policy: HeaderValue,
 }
 
 impl App {
@@ -70,6 +72,7 @@ impl App {
             .as_deref()
             .and_then(parse_public_key)
             .map(|key| DiscordVerifier::new(key, config.webhooks.timestamp_tolerance));
+        let content_security_policy = content_security_policy(config.discord.authorize_url.url());
         App {
             config,
             store: refresher.store.clone(),
@@ -84,6 +87,7 @@ impl App {
             clock: Arc::new(unix_now),
             secure_cookies,
             revoke_retry: REVOKE_RETRY,
+            content_security_policy,
         }
     }
 
@@ -189,10 +193,11 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .and(pages.or(healthz).unify().or(static_files).unify())
         .recover(move |rejection| recover(rejection, recover_app.clone()))
         .unify();
+    let policy = app.content_security_policy.clone();
     webhooks::routes(app)
         .or(site)
         .unify()
-        .map(with_security_headers)
+        .map(move |response| with_security_headers(response, &policy))
 }
 
 /// `GET /static/<hashed name>`: the theme's static files under the same content-hashed names as
@@ -237,22 +242,43 @@ async fn recover(rejection: Rejection, app: Arc<App>) -> Result<Response, Infall
     Ok(page.render(&app))
 }
 
-/// Headers every answer carries: no framing, no sniffing, no referrer (a callback URL holds an
-/// authorization code), and nothing cached (pages depend on the signed-in user).
-fn with_security_headers(mut response: Response) -> Response {
+/// The Content Security Policy of an answer, but for the origin of Discord's authorize page: the
+/// theme's own styles, its images and https/data images, nothing else loaded, no framing, no
+/// `<base>`, and forms only to this service.
+const STRICT_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// [`STRICT_POLICY`] with forms also allowed to go to the origin (scheme, host and port) of
+/// Discord's authorize page, and nowhere wider: the landing form's `/login` answers with a
+/// redirect there, and browsers apply `form-action` to the redirect too.
+fn content_security_policy(authorize_url: &url::Url) -> HeaderValue {
+    // An http(s) URL's origin is never opaque; its default port is left out, as browsers do.
+    let discord = authorize_url.origin().ascii_serialization();
+    let policy = STRICT_POLICY.replace(
+        "form-action 'self';",
+        &format!("form-action 'self' {discord};"),
+    );
+    // An origin's ASCII serialization is always a valid header value. Should it ever not be,
+    // the strict policy stays: sign-in breaks, but nothing is opened up.
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| {
+        tracing::error!("the authorize URL's origin {discord:?} cannot be put in a header");
+        HeaderValue::from_static(STRICT_POLICY)
+    })
+}
+
+/// Headers every answer carries: the Content Security `policy`, no framing, no sniffing, no
+/// referrer (a callback URL holds an authorization code), and nothing cached (pages depend on
+/// the signed-in user).
+fn with_security_headers(mut response: Response, policy: &HeaderValue) -> Response {
     let headers: &mut HeaderMap = response.headers_mut();
     let fixed = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-        ),
     ];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
     }
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy.clone());
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));

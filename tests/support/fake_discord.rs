@@ -9,6 +9,9 @@
 //! // point the code under test at discord.api_base() / discord.authorize_url()
 //! ```
 //!
+//! For a real browser, [`FakeDiscord::authorize_interactively`] makes the authorize step a page
+//! with buttons, and [`FakeDiscord::cdn_base`] serves real (PNG) images at Discord's CDN paths.
+//!
 //! The server binds `127.0.0.1:0` and runs as a task of the current tokio runtime; it stops with
 //! the runtime. All state sits behind one `Arc<Mutex<..>>`, so `FakeDiscord` clones are cheap and
 //! share everything. Handlers never panic on bad input: they answer 4xx like Discord does.
@@ -234,6 +237,8 @@ struct State {
     users: HashMap<String, FakeUser>,
     login_as: Option<String>,
     deny_next: bool,
+    /// `/oauth2/authorize` shows a consent page instead of redirecting at once.
+    interactive: bool,
     codes: HashMap<String, PendingCode>,
     authorizations: Vec<Authorization>,
     access_lifetime: u64,
@@ -253,6 +258,7 @@ impl State {
             users: HashMap::new(),
             login_as: None,
             deny_next: false,
+            interactive: false,
             codes: HashMap::new(),
             authorizations: Vec::new(),
             access_lifetime: DEFAULT_ACCESS_TOKEN_LIFETIME,
@@ -439,6 +445,22 @@ impl FakeDiscord {
     /// The browser "session": every following `/oauth2/authorize` approves as this user.
     pub fn login_as(&self, id: &str) {
         self.state().login_as = Some(id.to_owned());
+    }
+
+    /// From now on `/oauth2/authorize` answers with a consent page (HTML, like Discord's) naming
+    /// the signed-in user and the scopes, with an "Authorize" and a "Cancel" button, instead of
+    /// redirecting at once. The buttons POST back to the same address, which then redirects like
+    /// the non-interactive route does. For tests that drive a real browser.
+    pub fn authorize_interactively(&self) {
+        self.state().interactive = true;
+    }
+
+    /// `http://127.0.0.1:PORT/cdn`: Discord's CDN for `discord.cdn_base`. It serves a real PNG
+    /// for the avatar of every user whose `avatar` hash matches
+    /// (`avatars/{id}/{hash}.{png|webp}`) and for the default avatars
+    /// (`embed/avatars/{0-5}.png`), 404 for anything else.
+    pub fn cdn_base(&self) -> String {
+        format!("{}/cdn", self.base_url())
     }
 
     /// The next `/oauth2/authorize` redirects back with `error=access_denied`.
@@ -763,18 +785,22 @@ fn api_route(path: &str) -> Option<&str> {
 
 fn handle(state: &mut State, req: &Req) -> Resp {
     let authorize = req.path == "/oauth2/authorize" || req.path == "/api/oauth2/authorize";
-    if authorize {
+    // The browser's visits, not the consent page's form posting the same query back.
+    if authorize && req.method == Method::GET {
         state.authorize_params.push(pairs(&req.query));
     }
     if let Some(resp) = injected(state, req) {
         return resp;
     }
     if authorize {
-        return if req.method == Method::GET {
-            authorize_route(state, req)
-        } else {
-            http_error(405)
+        return match req.method {
+            Method::GET => authorize_route(state, req),
+            Method::POST if state.interactive => authorize_route(state, req),
+            _ => http_error(405),
         };
+    }
+    if let Some(path) = req.path.strip_prefix("/cdn/") {
+        return cdn_route(state, req, path);
     }
     let Some(route) = api_route(&req.path) else {
         return http_error(404);
@@ -855,19 +881,70 @@ fn injected(state: &mut State, req: &Req) -> Option<Resp> {
     })
 }
 
+// ===== CDN =====
+
+/// The image every CDN route serves: a real 64×64 PNG, so that a browser shows it.
+const AVATAR_PNG: &[u8] = include_bytes!("../fixtures/cdn/avatar.png");
+
+/// `GET /cdn/<path>`: a user's avatar when the hash is theirs, a default avatar, else 404. Every
+/// format gets the same PNG (browsers go by the bytes, not the extension; there is no WebP
+/// encoder here).
+fn cdn_route(state: &State, req: &Req, path: &str) -> Resp {
+    if req.method != Method::GET {
+        return Resp::text(405, "405: Method Not Allowed");
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    let found = match segments.as_slice() {
+        ["avatars", user, file] => file
+            .rsplit_once('.')
+            .filter(|(_, ext)| matches!(*ext, "png" | "webp"))
+            .and_then(|(hash, _)| {
+                let user = state.users.get(*user)?;
+                (user.user["avatar"].as_str() == Some(hash)).then_some(())
+            })
+            .is_some(),
+        ["embed", "avatars", file] => {
+            matches!(
+                *file,
+                "0.png" | "1.png" | "2.png" | "3.png" | "4.png" | "5.png"
+            )
+        }
+        _ => false,
+    };
+    if !found {
+        return Resp::text(404, "404: Not Found");
+    }
+    Resp {
+        status: 200,
+        headers: Vec::new(),
+        content_type: "image/png",
+        body: AVATAR_PNG.to_vec(),
+    }
+}
+
 // ===== OAuth2 =====
 
-fn authorize_route(state: &mut State, req: &Req) -> Resp {
-    let params = pairs(&req.query);
-    match param(&params, "client_id") {
+/// A checked `/oauth2/authorize` request.
+struct AuthorizeRequest {
+    /// The `redirect_uri`, where the browser is sent back with a code or an error.
+    location: url::Url,
+    redirect_uri: String,
+    scopes: Vec<String>,
+    code_challenge: String,
+    state: Option<String>,
+}
+
+/// Discord's checks of an authorize query; the `Err` is the 400 page.
+fn parse_authorize(params: &[(String, String)]) -> Result<AuthorizeRequest, Resp> {
+    match param(params, "client_id") {
         Some(CLIENT_ID) => {}
-        Some(_) => return Resp::text(400, "Unknown Application: invalid client_id"),
-        None => return Resp::text(400, "Missing client_id"),
+        Some(_) => return Err(Resp::text(400, "Unknown Application: invalid client_id")),
+        None => return Err(Resp::text(400, "Missing client_id")),
     }
-    let Some(redirect_uri) = param(&params, "redirect_uri") else {
-        return Resp::text(400, "Missing redirect_uri");
+    let Some(redirect_uri) = param(params, "redirect_uri") else {
+        return Err(Resp::text(400, "Missing redirect_uri"));
     };
-    let mut location = match url::Url::parse(redirect_uri) {
+    let location = match url::Url::parse(redirect_uri) {
         Ok(url)
             if matches!(url.scheme(), "http" | "https")
                 && url.has_host()
@@ -875,62 +952,77 @@ fn authorize_route(state: &mut State, req: &Req) -> Resp {
         {
             url
         }
-        _ => return Resp::text(400, "Invalid OAuth2 redirect_uri"),
+        _ => return Err(Resp::text(400, "Invalid OAuth2 redirect_uri")),
     };
-    match param(&params, "response_type") {
+    match param(params, "response_type") {
         Some("code") => {}
-        Some(other) => return Resp::text(400, format!("Unsupported response_type {other:?}")),
-        None => return Resp::text(400, "Missing response_type"),
+        Some(other) => {
+            return Err(Resp::text(
+                400,
+                format!("Unsupported response_type {other:?}"),
+            ))
+        }
+        None => return Err(Resp::text(400, "Missing response_type")),
     }
-    let scopes: Vec<String> = param(&params, "scope")
+    let scopes: Vec<String> = param(params, "scope")
         .unwrap_or("")
         .split(' ')
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
     if scopes.is_empty() {
-        return Resp::text(400, "Missing scope");
+        return Err(Resp::text(400, "Missing scope"));
     }
     if let Some(bad) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
-        return Resp::text(400, format!("Invalid scope: {bad}"));
+        return Err(Resp::text(400, format!("Invalid scope: {bad}")));
     }
-    let Some(code_challenge) = param(&params, "code_challenge") else {
-        return Resp::text(400, "Missing code_challenge (this fake requires PKCE)");
+    let Some(code_challenge) = param(params, "code_challenge") else {
+        return Err(Resp::text(
+            400,
+            "Missing code_challenge (this fake requires PKCE)",
+        ));
     };
     if !is_pkce_string(code_challenge) {
-        return Resp::text(400, "Invalid code_challenge");
+        return Err(Resp::text(400, "Invalid code_challenge"));
     }
-    match param(&params, "code_challenge_method") {
+    match param(params, "code_challenge_method") {
         Some("S256") => {}
         Some(other) => {
-            return Resp::text(
+            return Err(Resp::text(
                 400,
                 format!("Unsupported code_challenge_method {other:?}: use S256"),
-            )
+            ))
         }
-        None => return Resp::text(400, "Missing code_challenge_method (must be S256)"),
+        None => {
+            return Err(Resp::text(
+                400,
+                "Missing code_challenge_method (must be S256)",
+            ))
+        }
     }
-    match param(&params, "prompt") {
+    match param(params, "prompt") {
         None | Some("consent") | Some("none") => {}
-        Some(other) => return Resp::text(400, format!("Invalid prompt {other:?}")),
+        Some(other) => return Err(Resp::text(400, format!("Invalid prompt {other:?}"))),
     }
-    let state_param = param(&params, "state");
+    Ok(AuthorizeRequest {
+        location,
+        redirect_uri: redirect_uri.to_owned(),
+        scopes,
+        code_challenge: code_challenge.to_owned(),
+        state: param(params, "state").map(str::to_owned),
+    })
+}
 
+/// `GET /oauth2/authorize`: the redirect back at once, or (interactive) the consent page.
+/// `POST` is that page's form: `decision=authorize` or `decision=cancel`.
+fn authorize_route(state: &mut State, req: &Req) -> Resp {
+    let request = match parse_authorize(&pairs(&req.query)) {
+        Ok(request) => request,
+        Err(resp) => return resp,
+    };
     if std::mem::take(&mut state.deny_next) {
-        {
-            let mut query = location.query_pairs_mut();
-            query.append_pair("error", "access_denied");
-            query.append_pair(
-                "error_description",
-                "The resource owner or authorization server denied the request",
-            );
-            if let Some(s) = state_param {
-                query.append_pair("state", s);
-            }
-        }
-        return Resp::redirect(location.into());
+        return deny(request);
     }
-
     let user_id = match &state.login_as {
         Some(id) if state.users.contains_key(id) => id.clone(),
         Some(id) => {
@@ -946,7 +1038,45 @@ fn authorize_route(state: &mut State, req: &Req) -> Resp {
             )
         }
     };
+    if req.method == Method::GET {
+        return if state.interactive {
+            consent_page(&state.users[&user_id], &request, &req.query)
+        } else {
+            grant(state, user_id, request)
+        };
+    }
+    let form = std::str::from_utf8(&req.body)
+        .map(pairs)
+        .unwrap_or_default();
+    match param(&form, "decision") {
+        Some("authorize") => grant(state, user_id, request),
+        Some("cancel") => deny(request),
+        _ => Resp::text(
+            400,
+            "fake discord: the form needs decision=authorize|cancel",
+        ),
+    }
+}
 
+/// Back to the application with `error=access_denied`.
+fn deny(request: AuthorizeRequest) -> Resp {
+    let mut location = request.location;
+    {
+        let mut query = location.query_pairs_mut();
+        query.append_pair("error", "access_denied");
+        query.append_pair(
+            "error_description",
+            "The resource owner or authorization server denied the request",
+        );
+        if let Some(s) = &request.state {
+            query.append_pair("state", s);
+        }
+    }
+    Resp::redirect(location.into())
+}
+
+/// Back to the application with a fresh authorization code for `user_id`.
+fn grant(state: &mut State, user_id: String, request: AuthorizeRequest) -> Resp {
     let code = random_token(30);
     let now = Instant::now();
     state.codes.retain(|_, c| c.expires_at > now);
@@ -954,20 +1084,64 @@ fn authorize_route(state: &mut State, req: &Req) -> Resp {
         code.clone(),
         PendingCode {
             user_id,
-            scopes,
-            redirect_uri: redirect_uri.to_owned(),
-            code_challenge: code_challenge.to_owned(),
+            scopes: request.scopes,
+            redirect_uri: request.redirect_uri,
+            code_challenge: request.code_challenge,
             expires_at: now + CODE_LIFETIME,
         },
     );
+    let mut location = request.location;
     {
         let mut query = location.query_pairs_mut();
         query.append_pair("code", &code);
-        if let Some(s) = state_param {
+        if let Some(s) = &request.state {
             query.append_pair("state", s);
         }
     }
     Resp::redirect(location.into())
+}
+
+/// Discord's "An external application wants to access your account" page, reduced to what a
+/// person reads and clicks. The form posts the same query back, so the request is checked again.
+fn consent_page(user: &FakeUser, request: &AuthorizeRequest, raw_query: &str) -> Resp {
+    use minijinja::HtmlEscape;
+    let name = user.user["global_name"]
+        .as_str()
+        .or(user.user["username"].as_str())
+        .unwrap_or("someone");
+    let scopes: String = request
+        .scopes
+        .iter()
+        .map(|scope| format!("<li>{}</li>", HtmlEscape(scope)))
+        .collect();
+    let action = format!("/oauth2/authorize?{raw_query}");
+    let body = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Discord | Authorize access to your account</title></head>
+<body>
+<h1>An external application wants to access your Discord account</h1>
+<p>Signed in as <strong id="user">{name}</strong>.</p>
+<p>This will allow the developer to:</p>
+<ul id="scopes">{scopes}</ul>
+<p>Once you authorize, you will be redirected to {redirect}.</p>
+<form method="post" action="{action}">
+<button type="submit" name="decision" value="cancel" id="cancel">Cancel</button>
+<button type="submit" name="decision" value="authorize" id="authorize">Authorize</button>
+</form>
+</body>
+</html>
+"#,
+        name = HtmlEscape(name),
+        redirect = HtmlEscape(request.location.origin().ascii_serialization().as_str()),
+        action = HtmlEscape(&action),
+    );
+    Resp {
+        status: 200,
+        headers: Vec::new(),
+        content_type: "text/html; charset=utf-8",
+        body: body.into_bytes(),
+    }
 }
 
 fn percent_decode(text: &str) -> String {
