@@ -1,9 +1,9 @@
 //! Checking incoming webhooks before anything in them is believed: Discord's Ed25519-signed
-//! events (with a timestamp window and a replay cache) and the operator's HMAC-signed refresh hook.
-//! Also the shapes of Discord's event bodies. No I/O here; the warp side is `server::webhooks`.
+//! events and the operator's HMAC-signed refresh hook, both with a signed timestamp that must be
+//! inside a time window. Also the shapes of Discord's event bodies. No I/O here: a request that
+//! passes comes back as a [`Signed`], which the warp side (`server::webhooks`) records in the
+//! store to refuse replays.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -17,30 +17,82 @@ use crate::discord::models::Snowflake;
 pub const SIGNATURE_HEADER: &str = "x-signature-ed25519";
 /// Header carrying the timestamp (Unix seconds) Discord signed with the body.
 pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
-/// Header carrying `sha256=<hex HMAC of the body>` on the refresh hook.
+/// Header carrying `sha256=<hex HMAC of timestamp "." body>` on the refresh hook.
 pub const HMAC_HEADER: &str = "x-strife-signature";
+/// Header carrying the timestamp (Unix seconds) the refresh hook's HMAC covers.
+pub const HMAC_TIMESTAMP_HEADER: &str = "x-strife-timestamp";
 /// The largest webhook body accepted; Discord's events are a few hundred bytes.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
-/// How many signatures the replay cache holds at most. Only verified signatures enter it, so
-/// only Discord's own traffic can fill it; when it is full of still-fresh entries new events are
-/// refused (Discord retries later) rather than forgetting one and letting its replay through.
-const REPLAY_CAPACITY: usize = 16_384;
 
-/// Why a signed request was refused. Every variant means "401"; the text is for the log only.
+/// Why a signed request was refused. Every variant means "401". The text goes to the log and to
+/// the caller: it names the problem, never the secret.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     #[error("the {0} header is missing")]
     MissingHeader(&'static str),
     #[error("the {0} header is malformed")]
     MalformedHeader(&'static str),
-    #[error("the signature does not match the body")]
+    #[error("the signature does not match the signed timestamp and body")]
     Mismatch,
     #[error("the timestamp is {0}s away from our clock, outside the allowed window")]
     Stale(i64),
-    #[error("this signature was already seen (a replay)")]
-    Replay,
-    #[error("too many recent events to remember; refusing until older ones expire")]
-    CacheFull,
+    #[error("a replay: this signature (timestamp {0}) was already accepted")]
+    Replay(i64),
+}
+
+/// The refresh hook's secret cannot be used.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the refresh hook secret is empty or not usable as an HMAC-SHA256 key")]
+pub struct BadSecret;
+
+/// A request whose signature and timestamp checked out. It may still be a replay: the caller
+/// records `signature` (see `Store::remember_signature`) and refuses it if it was seen before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The signature's bytes (decoded from hex, so another spelling of it is the same key).
+    pub signature: Vec<u8>,
+    /// The signed timestamp, Unix seconds.
+    pub signed_at: i64,
+    /// Timestamps older than this were outside the window at the check: records of them are no
+    /// longer needed to refuse a replay, the window refuses it by itself.
+    pub forget_before: i64,
+}
+
+/// The allowed distance between a signed timestamp and our clock, either way.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    tolerance: i64,
+}
+
+impl Window {
+    fn new(tolerance: Duration) -> Window {
+        Window {
+            tolerance: i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Parses the (already authenticated) timestamp and checks it against `now`.
+    fn check(
+        self,
+        signature: Vec<u8>,
+        timestamp: &str,
+        header: &'static str,
+        now: i64,
+    ) -> Result<Signed, SignatureError> {
+        let signed_at: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| SignatureError::MalformedHeader(header))?;
+        let skew = now.saturating_sub(signed_at);
+        if skew.saturating_abs() > self.tolerance {
+            return Err(SignatureError::Stale(skew));
+        }
+        Ok(Signed {
+            signature,
+            signed_at,
+            forget_before: now.saturating_sub(self.tolerance),
+        })
+    }
 }
 
 /// Parses a hex Ed25519 public key; `None` if it is not 32 bytes or not a point on the curve.
@@ -49,31 +101,29 @@ pub fn parse_public_key(hex_key: &str) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&bytes).ok()
 }
 
-/// Verifies Discord's webhook requests and remembers their signatures for the time window.
+/// Verifies Discord's webhook requests: signature, then timestamp window.
 pub struct DiscordVerifier {
     key: VerifyingKey,
-    tolerance: i64,
-    seen: Mutex<ReplayCache>,
+    window: Window,
 }
 
 impl DiscordVerifier {
     pub fn new(key: VerifyingKey, tolerance: Duration) -> DiscordVerifier {
         DiscordVerifier {
             key,
-            tolerance: i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX),
-            seen: Mutex::new(ReplayCache::default()),
+            window: Window::new(tolerance),
         }
     }
 
     /// Checks the signature over `timestamp || body`, then the timestamp against `now` (Unix
-    /// seconds, injected so tests can use fixed fixtures), then that the signature is new.
+    /// seconds, injected so tests can use fixed fixtures).
     pub fn verify(
         &self,
         signature: Option<&str>,
         timestamp: Option<&str>,
         body: &[u8],
         now: i64,
-    ) -> Result<(), SignatureError> {
+    ) -> Result<Signed, SignatureError> {
         let signature = signature.ok_or(SignatureError::MissingHeader(SIGNATURE_HEADER))?;
         let timestamp = timestamp.ok_or(SignatureError::MissingHeader(TIMESTAMP_HEADER))?;
         let bytes: [u8; 64] = hex::decode(signature.trim())
@@ -85,96 +135,73 @@ impl DiscordVerifier {
         message.extend_from_slice(timestamp.as_bytes());
         message.extend_from_slice(body);
         // Strict verification refuses malleable (non-canonical) signatures, so a replay cannot
-        // slip past the cache by presenting a second encoding of the same signature.
+        // slip past the replay records by presenting a second encoding of the same signature.
         self.key
             .verify_strict(&message, &signature)
             .map_err(|_| SignatureError::Mismatch)?;
-        let signed_at: i64 = timestamp
-            .trim()
-            .parse()
-            .map_err(|_| SignatureError::MalformedHeader(TIMESTAMP_HEADER))?;
-        let skew = now.saturating_sub(signed_at);
-        if skew.saturating_abs() > self.tolerance {
-            return Err(SignatureError::Stale(skew));
-        }
-        let expires = signed_at.saturating_add(self.tolerance);
-        self.seen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(bytes, expires, now)
+        self.window
+            .check(bytes.to_vec(), timestamp, TIMESTAMP_HEADER, now)
     }
 }
 
-/// Signatures seen recently, each kept until its timestamp leaves the window (after which the
-/// window check alone refuses it).
-#[derive(Default)]
-struct ReplayCache {
-    signatures: HashSet<[u8; 64]>,
-    by_expiry: VecDeque<(i64, [u8; 64])>,
+/// Verifies (and, for callers and tests, makes) the refresh hook's signatures:
+/// `X-Strife-Signature: sha256=<hex HMAC-SHA256 of timestamp "." body>` with the timestamp in
+/// `X-Strife-Timestamp`. Signing the timestamp is what lets a captured request expire.
+pub struct HmacVerifier {
+    /// Keyed once; every check works on a clone.
+    mac: Hmac<Sha256>,
+    window: Window,
 }
 
-impl ReplayCache {
-    fn insert(
-        &mut self,
-        signature: [u8; 64],
-        expires: i64,
+impl HmacVerifier {
+    /// Refuses an empty secret: anyone could sign with it.
+    pub fn new(secret: &str, tolerance: Duration) -> Result<HmacVerifier, BadSecret> {
+        if secret.is_empty() {
+            return Err(BadSecret);
+        }
+        let mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| BadSecret)?;
+        Ok(HmacVerifier {
+            mac,
+            window: Window::new(tolerance),
+        })
+    }
+
+    fn mac_of(&self, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = self.mac.clone();
+        mac.update(timestamp.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac
+    }
+
+    /// The `X-Strife-Signature` value for `body` sent with `X-Strife-Timestamp: <timestamp>`.
+    pub fn sign(&self, timestamp: &str, body: &[u8]) -> String {
+        let tag = self.mac_of(timestamp, body).finalize().into_bytes();
+        format!("sha256={}", hex::encode(tag))
+    }
+
+    /// Checks the HMAC (in constant time) over `timestamp "." body`, then the timestamp against
+    /// `now` (Unix seconds).
+    pub fn verify(
+        &self,
+        signature: Option<&str>,
+        timestamp: Option<&str>,
+        body: &[u8],
         now: i64,
-    ) -> Result<(), SignatureError> {
-        self.forget_expired(now);
-        if self.signatures.contains(&signature) {
-            return Err(SignatureError::Replay);
-        }
-        if self.signatures.len() >= REPLAY_CAPACITY {
-            return Err(SignatureError::CacheFull);
-        }
-        self.signatures.insert(signature);
-        // Keep the queue ordered by expiry: timestamps arrive roughly in order, so this walks
-        // back a few entries at most.
-        let at = self
-            .by_expiry
-            .iter()
-            .rposition(|(e, _)| *e <= expires)
-            .map_or(0, |i| i + 1);
-        self.by_expiry.insert(at, (expires, signature));
-        Ok(())
+    ) -> Result<Signed, SignatureError> {
+        let signature = signature.ok_or(SignatureError::MissingHeader(HMAC_HEADER))?;
+        let timestamp = timestamp.ok_or(SignatureError::MissingHeader(HMAC_TIMESTAMP_HEADER))?;
+        let tag = signature
+            .trim()
+            .strip_prefix("sha256=")
+            .and_then(|hex_tag| hex::decode(hex_tag).ok())
+            .ok_or(SignatureError::MalformedHeader(HMAC_HEADER))?;
+        self.mac_of(timestamp, body)
+            .verify_slice(&tag)
+            .map_err(|_| SignatureError::Mismatch)?;
+        self.window
+            .check(tag, timestamp, HMAC_TIMESTAMP_HEADER, now)
     }
-
-    fn forget_expired(&mut self, now: i64) {
-        while let Some((expires, signature)) = self.by_expiry.front().copied() {
-            if expires >= now {
-                break;
-            }
-            self.by_expiry.pop_front();
-            self.signatures.remove(&signature);
-        }
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.signatures.len()
-    }
-}
-
-/// Checks the refresh hook's `X-Strife-Signature: sha256=<hex>` in constant time.
-pub fn verify_hmac(secret: &str, header: Option<&str>, body: &[u8]) -> Result<(), SignatureError> {
-    let header = header.ok_or(SignatureError::MissingHeader(HMAC_HEADER))?;
-    let tag = header
-        .trim()
-        .strip_prefix("sha256=")
-        .and_then(|hex_tag| hex::decode(hex_tag).ok())
-        .ok_or(SignatureError::MalformedHeader(HMAC_HEADER))?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| SignatureError::Mismatch)?;
-    mac.update(body);
-    mac.verify_slice(&tag).map_err(|_| SignatureError::Mismatch)
-}
-
-/// `sha256=<hex>` for `body` under `secret`: what a caller of the refresh hook sends.
-pub fn hmac_header(secret: &str, body: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// The envelope of every Discord webhook request.
@@ -284,22 +311,35 @@ mod tests {
     }
 
     #[test]
-    fn valid_signature_passes_once_then_is_a_replay() {
+    fn a_valid_signature_comes_back_with_what_the_replay_check_records() {
         let (key, verifier) = keypair();
         let signature = sign(&key, "1000", "{}");
-        let check = |now| verifier.verify(Some(&signature), Some("1000"), b"{}", now);
-        assert_eq!(check(1000), Ok(()));
-        assert_eq!(check(1001), Err(SignatureError::Replay));
+        let signed = verifier
+            .verify(Some(&signature), Some("1000"), b"{}", 1010)
+            .unwrap();
+        assert_eq!(signed.signature, hex::decode(&signature).unwrap());
+        assert_eq!(signed.signed_at, 1000);
+        assert_eq!(signed.forget_before, 1010 - 300);
+        // Upper-case hex is the same signature, so it is the same replay record.
+        let upper = verifier
+            .verify(Some(&signature.to_uppercase()), Some("1000"), b"{}", 1010)
+            .unwrap();
+        assert_eq!(upper, signed);
     }
 
     #[test]
     fn window_is_checked_both_ways() {
         let (key, verifier) = keypair();
         let signature = sign(&key, "1000", "{}");
-        let check = |now| verifier.verify(Some(&signature), Some("1000"), b"{}", now);
+        let check = |now| {
+            verifier
+                .verify(Some(&signature), Some("1000"), b"{}", now)
+                .map(|_| ())
+        };
         assert_eq!(check(1301), Err(SignatureError::Stale(301)));
         assert_eq!(check(699), Err(SignatureError::Stale(-301)));
         assert_eq!(check(1300), Ok(()));
+        assert_eq!(check(700), Ok(()));
     }
 
     #[test]
@@ -331,69 +371,122 @@ mod tests {
         );
     }
 
-    #[test]
-    fn replay_cache_forgets_what_the_window_refuses_anyway() {
-        let mut cache = ReplayCache::default();
-        cache.insert([1; 64], 1300, 1000).unwrap();
-        cache.insert([2; 64], 1200, 1000).unwrap();
-        cache.insert([3; 64], 1400, 1000).unwrap();
-        assert_eq!(
-            cache.insert([2; 64], 1200, 1100),
-            Err(SignatureError::Replay)
-        );
-        cache.insert([4; 64], 1500, 1250).unwrap();
-        assert_eq!(cache.len(), 3, "[2] expired at 1200");
-        cache.insert([5; 64], 1600, 1450).unwrap();
-        assert_eq!(cache.len(), 2, "only [4] and [5] are left");
+    fn hook() -> HmacVerifier {
+        HmacVerifier::new("secret", Duration::from_secs(300)).unwrap()
     }
 
     #[test]
-    fn replay_cache_is_bounded() {
-        let mut cache = ReplayCache::default();
-        for n in 0..REPLAY_CAPACITY {
-            let mut signature = [0u8; 64];
-            signature[..8].copy_from_slice(&(n as u64).to_le_bytes());
-            cache.insert(signature, 2000, 1000).unwrap();
-        }
+    fn hmac_covers_timestamp_dot_body() {
+        // Computed independently: printf '%s' '1000.{}' | openssl dgst -sha256 -hmac secret
         assert_eq!(
-            cache.insert([0xff; 64], 2000, 1000),
-            Err(SignatureError::CacheFull)
+            hook().sign("1000", b"{}"),
+            "sha256=026360fb6284f077f1148b1ae7c62679730497810a6a0321574de01e8b009e7a"
         );
-        // Once they expire there is room again.
-        assert_eq!(cache.insert([0xff; 64], 3000, 2001), Ok(()));
-        assert_eq!(cache.len(), 1);
+        let header = hook().sign("1000", b"{}");
+        let signed = hook()
+            .verify(Some(&header), Some("1000"), b"{}", 1000)
+            .unwrap();
+        assert_eq!(signed.signed_at, 1000);
+        assert_eq!(signed.signature.len(), 32);
+        assert_eq!(signed.forget_before, 700);
     }
 
     #[test]
-    fn hmac_round_trip_and_failures() {
-        let header = hmac_header("secret", b"{}");
-        assert_eq!(verify_hmac("secret", Some(&header), b"{}"), Ok(()));
+    fn hmac_failures() {
+        let header = hook().sign("1000", b"{}");
+        let check = |verifier: &HmacVerifier, signature, timestamp, body: &[u8]| {
+            verifier
+                .verify(signature, timestamp, body, 1000)
+                .map(|_| ())
+        };
+        let other = HmacVerifier::new("other", Duration::from_secs(300)).unwrap();
         assert_eq!(
-            verify_hmac("other", Some(&header), b"{}"),
+            check(&other, Some(&header), Some("1000"), b"{}"),
             Err(SignatureError::Mismatch)
         );
         assert_eq!(
-            verify_hmac("secret", Some(&header), b"{ }"),
+            check(&hook(), Some(&header), Some("1000"), b"{ }"),
             Err(SignatureError::Mismatch)
         );
         assert_eq!(
-            verify_hmac("secret", None, b"{}"),
+            check(&hook(), Some(&header), Some("1001"), b"{}"),
+            Err(SignatureError::Mismatch),
+            "the timestamp is signed"
+        );
+        assert_eq!(
+            check(&hook(), None, Some("1000"), b"{}"),
             Err(SignatureError::MissingHeader(HMAC_HEADER))
+        );
+        assert_eq!(
+            check(&hook(), Some(&header), None, b"{}"),
+            Err(SignatureError::MissingHeader(HMAC_TIMESTAMP_HEADER))
         );
         let bare = header.trim_start_matches("sha256=");
         assert_eq!(
-            verify_hmac("secret", Some(bare), b"{}"),
+            check(&hook(), Some(bare), Some("1000"), b"{}"),
             Err(SignatureError::MalformedHeader(HMAC_HEADER))
         );
         assert_eq!(
-            verify_hmac("secret", Some("sha256=xyz"), b"{}"),
+            check(&hook(), Some("sha256=xyz"), Some("1000"), b"{}"),
             Err(SignatureError::MalformedHeader(HMAC_HEADER))
         );
         // A truncated tag is a mismatch, not a prefix match.
         assert_eq!(
-            verify_hmac("secret", Some(&header[..23]), b"{}"),
+            check(&hook(), Some(&header[..23]), Some("1000"), b"{}"),
             Err(SignatureError::Mismatch)
         );
+        // The old contract (HMAC of the body alone) no longer passes, with or without a timestamp.
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"secret").unwrap();
+        mac.update(b"{}");
+        let old = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(
+            check(&hook(), Some(&old), None, b"{}"),
+            Err(SignatureError::MissingHeader(HMAC_TIMESTAMP_HEADER))
+        );
+        assert_eq!(
+            check(&hook(), Some(&old), Some("1000"), b"{}"),
+            Err(SignatureError::Mismatch)
+        );
+        // Signed, but not a number.
+        let soon = hook().sign("soon", b"{}");
+        assert_eq!(
+            check(&hook(), Some(&soon), Some("soon"), b"{}"),
+            Err(SignatureError::MalformedHeader(HMAC_TIMESTAMP_HEADER))
+        );
+    }
+
+    #[test]
+    fn hmac_window_is_checked_both_ways() {
+        let header = hook().sign("1000", b"{}");
+        let check = |now| {
+            hook()
+                .verify(Some(&header), Some("1000"), b"{}", now)
+                .map(|_| ())
+        };
+        assert_eq!(check(1301), Err(SignatureError::Stale(301)));
+        assert_eq!(check(699), Err(SignatureError::Stale(-301)));
+        assert_eq!(check(1300), Ok(()));
+        assert_eq!(check(700), Ok(()));
+    }
+
+    #[test]
+    fn an_empty_secret_is_refused() {
+        assert!(HmacVerifier::new("", Duration::from_secs(300)).is_err());
+    }
+
+    #[test]
+    fn errors_never_quote_the_secret() {
+        let verifier = HmacVerifier::new("s3cr3t-hook", Duration::from_secs(300)).unwrap();
+        let header = verifier.sign("1000", b"{}");
+        let errors = [
+            verifier.verify(Some(&header), Some("1000"), b"{ }", 1000),
+            verifier.verify(Some(&header), Some("1000"), b"{}", 5000),
+            verifier.verify(None, None, b"{}", 1000),
+        ];
+        for error in errors {
+            let text = error.unwrap_err().to_string();
+            assert!(!text.contains("s3cr3t"), "{text}");
+        }
     }
 
     #[test]

@@ -1,24 +1,31 @@
 //! Webhooks end to end through the real routes: Discord's signed events (checked against fixtures
-//! signed by PyNaCl, see tests/fixtures/webhooks/make.py), the HMAC refresh hook and its jobs, the
-//! one coalescing queue, the build lock, retry backoff and the re-consent grace period.
+//! signed by PyNaCl, see tests/fixtures/webhooks/make.py), the HMAC refresh hook (fixtures signed
+//! by Python's hmac module, see tests/fixtures/webhooks/make_refresh.py; rerun it after changing
+//! the hook's contract) and its jobs, replays (in one process and after a restart), the README's
+//! curl recipe, the one coalescing queue, the build lock, retry backoff and the re-consent grace
+//! period.
 
 mod support;
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
+use sha2::Sha256;
 use strife_gen::build;
+use strife_gen::config::Secrets;
 use strife_gen::discord::models::Snowflake;
 use strife_gen::jobs::Trigger;
 use strife_gen::lock::BuildLock;
 use strife_gen::server::{routes, serve_until, spawn_background_builds, App};
-use strife_gen::store::UserStatus;
-use strife_gen::webhook::hmac_header;
-use support::fake_discord::FakeUser;
-use support::site::{ada, Site, ADA};
+use strife_gen::site::render::Renderer;
+use strife_gen::store::{unix_now, Store, UserStatus};
+use support::fake_discord::{FakeUser, CLIENT_SECRET};
+use support::site::{ada, Site, ADA, TOKEN_KEY};
 use warp::http::StatusCode;
 
 const SECRET: &str = "test-webhook-secret";
@@ -30,11 +37,15 @@ struct Fixture {
     signature: String,
 }
 
-fn fixture(name: &str) -> Fixture {
+fn fixture_json(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/webhooks")
         .join(format!("{name}.json"));
-    let value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn fixture(name: &str) -> Fixture {
+    let value = fixture_json(name);
     let field = |key: &str| value[key].as_str().unwrap().to_owned();
     Fixture {
         public_key: field("public_key"),
@@ -49,23 +60,112 @@ fn fixture_time() -> i64 {
     fixture("ping").timestamp.parse().unwrap()
 }
 
+/// A clock the test moves: what [`App::with_clock`] reads.
+#[derive(Clone)]
+struct Clock(Arc<AtomicI64>);
+
+impl Clock {
+    fn at(now: i64) -> Clock {
+        Clock(Arc::new(AtomicI64::new(now)))
+    }
+    fn set(&self, now: i64) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+    fn reader(&self) -> impl Fn() -> i64 + Send + Sync + 'static {
+        let now = self.0.clone();
+        move || now.load(Ordering::SeqCst)
+    }
+}
+
+/// The config edit that enables Discord events with the fixtures' key.
+fn with_public_key(config: String) -> String {
+    let key = fixture("ping").public_key;
+    config.replace(
+        "[discord]\n",
+        &format!("[discord]\npublic_key = \"{key}\"\n"),
+    )
+}
+
 /// A site with Discord events enabled (the fixtures' key), the refresh hook enabled, and the
 /// clock at `now`.
 async fn site_at(now: i64) -> Site {
-    let key = fixture("ping").public_key;
-    Site::with(
-        |config| {
-            config.replace(
-                "[discord]\n",
-                &format!("[discord]\npublic_key = \"{key}\"\n"),
-            )
-        },
-        move |app| {
-            app.with_webhook_secret(Some(SECRET.into()))
-                .with_clock(move || now)
-        },
-    )
+    site_with_clock(&Clock::at(now)).await
+}
+
+/// [`site_at`], with a clock the test can move.
+async fn site_with_clock(clock: &Clock) -> Site {
+    let clock = clock.reader();
+    Site::with(with_public_key, move |app| {
+        app.with_webhook_secret(Some(SECRET.into()))
+            .with_clock(clock)
+    })
     .await
+}
+
+/// The service of `site` started again: a new [`App`] on a new connection to the same store
+/// file, sharing nothing in memory with the first one.
+fn restart(site: &Site, clock: &Clock) -> Arc<App> {
+    let store = Store::open(&site.config.store.path).unwrap();
+    let secrets = Secrets::new(Some(CLIENT_SECRET.into()), Some(TOKEN_KEY.into()));
+    let refresher = strife_gen::cli::refresher(&site.config, &secrets, &store).unwrap();
+    let renderer = Renderer::new(&site.config.theme_dir(), build::site_info(&site.config)).unwrap();
+    let app = App::new(site.config.clone(), &refresher, Arc::new(renderer))
+        .with_webhook_secret(Some(SECRET.into()))
+        .with_clock(clock.reader());
+    Arc::new(app)
+}
+
+/// What a caller of the refresh hook sends.
+#[derive(Clone)]
+struct Hook {
+    timestamp: Option<String>,
+    body: String,
+    signature: Option<String>,
+}
+
+/// A refresh-hook fixture (tests/fixtures/webhooks/make_refresh.py).
+fn hook_fixture(name: &str) -> Hook {
+    let fixture = fixture_json(name);
+    let field = |key: &str| fixture[key].as_str().unwrap().to_owned();
+    Hook {
+        timestamp: Some(field("timestamp")),
+        body: field("body"),
+        signature: Some(field("signature")),
+    }
+}
+
+/// `body` signed at `timestamp` the way the README tells callers to: HMAC-SHA256 of
+/// `timestamp "." body`, computed here rather than with strife-gen's own code.
+fn signed_hook(timestamp: i64, body: &str) -> Hook {
+    signed_hook_text(&timestamp.to_string(), body)
+}
+
+/// `signed_hook` with any timestamp text, signed as given.
+fn signed_hook_text(timestamp: &str, body: &str) -> Hook {
+    Hook {
+        timestamp: Some(timestamp.to_owned()),
+        body: body.to_owned(),
+        signature: Some(hmac_hex(SECRET, &format!("{timestamp}.{body}"))),
+    }
+}
+
+fn hmac_hex(secret: &str, message: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The `error` text of a JSON error answer.
+fn error_text(reply: &Reply) -> String {
+    let value: Value = serde_json::from_slice(reply.body()).unwrap_or(Value::Null);
+    value["error"].as_str().unwrap_or_default().to_owned()
+}
+
+/// How many replay records the store holds.
+fn seen_signatures(site: &Site) -> i64 {
+    let conn = rusqlite::Connection::open(&site.config.store.path).unwrap();
+    conn.query_row("SELECT count(*) FROM seen_signatures", [], |r| r.get(0))
+        .unwrap()
 }
 
 type Reply = warp::http::Response<warp::hyper::body::Bytes>;
@@ -81,12 +181,15 @@ async fn post_discord(app: &Arc<App>, fixture: &Fixture) -> Reply {
         .await
 }
 
-async fn post_refresh(app: &Arc<App>, body: &str, signature: Option<&str>) -> Reply {
+async fn post_refresh(app: &Arc<App>, hook: &Hook) -> Reply {
     let mut request = warp::test::request()
         .method("POST")
         .path("/webhooks/refresh")
-        .body(body);
-    if let Some(signature) = signature {
+        .body(hook.body.clone());
+    if let Some(timestamp) = &hook.timestamp {
+        request = request.header("x-strife-timestamp", timestamp);
+    }
+    if let Some(signature) = &hook.signature {
         request = request.header("x-strife-signature", signature);
     }
     request.reply(&routes(app.clone())).await
@@ -174,34 +277,125 @@ async fn tampered_unsigned_or_foreign_requests_get_401() {
         .reply(&routes(site.app.clone()))
         .await;
     assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
-    // The untampered request still passes: none of the above was remembered as seen.
+    // Another timestamp than the signed one (a captured request dressed up as fresh).
+    for timestamp in [fixture_time() + 1, fixture_time() - 1] {
+        let mut moved = fixture("ping");
+        moved.timestamp = timestamp.to_string();
+        let reply = post_discord(&site.app, &moved).await;
+        assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+        assert!(error_text(&reply).contains("does not match"), "{reply:?}");
+    }
+    // Nothing unverified reached the replay records...
+    assert_eq!(seen_signatures(&site), 0);
+    // ...so the untampered request still passes.
     assert_eq!(
         post_discord(&site.app, &fixture("ping")).await.status(),
         StatusCode::NO_CONTENT
     );
+    assert_eq!(seen_signatures(&site), 1);
 }
 
 #[tokio::test]
 async fn stale_timestamps_and_replays_get_401() {
-    let stale = site_at(fixture_time() + 301).await;
+    let clock = Clock::at(fixture_time() + 301);
+    let site = site_with_clock(&clock).await;
+    for (now, skew) in [
+        (fixture_time() + 301, "301s"),
+        (fixture_time() - 301, "-301s"),
+    ] {
+        clock.set(now);
+        let reply = post_discord(&site.app, &fixture("ping")).await;
+        assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+        let error = error_text(&reply);
+        assert!(error.contains(skew) && error.contains("window"), "{error}");
+    }
+    assert_eq!(seen_signatures(&site), 0, "stale requests are not recorded");
+    clock.set(fixture_time() + 299);
     assert_eq!(
-        post_discord(&stale.app, &fixture("ping")).await.status(),
+        post_discord(&site.app, &fixture("ping")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let replay = post_discord(&site.app, &fixture("ping")).await;
+    assert_eq!(
+        replay.status(),
+        StatusCode::UNAUTHORIZED,
+        "the same signed request twice is a replay"
+    );
+    assert!(error_text(&replay).contains("replay"), "{replay:?}");
+    // Another spelling of the same signature is the same signature.
+    let mut upper = fixture("ping");
+    upper.signature = upper.signature.to_uppercase();
+    assert_eq!(
+        post_discord(&site.app, &upper).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let early = site_at(fixture_time() - 301).await;
+    // Once outside the window it is refused as stale; its record is no longer needed.
+    clock.set(fixture_time() + 301);
+    let late = post_discord(&site.app, &fixture("ping")).await;
+    assert!(error_text(&late).contains("window"), "{late:?}");
+}
+
+#[tokio::test]
+async fn replays_are_refused_after_a_restart_on_both_routes() {
+    let clock = Clock::at(fixture_time() + 10);
+    let site = site_with_clock(&clock).await;
     assert_eq!(
-        post_discord(&early.app, &fixture("ping")).await.status(),
-        StatusCode::UNAUTHORIZED
+        post_discord(&site.app, &fixture("ping")).await.status(),
+        StatusCode::NO_CONTENT
     );
-    let site = site_at(fixture_time() + 299).await;
+    let hook = hook_fixture("refresh_everyone");
+    assert_eq!(
+        post_refresh(&site.app, &hook).await.status(),
+        StatusCode::ACCEPTED
+    );
+
+    clock.set(fixture_time() + 20);
+    let restarted = restart(&site, &clock);
+    let replay = post_discord(&restarted, &fixture("ping")).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    assert!(error_text(&replay).contains("replay"), "{replay:?}");
+    let replay = post_refresh(&restarted, &hook).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    assert!(error_text(&replay).contains("replay"), "{replay:?}");
+
+    // Requests never seen before are still welcome after the restart.
+    assert_eq!(
+        post_discord(&restarted, &fixture("unknown_event"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let fresh = signed_hook(fixture_time() + 20, "{}");
+    assert_eq!(
+        post_refresh(&restarted, &fresh).await.status(),
+        StatusCode::ACCEPTED
+    );
+}
+
+#[tokio::test]
+async fn without_the_store_a_signed_request_is_refused_not_accepted_unchecked() {
+    let site = site_at(fixture_time()).await;
+    sql(
+        &site,
+        "CREATE TRIGGER refuse_records BEFORE INSERT ON seen_signatures
+         BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+    );
+    let discord = post_discord(&site.app, &fixture("ping")).await;
+    assert_eq!(discord.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let hook = post_refresh(&site.app, &hook_fixture("refresh_everyone")).await;
+    assert_eq!(hook.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(error_text(&hook).contains("try again"), "{hook:?}");
+    // Nothing was recorded: once the store works again, the same requests pass (once).
+    sql(&site, "DROP TRIGGER refuse_records;");
     assert_eq!(
         post_discord(&site.app, &fixture("ping")).await.status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        post_discord(&site.app, &fixture("ping")).await.status(),
-        StatusCode::UNAUTHORIZED,
-        "the same signed request twice is a replay"
+        post_refresh(&site.app, &hook_fixture("refresh_everyone"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
     );
 }
 
@@ -474,43 +668,192 @@ async fn a_dead_build_worker_stops_the_service_with_an_error() {
 // --- The refresh hook ---------------------------------------------------------------------------
 
 #[tokio::test]
-async fn the_refresh_hook_checks_its_hmac() {
-    let site = site_at(fixture_time()).await;
-    let good = hmac_header(SECRET, b"{}");
-    let wrong = hmac_header("not-the-secret", b"{}");
-    let cases = [
-        (Some(wrong.as_str()), StatusCode::UNAUTHORIZED),
-        (None, StatusCode::UNAUTHORIZED),
+async fn a_refresh_hook_signed_by_python_is_accepted_once() {
+    let site = site_at(fixture_time() + 10).await;
+    let hook = hook_fixture("refresh_everyone");
+    assert_eq!(
+        post_refresh(&site.app, &hook).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let replay = post_refresh(&site.app, &hook).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    assert!(error_text(&replay).contains("replay"), "{replay:?}");
+    // Upper-case hex is the same signature: still a replay.
+    let hex = hook
+        .signature
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("sha256=");
+    let upper = Hook {
+        signature: Some(format!("sha256={}", hex.to_uppercase())),
+        ..hook.clone()
+    };
+    assert_eq!(
+        post_refresh(&site.app, &upper).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_refresh_hook_checks_its_signature_and_timestamp() {
+    let now = fixture_time();
+    let site = site_at(now).await;
+    let good = signed_hook(now, "{}");
+    let with = |edit: &dyn Fn(&mut Hook)| {
+        let mut hook = good.clone();
+        edit(&mut hook);
+        hook
+    };
+    let cases: [(&str, Hook, &str); 8] = [
         (
-            Some(good.trim_start_matches("sha256=")),
-            StatusCode::UNAUTHORIZED,
+            "wrong secret",
+            with(&|h| h.signature = Some(hmac_hex("not-the-secret", &format!("{now}.{{}}")))),
+            "does not match",
         ),
-        (Some("sha256=not-hex"), StatusCode::UNAUTHORIZED),
-        (Some(good.as_str()), StatusCode::ACCEPTED),
+        (
+            "no signature",
+            with(&|h| h.signature = None),
+            "x-strife-signature header is missing",
+        ),
+        (
+            "no sha256= prefix",
+            with(&|h| {
+                h.signature = h
+                    .signature
+                    .as_deref()
+                    .map(|s| s.trim_start_matches("sha256=").into())
+            }),
+            "x-strife-signature header is malformed",
+        ),
+        (
+            "not hex",
+            with(&|h| h.signature = Some("sha256=not-hex".into())),
+            "malformed",
+        ),
+        (
+            "another body",
+            with(&|h| h.body = "{ }".into()),
+            "does not match",
+        ),
+        (
+            "a moved timestamp",
+            with(&|h| h.timestamp = Some((now + 1).to_string())),
+            "does not match",
+        ),
+        (
+            "a signed timestamp that is not a number",
+            signed_hook_text("soon", "{}"),
+            "x-strife-timestamp header is malformed",
+        ),
+        (
+            "no timestamp",
+            with(&|h| h.timestamp = None),
+            "X-Strife-Timestamp",
+        ),
     ];
-    for (signature, expected) in cases {
-        let reply = post_refresh(&site.app, "{}", signature).await;
-        assert_eq!(reply.status(), expected, "{signature:?}");
+    for (what, hook, reason) in cases {
+        let reply = post_refresh(&site.app, &hook).await;
+        assert_eq!(reply.status(), StatusCode::UNAUTHORIZED, "{what}");
+        let error = error_text(&reply);
+        assert!(error.contains(reason), "{what}: {error}");
+        assert!(!error.contains(SECRET), "{what}: {error}");
     }
-    // A valid signature over another body does not carry over.
-    let reply = post_refresh(&site.app, "{ }", Some(&good)).await;
+    assert_eq!(seen_signatures(&site), 0, "nothing unverified is recorded");
+    assert_eq!(
+        post_refresh(&site.app, &good).await.status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(seen_signatures(&site), 1);
+}
+
+#[tokio::test]
+async fn the_old_contract_is_refused_saying_what_changed() {
+    let site = site_at(fixture_time()).await;
+    // A caller from before: the HMAC of the body alone, no timestamp.
+    let old = Hook {
+        timestamp: None,
+        ..hook_fixture("refresh_old_contract")
+    };
+    let reply = post_refresh(&site.app, &old).await;
     assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    let error = error_text(&reply);
+    assert!(
+        error.contains("X-Strife-Timestamp") && error.contains("no longer accepted"),
+        "{error}"
+    );
+    // Adding a timestamp to an old signature does not make it valid.
+    let reply = post_refresh(&site.app, &hook_fixture("refresh_old_contract")).await;
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    assert!(error_text(&reply).contains("does not match"), "{reply:?}");
+}
+
+#[tokio::test]
+async fn stale_refresh_hooks_get_401_on_either_side_of_the_window() {
+    let clock = Clock::at(fixture_time());
+    let site = site_with_clock(&clock).await;
+    let hook = hook_fixture("refresh_everyone");
+    for (now, skew) in [
+        (fixture_time() + 301, "301s"),
+        (fixture_time() - 301, "-301s"),
+    ] {
+        clock.set(now);
+        let reply = post_refresh(&site.app, &hook).await;
+        assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+        let error = error_text(&reply);
+        assert!(error.contains(skew) && error.contains("window"), "{error}");
+    }
+    // The edges of the window are inside it.
+    clock.set(fixture_time() - 300);
+    assert_eq!(
+        post_refresh(&site.app, &hook).await.status(),
+        StatusCode::ACCEPTED
+    );
+    clock.set(fixture_time() + 300);
+    let replay = post_refresh(&site.app, &hook).await;
+    assert!(error_text(&replay).contains("replay"), "{replay:?}");
+}
+
+#[tokio::test]
+async fn the_tolerance_applies_to_the_refresh_hook_too() {
+    let now = fixture_time() + 3600;
+    let site = Site::with(
+        |config| format!("{config}\n[webhooks]\ntimestamp_tolerance = \"2h\"\n"),
+        move |app| {
+            app.with_webhook_secret(Some(SECRET.into()))
+                .with_clock(move || now)
+        },
+    )
+    .await;
+    assert_eq!(
+        post_refresh(&site.app, &hook_fixture("refresh_everyone"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+}
+
+#[tokio::test]
+async fn two_copies_of_one_request_at_once_pass_once() {
+    let site = site_at(fixture_time()).await;
+    let hook = hook_fixture("refresh_everyone");
+    let (first, second) = tokio::join!(
+        post_refresh(&site.app, &hook),
+        post_refresh(&site.app, &hook)
+    );
+    let mut statuses = [first.status(), second.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::ACCEPTED, StatusCode::UNAUTHORIZED]);
 }
 
 #[tokio::test]
 async fn the_refresh_hook_queues_a_job_that_can_be_followed() {
-    let site = site_at(fixture_time()).await;
+    let now = fixture_time();
+    let site = site_at(now).await;
     site.fake.add_user(ada());
     site.fake.login_as(ADA);
     site.sign_in("/login").await;
 
-    let body = format!("{{\"user\": \"{ADA}\"}}");
-    let reply = post_refresh(
-        &site.app,
-        &body,
-        Some(&hmac_header(SECRET, body.as_bytes())),
-    )
-    .await;
+    let reply = post_refresh(&site.app, &hook_fixture("refresh_ada")).await;
     assert_eq!(reply.status(), StatusCode::ACCEPTED);
     let answer: Value = serde_json::from_slice(reply.body()).unwrap();
     let job = answer["job"].as_str().unwrap().to_owned();
@@ -530,28 +873,29 @@ async fn the_refresh_hook_queues_a_job_that_can_be_followed() {
 
     let (status, _) = get_json(&site.app, "/webhooks/jobs/0123456789abcdef").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let unknown_user = r#"{"user": "42"}"#;
-    let reply = post_refresh(
-        &site.app,
-        unknown_user,
-        Some(&hmac_header(SECRET, unknown_user.as_bytes())),
-    )
-    .await;
+    let reply = post_refresh(&site.app, &signed_hook(now, r#"{"user": "42"}"#)).await;
     assert_eq!(reply.status(), StatusCode::NOT_FOUND);
-    let nonsense = r#"{"users": "all"}"#;
-    let reply = post_refresh(
-        &site.app,
-        nonsense,
-        Some(&hmac_header(SECRET, nonsense.as_bytes())),
-    )
-    .await;
+    let reply = post_refresh(&site.app, &signed_hook(now, r#"{"users": "all"}"#)).await;
     assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn without_a_secret_the_refresh_hook_is_disabled() {
     let site = Site::new().await;
-    let reply = post_refresh(&site.app, "{}", Some(&hmac_header("", b"{}"))).await;
+    let reply = post_refresh(&site.app, &hook_fixture("refresh_everyone")).await;
+    assert_eq!(reply.status(), StatusCode::NOT_FOUND);
+    // An empty secret would let anyone sign: it leaves the hook disabled too.
+    let site = Site::with(
+        |config| config,
+        |app| app.with_webhook_secret(Some(String::new())),
+    )
+    .await;
+    let now = unix_now();
+    let empty = Hook {
+        signature: Some(hmac_hex("", &format!("{now}.{{}}"))),
+        ..signed_hook(now, "{}")
+    };
+    let reply = post_refresh(&site.app, &empty).await;
     assert_eq!(reply.status(), StatusCode::NOT_FOUND);
 }
 
@@ -565,25 +909,169 @@ async fn a_thousand_hooks_make_a_bounded_number_of_builds() {
     // arrives, so the outcome does not depend on how fast anything runs.
     let held = BuildLock::acquire(&site.config.site.output_dir).unwrap();
     let background = spawn_background_builds(&site.app, site.refresher.clone());
-    let good = hmac_header(SECRET, b"{}");
     let mut jobs = Vec::new();
-    for _ in 0..1000 {
-        let reply = post_refresh(&site.app, "{}", Some(&good)).await;
+    for n in 0..1000 {
+        // A thousand distinct requests (one sent twice would be a replay): `{}` with n spaces.
+        let hook = signed_hook(fixture_time(), &format!("{{}}{}", " ".repeat(n)));
+        let reply = post_refresh(&site.app, &hook).await;
         assert_eq!(reply.status(), StatusCode::ACCEPTED);
         let answer: Value = serde_json::from_slice(reply.body()).unwrap();
         jobs.push(answer["job"].as_str().unwrap().to_owned());
     }
     drop(held);
+    let mut builds = std::collections::BTreeSet::new();
     for job in &jobs {
-        assert_eq!(wait_for_job(&site.app, job).await["state"], "done");
+        let status = wait_for_job(&site.app, job).await;
+        assert_eq!(status["state"], "done", "{status}");
+        builds.insert(status["build"].as_u64().unwrap());
     }
-    // The schedule's build at start, then one for the whole burst.
-    assert!(
-        site.app.jobs.builds() <= 2,
-        "{} builds",
-        site.app.jobs.builds()
-    );
+    // The whole burst went into at most two builds (one waiting on the lock as it began, one for
+    // the rest). Other builds (the schedule's first tick, the render after the sign-in) may come
+    // before or after it, in either order: each request now awaits the store, so the worker runs
+    // while the burst is still arriving.
+    assert!(builds.len() <= 2, "the burst took builds {builds:?}");
     background.abort();
+}
+
+// --- The README's recipe ------------------------------------------------------------------------
+
+/// The shell lines of the README's refresh-hook recipe: its first `sh` block after
+/// "**Refresh hook**", up to the first `# →` (the answers shown after it are not commands).
+fn readme_recipe() -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("**Refresh hook**")
+        .expect("a Refresh hook section")..];
+    let block = &section[section.find("```sh\n").expect("an sh block") + "```sh\n".len()..];
+    let block = &block[..block.find("```").unwrap()];
+    block
+        .lines()
+        .take_while(|line| !line.starts_with("# →"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs `recipe` in `sh` with `curl` replaced by a function that writes its arguments (NUL
+/// separated) to stdout; `openssl` is the real one when installed, otherwise a function that
+/// saves what it was asked to sign (and how) and prints a placeholder signature.
+fn run_recipe(recipe: &str, dir: &Path, real_openssl: bool) -> Vec<String> {
+    let mut script =
+        String::from("set -eu\ncurl() { for arg in \"$@\"; do printf '%s\\0' \"$arg\"; done; }\n");
+    if !real_openssl {
+        script.push_str(
+            "openssl() { printf '%s\\n' \"$@\" > \"$RECIPE_DIR/openssl-args\"; \
+             cat > \"$RECIPE_DIR/signed\"; echo 'placeholder *stdin'; }\n",
+        );
+    }
+    script.push_str(recipe);
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .env("STRIFE_WEBHOOK_SECRET", SECRET)
+        .env("RECIPE_DIR", dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .split_terminator('\0')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The request curl would send for these arguments (only the flags the recipe may use).
+fn curl_request(args: &[String]) -> warp::test::RequestBuilder {
+    let mut request = warp::test::request();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-sS" => {}
+            "-X" => request = request.method(args.next().unwrap()),
+            "-H" => {
+                let (name, value) = args.next().unwrap().split_once(": ").unwrap();
+                request = request.header(name, value);
+            }
+            "-d" => request = request.body(args.next().unwrap().clone()),
+            url => {
+                let path = url
+                    .strip_prefix("https://profiles.example.org")
+                    .unwrap_or_else(|| {
+                        panic!("the recipe has an argument curl_request does not know: {url}")
+                    });
+                request = request.path(path);
+            }
+        }
+    }
+    request
+}
+
+#[tokio::test]
+async fn the_readme_recipe_is_accepted_and_its_replay_is_not() {
+    // Without openssl the recipe is checked against an HMAC computed in Rust; that path runs
+    // everywhere, so it is known to work where openssl is missing.
+    recipe_round_trip(false).await;
+    let has_openssl = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if has_openssl {
+        recipe_round_trip(true).await;
+    } else {
+        eprintln!("openssl is not installed: the recipe was checked with an HMAC computed in Rust");
+    }
+}
+
+/// Runs the README's recipe (with the real `openssl` or a stand-in) against a fresh service.
+async fn recipe_round_trip(real_openssl: bool) {
+    // The real clock: the recipe signs `date +%s`.
+    let site = Site::with(with_public_key, |app| {
+        app.with_webhook_secret(Some(SECRET.into()))
+    })
+    .await;
+    site.fake.add_user(ada());
+    site.fake.login_as(ADA);
+    site.sign_in("/login").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = run_recipe(&readme_recipe(), dir.path(), real_openssl);
+    let header = |args: &[String], name: &str| -> String {
+        args.iter()
+            .find_map(|arg| arg.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("the recipe sends no {name} header: {args:?}"))
+            .to_owned()
+    };
+    let timestamp = header(&args, "X-Strife-Timestamp");
+    let body = args[args.iter().position(|arg| arg == "-d").unwrap() + 1].clone();
+    if !real_openssl {
+        // Without openssl: check that the recipe asks it for HMAC-SHA256 under the secret, of
+        // exactly `timestamp "." body`, and put in the signature it would have printed.
+        let how = std::fs::read_to_string(dir.path().join("openssl-args")).unwrap();
+        assert_eq!(
+            how.lines().collect::<Vec<_>>(),
+            ["dgst", "-sha256", "-hmac", SECRET, "-r"]
+        );
+        let signed = std::fs::read_to_string(dir.path().join("signed")).unwrap();
+        assert_eq!(signed, format!("{timestamp}.{body}"));
+        let placeholder = "X-Strife-Signature: sha256=placeholder";
+        let at = args.iter().position(|arg| arg == placeholder).unwrap();
+        args[at] = format!("X-Strife-Signature: {}", hmac_hex(SECRET, &signed));
+    }
+    assert_eq!(
+        header(&args, "X-Strife-Signature"),
+        hmac_hex(SECRET, &format!("{timestamp}.{body}")),
+        "the recipe's signature is the HMAC of timestamp.body"
+    );
+    let reply = curl_request(&args).reply(&routes(site.app.clone())).await;
+    assert_eq!(reply.status(), StatusCode::ACCEPTED, "{reply:?}");
+    let answer: Value = serde_json::from_slice(reply.body()).unwrap();
+    assert!(answer["job"].is_string(), "{answer}");
+    // The same captured request again is a replay.
+    let replay = curl_request(&args).reply(&routes(site.app.clone())).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
 }
 
 // --- The build lock -----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ use crate::jobs::{Batch, JobQueue, Trigger};
 use crate::refresh::{Refresher, Targets};
 use crate::site::render::Renderer;
 use crate::store::{unix_now, Revocation, Store};
-use crate::webhook::{parse_public_key, DiscordVerifier};
+use crate::webhook::{parse_public_key, DiscordVerifier, HmacVerifier};
 
 use handlers::Page;
 use logins::PendingLogins;
@@ -46,8 +46,8 @@ pub struct App {
     pub jobs: JobQueue,
     /// Checks Discord's webhook events; `None` (route disabled) without `discord.public_key`.
     discord_verifier: Option<DiscordVerifier>,
-    /// The refresh hook's HMAC secret; `None` (route disabled) without `STRIFE_WEBHOOK_SECRET`.
-    webhook_secret: Option<String>,
+    /// Checks the refresh hook's HMAC; `None` (route disabled) without `STRIFE_WEBHOOK_SECRET`.
+    refresh_verifier: Option<HmacVerifier>,
     /// Unix seconds now; replaceable so tests can check signed fixtures with fixed timestamps.
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Cookies get `Secure` when Discord sends users back over HTTPS.
@@ -83,7 +83,7 @@ impl App {
             logins: PendingLogins::default(),
             jobs: JobQueue::new(),
             discord_verifier,
-            webhook_secret: None,
+            refresh_verifier: None,
             clock: Arc::new(unix_now),
             secure_cookies,
             revoke_retry: REVOKE_RETRY,
@@ -91,9 +91,15 @@ impl App {
         }
     }
 
-    /// Enables the signed refresh hook with this shared secret (`None` leaves it disabled).
+    /// Enables the signed refresh hook with this shared secret (`None` leaves it disabled, and
+    /// so does an empty secret, with an error in the log: anyone could sign with it).
     pub fn with_webhook_secret(mut self, secret: Option<String>) -> App {
-        self.webhook_secret = secret;
+        let tolerance = self.config.webhooks.timestamp_tolerance;
+        self.refresh_verifier = secret.and_then(|secret| {
+            HmacVerifier::new(&secret, tolerance)
+                .map_err(|error| tracing::error!("refresh hook disabled: {error}"))
+                .ok()
+        });
         self
     }
 
@@ -115,7 +121,7 @@ impl App {
             Some(_) => tracing::info!("webhook events: POST /webhooks/discord is enabled"),
             None => tracing::info!("webhook events: POST /webhooks/discord is disabled (set discord.public_key to enable it)"),
         }
-        match &self.webhook_secret {
+        match &self.refresh_verifier {
             Some(_) => tracing::info!("refresh hook: POST /webhooks/refresh is enabled"),
             None => tracing::info!(
                 "refresh hook: POST /webhooks/refresh is disabled (set {} to enable it)",

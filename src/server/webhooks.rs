@@ -1,9 +1,13 @@
 //! The webhook routes, under `/webhooks`:
 //!
 //! - `POST /webhooks/discord`: Discord's signed events (Ed25519; needs `discord.public_key`).
-//! - `POST /webhooks/refresh`: the operator's refresh hook (HMAC-SHA256; needs
-//!   `STRIFE_WEBHOOK_SECRET`), answering 202 with a job id.
+//! - `POST /webhooks/refresh`: the operator's refresh hook (HMAC-SHA256 over a signed timestamp
+//!   and the body; needs `STRIFE_WEBHOOK_SECRET`), answering 202 with a job id.
 //! - `GET /webhooks/jobs/<id>`: the state of such a job.
+//!
+//! Both signed routes check signature and timestamp window first, then record the signature in
+//! the store: a request whose signature is already recorded is a replay (refused with 401), in
+//! this process or after a restart.
 //!
 //! Nothing here does the work: requests are checked, then queued on the one [`JobQueue`]
 //! (crate::jobs::JobQueue), so Discord gets its answer within its time limit whatever a build
@@ -21,9 +25,10 @@ use warp::{Filter, Rejection};
 use super::App;
 use crate::discord::models::Snowflake;
 use crate::jobs::Trigger;
+use crate::store::Sighting;
 use crate::webhook::{
-    verify_hmac, DiscordWebhook, EventAction, SignatureError, HMAC_HEADER, MAX_BODY_BYTES,
-    SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_EVENT, WEBHOOK_PING,
+    DiscordWebhook, EventAction, SignatureError, Signed, HMAC_HEADER, HMAC_TIMESTAMP_HEADER,
+    MAX_BODY_BYTES, SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_EVENT, WEBHOOK_PING,
 };
 
 /// Every route below `/webhooks`, with JSON answers for every failure.
@@ -40,6 +45,7 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejec
     let refresh = warp::path!("refresh")
         .and(warp::post())
         .and(warp::header::optional::<String>(HMAC_HEADER))
+        .and(warp::header::optional::<String>(HMAC_TIMESTAMP_HEADER))
         .and(body)
         .and(with_app.clone())
         .and_then(refresh_hook);
@@ -67,12 +73,45 @@ fn empty(status: StatusCode) -> Response {
     warp::reply::with_status(warp::reply(), status).into_response()
 }
 
+/// 401 with the reason, in the log and in the answer (neither ever holds the secret).
 fn unauthorized(route: &str, error: SignatureError) -> Response {
-    tracing::warn!("{route}: refused ({error})");
-    if error == SignatureError::CacheFull {
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "busy, try again later");
+    tracing::warn!("{route}: refused: {error}");
+    let message = match error {
+        // Callers written for the old contract (an HMAC of the body alone) land here: say what
+        // changed rather than only "missing".
+        SignatureError::MissingHeader(HMAC_TIMESTAMP_HEADER) => format!(
+            "{error}: the refresh hook needs X-Strife-Timestamp (Unix seconds) and \
+             X-Strife-Signature: sha256=<HMAC-SHA256 of timestamp \".\" body>; \
+             an HMAC of the body alone is no longer accepted (see the README, Webhooks)"
+        ),
+        _ => error.to_string(),
+    };
+    json_error(StatusCode::UNAUTHORIZED, &message)
+}
+
+/// Records a verified request's signature; a replay gets 401. Without the store we cannot tell a
+/// replay from a new request, so the request is refused with 503 (senders retry later).
+async fn refuse_replay(app: &App, route: &'static str, signed: Signed) -> Result<(), Response> {
+    let Signed {
+        signature,
+        signed_at,
+        forget_before,
+    } = signed;
+    let sighting = app
+        .store
+        .run(move |store| store.remember_signature(&signature, signed_at, forget_before))
+        .await;
+    match sighting {
+        Ok(Sighting::First) => Ok(()),
+        Ok(Sighting::Replay) => Err(unauthorized(route, SignatureError::Replay(signed_at))),
+        Err(error) => {
+            tracing::error!("{route}: refused, cannot check it for a replay: {error}");
+            Err(json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot check this request for a replay now; try again later",
+            ))
+        }
     }
-    json_error(StatusCode::UNAUTHORIZED, "invalid request signature")
 }
 
 /// `POST /webhooks/discord`: signature first, then the body.
@@ -89,9 +128,14 @@ async fn discord_event(
             "webhook events are not enabled",
         ));
     };
+    const ROUTE: &str = "POST /webhooks/discord";
     let now = (app.clock)();
-    if let Err(error) = verifier.verify(signature.as_deref(), timestamp.as_deref(), &body, now) {
-        return Ok(unauthorized("POST /webhooks/discord", error));
+    let signed = match verifier.verify(signature.as_deref(), timestamp.as_deref(), &body, now) {
+        Ok(signed) => signed,
+        Err(error) => return Ok(unauthorized(ROUTE, error)),
+    };
+    if let Err(refused) = refuse_replay(&app, ROUTE, signed).await {
+        return Ok(refused);
     }
     let webhook: DiscordWebhook = match serde_json::from_slice(&body) {
         Ok(webhook) => webhook,
@@ -157,10 +201,12 @@ struct RefreshRequest {
 /// `POST /webhooks/refresh`.
 async fn refresh_hook(
     signature: Option<String>,
+    timestamp: Option<String>,
     body: Bytes,
     app: Arc<App>,
 ) -> Result<Response, Infallible> {
-    let Some(secret) = &app.webhook_secret else {
+    const ROUTE: &str = "POST /webhooks/refresh";
+    let Some(verifier) = &app.refresh_verifier else {
         tracing::warn!(
             "POST /webhooks/refresh refused: {} is not set",
             crate::config::WEBHOOK_SECRET_VAR
@@ -170,8 +216,13 @@ async fn refresh_hook(
             "the refresh hook is not enabled",
         ));
     };
-    if let Err(error) = verify_hmac(secret, signature.as_deref(), &body) {
-        return Ok(unauthorized("POST /webhooks/refresh", error));
+    let now = (app.clock)();
+    let signed = match verifier.verify(signature.as_deref(), timestamp.as_deref(), &body, now) {
+        Ok(signed) => signed,
+        Err(error) => return Ok(unauthorized(ROUTE, error)),
+    };
+    if let Err(refused) = refuse_replay(&app, ROUTE, signed).await {
+        return Ok(refused);
     }
     let request: RefreshRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,

@@ -1,4 +1,5 @@
-//! The SQLite store: users, their encrypted tokens, their latest Discord snapshot, name history.
+//! The SQLite store: users, their encrypted tokens, their latest Discord snapshot, name history,
+//! and the signatures of recent webhook requests (to refuse replays, across restarts too).
 //!
 //! One file, opened in WAL mode with a busy timeout, so `serve` and a `build` started by hand can use
 //! it at the same time. All methods are blocking; async code calls them through [`Store::run`],
@@ -153,6 +154,15 @@ pub enum Revocation {
     Stale,
     /// No such user (never consented, or deleted on request).
     Unknown,
+}
+
+/// What [`Store::remember_signature`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sighting {
+    /// Never seen (inside the window): the request may be acted on.
+    First,
+    /// Already recorded: the request is a replay.
+    Replay,
 }
 
 /// Seconds since the Unix epoch.
@@ -550,6 +560,38 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    /// Records the signature of a verified webhook request, signed at `signed_at` (Unix
+    /// seconds), unless it is already recorded: then the request is a replay. Only call it once
+    /// the signature and the timestamp window have been checked, so nothing unsigned is stored.
+    ///
+    /// Records signed before `forget_before` are deleted first: the window refuses their
+    /// replays by itself (the index on `signed_at` keeps that cheap). Both statements are plain
+    /// SQL (`ON CONFLICT DO NOTHING` exists in PostgreSQL too); the primary key decides between
+    /// two copies of one request arriving at once, here or in another process.
+    pub fn remember_signature(
+        &self,
+        signature: &[u8],
+        signed_at: i64,
+        forget_before: i64,
+    ) -> Result<Sighting, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.prepare_cached("DELETE FROM seen_signatures WHERE signed_at < ?1")?
+            .execute(params![forget_before])?;
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO seen_signatures (signature, signed_at) VALUES (?1, ?2)
+                 ON CONFLICT (signature) DO NOTHING",
+            )?
+            .execute(params![signature, signed_at])?;
+        tx.commit()?;
+        Ok(if inserted == 1 {
+            Sighting::First
+        } else {
+            Sighting::Replay
+        })
     }
 
     /// Past usernames of a user, newest first (for redirects from old vanity URLs).

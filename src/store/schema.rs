@@ -57,6 +57,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN failure_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE users ADD COLUMN next_attempt_at INTEGER;
     "#,
+    // 3: signatures of webhook requests already accepted (both routes), kept while their
+    // timestamp is inside the window, so a replay is refused even after a restart. The primary
+    // key makes "insert if absent" atomic: of two copies of one request, one insert wins.
+    r#"
+    CREATE TABLE seen_signatures (
+        signature        BLOB PRIMARY KEY NOT NULL,  -- the decoded Ed25519 signature or HMAC tag
+        signed_at        INTEGER NOT NULL            -- the signed timestamp, Unix seconds
+    );
+    CREATE INDEX seen_signatures_signed_at ON seen_signatures(signed_at);
+    "#,
 ];
 
 /// Brings the store up to the newest schema; refuses a store from a newer strife-gen.

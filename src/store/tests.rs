@@ -508,3 +508,111 @@ fn processes_opening_a_new_store_at_once_both_succeed() {
         opener.join().unwrap().unwrap();
     }
 }
+
+fn seen_count(store: &Store) -> i64 {
+    store
+        .conn()
+        .query_row("SELECT count(*) FROM seen_signatures", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_signature_is_seen_once_then_is_a_replay_even_after_reopening() {
+    let (dir, store) = open();
+    assert_eq!(
+        store.remember_signature(&[1; 64], 1000, 700).unwrap(),
+        Sighting::First
+    );
+    assert_eq!(
+        store.remember_signature(&[1; 64], 1000, 701).unwrap(),
+        Sighting::Replay
+    );
+    assert_eq!(
+        store.remember_signature(&[2; 32], 1000, 701).unwrap(),
+        Sighting::First,
+        "another signature is not a replay"
+    );
+    drop(store);
+    let store = Store::open(&dir.path().join("strife.db")).unwrap();
+    assert_eq!(
+        store.remember_signature(&[1; 64], 1000, 702).unwrap(),
+        Sighting::Replay,
+        "a restart forgets nothing"
+    );
+}
+
+#[test]
+fn signatures_are_forgotten_once_their_timestamp_leaves_the_window() {
+    let (_dir, store) = open();
+    store.remember_signature(&[1; 64], 1000, 0).unwrap();
+    store.remember_signature(&[2; 64], 1200, 0).unwrap();
+    // A timestamp from the future (inside the window) is kept until it too is old.
+    store.remember_signature(&[3; 64], 1600, 0).unwrap();
+    assert_eq!(seen_count(&store), 3);
+    store.remember_signature(&[4; 64], 1300, 1001).unwrap();
+    assert_eq!(
+        seen_count(&store),
+        3,
+        "only [1] (signed at 1000) was forgotten"
+    );
+    // Exactly at the edge of the window a record is still needed.
+    store.remember_signature(&[5; 64], 1500, 1200).unwrap();
+    assert_eq!(seen_count(&store), 4);
+    assert_eq!(
+        store.remember_signature(&[2; 64], 1200, 1200).unwrap(),
+        Sighting::Replay
+    );
+    store.remember_signature(&[6; 64], 1700, 1550).unwrap();
+    let left: Vec<i64> = store
+        .conn()
+        .prepare("SELECT signed_at FROM seen_signatures ORDER BY signed_at")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(left, [1600, 1700]);
+}
+
+#[test]
+fn of_two_copies_of_one_request_at_once_exactly_one_is_first() {
+    let (dir, store) = open();
+    let path = dir.path().join("strife.db");
+    // Separate handles are separate connections, like two processes on one file.
+    let handles: Vec<Store> = (0..8).map(|_| Store::open(&path).unwrap()).collect();
+    let barrier = Arc::new(std::sync::Barrier::new(handles.len()));
+    let racers: Vec<_> = handles
+        .into_iter()
+        .map(|handle| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                handle.remember_signature(&[9; 64], 1000, 700).unwrap()
+            })
+        })
+        .collect();
+    let sightings: Vec<Sighting> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+    let first = sightings.iter().filter(|s| **s == Sighting::First).count();
+    assert_eq!(first, 1, "{sightings:?}");
+    assert_eq!(seen_count(&store), 1);
+}
+
+#[test]
+fn a_store_from_before_the_replay_records_gains_them() {
+    let (dir, store) = open();
+    store
+        .record_consent(&consent(42, "ada", "r1"), &TokenCipher::random(), 100)
+        .unwrap();
+    // What strife-gen wrote before migration 3.
+    store
+        .conn()
+        .execute_batch("DROP TABLE seen_signatures; PRAGMA user_version = 2;")
+        .unwrap();
+    drop(store);
+    let store = Store::open(&dir.path().join("strife.db")).unwrap();
+    assert_eq!(store.list_users().unwrap().len(), 1, "data kept");
+    assert_eq!(
+        store.remember_signature(&[1; 64], 1000, 700).unwrap(),
+        Sighting::First
+    );
+}
