@@ -546,3 +546,6 @@ mod tests {
         assert_eq!(parse_event_time("yesterday"), None);
     }
 }
+
+#[cfg(test)]
+mod proptests;
