@@ -621,8 +621,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     };
     let conn = Connection::open(path).map_err(open_error)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(open_error)?;
+    set_wal_mode(&conn).map_err(open_error)?;
     // FULL: a committed token rotation must survive a power loss; with NORMAL, WAL commits
     // can be rolled back by one, and the old refresh token is already dead at Discord.
     conn.pragma_update(None, "synchronous", "FULL")
@@ -630,6 +629,25 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open_error)?;
     Ok(conn)
+}
+
+/// Switches the store to WAL. On a brand-new file, several processes opening it at once race to
+/// convert it, and SQLite answers the losers `SQLITE_BUSY` at once instead of calling the busy
+/// handler (it will not wait while holding the lock the winner needs), so retry within the busy
+/// timeout; once the file is in WAL mode the pragma is a plain read.
+fn set_wal_mode(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn token_context(id: Snowflake, column: &str) -> String {
