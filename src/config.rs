@@ -156,16 +156,30 @@ impl Default for StoreConfig {
     }
 }
 
+/// `[server]`: where `serve` listens, and what one client may hold (`serve` and `watch`'s
+/// preview; see [`crate::http_server`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub bind: SocketAddr,
+    /// Time a client has to send a request's line and headers, from connecting and again after
+    /// each answer; an idle connection is closed then.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Time a client has to send a whole request body (the webhook routes).
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
+    /// Connections open at once at most; lowered to fit the process's open-file limit.
+    pub max_connections: NonZeroUsize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: NonZeroUsize::new(1024).expect("1024 is not zero"),
         }
     }
 }
@@ -377,6 +391,12 @@ impl Config {
                     "is not a valid Ed25519 public key (copy it from the Developer Portal's General Information page)",
                 ));
             }
+        }
+        if self.server.header_timeout.is_zero() {
+            return Err(self.invalid("server.header_timeout", "must be more than 0s"));
+        }
+        if self.server.body_timeout.is_zero() {
+            return Err(self.invalid("server.body_timeout", "must be more than 0s"));
         }
         if self.webhooks.timestamp_tolerance.is_zero() {
             return Err(self.invalid("webhooks.timestamp_tolerance", "must be more than 0s"));
@@ -616,6 +636,29 @@ base_url = "https://example.org/profiles/"
             config.discord.revoke_url().as_str(),
             "https://discord.com/api/v10/oauth2/token/revoke"
         );
+    }
+
+    #[test]
+    fn server_limits_have_defaults_and_must_not_be_zero() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.server.header_timeout, Duration::from_secs(10));
+        assert_eq!(config.server.body_timeout, Duration::from_secs(10));
+        assert_eq!(config.server.max_connections.get(), 1024);
+        let text = format!(
+            "{MINIMAL}[server]\nheader_timeout = \"2s\"\nbody_timeout = \"500ms\"\nmax_connections = 50\n"
+        );
+        let server = parse(&text).unwrap().server;
+        assert_eq!(server.header_timeout, Duration::from_secs(2));
+        assert_eq!(server.body_timeout, Duration::from_millis(500));
+        assert_eq!(server.max_connections.get(), 50);
+        for (key, value) in [
+            ("header_timeout", "\"0s\""),
+            ("body_timeout", "\"0s\""),
+            ("max_connections", "0"),
+        ] {
+            let message = error_of(&format!("{MINIMAL}[server]\n{key} = {value}\n"));
+            assert!(message.contains(key), "{message}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod deploy;
 pub mod discord;
 pub mod files;
+pub mod http_server;
 pub mod init;
 pub mod jobs;
 pub mod lock;

@@ -18,8 +18,13 @@ const PUBLIC_HOST: &str = "https://profiles.example.org";
 
 fn strife(root: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_strife-gen"));
+    command.args(args);
+    with_env(command, root)
+}
+
+/// Runs in `root` with the secrets and log level every test's service uses.
+fn with_env(mut command: Command, root: &Path) -> Command {
     command
-        .args(args)
         .current_dir(root)
         .env("STRIFE_DISCORD_CLIENT_SECRET", CLIENT_SECRET)
         .env("STRIFE_TOKEN_KEY", TOKEN_KEY)
@@ -60,7 +65,22 @@ struct Service {
 
 impl Service {
     fn start(root: &Path) -> Service {
-        let mut child = strife(root, &["serve"])
+        Service::spawn(strife(root, &["serve"]))
+    }
+
+    /// `serve` with its open-file limit (`RLIMIT_NOFILE`) lowered to `limit`, through the shell's
+    /// `ulimit`, the way an operator's service manager sets it.
+    fn start_with_file_limit(root: &Path, limit: u32) -> Service {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" serve"))
+            .arg(env!("CARGO_BIN_EXE_strife-gen"));
+        Service::spawn(with_env(shell, root))
+    }
+
+    fn spawn(mut command: Command) -> Service {
+        let mut child = command
             .stderr(Stdio::piped())
             .spawn()
             .expect("serve starts");
@@ -202,6 +222,71 @@ async fn serve_takes_a_consent_and_build_keeps_the_page_fresh() {
     for log in logs {
         assert!(!log.contains(&token), "a refresh token was logged");
     }
+}
+
+/// A thousand idle sockets against a service whose open-file limit is far below that: it keeps
+/// answering probes (idle clients are closed after `server.header_timeout`, and the connections it
+/// holds at once stay below its file limit, leaving room for its store and builds).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_sockets_cannot_make_the_service_stop_answering() {
+    const FILE_LIMIT: u32 = 256;
+    const IDLE: usize = 1000;
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root: PathBuf = dir.path().to_owned();
+    write_config(&root, &fake);
+    let config = std::fs::read_to_string(root.join("strife.toml")).unwrap();
+    std::fs::write(
+        root.join("strife.toml"),
+        format!("{config}header_timeout = \"1s\"\n"),
+    )
+    .unwrap();
+    let service = Service::start_with_file_limit(&root, FILE_LIMIT);
+    let pid = service.child.id();
+    let open_files = || std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+
+    let mut idle = Vec::new();
+    for _ in 0..IDLE {
+        let connect = tokio::net::TcpStream::connect(&service.address);
+        match tokio::time::timeout(Duration::from_secs(5), connect).await {
+            Ok(Ok(socket)) => idle.push(socket),
+            // The listen backlog is full: as many as that are waiting already.
+            _ => break,
+        }
+    }
+    assert!(
+        idle.len() > FILE_LIMIT as usize,
+        "only {} idle sockets",
+        idle.len()
+    );
+
+    let probe = tokio::spawn({
+        let url = service.url("/healthz");
+        async move { reqwest::get(url).await?.text().await }
+    });
+    let mut most_open = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while !probe.is_finished() {
+        most_open = most_open.max(open_files());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/healthz did not answer; the service has {} files open",
+            open_files()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(probe.await.unwrap().unwrap(), "ok");
+    assert!(
+        most_open + 16 < FILE_LIMIT as usize,
+        "the service had {most_open} of its {FILE_LIMIT} files open"
+    );
+    drop(idle);
+    let log = service.log.lock().unwrap().clone();
+    assert!(
+        log.contains("connections at once"),
+        "the limits are logged: {log}"
+    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

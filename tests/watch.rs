@@ -55,8 +55,13 @@ impl Site {
     }
 
     fn write_config(&self, title: &str) {
+        self.write_config_with(title, "https://example.org/people/", "");
+    }
+
+    /// The config with another `base_url` and `extra` TOML after the `[site]` table.
+    fn write_config_with(&self, title: &str, base_url: &str, extra: &str) {
         let config = format!(
-            "[site]\ntitle = \"{title}\"\nbase_url = \"https://example.org/people/\"\nsample_users_dir = \"{}\"\n",
+            "[site]\ntitle = \"{title}\"\nbase_url = \"{base_url}\"\nsample_users_dir = \"{}\"\n{extra}",
             repo().join("examples/users").display()
         );
         std::fs::write(self.config_path(), config).unwrap();
@@ -462,4 +467,164 @@ async fn a_port_in_use_and_a_bad_config_are_errors_before_anything_runs() {
     assert!(matches!(error, watch::WatchError::Config(_)), "{error}");
     assert!(error.to_string().contains("base_url"), "{error}");
     assert!(!site.root().join("output").exists(), "nothing was built");
+}
+
+// --- Hostile clients ---------------------------------------------------------------------------
+
+/// A client that never redirects, to see the preview's own answers.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_preview_never_redirects_to_another_host() {
+    let site = Site::new();
+    site.write_config_with("Watched people", "https://example.org/", "");
+    let running = Running::start(&site).await;
+    // A folder of that name, as a user called "evil.example" would have.
+    let folder = site.root().join("output/evil.example");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("index.html"), "<body>hi</body>").unwrap();
+    let base = running.url.trim_end_matches('/').to_owned();
+    let http = no_redirects();
+    for path in [
+        "//evil.example",
+        "///evil.example",
+        "/%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "/%2F%5Cevil.example",
+    ] {
+        let response = http.get(format!("{base}{path}")).send().await.unwrap();
+        if let Some(location) = response.headers().get("location") {
+            let location = location.to_str().unwrap();
+            let target = reqwest::Url::parse(&running.url)
+                .unwrap()
+                .join(location)
+                .unwrap();
+            assert_eq!(
+                target.host_str(),
+                Some("127.0.0.1"),
+                "{path} redirects to {location}"
+            );
+            assert_eq!(location, "/evil.example/", "{path}");
+        }
+    }
+    // A backslash, which the URL parser would turn into a slash, sent as it is.
+    let address = running
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let answer = raw_exchange(
+        address,
+        "GET /\\evil.example HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        !answer.to_ascii_lowercase().contains("location: //")
+            && !answer.contains("evil.example/\r\n"),
+        "{answer}"
+    );
+    running.stop().await;
+}
+
+/// Sends `request` as it is and reads the whole answer (the request should close the connection).
+async fn raw_exchange(address: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, socket.read_to_end(&mut answer))
+        .await
+        .expect("the preview answers")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn head_on_the_preview_answers_like_get_without_a_body() {
+    let site = Site::new();
+    let running = Running::start(&site).await;
+    let stylesheet = std::fs::read_dir(site.root().join("output/static"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|name| name.starts_with("style.") && name.ends_with(".css"))
+        .expect("a hashed stylesheet");
+    let events = running.url.replace("/people/", "/__strife/events");
+    for url in [
+        running.url.clone(),
+        format!("{}u/80351110224678912/", running.url),
+        format!("{}static/{stylesheet}", running.url),
+        format!("{}no/such/page", running.url),
+        running.url.replace("/people/", "/__strife/reload.js"),
+        running.url.trim_end_matches('/').to_owned(),
+    ] {
+        let get = no_redirects().get(&url).send().await.unwrap();
+        let head = no_redirects().head(&url).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "HEAD {url}");
+        for name in ["content-type", "content-length", "location"] {
+            assert_eq!(
+                head.headers().get(name),
+                get.headers().get(name),
+                "HEAD {url}: {name}"
+            );
+        }
+        assert!(head.bytes().await.unwrap().is_empty(), "HEAD {url}");
+    }
+    // The event stream's headers, and no stream to keep open.
+    let head = no_redirects().head(&events).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], "text/event-stream");
+    let body = tokio::time::timeout(PATIENCE, head.bytes()).await;
+    assert!(body.expect("HEAD ends at once").unwrap().is_empty());
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_but_open_event_streams_stay() {
+    let site = Site::new();
+    site.write_config_with(
+        "Watched people",
+        "https://example.org/people/",
+        "[server]\nheader_timeout = \"300ms\"\n",
+    );
+    let running = Running::start(&site).await;
+    let address = running
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/people/")
+        .to_owned();
+
+    // Connected and silent; then half a request.
+    let mut silent = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut partial = tokio::net::TcpStream::connect(&address).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut partial, b"GET /people/ HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    for socket in [&mut silent, &mut partial] {
+        let mut buffer = Vec::new();
+        let read = tokio::io::AsyncReadExt::read_to_end(socket, &mut buffer);
+        let closed = tokio::time::timeout(PATIENCE, read).await;
+        assert!(closed.is_ok(), "an idle connection was not closed");
+    }
+
+    // An event stream finished its headers long ago: it is not idle, however quiet.
+    let events = running
+        .http
+        .get(format!("http://{address}/__strife/events"))
+        .send()
+        .await
+        .unwrap();
+    let mut stream = EventStream {
+        response: events,
+        received: String::new(),
+    };
+    stream.read_until("event:ready").await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let original = site.template("base.html");
+    site.write_template("base.html", &site.base_with(&original, "still-open-marker"));
+    stream.read_until("event:reload").await;
+    running.stop().await;
 }

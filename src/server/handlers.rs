@@ -187,6 +187,20 @@ pub async fn callback(
     Ok(response)
 }
 
+/// `HEAD /callback`: only the headers of the page a `GET` would show, and none of its work. A
+/// `GET` uses the single-use state up, exchanges Discord's single-use code and stores a consent;
+/// a link prefetcher or preview bot that sends `HEAD` first must not do any of that, or the
+/// browser's own visit right after would find its sign-in spent. Whether that visit will
+/// succeed is not known without doing it, so this answers 200 with the page's type and no
+/// length, and leaves the sign-in cookie alone.
+pub fn callback_head() -> Response {
+    let mut response = warp::reply::html(String::new()).into_response();
+    response
+        .extensions_mut()
+        .insert(crate::http_server::LengthUnknown);
+    response
+}
+
 async fn finish_sign_in(
     values: &HashMap<String, Vec<String>>,
     state: &str,

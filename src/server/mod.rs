@@ -4,8 +4,14 @@
 //! `GET /` landing page · `GET /login` start a consent · `GET /delete` start a deletion ·
 //! `GET /callback` Discord's redirect back · `GET /healthz` probe · `GET /static/*` theme files ·
 //! `POST /webhooks/discord`, `POST /webhooks/refresh`, `GET /webhooks/jobs/<id>` (see [`webhooks`]).
+//! Every `GET` route answers `HEAD` too, without side effects (`HEAD /callback` does none of the
+//! sign-in's work).
 //!
-//! There is no TLS here: run it behind a reverse proxy that terminates HTTPS.
+//! A route is reachable only when its first path segment is in [`ROUTE_SEGMENTS`], which is
+//! also what keeps vanity URLs off the service's paths (see [`crate::site::vanity`]).
+//!
+//! There is no TLS here: run it behind a reverse proxy that terminates HTTPS. Connections are
+//! served by [`crate::http_server`], which times out slow clients and caps connections.
 
 mod handlers;
 pub mod logins;
@@ -24,6 +30,7 @@ use crate::crypto::TokenCipher;
 use crate::discord::client::DiscordClient;
 use crate::discord::models::Snowflake;
 use crate::discord::oauth::OAuthClient;
+use crate::http_server::{self, get_or_head, without_body_for_head, ConnectionStats, Limits};
 use crate::jobs::{Batch, JobQueue, Trigger};
 use crate::refresh::{Refresher, Targets};
 use crate::site::render::Renderer;
@@ -56,6 +63,8 @@ pub struct App {
     revoke_retry: std::time::Duration,
     /// The `Content-Security-Policy` of every answer, made once from the config.
     content_security_policy: HeaderValue,
+    /// The connections [`serve_until`] holds.
+    connections: Arc<ConnectionStats>,
 }
 
 impl App {
@@ -88,7 +97,13 @@ impl App {
             secure_cookies,
             revoke_retry: REVOKE_RETRY,
             content_security_policy,
+            connections: Arc::default(),
         }
+    }
+
+    /// The service's connections: open now, at most at once, accepted so far.
+    pub fn connections(&self) -> &ConnectionStats {
+        &self.connections
     }
 
     /// Enables the signed refresh hook with this shared secret (`None` leaves it disabled, and
@@ -155,6 +170,38 @@ impl App {
     }
 }
 
+/// `GET /login`: start a consent.
+pub const LOGIN: &str = "login";
+/// `GET /delete`: start a deletion.
+pub const DELETE: &str = "delete";
+/// `GET /callback`: Discord's redirect back.
+pub const CALLBACK: &str = "callback";
+/// `GET /healthz`: the probe.
+pub const HEALTHZ: &str = "healthz";
+/// `GET /static/*`: the theme's files.
+pub const STATIC: &str = "static";
+/// `/webhooks/*`: see [`webhooks`].
+pub const WEBHOOKS: &str = "webhooks";
+
+/// The first path segment of every route besides `/`. [`routes`] answers nothing else, so a
+/// route added without its segment here cannot be reached (and its author notices at once),
+/// rather than be reachable yet missing from the names vanity URLs must not take.
+pub const ROUTE_SEGMENTS: [&str; 6] = [LOGIN, DELETE, CALLBACK, HEALTHZ, STATIC, WEBHOOKS];
+
+/// Passes `/` and paths whose first segment is in [`ROUTE_SEGMENTS`]; rejects the rest as not
+/// found before any route sees them.
+fn listed_route() -> impl Filter<Extract = (), Error = Rejection> + Copy {
+    warp::path::peek()
+        .and_then(|rest: warp::path::Peek| async move {
+            let first = rest.as_str().split('/').next().unwrap_or_default();
+            match first.is_empty() || ROUTE_SEGMENTS.contains(&first) {
+                true => Ok(()),
+                false => Err(warp::reject::not_found()),
+            }
+        })
+        .untuple_one()
+}
+
 /// All routes, with friendly error pages and security headers.
 pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     let with_app = {
@@ -169,20 +216,31 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
     let landing = warp::path::end()
         .and(with_app.clone())
         .and_then(handlers::landing);
-    let login = warp::path!("login")
+    let login = warp::path(LOGIN)
+        .and(warp::path::end())
         .and(raw_query)
         .and(with_app.clone())
         .and_then(handlers::login);
-    let delete = warp::path!("delete")
+    let delete = warp::path(DELETE)
+        .and(warp::path::end())
         .and(with_app.clone())
         .and_then(handlers::delete);
-    let callback = warp::path!("callback")
+    // Before the GET route: a HEAD must not finish (and so use up) the sign-in.
+    // The path first: a method rejection would otherwise win over every other route's "not found".
+    let callback_head = warp::path(CALLBACK)
+        .and(warp::path::end())
+        .and(warp::head())
+        .map(handlers::callback_head);
+    let callback = warp::path(CALLBACK)
+        .and(warp::path::end())
         .and(raw_query)
         .and(cookies)
         .and(with_app.clone())
         .and_then(handlers::callback);
-    let healthz = warp::path!("healthz").map(|| "ok".into_response());
-    let static_files = warp::path("static")
+    let healthz = warp::path(HEALTHZ)
+        .and(warp::path::end())
+        .map(|| "ok".into_response());
+    let static_files = warp::path(STATIC)
         .and(warp::path::tail())
         .and(with_app.clone())
         .and_then(static_file);
@@ -194,16 +252,16 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .unify()
         .or(callback)
         .unify();
+    let site = callback_head
+        .or(get_or_head().and(pages.or(healthz).unify().or(static_files).unify()))
+        .unify();
     let recover_app = app.clone();
-    let site = warp::get()
-        .and(pages.or(healthz).unify().or(static_files).unify())
+    let policy = app.content_security_policy.clone();
+    let answered = listed_route()
+        .and(webhooks::routes(app).or(site).unify())
         .recover(move |rejection| recover(rejection, recover_app.clone()))
         .unify();
-    let policy = app.content_security_policy.clone();
-    webhooks::routes(app)
-        .or(site)
-        .unify()
-        .map(move |response| with_security_headers(response, &policy))
+    without_body_for_head(answered).map(move |response| with_security_headers(response, &policy))
 }
 
 /// `GET /static/<hashed name>`: the theme's static files under the same content-hashed names as
@@ -235,7 +293,7 @@ async fn recover(rejection: Rejection, app: Arc<App>) -> Result<Response, Infall
         Page::error(
             StatusCode::METHOD_NOT_ALLOWED,
             "Not allowed",
-            "This address only answers GET requests.",
+            "This address only answers GET and HEAD requests.",
         )
     } else {
         tracing::debug!("request rejected: {rejection:?}");
@@ -299,10 +357,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<()> {
     let address: SocketAddr = listener.local_addr()?;
+    // Before the first build starts: a process that cannot take connections should not run one.
+    let limits = Limits::for_server(&app.config.server).map_err(std::io::Error::other)?;
     tracing::info!("consent service listening on http://{address}");
     app.log_webhook_setup();
     let worker = spawn_background_builds(&app, refresher);
-    serve_until(app, listener, worker, first_of_two_signals()).await
+    serve_within(app, listener, limits, worker, first_of_two_signals()).await
 }
 
 /// Serves `app` on `listener` until `stop` completes, beside `worker` (the task of
@@ -311,21 +371,45 @@ pub async fn serve(
 /// would release the build lock while its render still writes, or lose a refresh token Discord
 /// has just rotated. A worker that ends by itself (it panicked) stops the service with an error:
 /// answering consents that no build will ever publish would only hide the failure.
+///
+/// Connections get the limits of `[server]` (see [`crate::http_server`]); an open-file limit
+/// too low for any connection is an error before anything is served.
 pub async fn serve_until(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
+    worker: tokio::task::JoinHandle<()>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = match Limits::for_server(&app.config.server) {
+        Ok(limits) => limits,
+        Err(error) => {
+            worker.abort();
+            return Err(std::io::Error::other(error));
+        }
+    };
+    serve_within(app, listener, limits, worker, stop).await
+}
+
+/// [`serve_until`] with the limits already worked out.
+async fn serve_within(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    limits: Limits,
     mut worker: tokio::task::JoinHandle<()>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let jobs = app.jobs.clone();
-    let server = warp::serve(routes(app.clone()))
-        .incoming(listener)
-        .graceful(async move {
+    let server = http_server::serve(
+        routes(app.clone()),
+        listener,
+        limits,
+        app.connections.clone(),
+        async move {
             stop.await;
             tracing::info!("stopping: no new requests, no new builds");
             jobs.shutdown();
-        })
-        .run();
+        },
+    );
     tokio::select! {
         () = server => {}
         ended = &mut worker => {

@@ -3,7 +3,10 @@
 //! - `POST /webhooks/discord`: Discord's signed events (Ed25519; needs `discord.public_key`).
 //! - `POST /webhooks/refresh`: the operator's refresh hook (HMAC-SHA256 over a signed timestamp
 //!   and the body; needs `STRIFE_WEBHOOK_SECRET`), answering 202 with a job id.
-//! - `GET /webhooks/jobs/<id>`: the state of such a job.
+//! - `GET /webhooks/jobs/<id>` (and `HEAD`): the state of such a job.
+//!
+//! A body (at most [`MAX_BODY_BYTES`]) must arrive whole within `server.body_timeout`, or the
+//! answer is 408 and the connection is closed.
 //!
 //! Both signed routes check signature and timestamp window first, then record the signature in
 //! the store: a request whose signature is already recorded is a replay (refused with 401), in
@@ -33,13 +36,13 @@ use crate::webhook::{
 
 /// Every route below `/webhooks`, with JSON answers for every failure.
 pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let body = body_within(app.config.server.body_timeout);
     let with_app = warp::any().map(move || app.clone());
-    let body = warp::body::content_length_limit(MAX_BODY_BYTES).and(warp::body::bytes());
     let discord = warp::path!("discord")
         .and(warp::post())
         .and(warp::header::optional::<String>(SIGNATURE_HEADER))
         .and(warp::header::optional::<String>(TIMESTAMP_HEADER))
-        .and(body)
+        .and(body.clone())
         .and(with_app.clone())
         .and_then(discord_event);
     let refresh = warp::path!("refresh")
@@ -50,10 +53,10 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejec
         .and(with_app.clone())
         .and_then(refresh_hook);
     let job = warp::path!("jobs" / String)
-        .and(warp::get())
+        .and(crate::http_server::get_or_head())
         .and(with_app)
         .and_then(job_status);
-    warp::path("webhooks").and(
+    warp::path(super::WEBHOOKS).and(
         discord
             .or(refresh)
             .unify()
@@ -63,6 +66,53 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejec
             .unify(),
     )
 }
+
+/// The request body, at most [`MAX_BODY_BYTES`] (announced by `Content-Length`, which hyper
+/// holds the client to), and whole within `timeout`: a client trickling its body byte by byte
+/// must not hold its connection, and a slot of the server, for ever.
+fn body_within(
+    timeout: std::time::Duration,
+) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+    warp::body::content_length_limit(MAX_BODY_BYTES)
+        .and(warp::body::stream())
+        .and_then(move |stream| async move {
+            match tokio::time::timeout(timeout, collect_body(stream)).await {
+                Ok(Ok(body)) => Ok(body),
+                Ok(Err(error)) => {
+                    tracing::debug!("webhook body unreadable: {error}");
+                    Err(warp::reject::custom(BodyUnreadable))
+                }
+                Err(_) => Err(warp::reject::custom(BodyTooSlow)),
+            }
+        })
+}
+
+async fn collect_body(
+    stream: impl futures_util::Stream<Item = Result<impl warp::Buf, warp::Error>>,
+) -> Result<Bytes, warp::Error> {
+    use futures_util::TryStreamExt;
+    let mut stream = std::pin::pin!(stream);
+    let mut body = Vec::new();
+    while let Some(mut chunk) = stream.try_next().await? {
+        while warp::Buf::has_remaining(&chunk) {
+            let part = warp::Buf::chunk(&chunk);
+            body.extend_from_slice(part);
+            let read = part.len();
+            warp::Buf::advance(&mut chunk, read);
+        }
+    }
+    Ok(Bytes::from(body))
+}
+
+/// The body did not arrive within `server.body_timeout`.
+#[derive(Debug)]
+struct BodyTooSlow;
+impl warp::reject::Reject for BodyTooSlow {}
+
+/// The body broke off (the client hung up, or sent less than it announced).
+#[derive(Debug)]
+struct BodyUnreadable;
+impl warp::reject::Reject for BodyUnreadable {}
 
 fn json_error(status: StatusCode, message: &str) -> Response {
     let body = warp::reply::json(&serde_json::json!({ "error": message }));
@@ -264,6 +314,16 @@ async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         json_error(StatusCode::NOT_FOUND, "not found")
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
         json_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large")
+    } else if rejection.find::<BodyTooSlow>().is_some() {
+        // The connection cannot be reused: the rest of the body may still be on its way.
+        let mut response = json_error(StatusCode::REQUEST_TIMEOUT, "request body too slow");
+        response.headers_mut().insert(
+            warp::http::header::CONNECTION,
+            warp::http::HeaderValue::from_static("close"),
+        );
+        response
+    } else if rejection.find::<BodyUnreadable>().is_some() {
+        json_error(StatusCode::BAD_REQUEST, "request body incomplete")
     } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
         json_error(StatusCode::LENGTH_REQUIRED, "content-length required")
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {

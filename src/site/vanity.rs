@@ -2,7 +2,8 @@
 //!
 //! A slug is the only part of an output path made from user input, so it is built from a short
 //! allow-list of characters ([`slug`]) and must not shadow anything the site itself publishes
-//! ([`RESERVED`], plus whatever the build already put at the top of the tree).
+//! or a server answers beside it ([`reserved_names`], plus whatever the build already put at the
+//! top of the tree).
 //!
 //! Names are claimed, and each slug goes to one user, deterministically, whatever order the
 //! profiles arrived in: a current username beats a former one (a rename never takes a URL from
@@ -11,10 +12,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-/// Top-level names a vanity URL never takes: the site's own files and folders, files static
-/// hosts read (`CNAME`, `_headers`, `_redirects` of Netlify and Cloudflare Pages, GitHub Pages'
-/// `_config.yml`), and the routes of `strife-gen serve`, in case it shares the site's host.
-/// Compared case-insensitively, since some file systems are.
+/// Top-level names of the site a vanity URL never takes: the site's own files and folders and
+/// files static hosts read (`CNAME`, `_headers`, `_redirects` of Netlify and Cloudflare Pages,
+/// GitHub Pages' `_config.yml`). The servers' paths come from the servers themselves, see
+/// [`reserved_names`]. Compared case-insensitively, since some file systems are.
 pub const RESERVED: &[&str] = &[
     "u",
     "static",
@@ -27,11 +28,18 @@ pub const RESERVED: &[&str] = &[
     "_headers",
     "_redirects",
     "_config.yml",
-    "login",
-    "delete",
-    "callback",
-    "healthz",
 ];
+
+/// Every top-level name a vanity URL never takes: [`RESERVED`], the first path segment of every
+/// route of `strife-gen serve` (in case it shares the site's host; its router answers no other
+/// segment, see [`crate::server::ROUTE_SEGMENTS`]) and the path of `watch`'s preview.
+pub fn reserved_names() -> impl Iterator<Item = &'static str> {
+    RESERVED
+        .iter()
+        .chain(crate::server::ROUTE_SEGMENTS.iter())
+        .chain(std::iter::once(&crate::watch::PREVIEW_SEGMENT))
+        .copied()
+}
 
 /// Longest slug: far above Discord's 32-character names, far below file-name limits.
 const MAX_SLUG_LEN: usize = 64;
@@ -49,11 +57,13 @@ pub fn slug(name: &str) -> Option<String> {
     usable.then_some(slug)
 }
 
-/// Whether `slug` may not be used: a [`RESERVED`] name, or one of `taken` (lower-case names the
-/// site already has at its top level).
+/// Whether `slug` may not be used: one of [`reserved_names`], or one of `taken` (lower-case
+/// names the site already has at its top level).
 pub fn is_reserved(slug: &str, taken: &HashSet<String>) -> bool {
     let lower = slug.to_lowercase();
-    lower.starts_with('.') || RESERVED.contains(&lower.as_str()) || taken.contains(&lower)
+    lower.starts_with('.')
+        || reserved_names().any(|name| name.eq_ignore_ascii_case(&lower))
+        || taken.contains(&lower)
 }
 
 /// A user asking for vanity URLs: their current username and the ones they had before.
@@ -238,6 +248,15 @@ mod tests {
         }
         assert!(is_reserved(".nojekyll", &taken));
         assert!(!is_reserved("nelly", &taken));
+    }
+
+    #[test]
+    fn the_services_and_the_previews_routes_are_reserved() {
+        let none = HashSet::new();
+        for name in ["webhooks", "Webhooks", "__strife", "healthz", "callback"] {
+            assert!(is_reserved(name, &none), "{name}");
+            assert_eq!(resolve([claimant(1, name, &[])], &none), [], "{name:?}");
+        }
     }
 
     #[test]

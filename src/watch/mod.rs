@@ -27,11 +27,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::build::{self, BuildError, BuildSummary};
 use crate::config::{Config, ConfigError};
+use crate::http_server::{ConnectionStats, FileLimitError, Limits};
 use crate::store::Store;
 
 use changes::{Sources, Verdict};
 use preview::Published;
-pub use preview::{EVENTS_PATH, PREVIEW_PREFIX};
+pub use preview::{EVENTS_PATH, PREVIEW_PREFIX, PREVIEW_SEGMENT};
 use watcher::{ChangeBatch, SourceWatcher};
 
 /// How long the files must be quiet after a change before the rebuild starts.
@@ -76,6 +77,8 @@ pub enum WatchError {
     },
     #[error("cannot watch the site's files: {0}")]
     Notify(#[from] notify::Error),
+    #[error(transparent)]
+    FileLimit(#[from] FileLimitError),
 }
 
 /// Counters of a running watch, for the curious and for tests.
@@ -122,6 +125,8 @@ pub async fn start(config_path: &Path, options: WatchOptions) -> Result<Session,
             source,
         })?;
     let config = Config::load(&config_path)?;
+    // The preview takes the same `[server]` limits as `serve`; they are fixed for the session.
+    let limits = Limits::for_server(&config.server)?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port));
     let listener = TcpListener::bind(address)
         .await
@@ -148,6 +153,8 @@ pub async fn start(config_path: &Path, options: WatchOptions) -> Result<Session,
     Ok(Session {
         address,
         options,
+        limits,
+        connections: Arc::default(),
         listener,
         builder,
         watcher,
@@ -159,6 +166,8 @@ pub async fn start(config_path: &Path, options: WatchOptions) -> Result<Session,
 pub struct Session {
     address: SocketAddr,
     options: WatchOptions,
+    limits: Limits,
+    connections: Arc<ConnectionStats>,
     listener: TcpListener,
     builder: SiteBuilder,
     watcher: SourceWatcher,
@@ -181,12 +190,19 @@ impl Session {
         self.builder.stats.clone()
     }
 
+    /// The preview server's connections: open now, at most at once, accepted so far.
+    pub fn connections(&self) -> Arc<ConnectionStats> {
+        self.connections.clone()
+    }
+
     /// Serves the preview and rebuilds on changes until `shutdown` completes. A build that is
     /// running then is finished first, so the output folder is never left half-written.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let url = self.url();
         let Session {
             options,
+            limits,
+            connections,
             listener,
             builder,
             watcher,
@@ -196,14 +212,15 @@ impl Session {
         let session_id: Arc<str> = format!("{:08x}", rand::random::<u32>()).into();
         let routes = preview::routes(builder.site.subscribe(), session_id);
         let (stop_server, server_stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(
-            warp::serve(routes)
-                .incoming(listener)
-                .graceful(async {
-                    let _ = server_stopped.await;
-                })
-                .run(),
-        );
+        let server = tokio::spawn(crate::http_server::serve(
+            routes,
+            listener,
+            limits,
+            connections,
+            async {
+                let _ = server_stopped.await;
+            },
+        ));
         tracing::info!(
             "previewing the site at {url} (watching {}; Ctrl-C stops)",
             watched_list(&builder.sources)

@@ -3,6 +3,9 @@
 //!
 //! Only the preview's responses carry the reload script: the files in the output folder are
 //! exactly what `build` writes.
+//!
+//! Every route answers `GET` and `HEAD`. A redirect never leaves the preview's host: its
+//! `Location` is always built as a [`LocalPath`], never copied from the request.
 
 use std::convert::Infallible;
 use std::io::ErrorKind;
@@ -11,6 +14,7 @@ use std::sync::Arc;
 
 use futures_util::stream::{self, Stream, StreamExt};
 use minijinja::{context, Environment};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use tokio::sync::watch;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::path::FullPath;
@@ -18,6 +22,10 @@ use warp::reply::Response;
 use warp::sse::Event;
 use warp::{Filter, Reply};
 
+use crate::http_server::{get_or_head, without_body_for_head};
+
+/// The first path segment of everything the preview serves itself; vanity URLs never take it.
+pub const PREVIEW_SEGMENT: &str = "__strife";
 /// Everything under this path belongs to the preview, never to the site.
 pub const PREVIEW_PREFIX: &str = "/__strife/";
 pub const EVENTS_PATH: &str = "/__strife/events";
@@ -70,29 +78,35 @@ pub fn routes(
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
     let with_site = warp::any().map(move || site.clone());
     let with_session = warp::any().map(move || session.clone());
-    let events = warp::path!("__strife" / "events")
-        .and(warp::get())
+    let own = || warp::path(PREVIEW_SEGMENT);
+    let events = own()
+        .and(warp::path("events"))
+        .and(warp::path::end())
+        .and(get_or_head())
         .and(with_site.clone())
         .and(with_session.clone())
         .map(|site, session| {
             let stream = warp::sse::keep_alive().stream(reload_events(site, session));
             no_store(warp::sse::reply(stream).into_response())
         });
-    let script = warp::path!("__strife" / "reload.js")
-        .and(warp::get())
+    let script = own()
+        .and(warp::path("reload.js"))
+        .and(warp::path::end())
+        .and(get_or_head())
         .map(|| with_type(RELOAD_SCRIPT.into(), "text/javascript; charset=utf-8"));
-    let pages = warp::get()
+    let pages = get_or_head()
         .and(warp::path::full())
         .and(with_site)
         .and(with_session)
         .then(serve_path);
-    events
+    let answered = events
         .or(script)
         .unify()
         .or(pages)
         .unify()
         .recover(|_| async { Ok::<_, Infallible>(plain(StatusCode::METHOD_NOT_ALLOWED)) })
-        .unify()
+        .unify();
+    without_body_for_head(answered)
 }
 
 /// `ready` with the current version first, then `reload` after every change; ends when watch
@@ -219,8 +233,63 @@ pub fn inject_script(mut html: Vec<u8>, version: &str) -> Vec<u8> {
 #[derive(Debug, PartialEq)]
 enum Resolved {
     File(PathBuf),
-    Redirect(String),
+    Redirect(LocalPath),
     NotFound,
+}
+
+/// What a path segment keeps of itself in a [`LocalPath`]: everything but the characters that
+/// end or split a segment (`/`, `\`, `?`, `#`), that a browser drops or rewrites (controls,
+/// space) or that are not allowed in a URL path; non-ASCII is always encoded.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// A folder's path on the preview's own host, as a `Location`: `/` and percent-encoded,
+/// non-empty segments, each followed by `/`. Built only from decoded segments, so it starts
+/// with exactly one `/` and holds no backslash, control character or scheme: a browser cannot
+/// read it as another host (`//evil.example`, `/\evil.example`), whatever the request was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LocalPath(String);
+
+impl LocalPath {
+    fn folder<S: AsRef<str>>(segments: impl IntoIterator<Item = S>) -> LocalPath {
+        let mut path = String::from("/");
+        for segment in segments {
+            let segment = segment.as_ref();
+            if segment.is_empty() {
+                continue;
+            }
+            path.extend(utf8_percent_encode(segment, SEGMENT));
+            path.push('/');
+        }
+        LocalPath(path)
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The decoded segments of the site's root (`/people/` → `people`).
+fn root_segments(root: &str) -> Vec<String> {
+    root.split('/')
+        .map(|segment| percent_encoding::percent_decode_str(segment).decode_utf8_lossy())
+        .map(|segment| segment.into_owned())
+        .collect()
 }
 
 /// Maps a request path to a file of the output folder: only under the site's root, never
@@ -229,7 +298,7 @@ enum Resolved {
 fn resolve(published: &Published, request_path: &str) -> Resolved {
     let root = &published.root;
     if root != "/" && (request_path == "/" || request_path == root.trim_end_matches('/')) {
-        return Resolved::Redirect(root.clone());
+        return Resolved::Redirect(LocalPath::folder(root_segments(root)));
     }
     let Some(rest) = request_path.strip_prefix(root.as_str()) else {
         return Resolved::NotFound;
@@ -238,8 +307,9 @@ fn resolve(published: &Published, request_path: &str) -> Resolved {
         return Resolved::NotFound;
     };
     let mut file = published.output_dir.clone();
-    for segment in decoded.split('/').filter(|s| !s.is_empty()) {
-        let unsafe_segment = segment == "." || segment == ".." || segment.contains(['\\', '\0']);
+    let segments: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
+    for segment in &segments {
+        let unsafe_segment = *segment == "." || *segment == ".." || segment.contains(['\\', '\0']);
         if unsafe_segment {
             return Resolved::NotFound;
         }
@@ -247,16 +317,18 @@ fn resolve(published: &Published, request_path: &str) -> Resolved {
     }
     if file.is_dir() {
         if !request_path.ends_with('/') {
-            return Resolved::Redirect(format!("{request_path}/"));
+            let mut folder = root_segments(root);
+            folder.extend(segments.iter().map(|s| s.to_string()));
+            return Resolved::Redirect(LocalPath::folder(folder));
         }
         file.push("index.html");
     }
     Resolved::File(file)
 }
 
-fn redirect(location: &str) -> Response {
+fn redirect(location: &LocalPath) -> Response {
     let mut response = plain(StatusCode::FOUND);
-    match HeaderValue::from_str(location) {
+    match HeaderValue::from_str(location.as_str()) {
         Ok(value) => {
             response.headers_mut().insert(header::LOCATION, value);
             response
@@ -322,7 +394,10 @@ mod tests {
             resolve(&site, "/"),
             Resolved::File(dir.path().join("index.html"))
         );
-        assert_eq!(resolve(&site, "/u/1"), Resolved::Redirect("/u/1/".into()));
+        assert_eq!(
+            resolve(&site, "/u/1"),
+            Resolved::Redirect(LocalPath("/u/1/".into()))
+        );
         assert_eq!(
             resolve(&site, "/u/1/"),
             Resolved::File(dir.path().join("u/1/index.html"))
@@ -340,16 +415,123 @@ mod tests {
     fn a_site_under_a_path_is_served_under_it() {
         let dir = tempfile::tempdir().unwrap();
         let site = published("/people/", dir.path());
-        assert_eq!(resolve(&site, "/"), Resolved::Redirect("/people/".into()));
+        assert_eq!(
+            resolve(&site, "/"),
+            Resolved::Redirect(LocalPath("/people/".into()))
+        );
         assert_eq!(
             resolve(&site, "/people"),
-            Resolved::Redirect("/people/".into())
+            Resolved::Redirect(LocalPath("/people/".into()))
         );
         assert_eq!(
             resolve(&site, "/people/"),
             Resolved::File(dir.path().join("index.html"))
         );
         assert_eq!(resolve(&site, "/other/x.html"), Resolved::NotFound);
+    }
+
+    /// Request paths that try to make a folder redirect (`/x` → `/x/`) leave the host: doubled
+    /// slashes, backslashes (browsers read `\` as `/`), their encodings, and the tab and newline
+    /// characters browsers drop from URLs.
+    const HOSTILE_PATHS: &[&str] = &[
+        "//evil.example",
+        "///evil.example",
+        "////evil.example",
+        "/\\evil.example",
+        "/\\\\evil.example",
+        "/\\/evil.example",
+        "/%2F%2Fevil.example",
+        "/%2f/evil.example",
+        "/%2F%5Cevil.example",
+        "/%5Cevil.example",
+        "/%5C%5Cevil.example",
+        "/%09/evil.example",
+        "/\t/evil.example",
+        "/%0d%0a/evil.example",
+        "/%0A/evil.example",
+        "/.//evil.example",
+        "//evil.example%2F",
+        "/%2F%2Fevil.example/..",
+        "/%2F%2Fevil.example%3F",
+        "/https:%2F%2Fevil.example",
+        "/%68ttps://evil.example",
+    ];
+
+    /// Where a browser on the preview goes with `location`.
+    fn followed(location: &str) -> url::Url {
+        url::Url::parse("http://127.0.0.1:8000/page")
+            .unwrap()
+            .join(location)
+            .unwrap()
+    }
+
+    fn redirect_of(resolved: Resolved) -> Option<String> {
+        match resolved {
+            Resolved::Redirect(location) => Some(location.as_str().to_owned()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn redirects_never_leave_the_preview_host() {
+        let dir = tempfile::tempdir().unwrap();
+        for folder in ["evil.example", "people/evil.example", "https:/evil.example"] {
+            std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        }
+        for root in ["/", "/people/"] {
+            let site = published(root, dir.path());
+            let prefix = root.trim_end_matches('/');
+            for path in HOSTILE_PATHS {
+                let request = format!("{prefix}{path}");
+                let Some(location) = redirect_of(resolve(&site, &request)) else {
+                    continue;
+                };
+                let target = followed(&location);
+                assert_eq!(
+                    target.host_str(),
+                    Some("127.0.0.1"),
+                    "{request:?} redirects to {location:?}"
+                );
+                assert!(
+                    location.starts_with('/')
+                        && !location[1..].starts_with(['/', '\\'])
+                        && !location.contains('\\')
+                        && !location.chars().any(|c| c.is_ascii_control() || c == ' '),
+                    "{request:?} redirects to {location:?}"
+                );
+            }
+        }
+        // The folder is still reached, at its one canonical address.
+        let site = published("/", dir.path());
+        assert_eq!(
+            redirect_of(resolve(&site, "//evil.example")).as_deref(),
+            Some("/evil.example/")
+        );
+        assert_eq!(
+            redirect_of(resolve(&site, "/%2F%2Fevil.example")).as_deref(),
+            Some("/evil.example/")
+        );
+    }
+
+    #[test]
+    fn redirect_locations_encode_what_the_folder_name_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        for folder in ["a b", "a?b", "a#b", "ü"] {
+            std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        }
+        let site = published("/", dir.path());
+        for (request, expected) in [
+            ("/a%20b", "/a%20b/"),
+            ("/a%3Fb", "/a%3Fb/"),
+            ("/a%23b", "/a%23b/"),
+            ("/%C3%BC", "/%C3%BC/"),
+        ] {
+            assert_eq!(
+                redirect_of(resolve(&site, request)).as_deref(),
+                Some(expected),
+                "{request}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -1,0 +1,118 @@
+//! Vanity URLs never shadow a path the service, the preview or the site itself has: the
+//! reserved names come from the routes and outputs that really exist, checked here against the
+//! real router and a real build.
+
+mod support;
+
+use std::collections::{BTreeSet, HashSet};
+
+use strife_gen::config::Config;
+use strife_gen::server::{routes, ROUTE_SEGMENTS};
+use strife_gen::site::vanity::{is_reserved, reserved_names};
+use strife_gen::store::Store;
+use support::site::{themes_dir, Site};
+
+type Reply = warp::http::Response<warp::hyper::body::Bytes>;
+
+async fn request(site: &Site, method: &str, path: &str) -> Reply {
+    warp::test::request()
+        .method(method)
+        .path(path)
+        .reply(&routes(site.app.clone()))
+        .await
+}
+
+/// What the service answers where it has no route: the site's not-found page.
+fn is_no_route(reply: &Reply, nothing: &Reply) -> bool {
+    reply.status() == nothing.status()
+        && reply.headers().get("content-type") == nothing.headers().get("content-type")
+        && reply.body() == nothing.body()
+}
+
+#[tokio::test]
+async fn every_listed_route_segment_answers_and_others_do_not() {
+    let site = Site::new().await;
+    let nothing = request(&site, "GET", "/zq8v1x-not-a-route").await;
+    assert_eq!(nothing.status(), 404);
+    let stylesheet = site
+        .app
+        .renderer
+        .assets()
+        .iter()
+        .find(|asset| asset.name == "style.css")
+        .map(|asset| asset.hashed_name.clone())
+        .expect("the theme has a stylesheet");
+    // One request each route answers; a segment added to ROUTE_SEGMENTS needs one here.
+    let probes = [
+        ("login", "GET", "/login".to_owned()),
+        ("delete", "GET", "/delete".to_owned()),
+        ("callback", "GET", "/callback".to_owned()),
+        ("healthz", "GET", "/healthz".to_owned()),
+        ("static", "GET", format!("/static/{stylesheet}")),
+        ("webhooks", "POST", "/webhooks/refresh".to_owned()),
+    ];
+    let probed: BTreeSet<&str> = probes.iter().map(|(segment, ..)| *segment).collect();
+    assert_eq!(probed, ROUTE_SEGMENTS.into_iter().collect());
+    for (segment, method, path) in &probes {
+        let reply = request(&site, method, path).await;
+        assert!(
+            !is_no_route(&reply, &nothing),
+            "{method} {path}: the {segment} route does not answer"
+        );
+    }
+    // Anything else at the top is nobody's: the router refuses unlisted segments outright.
+    for path in [
+        "/webhook",
+        "/__strife/events",
+        "/u/1/",
+        "/nelly/",
+        "/logins",
+    ] {
+        for method in ["GET", "POST", "HEAD"] {
+            let reply = request(&site, method, path).await;
+            assert_eq!(reply.status(), 404, "{method} {path}");
+        }
+    }
+}
+
+#[test]
+fn the_servers_paths_are_reserved() {
+    let none = HashSet::new();
+    for segment in ROUTE_SEGMENTS {
+        assert!(is_reserved(segment, &none), "{segment}");
+        assert!(is_reserved(&segment.to_uppercase(), &none), "{segment}");
+    }
+    let preview = strife_gen::watch::PREVIEW_SEGMENT;
+    assert_eq!(strife_gen::watch::PREVIEW_PREFIX, format!("/{preview}/"));
+    assert!(strife_gen::watch::EVENTS_PATH.starts_with(strife_gen::watch::PREVIEW_PREFIX));
+    assert!(is_reserved(preview, &none));
+    assert!(!is_reserved("nelly", &none));
+}
+
+/// Everything a build puts at the top of the site, with every optional part switched on, is a
+/// reserved name: a site output added later cannot be taken by a user whose build came first.
+#[test]
+fn every_top_level_output_of_a_build_is_reserved() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[site]\ntitle = \"Reserved\"\nbase_url = \"https://example.org/\"\nthemes_dir = \"{}\"\ncname = \"people.example.org\"\n",
+        themes_dir().display()
+    );
+    std::fs::write(dir.path().join("strife.toml"), text).unwrap();
+    let config = Config::load(&dir.path().join("strife.toml")).unwrap();
+    let store = Store::open(&config.store.path).unwrap();
+    strife_gen::build::render(&config, &store).unwrap();
+    let none = HashSet::new();
+    let mut outputs = Vec::new();
+    for entry in std::fs::read_dir(&config.site.output_dir).unwrap() {
+        outputs.push(entry.unwrap().file_name().to_string_lossy().into_owned());
+    }
+    // Profiles live under the folder of `page_path`, whether anyone is published or not.
+    let profiles = strife_gen::site::profile::page_path(1);
+    outputs.push(profiles.split('/').next().unwrap().to_owned());
+    assert!(outputs.iter().any(|name| name == "CNAME"), "{outputs:?}");
+    for name in &outputs {
+        assert!(is_reserved(name, &none), "{name} is not reserved");
+    }
+    assert!(reserved_names().count() > outputs.len());
+}
