@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::content::{Content, ContentWarning};
 use crate::deploy::{DeployError, DeployOutcome};
 use crate::discord::cdn::Cdn;
+use crate::discord::lenient::decode;
 use crate::discord::models::Snapshot;
 use crate::lock::{BuildLock, LockError};
 use crate::progress::Progress;
@@ -404,9 +405,13 @@ fn load_samples(dir: &Path) -> Result<Vec<Snapshot>, BuildError> {
     paths
         .iter()
         .map(|path| {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| sample_error(path, e.to_string()))?;
-            serde_json::from_str(&text).map_err(|e| sample_error(path, e.to_string()))
+            let bytes = std::fs::read(path).map_err(|e| sample_error(path, e.to_string()))?;
+            // The same leniency as for Discord's answers: an odd field is left out, with a
+            // warning naming the file; only a sample that is no profile at all stops the build.
+            let decoded =
+                decode::<Snapshot>(&bytes).map_err(|e| sample_error(path, e.to_string()))?;
+            decoded.warn(decoded.value.user.id, &format!("sample {}", path.display()));
+            Ok(decoded.value)
         })
         .collect()
 }

@@ -11,7 +11,8 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::crypto::TokenCipher;
 use crate::discord::client::{DiscordClient, DiscordError};
-use crate::discord::models::{Snapshot, Snowflake, User};
+use crate::discord::lenient::Decoded;
+use crate::discord::models::{Snapshot, Snowflake};
 use crate::discord::oauth::{OAuthClient, OAuthError, TokenSet};
 use crate::progress::Progress;
 use crate::publish::Publish;
@@ -246,7 +247,7 @@ impl Refresher {
         } else {
             (tokens.access_token.clone(), false)
         };
-        let snapshot = match self.fetch(&record, &access_token).await {
+        let fetched = match self.fetch(&record, &access_token).await {
             // The access token died early (revoked, or Discord reset it): one refresh, one retry.
             Err(RefreshError::Discord(DiscordError::Unauthorized { .. })) if !fresh => {
                 let rotated = self.rotate(id, &tokens).await?;
@@ -254,12 +255,15 @@ impl Refresher {
             }
             other => other?,
         };
-        if snapshot.user.id != id {
+        if fetched.value.user.id != id {
             return Err(RefreshError::WrongUser {
                 expected: id,
-                got: snapshot.user.id,
+                got: fetched.value.user.id,
             });
         }
+        // Odd details are left out of the snapshot, not a reason to keep the old one.
+        fetched.warn(id, "Discord");
+        let snapshot = fetched.value;
         let changed = self
             .store
             .run(move |store| store.save_snapshot(&snapshot, unix_now()))
@@ -337,7 +341,7 @@ impl Refresher {
         &self,
         record: &UserRecord,
         access_token: &str,
-    ) -> Result<Snapshot, RefreshError> {
+    ) -> Result<Decoded<Snapshot>, RefreshError> {
         fetch_snapshot(
             &self.discord,
             access_token,
@@ -347,25 +351,38 @@ impl Refresher {
     }
 }
 
-/// `GET /users/@me`, then connections and guilds when `publish` asks for them.
+/// `GET /users/@me`, then connections and guilds when `publish` asks for them; what had to be
+/// left out of any of them is in `dropped`.
 pub async fn fetch_snapshot(
     discord: &DiscordClient,
     access_token: &str,
     publish: Publish,
-) -> Result<Snapshot, RefreshError> {
-    let user: User = discord.current_user(access_token).await?;
+) -> Result<Decoded<Snapshot>, RefreshError> {
+    let mut dropped = Vec::new();
+    let user = discord
+        .current_user(access_token)
+        .await?
+        .into_value(&mut dropped);
     let connections = match publish.connections {
-        true => Some(discord.connections(access_token).await?),
+        true => Some(
+            discord
+                .connections(access_token)
+                .await?
+                .into_value(&mut dropped),
+        ),
         false => None,
     };
     let guilds = match publish.guilds {
-        true => Some(discord.guilds(access_token).await?),
+        true => Some(discord.guilds(access_token).await?.into_value(&mut dropped)),
         false => None,
     };
-    Ok(Snapshot {
-        user,
-        connections,
-        guilds,
+    Ok(Decoded {
+        value: Snapshot {
+            user,
+            connections,
+            guilds,
+        },
+        dropped,
     })
 }
 

@@ -11,10 +11,11 @@ use std::time::Duration;
 use rand::Rng;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Response, StatusCode};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
+pub(crate) use super::lenient::describe_json_error;
+use super::lenient::{decode, Decoded, Document};
 use super::models::{Connection, Guild, Snowflake, User};
 use super::ratelimit::{Permit, RateLimitHeaders, RateLimiter, TokenKey, MAX_WAIT};
 
@@ -156,21 +157,30 @@ impl DiscordClient {
         self.inner.http.clone()
     }
 
-    /// `GET /users/@me`.
-    pub async fn current_user(&self, access_token: &str) -> Result<User, DiscordError> {
+    /// `GET /users/@me`, decoded leniently: what had to be left out is in `dropped`.
+    pub async fn current_user(&self, access_token: &str) -> Result<Decoded<User>, DiscordError> {
         self.get_json(&CURRENT_USER, self.url(&CURRENT_USER), access_token)
             .await
     }
 
-    /// `GET /users/@me/connections` (scope `connections`).
-    pub async fn connections(&self, access_token: &str) -> Result<Vec<Connection>, DiscordError> {
+    /// `GET /users/@me/connections` (scope `connections`), decoded leniently.
+    pub async fn connections(
+        &self,
+        access_token: &str,
+    ) -> Result<Decoded<Vec<Connection>>, DiscordError> {
         self.get_json(&CONNECTIONS, self.url(&CONNECTIONS), access_token)
             .await
     }
 
-    /// `GET /users/@me/guilds` (scope `guilds`), following `after` only while full pages come back.
-    pub async fn guilds(&self, access_token: &str) -> Result<Vec<Guild>, DiscordError> {
-        let mut all: Vec<Guild> = Vec::new();
+    /// `GET /users/@me/guilds` (scope `guilds`), following `after` only while full pages come
+    /// back; decoded leniently, with entries numbered across pages in what was left out.
+    pub async fn guilds(&self, access_token: &str) -> Result<Decoded<Vec<Guild>>, DiscordError> {
+        let mut all = Decoded {
+            value: Vec::new(),
+            dropped: Vec::new(),
+        };
+        // Entries Discord sent so far, usable or not: where the next page's entries start.
+        let mut sent = 0;
         let mut after: Option<Snowflake> = None;
         for _ in 0..MAX_GUILD_PAGES {
             let mut url = self.url(&GUILDS);
@@ -180,10 +190,18 @@ impl DiscordClient {
                 url.query_pairs_mut()
                     .append_pair("after", &after.to_string());
             }
-            let page: Vec<Guild> = self.get_json(&GUILDS, url, access_token).await?;
-            let full = page.len() >= GUILD_PAGE;
-            let last = page.iter().map(|g| g.id).max();
-            all.extend(page);
+            let page: Decoded<Vec<Guild>> = self.get_json(&GUILDS, url, access_token).await?;
+            let left_out = page.dropped.iter().filter(|d| d.entry_left_out).count();
+            // Left-out entries count: a full page with one odd entry is still a full page.
+            let full = page.value.len() + left_out >= GUILD_PAGE;
+            let last = page.value.iter().map(|g| g.id).max();
+            all.dropped
+                .extend(page.dropped.into_iter().map(|mut dropped| {
+                    dropped.entry = dropped.entry.map(|index| index + sent);
+                    dropped
+                }));
+            sent += page.value.len() + left_out;
+            all.value.extend(page.value);
             // Stop on a short page, and never ask for the same page twice.
             match last {
                 Some(last) if full && after.is_none_or(|prev| last > prev) => after = Some(last),
@@ -210,17 +228,16 @@ impl DiscordClient {
         url
     }
 
-    async fn get_json<T: DeserializeOwned>(
+    async fn get_json<T: Document>(
         &self,
         route: &Route,
         url: Url,
         token: &str,
-    ) -> Result<T, DiscordError> {
+    ) -> Result<Decoded<T>, DiscordError> {
         let body = self.send(route, &url, token).await?;
-        let mut json = serde_json::Deserializer::from_slice(&body);
-        serde_path_to_error::deserialize(&mut json).map_err(|e| DiscordError::Decode {
+        decode(&body).map_err(|e| DiscordError::Decode {
             route: route.key.to_owned(),
-            detail: describe_json_error(&e.path().to_string(), e.inner()),
+            detail: e.to_string(),
         })
     }
 
@@ -429,22 +446,6 @@ fn client_error(route: &Route, status: StatusCode, body: &[u8]) -> DiscordError 
     }
 }
 
-/// Which field of a JSON answer was wrong and where, without echoing values: serde's messages
-/// quote them (`invalid type: string "…"`), and answers hold tokens and personal data.
-/// "missing field" messages only name the field, so they are kept.
-pub(crate) fn describe_json_error(path: &str, error: &serde_json::Error) -> String {
-    let message = error.to_string();
-    if message.starts_with("missing field") {
-        return message;
-    }
-    format!(
-        "bad value at `{path}` ({:?} error at line {} column {})",
-        error.classify(),
-        error.line(),
-        error.column()
-    )
-}
-
 /// Discord's `{"message", "code"}` when present, else a truncated excerpt of the body.
 fn error_message(body: &[u8]) -> String {
     match serde_json::from_slice::<ApiError>(body) {
@@ -538,7 +539,8 @@ mod tests {
     async fn current_user_sends_bearer_token_under_the_base_path() {
         let server = FakeServer::start(|_, _| Reply::json(200, USER)).await;
         let user = client(&server).current_user("tok-123").await.unwrap();
-        assert_eq!(user.username, "nelly");
+        assert_eq!(user.value.username, "nelly");
+        assert!(user.dropped.is_empty());
         let requests = server.requests();
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].path, "/api/v10/users/@me");
@@ -567,7 +569,7 @@ mod tests {
             .connections("t")
             .await
             .unwrap();
-        assert_eq!(connections[0].kind, "github");
+        assert_eq!(connections.value[0].kind, "github");
         assert_eq!(server.requests()[0].path, "/api/v10/users/@me/connections");
     }
 
@@ -796,7 +798,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn decode_errors_name_the_field_but_never_quote_the_body() {
+    async fn an_odd_field_is_left_out_and_reported_without_quoting_it() {
         let server = FakeServer::start(|_, _| {
             Reply::json(
                 200,
@@ -804,12 +806,35 @@ mod tests {
             )
         })
         .await;
-        let err = client(&server).current_user("tok").await.unwrap_err();
+        let user = client(&server).current_user("tok").await.unwrap();
+        assert_eq!(
+            (user.value.username.as_str(), user.value.accent_color),
+            ("ada", None)
+        );
+        let shown = format!("{:?} {}", user.dropped, user.dropped[0]);
+        assert_eq!(user.dropped.len(), 1, "{shown}");
+        assert_eq!(user.dropped[0].path(), "user.accent_color");
+        assert!(!shown.contains("PRIVATE"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn decode_errors_name_the_field_but_never_quote_the_body() {
+        let server = FakeServer::start(|_, index| match index {
+            0 => Reply::json(200, r#"{"id":"1","username":{"secret":"ada-PRIVATE"}}"#),
+            _ => Reply::json(200, r#"{"id":"1","username":"ada-PRIVATE""#),
+        })
+        .await;
+        let client = client(&server);
+        let err = client.current_user("tok").await.unwrap_err();
         let shown = format!("{err} {err:?}");
         assert!(
-            matches!(&err, DiscordError::Decode { detail, .. } if detail.contains("`accent_color`")),
+            matches!(&err, DiscordError::Decode { detail, .. } if detail.contains("`user.username` is an object")),
             "{shown}"
         );
+        assert!(!shown.contains("PRIVATE"), "{shown}");
+        let truncated = client.current_user("tok").await.unwrap_err();
+        let shown = format!("{truncated} {truncated:?}");
+        assert!(matches!(truncated, DiscordError::Decode { .. }), "{shown}");
         assert!(!shown.contains("PRIVATE"), "{shown}");
     }
 
@@ -834,7 +859,7 @@ mod tests {
         })
         .await;
         let guilds = client(&server).guilds("tok").await.unwrap();
-        assert_eq!(guilds.len(), 350);
+        assert_eq!(guilds.value.len(), 350);
         let requests = server.requests();
         assert_eq!(requests.len(), 2);
         assert_eq!(requests[0].path, "/api/v10/users/@me/guilds");
@@ -844,10 +869,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn odd_guilds_are_left_out_but_still_count_towards_a_full_page() {
+        // A full first page whose first entry has no usable id, and a second page with a null name.
+        let server = FakeServer::start(|request, _| match request.query_value("after") {
+            None => {
+                let mut page: Vec<String> = (1001..1200)
+                    .map(|id| format!(r#"{{"id":"{id}","name":"g{id}"}}"#))
+                    .collect();
+                page.insert(0, r#"{"id":"not-a-snowflake","name":"odd"}"#.into());
+                Reply::json(200, format!("[{}]", page.join(",")))
+            }
+            Some(_) => Reply::json(
+                200,
+                r#"[{"id":"2000","name":"ok"},{"id":"2001","name":null}]"#,
+            ),
+        })
+        .await;
+        let guilds = client(&server).guilds("tok").await.unwrap();
+        assert_eq!(
+            server.requests().len(),
+            2,
+            "the odd entry still made the page full"
+        );
+        assert_eq!(guilds.value.len(), 199 + 1);
+        let paths: Vec<String> = guilds.dropped.iter().map(|d| d.path()).collect();
+        assert_eq!(paths, ["guilds[0].id", "guilds[201].name"]);
+        assert!(guilds.dropped.iter().all(|d| d.entry_left_out));
+    }
+
+    #[tokio::test]
     async fn short_guild_page_is_the_last() {
         let server = FakeServer::start(|_, _| Reply::json(200, guilds_json(1, 150))).await;
         let guilds = client(&server).guilds("tok").await.unwrap();
-        assert_eq!(guilds.len(), 150);
+        assert_eq!(guilds.value.len(), 150);
         assert_eq!(server.requests().len(), 1);
     }
 
@@ -860,7 +914,7 @@ mod tests {
         .await;
         let guilds = client(&server).guilds("tok").await.unwrap();
         assert_eq!(server.requests().len(), MAX_GUILD_PAGES);
-        assert_eq!(guilds.len(), 200 * MAX_GUILD_PAGES);
+        assert_eq!(guilds.value.len(), 200 * MAX_GUILD_PAGES);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod cdn;
 pub mod client;
+pub mod lenient;
 pub mod models;
 pub mod oauth;
 mod ratelimit;

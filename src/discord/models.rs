@@ -1,12 +1,15 @@
 //! Discord's objects as strife-gen reads them, plus the CDN rules that turn hashes into URLs.
 //!
 //! Only the fields a profile page can use are modelled; unknown fields are ignored so that Discord
-//! adding a field never breaks a build. Identifiers are [`Snowflake`]s: they are validated to be
+//! adding a field never breaks a build, and a field that does not parse loses only that detail
+//! ([`super::lenient`] has the rules; the wire forms below apply them). Identifiers are [`Snowflake`]s: they are validated to be
 //! plain decimal numbers, which is what makes them safe to use in file paths.
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::lenient::{self, Document, Dropped, Expected, Field, Fields, FromWire, Unusable};
 
 /// Discord's epoch (2015-01-01T00:00:00Z) in milliseconds since the Unix epoch.
 const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
@@ -55,24 +58,22 @@ impl<'de> Deserialize<'de> for Snowflake {
 }
 
 /// `GET /users/@me`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Decoded leniently (see [`super::lenient`]): only `id` and `username` must be usable; any other
+/// field Discord sends in an unusable shape is left at its default and reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct User {
     pub id: Snowflake,
+    /// Never blank.
     pub username: String,
     /// `"0"` for accounts migrated to unique usernames, four digits for legacy ones.
-    #[serde(default = "migrated_discriminator")]
     pub discriminator: String,
-    #[serde(default)]
     pub global_name: Option<String>,
-    #[serde(default)]
     pub avatar: Option<String>,
-    #[serde(default)]
     pub banner: Option<String>,
-    #[serde(default)]
+    /// `0xRRGGBB`: never more than 24 bits.
     pub accent_color: Option<u32>,
-    #[serde(default)]
     pub public_flags: u64,
-    #[serde(default)]
     pub avatar_decoration_data: Option<AvatarDecoration>,
 }
 
@@ -81,38 +82,35 @@ fn migrated_discriminator() -> String {
 }
 
 /// `avatar_decoration_data` of a user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AvatarDecoration {
     pub asset: String,
-    #[serde(default)]
     pub sku_id: Option<Snowflake>,
 }
 
 /// One entry of `GET /users/@me/connections`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Connection {
+    /// The account's id on the service; empty when Discord sent none that is usable.
     pub id: String,
+    /// Never blank.
     pub name: String,
-    /// The service, e.g. `github`, `twitch`, `steam`.
+    /// The service, e.g. `github`, `twitch`, `steam`; never blank.
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub verified: bool,
     /// 0: only the user can see it; 1: everyone.
-    #[serde(default)]
     pub visibility: u8,
-    #[serde(default)]
     pub revoked: bool,
 }
 
 /// One partial guild of `GET /users/@me/guilds`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Guild {
     pub id: Snowflake,
+    /// Never blank.
     pub name: String,
-    #[serde(default)]
     pub icon: Option<String>,
-    #[serde(default)]
     pub owner: bool,
 }
 
@@ -120,13 +118,209 @@ pub struct Guild {
 ///
 /// `connections` and `guilds` are `None` when the user did not opt in to publishing them (or did
 /// not grant the scope), so they were never fetched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
     pub user: User,
-    #[serde(default)]
     pub connections: Option<Vec<Connection>>,
-    #[serde(default)]
     pub guilds: Option<Vec<Guild>>,
+}
+
+// --- Lenient decoding: the wire forms of the models (see `super::lenient`). ---
+//
+// Each model has a wire struct with the same fields as `Field`s, and the rules of what may be left
+// out live in its `into_model`. A new model field goes into both.
+
+/// Deserializing a user or a snapshot follows the lenient rules, but forgets what was left out:
+/// shipped code decodes with [`super::lenient::decode`], which reports it.
+impl<'de> Deserialize<'de> for User {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        lenient::deserialize(deserializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Snapshot {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        lenient::deserialize(deserializer)
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireUser {
+    id: Field<Snowflake>,
+    username: Field<String>,
+    discriminator: Field<String>,
+    global_name: Field<Option<String>>,
+    avatar: Field<Option<String>>,
+    banner: Field<Option<String>>,
+    accent_color: Field<Option<u32>>,
+    public_flags: Field<u64>,
+    avatar_decoration_data: Field<Option<WireAvatarDecoration>>,
+}
+
+impl Expected for WireUser {}
+
+impl FromWire for WireUser {
+    type Model = User;
+
+    fn into_model(self, fields: &mut Fields<'_>) -> Result<User, Unusable> {
+        Ok(User {
+            id: fields.required("id", self.id)?,
+            username: fields.required("username", not_blank(self.username))?,
+            discriminator: fields.or(
+                "discriminator",
+                self.discriminator.check(
+                    |d| (1..=4).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()),
+                    "a string that is not 1 to 4 digits",
+                ),
+                migrated_discriminator(),
+            ),
+            global_name: fields.optional("global_name", self.global_name),
+            avatar: fields.optional("avatar", self.avatar),
+            banner: fields.optional("banner", self.banner),
+            accent_color: fields.optional(
+                "accent_color",
+                self.accent_color.check(
+                    |c| c.is_none_or(|c| c <= 0x00ff_ffff),
+                    "a number out of range",
+                ),
+            ),
+            public_flags: fields.or_default("public_flags", self.public_flags),
+            avatar_decoration_data: fields
+                .nested("avatar_decoration_data", self.avatar_decoration_data),
+        })
+    }
+}
+
+impl Document for User {
+    type Wire = WireUser;
+
+    fn from_wire(wire: WireUser, dropped: &mut Vec<Dropped>) -> Result<User, Unusable> {
+        wire.into_model(&mut Fields::new("user", None, dropped))
+            .map_err(|unusable| Unusable {
+                path: format!("user.{}", unusable.path),
+                found: unusable.found,
+            })
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireAvatarDecoration {
+    asset: Field<String>,
+    sku_id: Field<Option<Snowflake>>,
+}
+
+impl Expected for WireAvatarDecoration {}
+
+impl FromWire for WireAvatarDecoration {
+    type Model = AvatarDecoration;
+
+    fn into_model(self, fields: &mut Fields<'_>) -> Result<AvatarDecoration, Unusable> {
+        Ok(AvatarDecoration {
+            asset: fields.required("asset", not_blank(self.asset))?,
+            sku_id: fields.optional("sku_id", self.sku_id),
+        })
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireConnection {
+    id: Field<String>,
+    name: Field<String>,
+    #[serde(rename = "type")]
+    kind: Field<String>,
+    verified: Field<bool>,
+    visibility: Field<u8>,
+    revoked: Field<bool>,
+}
+
+impl Expected for WireConnection {}
+
+impl FromWire for WireConnection {
+    type Model = Connection;
+
+    /// The name and the service are what is shown: without them the entry is left out. So is an
+    /// entry whose `verified`, `visibility` or `revoked` is unreadable: whether a connection may
+    /// be published is never guessed.
+    fn into_model(self, fields: &mut Fields<'_>) -> Result<Connection, Unusable> {
+        Ok(Connection {
+            id: fields.or_default("id", self.id),
+            name: fields.required("name", not_blank(self.name))?,
+            kind: fields.required("type", not_blank(self.kind))?,
+            verified: fields.required_if_present("verified", self.verified, false)?,
+            visibility: fields.required_if_present("visibility", self.visibility, 0)?,
+            revoked: fields.required_if_present("revoked", self.revoked, false)?,
+        })
+    }
+}
+
+impl Document for Vec<Connection> {
+    type Wire = Vec<Field<WireConnection>>;
+
+    fn from_wire(wire: Self::Wire, dropped: &mut Vec<Dropped>) -> Result<Self, Unusable> {
+        Ok(lenient::entries("connections", wire, dropped))
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireGuild {
+    id: Field<Snowflake>,
+    name: Field<String>,
+    icon: Field<Option<String>>,
+    owner: Field<bool>,
+}
+
+impl Expected for WireGuild {}
+
+impl FromWire for WireGuild {
+    type Model = Guild;
+
+    fn into_model(self, fields: &mut Fields<'_>) -> Result<Guild, Unusable> {
+        Ok(Guild {
+            id: fields.required("id", self.id)?,
+            name: fields.required("name", not_blank(self.name))?,
+            icon: fields.optional("icon", self.icon),
+            owner: fields.or_default("owner", self.owner),
+        })
+    }
+}
+
+impl Document for Vec<Guild> {
+    type Wire = Vec<Field<WireGuild>>;
+
+    fn from_wire(wire: Self::Wire, dropped: &mut Vec<Dropped>) -> Result<Self, Unusable> {
+        Ok(lenient::entries("guilds", wire, dropped))
+    }
+}
+
+/// A stored snapshot or sample user: `{"user": {..}, "connections": [..], "guilds": [..]}`.
+#[derive(Deserialize)]
+pub(crate) struct WireSnapshot {
+    user: WireUser,
+    #[serde(default)]
+    connections: Field<Option<Vec<Field<WireConnection>>>>,
+    #[serde(default)]
+    guilds: Field<Option<Vec<Field<WireGuild>>>>,
+}
+
+impl Document for Snapshot {
+    type Wire = WireSnapshot;
+
+    fn from_wire(wire: WireSnapshot, dropped: &mut Vec<Dropped>) -> Result<Snapshot, Unusable> {
+        Ok(Snapshot {
+            user: User::from_wire(wire.user, dropped)?,
+            connections: lenient::optional_list("connections", wire.connections, dropped),
+            guilds: lenient::optional_list("guilds", wire.guilds, dropped),
+        })
+    }
+}
+
+/// A string that must say something: blank ones are unusable.
+fn not_blank(field: Field<String>) -> Field<String> {
+    field.check(|text| !text.trim().is_empty(), "a blank string")
 }
 
 // --- Display facts: names, CDN URLs, public connections (see `super::cdn`). ---
@@ -360,5 +554,264 @@ mod display_tests {
         c.kind = "somethingnew".into();
         assert_eq!(c.service_label(), "somethingnew");
         assert_eq!(c.profile_url(), None);
+    }
+}
+
+#[cfg(test)]
+mod lenient_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::discord::lenient::{decode, DecodeError};
+
+    fn user(fields: serde_json::Value) -> lenient::Decoded<User> {
+        let mut object = json!({"id": "80351110224678912", "username": "nelly"});
+        if let (Some(object), serde_json::Value::Object(fields)) = (object.as_object_mut(), fields)
+        {
+            object.extend(fields);
+        }
+        decode::<User>(object.to_string().as_bytes()).unwrap()
+    }
+
+    fn dropped_paths<T>(decoded: &lenient::Decoded<T>) -> Vec<String> {
+        decoded.dropped.iter().map(Dropped::path).collect()
+    }
+
+    #[test]
+    fn a_clean_user_loses_nothing_and_unknown_fields_are_ignored() {
+        let decoded = user(json!({
+            "discriminator": "1337", "global_name": "Nelly", "avatar": "a_1", "banner": null,
+            "accent_color": 0x00ff_ffff, "public_flags": u64::MAX,
+            "avatar_decoration_data": {"asset": "deco", "sku_id": "42"},
+            "primary_guild": {"tag": "ABC"}, "collectibles": null, "premium_type": 2,
+        }));
+        assert!(decoded.dropped.is_empty(), "{:?}", decoded.dropped);
+        let u = decoded.value;
+        assert_eq!(u.discriminator, "1337");
+        assert_eq!(u.accent_color, Some(0x00ff_ffff));
+        assert_eq!(u.public_flags, u64::MAX);
+        assert_eq!(
+            u.avatar_decoration_data,
+            Some(AvatarDecoration {
+                asset: "deco".into(),
+                sku_id: Some(Snowflake(42))
+            })
+        );
+        // Absent optional fields are defaults, silently.
+        let decoded = user(json!({}));
+        assert!(decoded.dropped.is_empty());
+        assert_eq!(decoded.value.discriminator, "0");
+        assert_eq!(decoded.value.public_flags, 0);
+    }
+
+    #[test]
+    fn each_odd_user_field_is_left_out_alone() {
+        for (field, value) in [
+            ("accent_color", json!(-1)),
+            ("accent_color", json!(1u64 << 40)),
+            ("accent_color", json!(0x0100_0000)),
+            ("accent_color", json!("#ff0000")),
+            ("accent_color", json!(1.5)),
+            ("public_flags", json!(-4)),
+            ("public_flags", json!("lots")),
+            ("public_flags", json!(null)),
+            ("discriminator", json!(1337)),
+            ("discriminator", json!("12345")),
+            ("discriminator", json!("<b>")),
+            ("global_name", json!(["Nelly"])),
+            ("avatar", json!(7)),
+            ("banner", json!({"hash": "x"})),
+            ("avatar_decoration_data", json!("sparkles")),
+        ] {
+            let mut fields = serde_json::Map::new();
+            fields.insert(field.to_owned(), value.clone());
+            fields.insert("a_field_from_the_future".to_owned(), json!(1));
+            let decoded = user(serde_json::Value::Object(fields));
+            assert_eq!(
+                dropped_paths(&decoded),
+                [format!("user.{field}")],
+                "{field}: {value}"
+            );
+            let u = decoded.value;
+            assert_eq!(u.username, "nelly", "the rest is kept");
+            assert_eq!(u.accent_color, None);
+            assert_eq!(u.public_flags, 0);
+            assert_eq!(u.discriminator, "0");
+        }
+        // 2^64 is past u64 (serde_json reads it as a float).
+        let decoded = decode::<User>(
+            br#"{"id": "1", "username": "n", "public_flags": 18446744073709551616}"#,
+        )
+        .unwrap();
+        assert_eq!(dropped_paths(&decoded), ["user.public_flags"]);
+    }
+
+    #[test]
+    fn a_nested_object_without_what_it_needs_is_left_out() {
+        let decoded = user(json!({"avatar_decoration_data": {"asset": null, "sku_id": "1"}}));
+        assert_eq!(decoded.value.avatar_decoration_data, None);
+        assert_eq!(
+            dropped_paths(&decoded),
+            ["user.avatar_decoration_data.asset"]
+        );
+        assert_eq!(decoded.dropped[0].found, "null");
+        let decoded = user(json!({"avatar_decoration_data": {"asset": "deco", "sku_id": "x"}}));
+        assert_eq!(
+            decoded.value.avatar_decoration_data,
+            Some(AvatarDecoration {
+                asset: "deco".into(),
+                sku_id: None
+            })
+        );
+        assert_eq!(
+            dropped_paths(&decoded),
+            ["user.avatar_decoration_data.sku_id"]
+        );
+    }
+
+    #[test]
+    fn a_user_without_a_usable_id_or_username_is_not_a_profile() {
+        for (json, path, found) in [
+            (r#"{"username": "n"}"#, "user.id", "missing"),
+            (
+                r#"{"id": "-1", "username": "n"}"#,
+                "user.id",
+                "a string that is not a decimal id",
+            ),
+            (r#"{"id": 1, "username": "n"}"#, "user.id", "a number"),
+            (r#"{"id": "1"}"#, "user.username", "missing"),
+            (r#"{"id": "1", "username": null}"#, "user.username", "null"),
+            (
+                r#"{"id": "1", "username": " "}"#,
+                "user.username",
+                "a blank string",
+            ),
+        ] {
+            let error = decode::<User>(json.as_bytes()).unwrap_err();
+            assert_eq!(
+                error,
+                DecodeError::NotAProfile {
+                    path: path.into(),
+                    found
+                },
+                "{json}"
+            );
+            assert!(error.to_string().contains(&format!("`{path}`")), "{error}");
+        }
+        assert!(matches!(
+            decode::<User>(br#""nelly""#).unwrap_err(),
+            DecodeError::Shape(_)
+        ));
+    }
+
+    #[test]
+    fn connections_lose_odd_fields_or_whole_entries() {
+        let json = json!([
+            {"id": "1", "name": "ok", "type": "github", "verified": true, "visibility": 1},
+            {"id": "2", "name": null, "type": "github", "verified": true, "visibility": 1},
+            {"id": "3", "name": "no type", "verified": true, "visibility": 1},
+            {"id": "4", "name": "blank type", "type": "", "verified": true, "visibility": 1},
+            {"id": 5, "name": "numeric id", "type": "steam", "verified": true, "visibility": 1},
+            {"id": "6", "name": "odd visibility", "type": "x", "verified": true, "visibility": "1"},
+            {"id": "7", "name": "odd revoked", "type": "x", "verified": true, "visibility": 1, "revoked": "no"},
+            {"id": "8", "name": "minimal", "type": "twitch"},
+            "not an object",
+        ]);
+        let decoded = decode::<Vec<Connection>>(json.to_string().as_bytes()).unwrap();
+        let names: Vec<&str> = decoded.value.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["ok", "numeric id", "minimal"]);
+        assert_eq!(decoded.value[1].id, "", "an unusable id is absent");
+        assert!(decoded.value[0].is_public());
+        assert!(
+            !decoded.value[2].is_public(),
+            "missing gates default to private"
+        );
+        assert_eq!(
+            dropped_paths(&decoded),
+            [
+                "connections[1].name",
+                "connections[2].type",
+                "connections[3].type",
+                "connections[4].id",
+                "connections[5].visibility",
+                "connections[6].revoked",
+                "connections[8]",
+            ]
+        );
+        let left_out: Vec<bool> = decoded.dropped.iter().map(|d| d.entry_left_out).collect();
+        assert_eq!(left_out, [true, true, true, false, true, true, true]);
+    }
+
+    #[test]
+    fn guilds_lose_odd_fields_or_whole_entries() {
+        let json = json!([
+            {"id": "not-a-snowflake", "name": "bad id"},
+            {"id": "2", "name": null},
+            {"id": "3", "name": "odd icon and owner", "icon": 12, "owner": "yes"},
+            {"id": "4", "name": "fine", "icon": "abc", "owner": true, "permissions": "8", "features": []},
+        ]);
+        let decoded = decode::<Vec<Guild>>(json.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            decoded.value,
+            [
+                Guild {
+                    id: Snowflake(3),
+                    name: "odd icon and owner".into(),
+                    icon: None,
+                    owner: false
+                },
+                Guild {
+                    id: Snowflake(4),
+                    name: "fine".into(),
+                    icon: Some("abc".into()),
+                    owner: true
+                },
+            ]
+        );
+        assert_eq!(
+            dropped_paths(&decoded),
+            [
+                "guilds[0].id",
+                "guilds[1].name",
+                "guilds[2].icon",
+                "guilds[2].owner"
+            ]
+        );
+    }
+
+    #[test]
+    fn snapshots_round_trip_and_decode_with_the_same_rules() {
+        let snapshot = crate::site::fixtures::snapshot(80351110224678912, "Nelly");
+        let stored = serde_json::to_string(&snapshot).unwrap();
+        let decoded = decode::<Snapshot>(stored.as_bytes()).unwrap();
+        assert_eq!(decoded.value, snapshot);
+        assert!(decoded.dropped.is_empty());
+
+        let odd = json!({
+            "user": {"id": "1", "username": "n", "accent_color": -1},
+            "connections": "not a list",
+            "guilds": [{"id": "x", "name": "g"}, {"id": "2", "name": "ok"}],
+        });
+        let decoded = decode::<Snapshot>(odd.to_string().as_bytes()).unwrap();
+        assert_eq!(decoded.value.connections, None);
+        assert_eq!(decoded.value.guilds.as_ref().map(Vec::len), Some(1));
+        assert_eq!(
+            dropped_paths(&decoded),
+            ["user.accent_color", "connections", "guilds[0].id"]
+        );
+        // `serde::Deserialize` applies the same rules (and forgets what was left out).
+        let direct: Snapshot = serde_json::from_value(odd).unwrap();
+        assert_eq!(direct, decoded.value);
+
+        let none = decode::<Snapshot>(br#"{"user": {"id": "1", "username": "n"}, "guilds": null}"#)
+            .unwrap();
+        assert_eq!((none.value.connections, none.value.guilds), (None, None));
+        assert!(none.dropped.is_empty());
+        let error = decode::<Snapshot>(br#"{"user": {"id": "1"}}"#).unwrap_err();
+        assert!(error.to_string().contains("`user.username`"), "{error}");
+        assert!(matches!(
+            decode::<Snapshot>(br#"{"connections": []}"#).unwrap_err(),
+            DecodeError::Shape(_)
+        ));
     }
 }

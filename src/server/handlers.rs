@@ -11,7 +11,9 @@ use warp::reply::{Reply, Response};
 
 use super::logins::{cookie_name, Intent, PendingLogin, StateError, LOGIN_TTL};
 use super::App;
-use crate::discord::models::{Snapshot, User};
+use crate::discord::client::DiscordError;
+use crate::discord::lenient::Decoded;
+use crate::discord::models::{Snapshot, Snowflake, User};
 use crate::discord::oauth::TokenSet;
 use crate::publish::Publish;
 use crate::refresh::tokens_from;
@@ -255,11 +257,14 @@ async fn complete_sign_in(app: Arc<App>, code: String, login: PendingLogin) -> R
         .await
         .map_err(|error| {
             tracing::warn!("fetching the signed-in user failed: {error}");
-            discord_down_page()
+            match error {
+                DiscordError::Decode { .. } => unusable_account_page(),
+                _ => discord_down_page(),
+            }
         })?;
     match login.intent {
         Intent::Publish(publish) => publish_consent(&app, tokens, user, publish).await,
-        Intent::Delete => delete_user(&app, tokens, user).await,
+        Intent::Delete => delete_user(&app, tokens, user.value).await,
     }
 }
 
@@ -268,9 +273,12 @@ async fn complete_sign_in(app: Arc<App>, code: String, login: PendingLogin) -> R
 async fn publish_consent(
     app: &App,
     tokens: TokenSet,
-    user: User,
+    user: Decoded<User>,
     wanted: Publish,
 ) -> Result<Page, Page> {
+    // Odd details are left out of the page; they are no reason to refuse the consent.
+    user.warn(user.value.id, "Discord");
+    let user = user.value;
     if tokens.refresh_token.is_none() {
         tracing::warn!(user = %user.id, "Discord sent no refresh token with the authorization");
         return Err(discord_down_page());
@@ -326,13 +334,17 @@ async fn complete_snapshot(
     publish: Publish,
     mut snapshot: Snapshot,
 ) {
-    snapshot.connections =
-        fetch_optional(publish.connections, app.discord.connections(access_token)).await;
-    snapshot.guilds = fetch_optional(publish.guilds, app.discord.guilds(access_token)).await;
+    let id = snapshot.user.id;
+    snapshot.connections = fetch_optional(
+        id,
+        publish.connections,
+        app.discord.connections(access_token),
+    )
+    .await;
+    snapshot.guilds = fetch_optional(id, publish.guilds, app.discord.guilds(access_token)).await;
     if snapshot.connections.is_none() && snapshot.guilds.is_none() {
         return;
     }
-    let id = snapshot.user.id;
     if let Err(error) = app
         .store
         .run(move |store| store.save_snapshot(&snapshot, unix_now()))
@@ -342,16 +354,21 @@ async fn complete_snapshot(
     }
 }
 
-/// Connections or guilds at consent time; a failure here is not fatal, the next build fetches them.
-async fn fetch_optional<T, E: std::fmt::Display>(
+/// Connections or guilds of user `id` at consent time; a failure here is not fatal, the next
+/// build fetches them.
+async fn fetch_optional<T>(
+    id: Snowflake,
     wanted: bool,
-    fetch: impl std::future::Future<Output = Result<Vec<T>, E>>,
+    fetch: impl std::future::Future<Output = Result<Decoded<Vec<T>>, DiscordError>>,
 ) -> Option<Vec<T>> {
     if !wanted {
         return None;
     }
     match fetch.await {
-        Ok(items) => Some(items),
+        Ok(items) => {
+            items.warn(id, "Discord");
+            Some(items.value)
+        }
         Err(error) => {
             tracing::warn!("fetching at consent time failed, the next build retries: {error}");
             None
@@ -429,6 +446,16 @@ fn state_error_page(error: StateError) -> Page {
         }
     };
     Page::error(StatusCode::BAD_REQUEST, "Sign-in expired", message)
+}
+
+/// Discord's answer about the account cannot be used (not JSON, or no usable id or username):
+/// there is nothing to publish.
+fn unusable_account_page() -> Page {
+    Page::error(
+        StatusCode::BAD_GATEWAY,
+        "Discord sent an unusable answer",
+        "Discord's answer about your account lacks what a profile needs (such as a usable username), so nothing was stored. Please try again later.",
+    )
 }
 
 fn discord_down_page() -> Page {

@@ -17,6 +17,7 @@ pub mod conventions;
 pub mod output;
 pub mod profile;
 pub mod render;
+pub mod text;
 pub mod vanity;
 
 pub use assets::{Asset, Assets};

@@ -98,11 +98,13 @@ fn people() -> Vec<(&'static str, Snapshot)> {
         guilds: None,
     };
 
+    // Markup, quotes and every kind of bidirectional control (override, isolate, mark) in names,
+    // and connection types that are no class name.
     let mut hostile = user(
         175928847299117063,
-        "\"quotes' & ampersands",
+        "\"quotes' & ampersands\u{200F}",
         "0",
-        Some("<script>alert(1)</script>"),
+        Some("<script>alert(1)</script>\u{202E}gpj.exe\u{2066}\u{061C}\u{2069}"),
     );
     hostile.avatar = Some("../../evil\"onerror=".into());
     hostile.banner = Some("0123456789abcdef".into());
@@ -111,6 +113,8 @@ fn people() -> Vec<(&'static str, Snapshot)> {
         connections: Some(vec![
             connection("github", "<script>alert(1)</script>"),
             connection("domain", "evil\u{202E}gpj.exe"),
+            connection("github\" onmouseover=\"x", "hostile-type"),
+            connection("GitHub Ünïcode\u{202E}", "unicode-type"),
         ]),
         guilds: Some(vec![guild(
             1,
@@ -374,6 +378,70 @@ fn built_sites_pass_tidy() {
             "{theme}: every page was checked"
         );
     }
+}
+
+/// Builds the fixture people's site with each shipped theme and checks every page: no
+/// bidirectional control in `<head>` (title, description, Open Graph and Twitter tags, vanity
+/// redirects) or in any attribute value, while body text keeps them inside `<bdi>`; and class
+/// names made from connection types are plain `[a-z0-9-]`.
+#[test]
+fn bidi_controls_never_reach_titles_meta_or_attributes() {
+    let has_control = |text: &str| text.contains(text::is_bidi_control);
+    for theme in ["default", "minimal"] {
+        let root = tempfile::tempdir().unwrap();
+        let settings = SiteSettings {
+            output_dir: root.path().join("output"),
+            cname: None,
+        };
+        let r = renderer(theme);
+        build_site(&settings, &r, profiles().into_iter().map(|(_, p)| Ok(p))).unwrap();
+        for page in html_files(&settings.output_dir) {
+            let html = fs::read_to_string(&page).unwrap();
+            let (head, body) = html.split_once("</head>").unwrap();
+            assert!(!has_control(head), "{theme}: {}:\n{head}", page.display());
+            for value in attribute_values(body) {
+                assert!(
+                    !has_control(value),
+                    "{theme}: {}: {value:?}",
+                    page.display()
+                );
+            }
+        }
+        let hostile =
+            fs::read_to_string(settings.output_dir.join("u/175928847299117063/index.html"))
+                .unwrap();
+        let (head, body) = hostile.split_once("</head>").unwrap();
+        assert!(
+            head.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt;gpj.exe"),
+            "{theme}: {head}"
+        );
+        assert!(
+            body.contains("<bdi>&lt;script&gt;alert(1)&lt;/script&gt;\u{202E}gpj.exe\u{2066}\u{061C}\u{2069}</bdi>"),
+            "{theme}: body text keeps its controls, isolated: {body}"
+        );
+        if theme == "default" {
+            assert!(body.contains("class=\"connection connection-githubonmouseoverx\""));
+            assert!(body.contains("class=\"connection connection-githubncode\""));
+            assert!(
+                body.contains("title=\"Verified on GitHub Ünïcode\""),
+                "{body}"
+            );
+        }
+        assert!(!body.contains("onmouseover=\""), "{theme}: {body}");
+    }
+}
+
+/// The values of the quoted attributes in `html` (every shipped template quotes with `"`).
+fn attribute_values(html: &str) -> Vec<&str> {
+    let mut values = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("=\"") {
+        let value = &rest[start + 2..];
+        let Some(end) = value.find('"') else { break };
+        values.push(&value[..end]);
+        rest = &value[end + 1..];
+    }
+    values
 }
 
 fn html_files(dir: &Path) -> Vec<PathBuf> {

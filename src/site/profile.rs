@@ -7,6 +7,8 @@ use crate::discord::cdn::{self, Badge, Cdn};
 use crate::discord::models::Snapshot;
 use crate::publish::Publish;
 
+use super::text;
+
 /// Avatar size on a profile page (CSS pixels × 2 for high-density screens).
 const AVATAR_SIZE: u16 = 256;
 /// Banner width requested from the CDN.
@@ -63,9 +65,11 @@ pub struct ProfileLink {
 /// A connected account shown on a page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProfileConnection {
-    /// Service type as Discord names it (`github`); usable as a CSS class.
+    /// Service type as Discord names it (`github`), reduced to `[a-z0-9-]` (`other` when nothing
+    /// is left, see [`text::css_class`]): safe as a CSS class whatever Discord sent.
     pub kind: String,
-    /// Service name for people (`GitHub`).
+    /// Service name for people (`GitHub`); for a service strife-gen does not know, Discord's type
+    /// without bidirectional controls (it is also used in `title` attributes).
     pub label: String,
     /// Account name on that service.
     pub name: String,
@@ -93,8 +97,8 @@ impl Profile {
                     .iter()
                     .filter(|c| c.is_public())
                     .map(|c| ProfileConnection {
-                        kind: c.kind.clone(),
-                        label: c.service_label().to_owned(),
+                        kind: text::css_class(&c.kind),
+                        label: text::strip_bidi(c.service_label()).into_owned(),
                         name: c.name.clone(),
                         url: c.profile_url(),
                     })

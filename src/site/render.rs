@@ -12,7 +12,12 @@
 //! the fallback's of the same name, so `{% extends "base.html" %}` in a fallback page uses the
 //! theme's layout. Static files are published under content-hashed names ([`super::assets`]) that
 //! templates get from `static_url("style.css")`.
+//!
+//! Escaping cannot stop bidirectional controls in a name from reordering the text around it;
+//! `<bdi>` isolates them in body text, and the `strip_bidi` filter removes them where `<bdi>`
+//! cannot be used: the shipped layouts pass their whole `<head>` through it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,6 +31,7 @@ use serde::{Serialize, Serializer};
 use super::assets::{theme_files, Assets};
 use super::conventions::{builtin_template, RedirectPage, Sitemap};
 use super::profile::Profile;
+use super::text;
 
 /// Templates every theme must have.
 pub const REQUIRED_TEMPLATES: [&str; 6] = [
@@ -237,6 +243,7 @@ impl Renderer {
                 .expect("default delimiters are valid"),
         );
         env.set_formatter(html_formatter);
+        env.add_filter("strip_bidi", strip_bidi_filter);
         env.add_function(
             "static_url",
             static_url_function(assets.clone(), site.root()),
@@ -420,6 +427,21 @@ fn static_url_function(
     }
 }
 
+/// `strip_bidi`: a string without bidirectional controls ([`text::strip_bidi`]), for titles,
+/// `<meta>` and attributes, where `<bdi>` cannot isolate them. Output that is already escaped
+/// (a `{% filter strip_bidi %}` block) stays marked safe: removing these characters cannot form
+/// markup. Anything that is not a string passes through.
+fn strip_bidi_filter(value: Value) -> Value {
+    let Some(original) = value.as_str() else {
+        return value;
+    };
+    match text::strip_bidi(original) {
+        Cow::Borrowed(_) => value,
+        Cow::Owned(stripped) if value.is_safe() => Value::from_safe_string(stripped),
+        Cow::Owned(stripped) => Value::from(stripped),
+    }
+}
+
 /// minijinja's formatter, except that HTML escaping leaves `/` alone: `&lt; &gt; &amp; &quot; &#x27;`
 /// are all HTML needs in text and quoted attributes, and URLs stay readable in the output (and in
 /// `git diff`s of a published site).
@@ -579,6 +601,24 @@ mod tests {
         let html = r.render_profile(&p).unwrap();
         // Names are bidi-isolated so an RTL override cannot reorder the text around them.
         assert!(html.contains("<bdi>evil\u{202E}txt.exe</bdi>"), "{html}");
+    }
+
+    #[test]
+    fn strip_bidi_removes_controls_and_keeps_escaping() {
+        let t = theme(&[(
+            "t.html",
+            "[{{ v|strip_bidi }}] [{% filter strip_bidi %}<b>{{ v }}</b>{% endfilter %}] [{{ n|strip_bidi }}] [{{ s|strip_bidi }}]",
+        )]);
+        let r = renderer(t.path()).unwrap();
+        let ctx = context! {
+            v => "<i>\u{202E}txt.exe\u{200F}",
+            n => 42,
+            s => Value::from_safe_string("<em>\u{2066}ok\u{2069}</em>".into()),
+        };
+        assert_eq!(
+            r.render("t.html", ctx).unwrap(),
+            "[&lt;i&gt;txt.exe] [<b>&lt;i&gt;txt.exe</b>] [42] [<em>ok</em>]"
+        );
     }
 
     #[test]

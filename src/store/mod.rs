@@ -18,6 +18,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::{CryptoError, TokenCipher};
+use crate::discord::lenient::decode;
 use crate::discord::models::{Snapshot, Snowflake, User};
 use crate::publish::Publish;
 
@@ -743,10 +744,14 @@ fn read_page_source(row: &Row<'_>) -> Result<PageSource, StoreError> {
     let id = parse_id(&row.get::<_, String>(0)?)?;
     let status: String = row.get(3)?;
     let data: String = row.get(4)?;
-    let snapshot: Snapshot = serde_json::from_str(&data).map_err(|e| StoreError::Snapshot {
+    // Decoded with the same leniency as Discord's answers: a snapshot written by another version
+    // (or by hand) with an odd field loses that detail, not the page.
+    let decoded = decode::<Snapshot>(data.as_bytes()).map_err(|e| StoreError::Snapshot {
         user: id,
         detail: e.to_string(),
     })?;
+    decoded.warn(id, "the stored snapshot");
+    let snapshot = decoded.value;
     let old_names: Vec<String> =
         serde_json::from_str(&row.get::<_, String>(6)?).map_err(|e| StoreError::Snapshot {
             user: id,
