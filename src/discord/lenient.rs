@@ -577,3 +577,6 @@ mod tests {
         assert_eq!(field, Field::Missing);
     }
 }
+
+#[cfg(test)]
+mod proptests;
