@@ -410,12 +410,20 @@ async fn serve_within(
             jobs.shutdown();
         },
     );
+    let mut server = std::pin::pin!(server);
     tokio::select! {
-        () = server => {}
+        () = &mut server => {}
         ended = &mut worker => {
-            let error = worker_ended(ended);
-            tracing::error!("{error}; stopping the service");
-            return Err(error);
+            // Once a stop was asked for, the worker ending is expected: it may well finish
+            // before the server has answered its last requests. Before that, it is a failure.
+            if !(app.jobs.is_stopping() && ended.is_ok()) {
+                let error = worker_ended(ended);
+                tracing::error!("{error}; stopping the service");
+                return Err(error);
+            }
+            server.await;
+            tracing::info!("stopped");
+            return Ok(());
         }
     }
     app.jobs.shutdown();
