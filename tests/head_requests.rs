@@ -9,20 +9,10 @@ use strife_gen::server::routes;
 use support::site::{header, Site};
 use warp::http::StatusCode;
 
-type Reply = warp::http::Response<warp::hyper::body::Bytes>;
-
-async fn request(site: &Site, method: &str, path: &str) -> Reply {
-    warp::test::request()
-        .method(method)
-        .path(path)
-        .reply(&routes(site.app.clone()))
-        .await
-}
-
 /// `HEAD path` answers what `GET path` answers, without the body but with its length.
 async fn assert_head_like_get(site: &Site, path: &str) {
-    let get = request(site, "GET", path).await;
-    let head = request(site, "HEAD", path).await;
+    let get = site.request("GET", path).await;
+    let head = site.request("HEAD", path).await;
     assert_eq!(head.status(), get.status(), "HEAD {path}");
     assert!(head.body().is_empty(), "HEAD {path} sent a body");
     assert_eq!(
@@ -43,7 +33,7 @@ async fn assert_head_like_get(site: &Site, path: &str) {
 
 /// The hashed name of the theme's stylesheet, as the landing page links it.
 async fn stylesheet(site: &Site) -> String {
-    let landing = request(site, "GET", "/").await;
+    let landing = site.request("GET", "/").await;
     let html = String::from_utf8_lossy(landing.body()).into_owned();
     let at = html
         .find("/static/")
@@ -71,15 +61,15 @@ async fn head_answers_like_get_on_every_page_route() {
     ] {
         assert_head_like_get(&site, path).await;
     }
-    assert_eq!(request(&site, "HEAD", "/healthz").await.status(), 200);
-    assert_eq!(request(&site, "HEAD", &static_file).await.status(), 200);
+    assert_eq!(site.request("HEAD", "/healthz").await.status(), 200);
+    assert_eq!(site.request("HEAD", &static_file).await.status(), 200);
 }
 
 #[tokio::test]
 async fn head_on_a_post_route_is_still_not_allowed() {
     let site = Site::new().await;
     for path in ["/webhooks/discord", "/webhooks/refresh"] {
-        let head = request(&site, "HEAD", path).await;
+        let head = site.request("HEAD", path).await;
         assert_eq!(head.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
         assert!(head.body().is_empty());
     }
@@ -88,7 +78,7 @@ async fn head_on_a_post_route_is_still_not_allowed() {
 #[tokio::test]
 async fn head_on_the_callback_does_not_use_up_the_sign_in() {
     let site = Site::with_ada().await;
-    let started = request(&site, "GET", "/login").await;
+    let started = site.request("GET", "/login").await;
     assert_eq!(started.status(), StatusCode::SEE_OTHER);
     let cookie = header(&started, "set-cookie");
     let cookie = cookie.split(';').next().unwrap().to_owned();

@@ -5,32 +5,19 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 use strife_gen::build;
 use strife_gen::discord::models::Snowflake;
 use strife_gen::store::UserStatus;
 use support::fake_discord::{connection, guild, FakeUser};
+use support::log::Log;
 use support::site::Site;
 use warp::http::StatusCode;
 
 /// Everything logged by this test binary, from every thread (store reads and page rendering run
 /// on threads of their own). Tests tell their lines apart by user id and field.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn log() -> &'static Log {
     static LOG: OnceLock<Log> = OnceLock::new();
     LOG.get_or_init(|| {
@@ -48,7 +35,7 @@ fn log() -> &'static Log {
 
 /// Warning lines that mention `needle` (a user id, a file name).
 fn warnings_about(needle: &str) -> Vec<String> {
-    let text = String::from_utf8_lossy(&log().0.lock().unwrap()).into_owned();
+    let text = log().text();
     text.lines()
         .filter(|line| line.contains("WARN") && line.contains(needle))
         .map(str::to_owned)

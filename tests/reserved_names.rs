@@ -7,20 +7,12 @@ mod support;
 use std::collections::{BTreeSet, HashSet};
 
 use strife_gen::config::Config;
-use strife_gen::server::{routes, ROUTE_SEGMENTS};
+use strife_gen::server::ROUTE_SEGMENTS;
 use strife_gen::site::vanity::{is_reserved, reserved_names};
 use strife_gen::store::Store;
 use support::site::{themes_dir, Site};
 
 type Reply = warp::http::Response<warp::hyper::body::Bytes>;
-
-async fn request(site: &Site, method: &str, path: &str) -> Reply {
-    warp::test::request()
-        .method(method)
-        .path(path)
-        .reply(&routes(site.app.clone()))
-        .await
-}
 
 /// What the service answers where it has no route: the site's not-found page.
 fn is_no_route(reply: &Reply, nothing: &Reply) -> bool {
@@ -32,7 +24,7 @@ fn is_no_route(reply: &Reply, nothing: &Reply) -> bool {
 #[tokio::test]
 async fn every_listed_route_segment_answers_and_others_do_not() {
     let site = Site::new().await;
-    let nothing = request(&site, "GET", "/zq8v1x-not-a-route").await;
+    let nothing = site.request("GET", "/zq8v1x-not-a-route").await;
     assert_eq!(nothing.status(), 404);
     let stylesheet = site
         .app
@@ -54,7 +46,7 @@ async fn every_listed_route_segment_answers_and_others_do_not() {
     let probed: BTreeSet<&str> = probes.iter().map(|(segment, ..)| *segment).collect();
     assert_eq!(probed, ROUTE_SEGMENTS.into_iter().collect());
     for (segment, method, path) in &probes {
-        let reply = request(&site, method, path).await;
+        let reply = site.request(method, path).await;
         assert!(
             !is_no_route(&reply, &nothing),
             "{method} {path}: the {segment} route does not answer"
@@ -69,7 +61,7 @@ async fn every_listed_route_segment_answers_and_others_do_not() {
         "/logins",
     ] {
         for method in ["GET", "POST", "HEAD"] {
-            let reply = request(&site, method, path).await;
+            let reply = site.request(method, path).await;
             assert_eq!(reply.status(), 404, "{method} {path}");
         }
     }

@@ -25,6 +25,7 @@ use strife_gen::server::{routes, serve_until, spawn_background_builds, App};
 use strife_gen::site::render::Renderer;
 use strife_gen::store::{unix_now, Store, UserStatus};
 use support::fake_discord::{FakeUser, CLIENT_SECRET};
+use support::log::Log;
 use support::site::{ada, Site, ADA, TOKEN_KEY};
 use warp::http::StatusCode;
 
@@ -1075,26 +1076,6 @@ async fn recipe_round_trip(real_openssl: bool) {
 }
 
 // --- The build lock -----------------------------------------------------------------------------
-
-/// A log sink shared between threads, to see what a blocked thread said.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Log {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 #[tokio::test]
 async fn builds_on_one_output_never_overlap() {

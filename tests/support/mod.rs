@@ -4,5 +4,6 @@
 #![allow(dead_code)]
 
 pub mod fake_discord;
+pub mod log;
 pub mod service;
 pub mod site;

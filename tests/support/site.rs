@@ -104,6 +104,19 @@ concurrency = 3
     }
 
     /// The whole browser round trip: our /login (or /delete), Discord's authorize, our /callback.
+    /// The service's answer to `method path`, through the real routes (no socket).
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> warp::http::Response<warp::hyper::body::Bytes> {
+        warp::test::request()
+            .method(method)
+            .path(path)
+            .reply(&routes(self.app.clone()))
+            .await
+    }
+
     pub async fn sign_in(&self, start: &str) -> (StatusCode, String) {
         let filter = routes(self.app.clone());
         let started = warp::test::request().path(start).reply(&filter).await;
