@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::content::{Content, ContentWarning};
 use crate::deploy::{DeployError, DeployOutcome};
 use crate::discord::cdn::Cdn;
 use crate::discord::lenient::decode;
 use crate::discord::models::Snapshot;
+use crate::files::{Confined, FileError};
 use crate::lock::{BuildLock, LockError};
 use crate::progress::Progress;
 use crate::publish::Publish;
@@ -41,6 +42,26 @@ pub enum BuildError {
     Task(String),
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// A content file or sample user that resolves outside its folder.
+    #[error("{0}")]
+    Outside(#[source] FileError),
+    /// The configuration no longer holds at build time (an output folder turned into a link).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl BuildError {
+    /// Problems the site's owner fixes in the configuration or the site's folders, before
+    /// anything was written (exit code 2 at the command line).
+    pub fn is_configuration_error(&self) -> bool {
+        matches!(
+            self,
+            BuildError::Outside(_)
+                | BuildError::Config(_)
+                | BuildError::Render(RenderError::Outside(_))
+                | BuildError::Site(SiteError::ForeignOutput { .. })
+        )
+    }
 }
 
 /// What a build did, for the closing summary line.
@@ -228,9 +249,12 @@ struct RenderInputs {
 }
 
 impl RenderInputs {
-    /// Reads the content folder and sample users and compiles the theme. Blocking.
+    /// Reads the content folder and sample users and compiles the theme. Blocking. Checks the
+    /// output folder again first: it may have become a link since the config was loaded.
     fn load(config: &Config) -> Result<RenderInputs, BuildError> {
-        let (content, content_warnings) = Content::load(&config.site.content_dir);
+        config.check_output_dir()?;
+        let (content, content_warnings) =
+            Content::load(&config.site.content_dir).map_err(BuildError::Outside)?;
         let renderer = Renderer::new(&config.theme_dir(), site_info(config))?
             .with_front_page(content.front_page.clone());
         let samples = match &config.site.sample_users_dir {
@@ -390,12 +414,15 @@ fn service_url(config: &Config) -> Option<String> {
     Some(url.to_string())
 }
 
-/// Reads every `*.json` in `dir` as a snapshot, sorted by file name for stable output.
+/// Reads every `*.json` in `dir` as a snapshot, sorted by file name for stable output. Each must
+/// resolve inside `dir`.
 fn load_samples(dir: &Path) -> Result<Vec<Snapshot>, BuildError> {
     let sample_error = |path: &Path, detail: String| BuildError::Sample {
         path: path.to_owned(),
         detail,
     };
+    let folder = Confined::new("site.sample_users_dir", dir)
+        .map_err(|e| sample_error(dir, e.to_string()))?;
     let entries = std::fs::read_dir(dir).map_err(|e| sample_error(dir, e.to_string()))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -405,11 +432,14 @@ fn load_samples(dir: &Path) -> Result<Vec<Snapshot>, BuildError> {
     paths
         .iter()
         .map(|path| {
-            let bytes = std::fs::read(path).map_err(|e| sample_error(path, e.to_string()))?;
+            let text = folder.read_to_string(path).map_err(|e| match e {
+                FileError::Read { source, .. } => sample_error(path, source.to_string()),
+                outside @ FileError::Outside { .. } => BuildError::Outside(outside),
+            })?;
             // The same leniency as for Discord's answers: an odd field is left out, with a
             // warning naming the file; only a sample that is no profile at all stops the build.
-            let decoded =
-                decode::<Snapshot>(&bytes).map_err(|e| sample_error(path, e.to_string()))?;
+            let decoded = decode::<Snapshot>(text.as_bytes())
+                .map_err(|e| sample_error(path, e.to_string()))?;
             decoded.warn(decoded.value.user.id, &format!("sample {}", path.display()));
             Ok(decoded.value)
         })

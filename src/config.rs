@@ -330,7 +330,7 @@ impl Config {
         config.path = path.to_owned();
         config.check()?;
         config.resolve_paths();
-        config.check_paths()?;
+        config.check_output_dir()?;
         Ok(config)
     }
 
@@ -438,8 +438,11 @@ impl Config {
 
     /// The output folder is replaced whole by every build: it must not hold anything else the
     /// site needs (the config, the store and its key, themes, content), or a build would delete it.
-    fn check_paths(&self) -> Result<(), ConfigError> {
-        let output = normalize(&self.site.output_dir);
+    /// Paths are compared with links resolved as far as they exist, so an `output` that links to
+    /// the site's own folder is refused like `output_dir = "."` (while one linking to a separate
+    /// folder is fine: builds update it where it points). Builds check again before writing.
+    pub fn check_output_dir(&self) -> Result<(), ConfigError> {
+        let output = resolve_links(&self.site.output_dir);
         let mut precious = vec![
             ("the folder of the config file", self.root()),
             ("store.path", self.store.path.clone()),
@@ -450,11 +453,15 @@ impl Config {
             precious.push(("site.sample_users_dir", dir.clone()));
         }
         for (what, path) in precious {
-            if normalize(&path).starts_with(&output) {
+            if resolve_links(&path).starts_with(&output) {
+                let resolved = match normalize(&self.site.output_dir) == output {
+                    true => String::new(),
+                    false => format!(" (which resolves to {})", output.display()),
+                };
                 return Err(self.invalid(
                     "site.output_dir",
                     format!(
-                        "{} contains {what} ({}); every build replaces the output folder, so it must be a folder of its own",
+                        "{}{resolved} contains {what} ({}); every build replaces the output folder, so it must be a folder of its own",
                         self.site.output_dir.display(),
                         path.display()
                     ),
@@ -519,6 +526,20 @@ fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// `path` made absolute with its links resolved as far as it exists: the longest existing
+/// ancestor is resolved by the file system (so `..` after a link means what the kernel means),
+/// and the rest, which does not exist yet, is folded lexically.
+fn resolve_links(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    for existing in absolute.ancestors() {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            let rest = absolute.strip_prefix(existing).unwrap_or(Path::new(""));
+            return normalize(&real.join(rest));
+        }
+    }
+    normalize(&absolute)
 }
 
 /// Secrets read from the environment, after loading `.env` beside the config (real environment
@@ -845,6 +866,48 @@ base_url = "https://example.org/profiles/"
         assert!(error_of(&text).contains("store.path"));
         let text = MINIMAL.replace("[site]", "[site]\noutput_dir = \"public\"");
         assert!(parse(&text).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_output_folder_linked_to_the_site_itself_is_refused() {
+        use std::os::unix::fs::symlink;
+        let site = tempfile::tempdir().unwrap();
+        let config_path = site.path().join("strife.toml");
+        let load = || Config::from_toml(MINIMAL, &config_path);
+        symlink(".", site.path().join("output")).unwrap();
+        let message = load().unwrap_err().to_string();
+        assert!(
+            message.contains("site.output_dir")
+                && message.contains("resolves to")
+                && message.contains("the folder of the config file"),
+            "{message}"
+        );
+
+        // Linked to a folder above the site: the same.
+        std::fs::remove_file(site.path().join("output")).unwrap();
+        symlink("..", site.path().join("output")).unwrap();
+        assert!(load().unwrap_err().to_string().contains("site.output_dir"));
+
+        // Linked into the content folder: the content would be replaced.
+        std::fs::remove_file(site.path().join("output")).unwrap();
+        std::fs::create_dir(site.path().join("content")).unwrap();
+        symlink("content", site.path().join("output")).unwrap();
+        let message = load().unwrap_err().to_string();
+        assert!(message.contains("site.content_dir"), "{message}");
+
+        // Linked to a separate folder: supported, builds update it where it points.
+        std::fs::remove_file(site.path().join("output")).unwrap();
+        let www = tempfile::tempdir().unwrap();
+        symlink(www.path(), site.path().join("output")).unwrap();
+        assert!(load().is_ok());
+        // A link that makes the store path land in the output is caught too.
+        let text = format!("{MINIMAL}[store]\npath = \"db-link/strife.db\"\n");
+        symlink("output", site.path().join("db-link")).unwrap();
+        let message = Config::from_toml(&text, &config_path)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("store.path"), "{message}");
     }
 
     #[test]

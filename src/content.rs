@@ -19,8 +19,11 @@
 //! then by current username (case-insensitively).
 //!
 //! Content problems never stop a build: each one is a [`ContentWarning`] naming the file and line,
-//! and the file (or the one bad entry) is left out. Markdown is rendered by [`markdown`], which
-//! escapes raw HTML and drops unsafe links.
+//! and the file (or the one bad entry) is left out. The one exception is a file that resolves
+//! outside the folder (a link to `/etc/passwd`, to the key file, a linked `users/` folder that
+//! points elsewhere): publishing it could leak anything, so it is an error ([`FileError`]) that
+//! stops the build. Markdown is rendered by [`markdown`], which escapes raw HTML and drops unsafe
+//! links.
 
 pub mod markdown;
 
@@ -33,6 +36,7 @@ use std::sync::Mutex;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::files::{Confined, FileError};
 use crate::site::profile::{Profile, ProfileLink};
 use crate::site::render::FrontPage;
 
@@ -107,31 +111,45 @@ pub struct Content {
 }
 
 impl Content {
-    /// Reads `dir` (a missing folder is no content). Problems come back as warnings.
-    pub fn load(dir: &Path) -> (Content, Vec<ContentWarning>) {
+    /// Reads `dir` (a missing folder is no content). Problems come back as warnings; a file
+    /// that resolves outside `dir` is an error.
+    pub fn load(dir: &Path) -> Result<(Content, Vec<ContentWarning>), FileError> {
         let mut content = Content::default();
         let mut warnings = Vec::new();
+        let folder = match Confined::new("site.content_dir", dir) {
+            Ok(folder) => folder,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((content, warnings)),
+            Err(e) => {
+                warnings.push(warning(dir, None, format!("cannot read folder: {e}")));
+                return Ok((content, warnings));
+            }
+        };
         let index = dir.join("index.md");
-        match fs::read_to_string(&index) {
+        match folder.read_to_string(&index) {
             Ok(text) => content.front_page = Some(front_page(&text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => warnings.push(warning(&index, None, format!("cannot read: {e}"))),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => warnings.push(unreadable(e, "")?),
         }
         let users = dir.join("users");
-        if users.is_dir() {
-            content.load_users(&users, &mut warnings);
+        if folder.resolve(&users)?.is_some_and(|real| real.is_dir()) {
+            content.load_users(&folder, &users, &mut warnings)?;
         }
-        (content, warnings)
+        Ok((content, warnings))
     }
 
-    fn load_users(&mut self, dir: &Path, warnings: &mut Vec<ContentWarning>) {
+    fn load_users(
+        &mut self,
+        folder: &Confined,
+        dir: &Path,
+        warnings: &mut Vec<ContentWarning>,
+    ) -> Result<(), FileError> {
         let mut paths = match fs::read_dir(dir) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .collect::<Vec<_>>(),
             Err(e) => {
                 warnings.push(warning(dir, None, format!("cannot read folder: {e}")));
-                return;
+                return Ok(());
             }
         };
         paths.sort();
@@ -147,10 +165,10 @@ impl Content {
                 warnings.push(warning(&path, None, message.into()));
                 continue;
             };
-            let text = match fs::read_to_string(&path) {
+            let text = match folder.read_to_string(&path) {
                 Ok(text) => text,
                 Err(e) => {
-                    warnings.push(warning(&path, None, format!("cannot read: {e}; ignored")));
+                    warnings.push(unreadable(e, "; ignored")?);
                     continue;
                 }
             };
@@ -158,6 +176,7 @@ impl Content {
                 self.add_user(stem, user);
             }
         }
+        Ok(())
     }
 
     fn add_user(&mut self, stem: &str, user: UserContent) {
@@ -207,6 +226,19 @@ impl Content {
                 warning(&user.path, None, message.into())
             })
             .collect()
+    }
+}
+
+/// A file that cannot be read is a warning (`cannot read: <why><suffix>`); one that resolves
+/// outside the folder stays an error.
+fn unreadable(error: FileError, suffix: &str) -> Result<ContentWarning, FileError> {
+    match error {
+        FileError::Read { path, source } => Ok(warning(
+            &path,
+            None,
+            format!("cannot read: {source}{suffix}"),
+        )),
+        outside @ FileError::Outside { .. } => Err(outside),
     }
 }
 

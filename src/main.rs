@@ -5,9 +5,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+use strife_gen::build::BuildError;
 use strife_gen::cli::{self, Cli};
 use strife_gen::config::ConfigError;
 use strife_gen::crypto::CryptoError;
+use strife_gen::files::FileError;
 use strife_gen::store::StoreError;
 use tracing_subscriber::EnvFilter;
 
@@ -48,12 +50,16 @@ fn describe(error: &anyhow::Error) -> String {
     message
 }
 
-/// Problems the user fixes in strife.toml or the environment (exit code 2).
+/// Problems the user fixes in strife.toml, the environment or the site's folders (exit code 2).
 fn is_configuration_error(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<ConfigError>()
             || matches!(cause.downcast_ref(), Some(CryptoError::BadKey { .. }))
             || matches!(cause.downcast_ref(), Some(StoreError::WrongKey))
+            || matches!(cause.downcast_ref(), Some(FileError::Outside { .. }))
+            || cause
+                .downcast_ref::<BuildError>()
+                .is_some_and(BuildError::is_configuration_error)
     })
 }
 

@@ -628,3 +628,43 @@ async fn idle_connections_are_closed_but_open_event_streams_stay() {
     stream.read_until("event:reload").await;
     running.stop().await;
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_content_file_linked_outside_is_shown_as_an_error_until_the_link_is_gone() {
+    let site = Site::new();
+    let secret = site.root().join("strife.db.key");
+    std::fs::write(&secret, "watched-s3cr3t").unwrap();
+    let running = Running::start(&site).await;
+
+    let user = site.root().join("content/users/80351110224678912.md");
+    let original = std::fs::read(&user).unwrap();
+    std::fs::remove_file(&user).unwrap();
+    std::os::unix::fs::symlink(&secret, &user).unwrap();
+    let page = running
+        .wait_for("", "the preview shows the error", |status, _| status == 500)
+        .await;
+    let target = std::fs::canonicalize(&secret).unwrap();
+    // The error page escapes `/` too.
+    let page = page.replace("&#x2f;", "/");
+    assert!(
+        page.contains("80351110224678912.md") && page.contains(&target.display().to_string()),
+        "names the link and its target: {page}"
+    );
+    assert!(!page.contains("watched-s3cr3t"), "{page}");
+    let published =
+        std::fs::read_to_string(site.root().join("output/u/80351110224678912/index.html")).unwrap();
+    assert!(
+        !published.contains("watched-s3cr3t"),
+        "the last good site is kept"
+    );
+
+    std::fs::remove_file(&user).unwrap();
+    std::fs::write(&user, original).unwrap();
+    running
+        .wait_for("", "removing the link recovers", |status, body| {
+            status == 200 && body.contains("Nelly")
+        })
+        .await;
+    running.stop().await;
+}

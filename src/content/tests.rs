@@ -16,7 +16,7 @@ fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 fn load(files: &[(&str, &str)]) -> (tempfile::TempDir, Content, Vec<String>) {
     let dir = folder(files);
-    let (content, warnings) = Content::load(dir.path());
+    let (content, warnings) = Content::load(dir.path()).unwrap();
     let warnings = warnings.iter().map(ToString::to_string).collect();
     (dir, content, warnings)
 }
@@ -210,7 +210,7 @@ fn front_page_and_odd_files() {
         "{warnings:?}"
     );
 
-    let (content, warnings) = Content::load(Path::new("/nonexistent/content"));
+    let (content, warnings) = Content::load(Path::new("/nonexistent/content")).unwrap();
     assert!(content.front_page.is_none() && warnings.is_empty());
 }
 
@@ -224,4 +224,59 @@ fn front_matter_split() {
     );
     assert_eq!(split_front_matter("+++\n+++"), split(Some(""), ""));
     assert_eq!(split_front_matter("+++\na = 1\n"), Err(1));
+}
+
+#[cfg(unix)]
+#[test]
+fn files_linked_from_outside_the_folder_are_errors_not_content() {
+    use std::os::unix::fs::symlink;
+    let outside = folder(&[
+        ("strife.db.key", "s3cr3t-key"),
+        ("private/users/nelly.md", "+++\nbio = \"private\"\n+++\n"),
+    ]);
+    let key = fs::canonicalize(outside.path().join("strife.db.key")).unwrap();
+    let cases: [(&str, &Path, &str); 4] = [
+        ("users/nelly.md", &key, "users/nelly.md"),
+        ("index.md", &key, "index.md"),
+        (
+            "users/80351110224678912.md",
+            Path::new("/etc/passwd"),
+            "users/80351110224678912.md",
+        ),
+        ("users", &outside.path().join("private/users"), "users"),
+    ];
+    for (link, target, named) in cases {
+        let dir = folder(&[("users/ok.md", "fine")]);
+        let at = dir.path().join(link);
+        if link == "users" {
+            fs::remove_dir_all(&at).unwrap();
+        }
+        symlink(target, &at).unwrap();
+        let error = Content::load(dir.path()).unwrap_err();
+        assert!(
+            matches!(error, FileError::Outside { .. }),
+            "{link}: {error:?}"
+        );
+        let message = error.to_string();
+        let real = fs::canonicalize(target).unwrap();
+        assert!(
+            message.contains(&dir.path().join(named).display().to_string())
+                && message.contains(&real.display().to_string())
+                && message.contains("site.content_dir"),
+            "{message}"
+        );
+        assert!(!message.contains("s3cr3t"), "{message}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn links_that_stay_inside_the_folder_are_content() {
+    let dir = folder(&[("shared/nelly.md", "+++\nbio = \"shared bio\"\n+++\n")]);
+    fs::create_dir(dir.path().join("users")).unwrap();
+    std::os::unix::fs::symlink("../shared/nelly.md", dir.path().join("users/nelly.md")).unwrap();
+    let (content, warnings) = Content::load(dir.path()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let user = content.for_user(1, "Nelly").unwrap();
+    assert_eq!(user.bio.as_deref(), Some("shared bio"));
 }

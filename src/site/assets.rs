@@ -11,12 +11,11 @@
 //! template with `static_url`, or inline them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::files::is_ignored;
+use crate::files::{is_ignored, Confined};
 
 use super::render::RenderError;
 
@@ -43,12 +42,16 @@ pub struct Assets {
 impl Assets {
     /// Reads the `static/` folder of each theme folder in `dirs`; a file of a later folder
     /// replaces the file of the same name of an earlier one. Missing `static/` folders are fine.
-    pub fn load(theme_dirs: &[&Path]) -> Result<Assets, RenderError> {
+    /// Every file must resolve inside `themes` (the themes folder).
+    pub fn load(themes: &Confined, theme_dirs: &[&Path]) -> Result<Assets, RenderError> {
         let mut by_name = BTreeMap::new();
         for dir in theme_dirs {
             let static_dir = dir.join("static");
-            if static_dir.is_dir() {
-                collect(&static_dir, &mut by_name)?;
+            if themes
+                .resolve(&static_dir)?
+                .is_some_and(|real| real.is_dir())
+            {
+                collect(themes, &static_dir, &mut by_name)?;
             }
         }
         let by_hashed_name = by_name
@@ -84,11 +87,15 @@ impl Assets {
     }
 }
 
+/// The first 8 hex digits of the SHA-256 of `bytes`: the hash in a published static file's name.
+pub fn content_hash(bytes: &[u8]) -> String {
+    hex::encode(&Sha256::digest(bytes)[..4])
+}
+
 /// `dir/name.ext` → `dir/name.<hash>.ext` (`name.<hash>` without an extension); the hash goes
 /// before the last extension so the file keeps its type (`app.min.js` → `app.min.<hash>.js`).
 pub fn hashed_name(name: &str, bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let hash = hex::encode(&digest[..4]);
+    let hash = content_hash(bytes);
     let (folder, file) = match name.rsplit_once('/') {
         Some((folder, file)) => (format!("{folder}/"), file),
         None => (String::new(), name),
@@ -100,12 +107,13 @@ pub fn hashed_name(name: &str, bytes: &[u8]) -> String {
 }
 
 /// Reads every file below `dir` into `out`, named by its path relative to the static folder.
-fn collect(dir: &Path, out: &mut BTreeMap<String, Asset>) -> Result<(), RenderError> {
-    for (name, path) in theme_files(dir)? {
-        let bytes = fs::read(&path).map_err(|error| RenderError::Read {
-            path: path.clone(),
-            error,
-        })?;
+fn collect(
+    themes: &Confined,
+    dir: &Path,
+    out: &mut BTreeMap<String, Asset>,
+) -> Result<(), RenderError> {
+    for (name, path) in theme_files(themes, dir)? {
+        let bytes = themes.read(&path)?;
         let asset = Asset {
             hashed_name: hashed_name(&name, &bytes),
             name: name.clone(),
@@ -120,8 +128,12 @@ fn collect(dir: &Path, out: &mut BTreeMap<String, Asset>) -> Result<(), RenderEr
 /// The files below a theme's `templates/` or `static/` folder, each with its `/`-separated name
 /// relative to `dir`, sorted. Hidden files and folders and editor temp files are skipped
 /// ([`crate::files::is_ignored`]), and so are names that are not UTF-8 (a template could not name
-/// them).
-pub(super) fn theme_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, RenderError> {
+/// them). A link counts as the file it points to, which must be inside `themes`; a link to a
+/// folder is not followed, but one that points outside `themes` is an error all the same.
+pub(super) fn theme_files(
+    themes: &Confined,
+    dir: &Path,
+) -> Result<Vec<(String, PathBuf)>, RenderError> {
     let hidden = |entry: &walkdir::DirEntry| entry.depth() > 0 && is_ignored(entry.path());
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir)
@@ -133,8 +145,14 @@ pub(super) fn theme_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, RenderEr
             path: error.path().unwrap_or(dir).to_owned(),
             error: error.into(),
         })?;
-        // A symlink to a file counts as the file (walkdir does not follow links by itself).
-        let is_file = entry.file_type().is_file() || entry.path().is_file();
+        // walkdir does not follow links by itself (it does follow `dir`, checked by the caller).
+        let is_file = if entry.depth() > 0 && entry.path_is_symlink() {
+            themes
+                .resolve(entry.path())?
+                .is_some_and(|real| real.is_file())
+        } else {
+            entry.file_type().is_file()
+        };
         if !is_file {
             continue;
         }
@@ -154,6 +172,8 @@ pub(super) fn theme_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, RenderEr
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]
@@ -187,7 +207,8 @@ mod tests {
         write(fallback.path(), ".style.css.swp", "junk");
         write(theme.path(), "style.css", "theme");
 
-        let assets = Assets::load(&[fallback.path(), theme.path()]).unwrap();
+        let themes = Confined::new("site.themes_dir", &std::env::temp_dir()).unwrap();
+        let assets = Assets::load(&themes, &[fallback.path(), theme.path()]).unwrap();
         assert_eq!(assets.names(), ["img/logo.svg", "style.css"]);
         let style = assets.get("style.css").unwrap();
         assert_eq!(style.bytes, b"theme");
@@ -200,7 +221,7 @@ mod tests {
             .starts_with("img/logo."));
         assert_eq!(assets.by_hashed_name("style.css"), None);
 
-        let none = Assets::load(&[tempfile::tempdir().unwrap().path()]).unwrap();
+        let none = Assets::load(&themes, &[tempfile::tempdir().unwrap().path()]).unwrap();
         assert_eq!(none.iter().count(), 0);
     }
 }

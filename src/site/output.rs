@@ -26,6 +26,12 @@
 //! `.git` and `.gitkeep` at the top of the output folder are moved into the new tree untouched, so
 //! the output folder can be a git checkout. Anything else in the output folder that the build does
 //! not produce is removed.
+//!
+//! So a build never replaces a folder strife-gen did not write: every tree gets a marker file,
+//! [`MARKER`], and an existing output folder without one is refused unless it is empty (nothing
+//! but `.git` and `.gitkeep`) or was written by an earlier strife-gen, which wrote no marker but
+//! always wrote `.nojekyll` and static files named by their own content's SHA-256 — a fingerprint
+//! no other tool leaves ([`written_by_strife_gen`]).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -43,6 +49,15 @@ use crate::discord::models::Snowflake;
 
 /// Top-level entries of an existing output folder that are carried into every new tree.
 const CARRIED_OVER: [&str; 2] = [".git", ".gitkeep"];
+
+/// The file at the top of every output folder that marks it as strife-gen's, to be replaced
+/// whole by the next build. Static hosts publish it, so it says nothing but that.
+pub const MARKER: &str = ".strife-gen";
+
+/// What [`MARKER`] holds.
+const MARKER_TEXT: &str =
+    "This folder is the output of strife-gen (https://github.com/strife-gen/strife-gen).\n\
+Every build replaces it whole: files put here by hand are removed.\n";
 
 /// Where to write the site and which theme to copy static files from.
 #[derive(Debug, Clone)]
@@ -103,6 +118,17 @@ pub enum SiteError {
     DuplicateProfile(String),
     #[error("output folder {} must be a folder with a name", .0.display())]
     BadOutputDir(PathBuf),
+    #[error(
+        "output folder {} was not written by strife-gen (it has no {MARKER}) and holds {}; every \
+         build replaces the output folder whole, so it is left alone: remove it (or empty it), or \
+         point site.output_dir at another folder",
+        path.display(), describe_entries(entries)
+    )]
+    ForeignOutput {
+        path: PathBuf,
+        /// Some of what is in it, for the message.
+        entries: Vec<String>,
+    },
     #[error("writing {page}: {error}")]
     Json {
         page: String,
@@ -167,6 +193,9 @@ pub fn build_site_with_progress<P: Into<ProfileEntry> + Send>(
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => return Err(io_err("read", output)(e)),
     };
+    if output_exists {
+        check_ours(output)?;
+    }
     let previous: Option<PathBuf> = if output_exists {
         Some(output.to_path_buf())
     } else {
@@ -225,6 +254,8 @@ pub fn build_site_with_progress<P: Into<ProfileEntry> + Send>(
 
     // Last: a vanity URL never takes a name the site already has at its top level.
     write_vanity_urls(&stage, renderer, &pages, &mut report)?;
+    // Bookkeeping, not a page: not counted.
+    stage.put(MARKER, MARKER_TEXT.as_bytes())?;
 
     let staged = stage.into_staged();
     prune(&spare, &staged)?;
@@ -251,6 +282,71 @@ pub fn build_site_with_progress<P: Into<ProfileEntry> + Send>(
         "site built"
     );
     Ok(report)
+}
+
+/// Refuses an existing output folder that strife-gen did not write (see the module docs): one
+/// without [`MARKER`] that holds more than `.git` and `.gitkeep` and does not carry an earlier
+/// strife-gen's fingerprint.
+fn check_ours(output: &Path) -> Result<(), SiteError> {
+    if fs::symlink_metadata(output.join(MARKER)).is_ok_and(|meta| meta.is_file()) {
+        return Ok(());
+    }
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(output).map_err(io_err("read folder", output))? {
+        let entry = entry.map_err(io_err("read folder", output))?;
+        if !is_carried_over(Path::new(""), &entry) {
+            entries.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if written_by_strife_gen(output) {
+        tracing::info!(output = %output.display(), "output folder written by an earlier strife-gen: replacing it");
+        return Ok(());
+    }
+    entries.sort();
+    Err(SiteError::ForeignOutput {
+        path: output.to_path_buf(),
+        entries,
+    })
+}
+
+/// `"a, b and 3 more"`: the first few names.
+fn describe_entries(entries: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let shown = entries
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    match entries.len().saturating_sub(SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
+
+/// Whether `output` (without a marker) carries what every strife-gen build wrote before markers
+/// existed: an empty `.nojekyll` and a static file whose name holds the first 8 hex digits of its
+/// own content's SHA-256 (`static/style.3f2a9c1b.css`). Asset pipelines that hash names use other
+/// hashes, folders and separators, so a folder of someone else's files does not pass by chance.
+fn written_by_strife_gen(output: &Path) -> bool {
+    let nojekyll = fs::symlink_metadata(output.join(".nojekyll"));
+    if !nojekyll.is_ok_and(|meta| meta.is_file() && meta.len() == 0) {
+        return false;
+    }
+    walkdir::WalkDir::new(output.join("static"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_file())
+        .any(|entry| {
+            let name = entry.file_name().to_string_lossy();
+            fs::read(entry.path()).is_ok_and(|bytes| {
+                let hash = super::assets::content_hash(&bytes);
+                name.contains(&format!(".{hash}.")) || name.ends_with(&format!(".{hash}"))
+            })
+        })
 }
 
 /// What the rest of the site needs from a published profile page.
@@ -1044,6 +1140,7 @@ mod tests {
             files,
             [
                 ".nojekyll",
+                MARKER,
                 "404.html",
                 "alice/index.html",
                 "index.html",
@@ -1557,6 +1654,101 @@ mod tests {
     }
 
     #[test]
+    fn every_output_is_marked_as_strife_gens_and_the_marker_is_not_a_page() {
+        let f = fixture();
+        let report = f.build(people()).unwrap();
+        assert_eq!(report.pages_written, ALL_FILES, "{report:?}");
+        assert_eq!(read(&f, MARKER), MARKER_TEXT);
+        let report = f.build(people()).unwrap();
+        assert_eq!(report.pages_unchanged, ALL_FILES, "{report:?}");
+        assert_eq!(read(&f, MARKER), MARKER_TEXT);
+    }
+
+    #[test]
+    fn a_folder_strife_gen_did_not_write_is_never_replaced() {
+        let f = fixture();
+        fs::create_dir_all(f.output().join("photos")).unwrap();
+        fs::write(f.output().join("notes.txt"), "mine").unwrap();
+        fs::write(f.output().join("photos/cat.jpg"), "meow").unwrap();
+        let before = tree(f.output());
+        let check = |f: &Fixture, before: &BTreeMap<String, Vec<u8>>| {
+            let err = f.build(people()).unwrap_err();
+            assert!(matches!(err, SiteError::ForeignOutput { .. }), "{err:?}");
+            let message = err.to_string();
+            for part in [
+                &f.output().display().to_string(),
+                "notes.txt",
+                "photos",
+                MARKER,
+                "remove it",
+                "site.output_dir",
+            ] {
+                assert!(message.contains(part), "{part}: {message}");
+            }
+            assert_eq!(&tree(f.output()), before, "nothing in it changed");
+            assert_eq!(f.siblings(), ["output"], "nothing was staged beside it");
+        };
+        check(&f, &before);
+
+        // Lookalikes of an old strife-gen output: the names are right, the content hash is not.
+        fs::write(f.output().join(".nojekyll"), "").unwrap();
+        fs::create_dir_all(f.output().join("static")).unwrap();
+        fs::write(f.output().join("static/style.css"), "body{}").unwrap();
+        fs::write(f.output().join("static/app.3f2a9c1b.js"), "x").unwrap();
+        fs::write(f.output().join("index.html"), "<h1>my site</h1>").unwrap();
+        check(&f, &tree(f.output()));
+    }
+
+    #[test]
+    fn an_empty_output_folder_or_a_fresh_clones_is_used() {
+        let f = fixture();
+        fs::create_dir_all(f.output()).unwrap();
+        f.build(people()).unwrap();
+        assert_eq!(read(&f, MARKER), MARKER_TEXT);
+
+        let f = fixture();
+        fs::create_dir_all(f.output().join(".git")).unwrap();
+        fs::write(f.output().join(".gitkeep"), "").unwrap();
+        f.build(people()).unwrap();
+        assert!(f.output().join(".gitkeep").is_file() && f.output().join(".git").is_dir());
+        assert_eq!(read(&f, MARKER), MARKER_TEXT);
+    }
+
+    #[test]
+    fn an_output_written_before_markers_existed_is_replaced() {
+        let f = fixture();
+        f.build(people()).unwrap();
+        // What the previous version left: the same tree without the marker.
+        fs::remove_file(f.output().join(MARKER)).unwrap();
+        fs::write(f.output().join("stray.txt"), "x").unwrap();
+
+        let report = f.build(vec![profile(A, "Nelly")]).unwrap();
+        assert!(report.files_removed > 0, "{report:?}");
+        assert_eq!(read(&f, MARKER), MARKER_TEXT);
+        assert!(!f.output().join("stray.txt").exists());
+        assert!(!f.output().join(format!("u/{B}")).exists());
+
+        // Without its .nojekyll, the same tree is not recognised.
+        fs::remove_file(f.output().join(MARKER)).unwrap();
+        fs::remove_file(f.output().join(".nojekyll")).unwrap();
+        let err = f.build(people()).unwrap_err();
+        assert!(matches!(err, SiteError::ForeignOutput { .. }), "{err:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_output_folder_pointing_at_foreign_files_is_refused() {
+        let f = fixture();
+        let www = f.parent.join("www");
+        fs::create_dir_all(&www).unwrap();
+        fs::write(www.join("index.php"), "<?php").unwrap();
+        std::os::unix::fs::symlink(&www, f.output()).unwrap();
+        let err = f.build(people()).unwrap_err();
+        assert!(matches!(err, SiteError::ForeignOutput { .. }), "{err:?}");
+        assert_eq!(tree(&www).len(), 1);
+    }
+
+    #[test]
     fn first_build_creates_missing_folders() {
         let f = fixture();
         assert!(!f.parent.exists());
@@ -1718,6 +1910,7 @@ mod tests {
             top.into_iter().collect::<Vec<_>>(),
             [
                 ".nojekyll",
+                MARKER,
                 "404.html",
                 "ab",
                 "index.html",

@@ -202,7 +202,7 @@ fn profiles() -> Vec<(&'static str, Profile)> {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir_all(dir.path().join("users")).unwrap();
     fs::write(dir.path().join("users/writer.md"), CONTENT_USER).unwrap();
-    let (content, warnings) = Content::load(dir.path());
+    let (content, warnings) = Content::load(dir.path()).unwrap();
     assert_eq!(warnings.len(), 1, "the javascript: link: {warnings:?}");
     let all = Publish {
         connections: true,

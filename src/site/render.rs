@@ -32,6 +32,7 @@ use super::assets::{theme_files, Assets};
 use super::conventions::{builtin_template, RedirectPage, Sitemap};
 use super::profile::Profile;
 use super::text;
+use crate::files::{Confined, FileError};
 
 /// Templates every theme must have.
 pub const REQUIRED_TEMPLATES: [&str; 6] = [
@@ -179,6 +180,21 @@ pub enum RenderError {
         line: usize,
         message: String,
     },
+    /// A template, static file or theme folder that resolves outside `site.themes_dir`.
+    #[error("{0}")]
+    Outside(#[source] FileError),
+}
+
+impl From<FileError> for RenderError {
+    fn from(error: FileError) -> Self {
+        match error {
+            FileError::Read { path, source } => RenderError::Read {
+                path,
+                error: source,
+            },
+            outside @ FileError::Outside { .. } => RenderError::Outside(outside),
+        }
+    }
 }
 
 /// A theme's compiled templates plus the site values. Cheap to share: `Send + Sync`, and
@@ -205,15 +221,22 @@ impl std::fmt::Debug for Renderer {
 impl Renderer {
     /// Loads every template under `<theme_dir>/templates` (and those of the fallback theme that
     /// the theme does not replace) and compiles them now, so a syntax error surfaces before any
-    /// page is written; reads the static files likewise.
+    /// page is written; reads the static files likewise. Every file read (and the theme folders
+    /// themselves) must resolve inside the themes folder, the theme folder's parent
+    /// (`site.themes_dir`).
     pub fn new(theme_dir: &Path, site: SiteInfo) -> Result<Renderer, RenderError> {
         if !theme_dir.is_dir() {
             return Err(RenderError::ThemeMissing {
                 path: theme_dir.to_path_buf(),
             });
         }
+        let themes = themes_folder(theme_dir)?;
+        themes.resolve(theme_dir)?;
         let templates_dir = theme_dir.join("templates");
         let fallback = fallback_theme(theme_dir);
+        if let Some(fallback) = &fallback {
+            themes.resolve(fallback)?;
+        }
         let theme_dirs: Vec<&Path> = fallback
             .iter()
             .map(PathBuf::as_path)
@@ -222,8 +245,11 @@ impl Renderer {
         let mut sources = BTreeMap::new();
         for dir in &theme_dirs {
             let templates = dir.join("templates");
-            if templates.is_dir() {
-                collect_templates(&templates, &mut sources)?;
+            if themes
+                .resolve(&templates)?
+                .is_some_and(|real| real.is_dir())
+            {
+                collect_templates(&themes, &templates, &mut sources)?;
             }
         }
         if sources.is_empty() && !templates_dir.is_dir() {
@@ -231,7 +257,7 @@ impl Renderer {
                 path: templates_dir,
             });
         }
-        let assets = Arc::new(Assets::load(&theme_dirs)?);
+        let assets = Arc::new(Assets::load(&themes, &theme_dirs)?);
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(
@@ -398,6 +424,18 @@ pub struct FrontPage {
     pub description: Option<String>,
 }
 
+/// The folder the theme folder is in (`site.themes_dir`): what every theme file must stay inside.
+fn themes_folder(theme_dir: &Path) -> Result<Confined, RenderError> {
+    let parent = match theme_dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    Confined::new("site.themes_dir", parent).map_err(|error| RenderError::Read {
+        path: parent.to_path_buf(),
+        error,
+    })
+}
+
 /// `<themes_dir>/default` for a theme at `<themes_dir>/<name>`, when it exists and is not the
 /// theme itself.
 fn fallback_theme(theme_dir: &Path) -> Option<PathBuf> {
@@ -489,14 +527,12 @@ fn describe(err: &minijinja::Error) -> String {
 /// Reads every template file below `dir`, named by its `/`-separated path relative to the
 /// templates folder (replacing a template of the same name already in `out`).
 fn collect_templates(
+    themes: &Confined,
     dir: &Path,
     out: &mut BTreeMap<String, (PathBuf, String)>,
 ) -> Result<(), RenderError> {
-    for (name, path) in theme_files(dir)? {
-        let source = fs::read_to_string(&path).map_err(|error| RenderError::Read {
-            path: path.clone(),
-            error,
-        })?;
+    for (name, path) in theme_files(themes, dir)? {
+        let source = themes.read_to_string(&path)?;
         out.insert(name, (path, source));
     }
     Ok(())
@@ -790,5 +826,87 @@ mod tests {
             ("index.html~", "{%"),
         ]);
         assert!(Renderer::new(dir.path(), site_info()).is_ok());
+    }
+
+    /// `<root>/themes/t`, a complete minimal theme, and `<root>/secret.txt` outside the themes.
+    #[cfg(unix)]
+    fn themes_with_secret() -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let theme_dir = root.path().join("themes/t");
+        let source = theme(&[]);
+        fs::create_dir_all(theme_dir.join("templates")).unwrap();
+        fs::create_dir_all(theme_dir.join("static")).unwrap();
+        for entry in fs::read_dir(source.path().join("templates")).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(
+                entry.path(),
+                theme_dir.join("templates").join(entry.file_name()),
+            )
+            .unwrap();
+        }
+        fs::write(root.path().join("secret.txt"), "s3cr3t").unwrap();
+        (root, theme_dir)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn theme_files_that_resolve_outside_the_themes_folder_are_errors() {
+        use std::os::unix::fs::symlink;
+        let cases: [(&str, &str); 5] = [
+            ("templates/404.html", "secret.txt"),
+            ("static/key.txt", "secret.txt"),
+            ("static/fonts", "."),
+            ("static", "."),
+            ("templates", "."),
+        ];
+        for (link, target) in cases {
+            let (root, theme_dir) = themes_with_secret();
+            let at = theme_dir.join(link);
+            if at.is_dir() {
+                fs::remove_dir_all(&at).unwrap();
+            } else if at.exists() {
+                fs::remove_file(&at).unwrap();
+            }
+            let target = fs::canonicalize(root.path().join(target)).unwrap();
+            symlink(&target, &at).unwrap();
+            let err = renderer(&theme_dir).unwrap_err();
+            assert!(matches!(err, RenderError::Outside(_)), "{link}: {err:?}");
+            let message = err.to_string();
+            assert!(
+                message.contains(&at.display().to_string())
+                    && message.contains("site.themes_dir")
+                    && !message.contains("s3cr3t"),
+                "{message}"
+            );
+        }
+
+        // The theme folder itself may not point elsewhere either.
+        let (root, theme_dir) = themes_with_secret();
+        let elsewhere = root.path().join("elsewhere");
+        fs::rename(&theme_dir, &elsewhere).unwrap();
+        symlink(&elsewhere, &theme_dir).unwrap();
+        let err = renderer(&theme_dir).unwrap_err();
+        assert!(matches!(err, RenderError::Outside(_)), "{err:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn theme_links_that_stay_inside_the_themes_folder_are_followed() {
+        let (root, theme_dir) = themes_with_secret();
+        let shared = root.path().join("themes/shared");
+        fs::create_dir_all(&shared).unwrap();
+        fs::write(shared.join("logo.svg"), "<svg/>").unwrap();
+        fs::write(shared.join("404.html"), "shared 404").unwrap();
+        std::os::unix::fs::symlink("../../shared/logo.svg", theme_dir.join("static/logo.svg"))
+            .unwrap();
+        fs::remove_file(theme_dir.join("templates/404.html")).unwrap();
+        std::os::unix::fs::symlink(
+            shared.join("404.html"),
+            theme_dir.join("templates/404.html"),
+        )
+        .unwrap();
+        let r = renderer(&theme_dir).unwrap();
+        assert_eq!(r.assets().get("logo.svg").unwrap().bytes, b"<svg/>");
+        assert_eq!(r.render_not_found().unwrap(), "shared 404");
     }
 }

@@ -196,6 +196,10 @@ impl Store {
                 source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
             })?;
         }
+        create_private(path).map_err(|e| StoreError::Open {
+            path: path.to_owned(),
+            source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        })?;
         let mut conn = connect(path)?;
         schema::migrate(&mut conn)?;
         Ok(Store {
@@ -614,6 +618,46 @@ const PUBLISHED: &str =
 const USER_COLUMNS: &str =
     "SELECT id, username, scopes, publish_connections, publish_guilds, status,
         status_since, created_at, updated_at, last_refresh_at, last_error FROM users";
+
+/// Creates the database file, empty and readable by its owner only (mode 0600, like the key
+/// file), unless it exists. SQLite gives the `-wal` and `-shm` files it creates beside it the
+/// database file's mode, so they are private too. An existing file is left as its owner set it,
+/// with a warning when others may read it.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    // create_new: never truncates or changes a database that is already there.
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            warn_if_others_can_read(path);
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_others_can_read(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "{} can be read by other users (mode {mode:o}); `chmod 600` it (and its -wal and -shm files): it holds everyone's profile data",
+                path.display()
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_others_can_read(_: &Path) {}
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let open_error = |source| StoreError::Open {

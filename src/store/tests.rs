@@ -616,3 +616,21 @@ fn a_store_from_before_the_replay_records_gains_them() {
         Sighting::First
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_wal_and_shm_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, store) = open();
+    store
+        .record_consent(&consent(1, "nelly", "r1"), &TokenCipher::random(), 100)
+        .unwrap();
+    // While the connection is open, the written transaction sits in the WAL.
+    for name in ["strife.db", "strife.db-wal", "strife.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+    }
+}
