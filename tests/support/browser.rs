@@ -42,6 +42,8 @@ use serde::de::DeserializeOwned;
 pub const WAIT: Duration = Duration::from_secs(15);
 /// The longest Chromium may take to start (it is slow on a busy machine).
 const LAUNCH: Duration = Duration::from_secs(30);
+/// How many times a Chromium that does not start is started again before the test fails.
+const LAUNCH_ATTEMPTS: usize = 3;
 /// How often a condition is checked again while waiting for it.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -75,6 +77,39 @@ const FLAGS: &[&str] = &[
     "password-store=basic",
 ];
 
+/// The launch configuration: [`FLAGS`] plus `extra_args`, a fresh profile at `profile`.
+fn config(executable: &Path, extra_args: &[String], profile: &Path) -> BrowserConfig {
+    let mut builder = BrowserConfig::builder();
+    for flag in FLAGS
+        .iter()
+        .copied()
+        .chain(extra_args.iter().map(String::as_str))
+    {
+        // chromiumoxide writes `--key` or `--key=value` itself.
+        let flag = flag.trim_start_matches("--");
+        builder = match flag.split_once('=') {
+            Some((key, value)) => builder.arg((key, value)),
+            None => builder.arg(flag),
+        };
+    }
+    builder
+        .chrome_executable(executable)
+        .disable_default_args()
+        .no_sandbox()
+        .user_data_dir(profile)
+        .window_size(1024, 768)
+        .viewport(Viewport {
+            width: 1024,
+            height: 768,
+            device_scale_factor: Some(1.0),
+            ..Viewport::default()
+        })
+        .launch_timeout(LAUNCH)
+        .request_timeout(WAIT)
+        .build()
+        .unwrap_or_else(|error| panic!("browser configuration: {error}"))
+}
+
 /// Reports `securitypolicyviolation` events (which the page could otherwise only see itself) as
 /// console errors, so that they reach [`Tab::problems`] with the directive and what it blocked.
 const REPORT_CSP_VIOLATIONS: &str = r#"
@@ -98,39 +133,38 @@ impl Browser {
     /// (CI must run the browser tests) and otherwise prints a loud skip note and returns `None`.
     pub async fn launch(extra_args: &[String]) -> Option<Browser> {
         let executable = find_chromium()?;
-        let profile = tempfile::tempdir().expect("a temporary Chromium profile");
-        let mut builder = BrowserConfig::builder();
-        for flag in FLAGS
-            .iter()
-            .copied()
-            .chain(extra_args.iter().map(String::as_str))
-        {
-            // chromiumoxide writes `--key` or `--key=value` itself.
-            let flag = flag.trim_start_matches("--");
-            builder = match flag.split_once('=') {
-                Some((key, value)) => builder.arg((key, value)),
-                None => builder.arg(flag),
-            };
+        // One start at a time, and a few tries: on a busy machine a cold Chromium now and then
+        // never prints its DevTools address (seen on CI), and a second start works.
+        static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _one_at_a_time = STARTING.lock().await;
+        let mut failures = Vec::new();
+        for _attempt in 0..LAUNCH_ATTEMPTS {
+            let profile = tempfile::tempdir().expect("a temporary Chromium profile");
+            let config = config(&executable, extra_args, profile.path());
+            match chromiumoxide::Browser::launch(config).await {
+                Ok((inner, handler)) => return Some(Browser::connected(inner, handler, profile)),
+                Err(error) => {
+                    eprintln!(
+                        "{} did not start, trying again: {error}",
+                        executable.display()
+                    );
+                    failures.push(error.to_string());
+                }
+            }
         }
-        let config = builder
-            .chrome_executable(&executable)
-            .disable_default_args()
-            .no_sandbox()
-            .user_data_dir(profile.path())
-            .window_size(1024, 768)
-            .viewport(Viewport {
-                width: 1024,
-                height: 768,
-                device_scale_factor: Some(1.0),
-                ..Viewport::default()
-            })
-            .launch_timeout(LAUNCH)
-            .request_timeout(WAIT)
-            .build()
-            .unwrap_or_else(|error| panic!("browser configuration: {error}"));
-        let (inner, mut handler) = chromiumoxide::Browser::launch(config)
-            .await
-            .unwrap_or_else(|error| panic!("{} did not start: {error}", executable.display()));
+        panic!(
+            "{} did not start in {LAUNCH_ATTEMPTS} tries: {}",
+            executable.display(),
+            failures.join("\n")
+        );
+    }
+
+    /// Wraps a started Chromium, polling its connection in the background.
+    fn connected(
+        inner: chromiumoxide::Browser,
+        mut handler: chromiumoxide::Handler,
+        profile: tempfile::TempDir,
+    ) -> Browser {
         // The handler is the connection: it must be polled for anything to happen.
         let handler = tokio::spawn(async move {
             while let Some(event) = handler.next().await {
@@ -140,11 +174,11 @@ impl Browser {
                 }
             }
         });
-        Some(Browser {
+        Browser {
             inner,
             handler,
             _profile: profile,
-        })
+        }
     }
 
     /// Closes Chromium and waits until it has exited (dropping kills it without waiting).
