@@ -139,9 +139,16 @@ fn unauthorized(route: &str, error: SignatureError) -> Response {
     json_error(StatusCode::UNAUTHORIZED, &message)
 }
 
-/// Records a verified request's signature; a replay gets 401. Without the store we cannot tell a
-/// replay from a new request, so the request is refused with 503 (senders retry later).
-async fn refuse_replay(app: &App, route: &'static str, signed: Signed) -> Result<(), Response> {
+/// Accepts a request whose signature checked out (`verified`) and that is not a replay: a bad
+/// signature or a replay gets 401. The signature is recorded only after it verified, so unsigned
+/// garbage never reaches the store. Without the store we cannot tell a replay from a new request,
+/// so the request is refused with 503 (senders retry later).
+async fn accept_signed(
+    app: &App,
+    route: &'static str,
+    verified: Result<Signed, SignatureError>,
+) -> Result<(), Response> {
+    let signed = verified.map_err(|error| unauthorized(route, error))?;
     let Signed {
         signature,
         signed_at,
@@ -179,12 +186,13 @@ async fn discord_event(
         ));
     };
     const ROUTE: &str = "POST /webhooks/discord";
-    let now = (app.clock)();
-    let signed = match verifier.verify(signature.as_deref(), timestamp.as_deref(), &body, now) {
-        Ok(signed) => signed,
-        Err(error) => return Ok(unauthorized(ROUTE, error)),
-    };
-    if let Err(refused) = refuse_replay(&app, ROUTE, signed).await {
+    let verified = verifier.verify(
+        signature.as_deref(),
+        timestamp.as_deref(),
+        &body,
+        (app.clock)(),
+    );
+    if let Err(refused) = accept_signed(&app, ROUTE, verified).await {
         return Ok(refused);
     }
     let webhook: DiscordWebhook = match serde_json::from_slice(&body) {
@@ -266,12 +274,13 @@ async fn refresh_hook(
             "the refresh hook is not enabled",
         ));
     };
-    let now = (app.clock)();
-    let signed = match verifier.verify(signature.as_deref(), timestamp.as_deref(), &body, now) {
-        Ok(signed) => signed,
-        Err(error) => return Ok(unauthorized(ROUTE, error)),
-    };
-    if let Err(refused) = refuse_replay(&app, ROUTE, signed).await {
+    let verified = verifier.verify(
+        signature.as_deref(),
+        timestamp.as_deref(),
+        &body,
+        (app.clock)(),
+    );
+    if let Err(refused) = accept_signed(&app, ROUTE, verified).await {
         return Ok(refused);
     }
     let request: RefreshRequest = match serde_json::from_slice(&body) {
