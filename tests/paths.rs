@@ -3,6 +3,10 @@
 //! folder that links back to the site, and a foreign output folder, through the real binary.
 #![cfg(unix)]
 
+#[path = "support/files.rs"]
+mod files;
+
+use files::{copy_dir, repo};
 use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -13,23 +17,6 @@ const NELLY: &str = "80351110224678912";
 const KEY_SECRET: &str = "key-file-s3cr3t";
 const DOTENV_SECRET: &str = "dotenv-s3cr3t";
 const ENV_SECRET: &str = "environment-s3cr3t";
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// `<tmp>/site`: strife.toml, its own copies of the themes, content and sample users, and the
 /// secrets a link could leak (`strife.db.key`, `.env`) beside them. Nothing else is in `<tmp>`.

@@ -2,6 +2,10 @@
 //! and recover, bursts are debounced, editor temp files are ignored, and open pages are told to
 //! reload. Every wait is a bounded poll; nothing asserts on timings.
 
+#[path = "support/files.rs"]
+mod files;
+
+use files::{copy_dir, repo};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,23 +16,6 @@ use tokio::sync::oneshot;
 
 /// How long any expected change may take to show before the test fails.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// A site in a temporary folder with its own copy of the themes (so templates can be edited) and
 /// the repository's example users (so pages exist without Discord).
