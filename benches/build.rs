@@ -5,13 +5,15 @@
 //! printed, never asserted: they belong here, not in the tests.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
-use strife_gen::build;
+use strife_gen::build::BuildOptions;
 use strife_gen::config::Config;
 use strife_gen::crypto::TokenCipher;
 use strife_gen::discord::models::Snapshot;
 use strife_gen::publish::Publish;
+use strife_gen::service::Service;
 use strife_gen::store::{Consent, Store, Tokens};
 
 fn main() {
@@ -26,15 +28,21 @@ fn main() {
         themes.display()
     );
     let config = Config::from_toml(&text, &dir.path().join("strife.toml")).expect("config");
-    let store = Store::open(&config.store.path).expect("store");
+    let service = Service::open_offline(Arc::new(config)).expect("store");
+    let store = service.store();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
 
     let started = Instant::now();
-    fill(&store, users);
+    fill(store, users);
     println!("stored {users} users in {:.2?}", started.elapsed());
 
     for round in ["cold", "incremental"] {
         let started = Instant::now();
-        let summary = build::render(&config, &store).expect("render");
+        let options = BuildOptions {
+            deploy: false,
+            ..BuildOptions::default()
+        };
+        let summary = runtime.block_on(service.build(options)).expect("render");
         println!(
             "{round:>11} render: {:.2?} ({} profiles, {} written, {} unchanged)",
             started.elapsed(),

@@ -11,7 +11,9 @@ use crate::deploy::{DeployError, DeployOutcome};
 use crate::discord::cdn::Cdn;
 use crate::discord::lenient::decode;
 use crate::discord::models::Snapshot;
+use crate::fault::Blame;
 use crate::files::{Confined, FileError};
+use crate::layout::Layout;
 use crate::lock::{BuildLock, LockError};
 use crate::progress::Progress;
 use crate::publish::Publish;
@@ -48,12 +50,15 @@ pub enum BuildError {
     /// The configuration no longer holds at build time (an output folder turned into a link).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A refresh was asked of a service opened without Discord credentials.
+    #[error("cannot refresh from Discord: this build was opened offline")]
+    Offline,
 }
 
-impl BuildError {
+impl Blame for BuildError {
     /// Problems the site's owner fixes in the configuration or the site's folders, before
-    /// anything was written (exit code 2 at the command line).
-    pub fn is_configuration_error(&self) -> bool {
+    /// anything was written.
+    fn is_users_fault(&self) -> bool {
         matches!(
             self,
             BuildError::Outside(_)
@@ -110,132 +115,147 @@ impl std::fmt::Display for BuildSummary {
     }
 }
 
-/// Refreshes (unless `refresher` is `None`) and renders the whole site.
-pub async fn build(
-    config: &Config,
-    store: &Store,
-    refresher: Option<&Refresher>,
-) -> Result<BuildSummary, BuildError> {
-    build_for(config, store, refresher.map(|r| (r, Targets::everyone()))).await
+/// What a build is asked to do.
+#[derive(Clone)]
+pub struct BuildOptions {
+    /// Who to refresh from Discord first; `None` renders from the stored snapshots only.
+    pub refresh: Option<Targets>,
+    /// Run `[deploy]` after a build that changed something (when it is configured).
+    pub deploy: bool,
+    /// Reports each refreshed user and each written page.
+    pub progress: Arc<Progress>,
 }
 
-/// [`build`], reporting each refreshed user and each written page to `progress`.
-pub async fn build_with_progress(
-    config: &Config,
-    store: &Store,
-    refresher: Option<&Refresher>,
-    progress: Arc<Progress>,
-) -> Result<BuildSummary, BuildError> {
-    let refresh = refresher.map(|r| (r, Targets::everyone()));
-    build_for_with_progress(config, store, refresh, progress).await
-}
-
-/// Refreshes the given users (if any) and renders the whole site.
-pub async fn build_for(
-    config: &Config,
-    store: &Store,
-    refresh: Option<(&Refresher, Targets)>,
-) -> Result<BuildSummary, BuildError> {
-    build_for_with_progress(config, store, refresh, Arc::new(Progress::hidden())).await
-}
-
-/// The one build routine: holds the build lock of the output folder throughout (waiting for
-/// another build that holds it), loads the theme and content, refreshes `refresh`'s users,
-/// renders, and deploys if configured.
-async fn build_for_with_progress(
-    config: &Config,
-    store: &Store,
-    refresh: Option<(&Refresher, Targets)>,
-    progress: Arc<Progress>,
-) -> Result<BuildSummary, BuildError> {
-    let started = Instant::now();
-    let output_dir = config.site.output_dir.clone();
-    let lock = tokio::task::spawn_blocking(move || BuildLock::acquire(&output_dir))
-        .await
-        .map_err(|e| BuildError::Task(e.to_string()))??;
-    // The theme, content and sample users are loaded before anyone is refreshed: refreshing
-    // rotates refresh tokens at Discord, and the new tokens of a build that fails afterwards
-    // (a template syntax error) are lost wherever the store is kept only on success (CI jobs).
-    let load_config = config.clone();
-    let inputs = tokio::task::spawn_blocking(move || RenderInputs::load(&load_config))
-        .await
-        .map_err(|e| BuildError::Task(e.to_string()))??;
-    let refresh = match refresh {
-        Some((refresher, targets)) => {
-            let summary = refresher.refresh(&targets, &progress).await?;
-            tracing::info!(
-                "refreshed {} users ({} changed), {} need re-consent, {} failed",
-                summary.refreshed,
-                summary.changed,
-                summary.needs_reconsent,
-                summary.failed
-            );
-            Some(summary)
+impl Default for BuildOptions {
+    /// Offline, deploying when `[deploy]` says so, no progress shown.
+    fn default() -> Self {
+        BuildOptions {
+            refresh: None,
+            deploy: true,
+            progress: Arc::new(Progress::hidden()),
         }
-        None => None,
-    };
-    let (render_config, store) = (config.clone(), store.clone());
-    let mut summary = tokio::task::spawn_blocking(move || {
-        render_locked(&render_config, &store, inputs, &progress)
-    })
-    .await
-    .map_err(|e| BuildError::Task(e.to_string()))??;
-    summary.refresh = refresh;
-    // Still under the lock: the next build must not change output/ while it is being deployed.
-    // A deploy that failed before is retried even when this build changed nothing.
-    let marker = deploy_pending_marker(config);
-    if config.deploy.is_enabled() && (summary.site.changed() || marker.exists()) {
-        summary.deployed = Some(deploy(config, &summary, &marker).await?);
     }
-    drop(lock);
-    summary.elapsed = started.elapsed();
-    Ok(summary)
 }
 
-/// `<store>.deploy-pending`: exists from the start of a deploy until it succeeded.
-fn deploy_pending_marker(config: &Config) -> PathBuf {
-    let mut marker = config.store.path.clone().into_os_string();
-    marker.push(".deploy-pending");
-    PathBuf::from(marker)
+/// One site's build: what it reads and where it writes. Made by the service for each build.
+pub struct Build<'a> {
+    /// The site's configuration.
+    pub config: &'a Config,
+    /// Where the output and the state files are.
+    pub layout: &'a Layout,
+    /// Users and their snapshots.
+    pub store: &'a Store,
+    /// The Discord side; required when the options ask for a refresh.
+    pub refresher: Option<&'a Refresher>,
 }
 
-/// Publishes the freshly written output as `[deploy]` says. Blocking work, off the executor.
-async fn deploy(
-    config: &Config,
-    summary: &BuildSummary,
-    marker: &Path,
-) -> Result<DeployOutcome, BuildError> {
-    if let Err(error) = std::fs::write(marker, b"") {
-        tracing::warn!(
-            "cannot write {}: {error}; a failed deploy will not be retried by an unchanged build",
-            marker.display()
+impl Build<'_> {
+    /// The build, step by step. The build lock is held throughout (waiting for another build
+    /// that holds it), so two builds never write the same output folder.
+    pub async fn run(&self, options: BuildOptions) -> Result<BuildSummary, BuildError> {
+        let started = Instant::now();
+        let lock = self.take_build_lock().await?;
+        // The theme, content and sample users are loaded before anyone is refreshed: refreshing
+        // rotates refresh tokens at Discord, and the new tokens of a build that fails afterwards
+        // (a template syntax error) are lost wherever the store is kept only on success (CI jobs).
+        let inputs = self.load_inputs().await?;
+        let refresh = self.refresh(options.refresh, &options.progress).await?;
+        let mut summary = self.render(inputs, options.progress).await?;
+        summary.refresh = refresh;
+        // Still under the lock: the next build must not change output/ while it is deployed.
+        summary.deployed = self.deploy_if_changed(&summary, options.deploy).await?;
+        drop(lock);
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+
+    async fn take_build_lock(&self) -> Result<BuildLock, BuildError> {
+        let (lock, output) = (
+            self.layout.build_lock.clone(),
+            self.layout.output_dir.clone(),
         );
+        blocking(move || Ok(BuildLock::acquire(&lock, &output)?)).await
     }
-    let deploy = config.deploy.clone();
-    let output = config.site.output_dir.clone();
-    let root = config.root();
-    let mut cache = config.store.path.clone().into_os_string();
-    cache.push(".deploy");
-    let message = format!(
-        "{} profiles, {} files written, {} removed",
-        summary.profiles, summary.site.pages_written, summary.site.files_removed
-    );
-    let outcome = tokio::task::spawn_blocking(move || {
-        deploy.run(&output, &root, Path::new(&cache), &message)
-    })
-    .await
-    .map_err(|e| BuildError::Task(e.to_string()))??;
-    tracing::info!("deployed: {outcome:?}");
-    let _ = std::fs::remove_file(marker);
-    Ok(outcome)
+
+    async fn load_inputs(&self) -> Result<RenderInputs, BuildError> {
+        let config = self.config.clone();
+        blocking(move || RenderInputs::load(&config)).await
+    }
+
+    /// Refreshes `targets` (none: an offline build).
+    async fn refresh(
+        &self,
+        targets: Option<Targets>,
+        progress: &Progress,
+    ) -> Result<Option<RefreshSummary>, BuildError> {
+        let Some(targets) = targets else {
+            return Ok(None);
+        };
+        let refresher = self.refresher.ok_or(BuildError::Offline)?;
+        let summary = refresher.refresh(&targets, progress).await?;
+        tracing::info!(
+            "refreshed {} users ({} changed), {} need re-consent, {} failed",
+            summary.refreshed,
+            summary.changed,
+            summary.needs_reconsent,
+            summary.failed
+        );
+        Ok(Some(summary))
+    }
+
+    async fn render(
+        &self,
+        inputs: RenderInputs,
+        progress: Arc<Progress>,
+    ) -> Result<BuildSummary, BuildError> {
+        let (config, store) = (self.config.clone(), self.store.clone());
+        blocking(move || render_locked(&config, &store, inputs, &progress)).await
+    }
+
+    /// Publishes the output as `[deploy]` says, when the build changed it. A deploy that failed
+    /// before is retried even when this build changed nothing.
+    async fn deploy_if_changed(
+        &self,
+        summary: &BuildSummary,
+        wanted: bool,
+    ) -> Result<Option<DeployOutcome>, BuildError> {
+        let marker = &self.layout.deploy_pending;
+        let enabled = wanted && self.config.deploy.is_enabled();
+        if !enabled || !(summary.site.changed() || marker.exists()) {
+            return Ok(None);
+        }
+        if let Err(error) = std::fs::write(marker, b"") {
+            tracing::warn!(
+                "cannot write {}: {error}; a failed deploy will not be retried by an unchanged build",
+                marker.display()
+            );
+        }
+        let deploy = self.config.deploy.clone();
+        let (output, cache) = (
+            self.layout.output_dir.clone(),
+            self.layout.deploy_cache.clone(),
+        );
+        let root = self.config.root();
+        let message = format!(
+            "{} profiles, {} files written, {} removed",
+            summary.profiles, summary.site.pages_written, summary.site.files_removed
+        );
+        let outcome = blocking(move || Ok(deploy.run(&output, &root, &cache, &message)?)).await?;
+        tracing::info!("deployed: {outcome:?}");
+        let _ = std::fs::remove_file(marker);
+        Ok(Some(outcome))
+    }
 }
 
-/// Renders from the store's snapshots only (and the configured sample users). Blocking; waits
-/// for the build lock of the output folder if another build holds it.
-pub fn render(config: &Config, store: &Store) -> Result<BuildSummary, BuildError> {
-    let _lock = BuildLock::acquire(&config.site.output_dir)?;
-    let inputs = RenderInputs::load(config)?;
-    render_locked(config, store, inputs, &Progress::hidden())
+/// Runs blocking work (file system, SQLite, rendering) off the async executor, logging to the
+/// caller's subscriber (a thread-local one included, as the watch preview and tests set).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, BuildError> + Send + 'static,
+) -> Result<T, BuildError> {
+    let logs = tracing::dispatcher::get_default(Clone::clone);
+    tokio::task::spawn_blocking(move || tracing::dispatcher::with_default(&logs, work))
+        .await
+        .map_err(|e| BuildError::Task(e.to_string()))?
 }
 
 /// Everything a render reads besides the store, loaded (and the theme compiled) up front so

@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::deploy::DeployConfig;
 use crate::discord::models::Snowflake;
+use crate::fault::Blame;
 
 /// Environment variable holding the Discord application's client secret.
 pub const CLIENT_SECRET_VAR: &str = "STRIFE_DISCORD_CLIENT_SECRET";
@@ -50,6 +51,13 @@ pub enum ConfigError {
     Missing { what: &'static str, hint: String },
     #[error("invalid environment file {path}: {message}")]
     EnvFile { path: PathBuf, message: String },
+}
+
+/// Every configuration error is fixed in strife.toml or the environment.
+impl Blame for ConfigError {
+    fn is_users_fault(&self) -> bool {
+        true
+    }
 }
 
 /// The whole `strife.toml`, with relative paths already resolved against the file's folder.

@@ -14,6 +14,7 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 use crate::config::TOKEN_KEY_VAR;
+use crate::fault::Blame;
 
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 24;
@@ -34,6 +35,13 @@ pub enum CryptoError {
     },
     #[error("a stored token could not be decrypted: the key is not the one it was written with, or the row was altered")]
     Decrypt,
+}
+
+impl Blame for CryptoError {
+    /// A malformed key is fixed in the environment; the others are the machine's or the data's.
+    fn is_users_fault(&self) -> bool {
+        matches!(self, CryptoError::BadKey { .. })
+    }
 }
 
 /// Where the key came from, so the caller can log a first-use key generation.

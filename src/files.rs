@@ -9,6 +9,7 @@
 //! elsewhere (`/etc/passwd`, `../strife.db.key`, `.env`, `/proc/self/environ`) would otherwise
 //! be published, so it is an error ([`FileError::Outside`]) naming the file and its target.
 
+use crate::fault::Blame;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -60,6 +61,13 @@ pub enum FileError {
     },
     #[error("cannot read {}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
+}
+
+impl Blame for FileError {
+    /// A link out of a site folder is fixed in that folder.
+    fn is_users_fault(&self) -> bool {
+        matches!(self, FileError::Outside { .. })
+    }
 }
 
 impl FileError {

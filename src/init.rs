@@ -1,9 +1,11 @@
-//! `strife-gen init`: a new site from the files shipped inside the binary.
+//! A new site from the files shipped inside the binary: config, themes, content, `.gitignore`.
+//! It writes only into an empty folder and must never overwrite anything.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
 use include_dir::{include_dir, Dir, DirEntry};
+
+use crate::fault::Blame;
 
 /// The shipped themes, embedded at compile time.
 static THEMES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/themes");
@@ -13,17 +15,40 @@ const DEMO_START: &str = "# --- demo:";
 const DEMO_END: &str = "# --- end demo ---";
 const STARTER_INDEX: &str = include_str!("../content/index.md");
 
+/// Why a new site could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{} is not empty: `strife-gen init` only writes into an empty folder", .0.display())]
+    NotEmpty(PathBuf),
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Blame for InitError {
+    /// A failed run (exit code 1), as `init` has always reported them.
+    fn is_users_fault(&self) -> bool {
+        false
+    }
+}
+
 /// Writes `strife.toml`, `themes/`, `content/` and an empty `output/` into `dir`, which must be
 /// empty (or not exist yet): init never overwrites anything.
-pub fn init(dir: &Path) -> Result<()> {
+pub fn init(dir: &Path) -> Result<(), InitError> {
     if dir.exists() {
-        let mut entries =
-            std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        let mut entries = std::fs::read_dir(dir).map_err(|source| InitError::Read {
+            path: dir.to_owned(),
+            source,
+        })?;
         if entries.next().is_some() {
-            bail!(
-                "{} is not empty: `strife-gen init` only writes into an empty folder",
-                dir.display()
-            );
+            return Err(InitError::NotEmpty(dir.to_owned()));
         }
     }
     write(dir, "strife.toml", starter_config().as_bytes())?;
@@ -34,13 +59,7 @@ pub fn init(dir: &Path) -> Result<()> {
         ".gitignore",
         b"/output/*\n!/output/.gitkeep\n/.output.*\n/output.lock\n/strife.db*\n/.env\n",
     )?;
-    write_tree(&dir.join("themes"), &THEMES)?;
-    println!(
-        "created a new site in {}\nnext: set discord.client_id and discord.redirect_uri in strife.toml, export {}, and run `strife-gen serve`",
-        dir.display(),
-        crate::config::CLIENT_SECRET_VAR
-    );
-    Ok(())
+    write_tree(&dir.join("themes"), &THEMES)
 }
 
 /// The shipped config without its demo block (example users are for this repository only).
@@ -60,16 +79,18 @@ pub fn starter_config() -> String {
     out
 }
 
-fn write(dir: &Path, relative: &str, contents: &[u8]) -> Result<()> {
+fn write(dir: &Path, relative: &str, contents: &[u8]) -> Result<(), InitError> {
     let path = dir.join(relative);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|source| InitError::Write {
+            path: parent.to_owned(),
+            source,
+        })?;
     }
-    std::fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(&path, contents).map_err(|source| InitError::Write { path, source })
 }
 
-fn write_tree(target: &Path, dir: &Dir<'_>) -> Result<()> {
+fn write_tree(target: &Path, dir: &Dir<'_>) -> Result<(), InitError> {
     for entry in dir.entries() {
         match entry {
             DirEntry::Dir(sub) => write_tree(target, sub)?,

@@ -4,20 +4,24 @@
 
 pub mod build;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod content;
 pub mod crypto;
 pub mod deploy;
 pub mod discord;
+pub mod fault;
 pub mod files;
 pub mod http_server;
 pub mod init;
 pub mod jobs;
+pub mod layout;
 pub mod lock;
 pub mod progress;
 pub mod publish;
 pub mod refresh;
 pub mod server;
+pub mod service;
 pub mod site;
 pub mod store;
 pub mod users;

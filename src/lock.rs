@@ -10,6 +10,8 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
+use crate::fault::Blame;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("cannot open the build lock {path}: {source}")]
@@ -24,6 +26,13 @@ pub enum LockError {
     },
 }
 
+/// The lock file cannot be opened or locked: the machine's fault, not the configuration's.
+impl Blame for LockError {
+    fn is_users_fault(&self) -> bool {
+        false
+    }
+}
+
 /// Held while a build writes the output folder; released on drop.
 #[derive(Debug)]
 pub struct BuildLock {
@@ -33,21 +42,12 @@ pub struct BuildLock {
 }
 
 impl BuildLock {
-    /// `<parent>/<output folder name>.lock`, e.g. `site/output` → `site/output.lock`.
-    pub fn path_for(output_dir: &Path) -> PathBuf {
-        let mut name = output_dir
-            .file_name()
-            .map(|n| n.to_owned())
-            .unwrap_or_else(|| "output".into());
-        name.push(".lock");
-        output_dir.with_file_name(name)
-    }
-
-    /// Takes the lock for `output_dir`, waiting (blocking the thread) while another build holds
-    /// it. Logs once when it has to wait.
-    pub fn acquire(output_dir: &Path) -> Result<BuildLock, LockError> {
-        let path = BuildLock::path_for(output_dir);
-        let file = open(&path)?;
+    /// Takes the lock file `path` (see [`crate::layout::Layout::build_lock`]) for a build of
+    /// `output_dir`, waiting (blocking the thread) while another build holds it. Logs once when
+    /// it has to wait.
+    pub fn acquire(path: &Path, output_dir: &Path) -> Result<BuildLock, LockError> {
+        let file = open(path)?;
+        let path = path.to_owned();
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -67,17 +67,7 @@ impl BuildLock {
         Ok(BuildLock { _file: file, path })
     }
 
-    /// Takes the lock if nobody holds it; `None` if a build is running.
-    pub fn try_acquire(output_dir: &Path) -> Result<Option<BuildLock>, LockError> {
-        let path = BuildLock::path_for(output_dir);
-        let file = open(&path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(BuildLock { _file: file, path })),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(source)) => Err(LockError::Lock { path, source }),
-        }
-    }
-
+    /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -103,44 +93,38 @@ fn open(path: &Path) -> Result<File, LockError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn lock_file_sits_beside_the_output_folder() {
-        assert_eq!(
-            BuildLock::path_for(Path::new("/srv/site/output")),
-            Path::new("/srv/site/output.lock")
-        );
-        assert_eq!(
-            BuildLock::path_for(Path::new("/srv/site/output/")),
-            Path::new("/srv/site/output.lock")
-        );
+    /// Whether another process could take the lock now.
+    fn is_free(path: &Path) -> bool {
+        let file = File::open(path).unwrap();
+        match file.try_lock() {
+            Ok(()) => true,
+            Err(TryLockError::WouldBlock) => false,
+            Err(TryLockError::Error(error)) => panic!("{error}"),
+        }
     }
 
     #[test]
     fn a_held_lock_excludes_others_until_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let output = dir.path().join("output");
-        let held = BuildLock::acquire(&output).unwrap();
-        assert!(held.path().exists());
-        assert!(BuildLock::try_acquire(&output).unwrap().is_none());
+        let (path, output) = (dir.path().join("output.lock"), dir.path().join("output"));
+        let held = BuildLock::acquire(&path, &output).unwrap();
+        assert_eq!(held.path(), path);
+        assert!(!is_free(&path));
         drop(held);
-        let again = BuildLock::try_acquire(&output).unwrap();
-        assert!(again.is_some(), "free again once the holder is gone");
+        assert!(is_free(&path), "free again once the holder is gone");
     }
 
     #[test]
     fn a_waiting_build_gets_the_lock_when_the_holder_lets_go() {
         let dir = tempfile::tempdir().unwrap();
-        let output = dir.path().join("output");
-        let held = BuildLock::acquire(&output).unwrap();
+        let (path, output) = (dir.path().join("output.lock"), dir.path().join("output"));
+        let held = BuildLock::acquire(&path, &output).unwrap();
         let (sender, receiver) = std::sync::mpsc::channel();
-        let waiter = {
-            let output = output.clone();
-            std::thread::spawn(move || {
-                let lock = BuildLock::acquire(&output).unwrap();
-                sender.send("acquired").unwrap();
-                drop(lock);
-            })
-        };
+        let waiter = std::thread::spawn(move || {
+            let lock = BuildLock::acquire(&path, &output).unwrap();
+            sender.send("acquired").unwrap();
+            drop(lock);
+        });
         // The waiter cannot have the lock while we hold it.
         assert!(receiver.try_recv().is_err());
         drop(held);

@@ -67,8 +67,8 @@ async fn rotated_refresh_tokens_keep_working_build_after_build() {
         );
         let current = site.fake.refresh_token_of(ADA).unwrap();
         let stored = site
-            .store
-            .load_tokens(Snowflake::parse(ADA).unwrap(), &site.refresher.cipher)
+            .store()
+            .load_tokens(Snowflake::parse(ADA).unwrap(), site.cipher())
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -96,9 +96,16 @@ async fn a_broken_theme_fails_the_build_before_any_token_is_rotated() {
     let mut config = (*site.config).clone();
     config.site.themes_dir = themes;
     config.site.theme = "broken".into();
-    let error = strife_gen::build::build(&config, &site.store, Some(&site.refresher))
-        .await
-        .unwrap_err();
+    let secrets = strife_gen::config::Secrets::new(
+        Some(support::fake_discord::CLIENT_SECRET.into()),
+        Some(support::site::TOKEN_KEY.into()),
+    );
+    let service = strife_gen::service::Service::open(config.into(), &secrets).unwrap();
+    let options = strife_gen::build::BuildOptions {
+        refresh: Some(strife_gen::refresh::Targets::everyone()),
+        ..Default::default()
+    };
+    let error = service.build(options).await.unwrap_err();
     assert!(
         matches!(
             error,
@@ -140,7 +147,7 @@ async fn a_user_who_removed_the_app_needs_reconsent_and_keeps_their_last_page() 
     assert_eq!(summary.refresh.unwrap().needs_reconsent, 1);
     assert_eq!(site.status(ADA), UserStatus::NeedsReconsent);
     let record = site
-        .store
+        .store()
         .user(Snowflake::parse(ADA).unwrap())
         .unwrap()
         .unwrap();
@@ -166,7 +173,7 @@ async fn discord_failures_keep_the_previous_snapshot_and_record_the_error() {
     assert_eq!(summary.refresh.unwrap().failed, 1);
     assert!(site.page(ADA).unwrap().contains("Ada Lovelace"));
     let record = site
-        .store
+        .store()
         .user(Snowflake::parse(ADA).unwrap())
         .unwrap()
         .unwrap();
@@ -204,7 +211,7 @@ async fn denied_and_replayed_callbacks_get_friendly_pages() {
     let (status, body) = site.sign_in("/login").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("nothing was stored"), "{body}");
-    assert!(site.store.list_users().unwrap().is_empty());
+    assert!(site.store().list_users().unwrap().is_empty());
 
     // A callback with a state nobody issued, and one from another browser.
     let filter = routes(site.app.clone());
@@ -232,7 +239,7 @@ async fn denied_and_replayed_callbacks_get_friendly_pages() {
         .await;
     assert_eq!(stolen.status(), StatusCode::BAD_REQUEST);
     assert!(String::from_utf8_lossy(stolen.body()).contains("another browser"));
-    assert!(site.store.list_users().unwrap().is_empty());
+    assert!(site.store().list_users().unwrap().is_empty());
 }
 
 /// The `name=value` part of the sign-in cookie a `/login` or `/delete` answer sets.
@@ -254,7 +261,7 @@ async fn a_flood_of_logins_keeps_no_server_memory_and_blocks_no_one() {
 
     let (status, body) = site.sign_in("/login?publish=guilds").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(site.store.list_users().unwrap().len(), 1);
+    assert_eq!(site.store().list_users().unwrap().len(), 1);
     assert_eq!(site.app.remembered_login_states(), 1);
 }
 
@@ -338,7 +345,7 @@ async fn delete_revokes_and_removes_the_page_on_the_next_build() {
     let (status, body) = site.sign_in("/delete").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(site.fake.revoked_count() >= 1);
-    assert!(site.store.list_users().unwrap().is_empty());
+    assert!(site.store().list_users().unwrap().is_empty());
     site.build().await;
     assert!(
         site.page(ADA).is_none(),
@@ -370,20 +377,20 @@ async fn a_deletion_that_fails_revokes_nothing_and_can_be_retried() {
     assert_eq!(site.fake.revoked_count(), 0);
     assert_eq!(site.status(ADA), UserStatus::Active);
     let id = Snowflake::parse(ADA).unwrap();
-    let stored = site.store.load_tokens(id, &site.refresher.cipher).unwrap();
+    let stored = site.store().load_tokens(id, site.cipher()).unwrap();
     assert!(stored.is_some());
 
     sql(&site, "DROP TRIGGER refuse_delete;");
     let (status, body) = site.sign_in("/delete").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(site.store.list_users().unwrap().is_empty());
+    assert!(site.store().list_users().unwrap().is_empty());
     assert!(site.fake.revoked_count() >= 1, "revoked once deleted");
 }
 
 /// The snapshot stored for a user, if any.
 fn stored_snapshot(site: &Site, id: Snowflake) -> Option<strife_gen::discord::models::Snapshot> {
     let mut found = None;
-    site.store
+    site.store()
         .for_each_published(i64::MIN, |source| {
             let source = source.unwrap();
             if source.id == id {
@@ -415,7 +422,7 @@ async fn the_grant_is_stored_before_fetching_more_and_survives_a_disconnect() {
     // The grant is already stored while Discord still holds back the connections.
     let id = Snowflake::parse(ADA).unwrap();
     assert_eq!(site.status(ADA), UserStatus::Active);
-    let stored = site.store.load_tokens(id, &site.refresher.cipher).unwrap();
+    let stored = site.store().load_tokens(id, site.cipher()).unwrap();
     assert!(stored.is_some());
     assert_eq!(stored_snapshot(&site, id).unwrap().connections, None);
 
@@ -439,7 +446,7 @@ async fn the_grant_is_stored_before_fetching_more_and_survives_a_disconnect() {
 #[tokio::test]
 async fn the_service_renders_a_new_consent_without_waiting_for_the_schedule() {
     let site = Site::with_ada().await;
-    let background = strife_gen::server::spawn_background_builds(&site.app, site.refresher.clone());
+    let background = site.service.spawn_background_builds();
     site.sign_in("/login").await;
     // The schedule is hours away; the consent itself must trigger the render. Poll for it, bounded.
     let mut waited = 0;

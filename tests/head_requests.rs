@@ -44,7 +44,7 @@ async fn stylesheet(site: &Site) -> String {
 #[tokio::test]
 async fn head_answers_like_get_on_every_page_route() {
     let site = Site::with_ada().await;
-    let job = site.app.jobs.submit(Trigger::Render);
+    let job = site.app.service().jobs().submit(Trigger::Render);
     let static_file = stylesheet(&site).await;
     for path in [
         "/",
@@ -135,7 +135,7 @@ async fn head_over_tcp_sends_headers_only() {
     let site = Site::new().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let worker = strife_gen::server::spawn_background_builds(&site.app, site.refresher.clone());
+    let worker = site.service.spawn_background_builds();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let service = tokio::spawn(strife_gen::server::serve_until(
         site.app.clone(),

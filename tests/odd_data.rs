@@ -86,11 +86,7 @@ async fn site_with_ada(id: &str) -> Site {
 
 /// Renders from the store only, as `build --offline` does.
 async fn render_offline(site: &Site) -> build::BuildSummary {
-    let (config, store) = (site.config.clone(), site.store.clone());
-    tokio::task::spawn_blocking(move || build::render(&config, &store))
-        .await
-        .unwrap()
-        .unwrap()
+    site.render_offline().await.unwrap()
 }
 
 /// Ada as Discord might send her on a bad day: odd values in the user object, and lists with
@@ -259,7 +255,7 @@ async fn a_refresh_with_odd_fields_publishes_the_rest_and_later_good_values() {
     assert_warned(ID, "user.accent_color");
     assert_warned(ID, "guilds[0].id");
     assert!(
-        site.store
+        site.store()
             .user(Snowflake::parse(ID).unwrap())
             .unwrap()
             .unwrap()
@@ -294,7 +290,7 @@ async fn a_user_object_without_a_usable_id_or_username_is_not_a_profile() {
     let (status, body) = site.sign_in("/login").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
     assert!(
-        site.store.list_users().unwrap().is_empty(),
+        site.store().list_users().unwrap().is_empty(),
         "nothing stored"
     );
 
@@ -309,7 +305,7 @@ async fn a_user_object_without_a_usable_id_or_username_is_not_a_profile() {
     let page = site.page(ID).unwrap();
     assert!(page.contains("Ada Lovelace") && !page.contains("Someone Else"));
     let error = site
-        .store
+        .store()
         .user(Snowflake::parse(ID).unwrap())
         .unwrap()
         .unwrap()
@@ -409,12 +405,7 @@ async fn sample_users_get_the_same_leniency_and_a_warning_naming_the_file() {
         r#"{"user": {"id": "12"}}"#,
     )
     .unwrap();
-    let (config, store) = (site.config.clone(), site.store.clone());
-    let error = tokio::task::spawn_blocking(move || build::render(&config, &store))
-        .await
-        .unwrap()
-        .unwrap_err()
-        .to_string();
+    let error = site.render_offline().await.unwrap_err().to_string();
     assert!(
         error.contains("not-a-profile.json") && error.contains("`user.username`"),
         "{error}"

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use strife_gen::fault::Blame;
 
 const NELLY: &str = "80351110224678912";
 /// Secrets beside the site that no build may publish.
@@ -321,10 +322,13 @@ fn an_output_folder_that_links_to_the_site_itself_is_refused() {
 fn an_output_folder_that_becomes_a_link_to_the_site_after_loading_is_refused_at_build_time() {
     let site = Site::new();
     let config = strife_gen::config::Config::load(&site.root().join("strife.toml")).unwrap();
-    let store = strife_gen::store::Store::open(&config.store.path).unwrap();
+    let service = strife_gen::service::Service::open_offline(config.into()).unwrap();
     symlink(".", site.output()).unwrap();
-    let error = strife_gen::build::render(&config, &store).unwrap_err();
-    assert!(error.is_configuration_error(), "{error:?}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let error = runtime
+        .block_on(service.build(strife_gen::build::BuildOptions::default()))
+        .unwrap_err();
+    assert!(error.is_users_fault(), "{error:?}");
     assert!(error.to_string().contains("site.output_dir"), "{error}");
     assert!(site.root().join("strife.toml").is_file());
 }

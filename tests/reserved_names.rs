@@ -9,7 +9,6 @@ use std::collections::{BTreeSet, HashSet};
 use strife_gen::config::Config;
 use strife_gen::server::ROUTE_SEGMENTS;
 use strife_gen::site::vanity::{is_reserved, reserved_names};
-use strife_gen::store::Store;
 use support::site::{themes_dir, Site};
 
 type Reply = warp::http::Response<warp::hyper::body::Bytes>;
@@ -28,7 +27,7 @@ async fn every_listed_route_segment_answers_and_others_do_not() {
     assert_eq!(nothing.status(), 404);
     let stylesheet = site
         .app
-        .renderer
+        .renderer()
         .assets()
         .iter()
         .find(|asset| asset.name == "style.css")
@@ -91,9 +90,8 @@ fn every_top_level_output_of_a_build_is_reserved() {
         themes_dir().display()
     );
     std::fs::write(dir.path().join("strife.toml"), text).unwrap();
-    let config = Config::load(&dir.path().join("strife.toml")).unwrap();
-    let store = Store::open(&config.store.path).unwrap();
-    strife_gen::build::render(&config, &store).unwrap();
+    let config = std::sync::Arc::new(Config::load(&dir.path().join("strife.toml")).unwrap());
+    support::site::render_offline_blocking(&config).unwrap();
     let none = HashSet::new();
     let mut outputs = Vec::new();
     for entry in std::fs::read_dir(&config.site.output_dir).unwrap() {

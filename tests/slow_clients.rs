@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strife_gen::http_server::{self, ConnectionStats, Limits};
-use strife_gen::server::{serve_until, spawn_background_builds};
+use strife_gen::server::serve_until;
 use support::site::Site;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -30,7 +30,7 @@ impl Running {
     async fn start(site: &Site) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let worker = spawn_background_builds(&site.app, site.refresher.clone());
+        let worker = site.service.spawn_background_builds();
         let (stop, stopped) = oneshot::channel::<()>();
         let service = tokio::spawn(serve_until(
             site.app.clone(),

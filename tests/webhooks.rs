@@ -20,13 +20,15 @@ use strife_gen::build;
 use strife_gen::config::Secrets;
 use strife_gen::discord::models::Snowflake;
 use strife_gen::jobs::Trigger;
+use strife_gen::layout::Layout;
 use strife_gen::lock::BuildLock;
-use strife_gen::server::{routes, serve_until, spawn_background_builds, App};
+use strife_gen::server::{routes, serve_until, App};
+use strife_gen::service::Service;
 use strife_gen::site::render::Renderer;
-use strife_gen::store::{unix_now, Store, UserStatus};
+use strife_gen::store::{unix_now, UserStatus};
 use support::fake_discord::{FakeUser, CLIENT_SECRET};
 use support::log::Log;
-use support::site::{ada, Site, ADA, TOKEN_KEY};
+use support::site::{ada, render_offline_blocking, Site, ADA, TOKEN_KEY};
 use warp::http::StatusCode;
 
 const SECRET: &str = "test-webhook-secret";
@@ -106,11 +108,10 @@ async fn site_with_clock(clock: &Clock) -> Site {
 /// The service of `site` started again: a new [`App`] on a new connection to the same store
 /// file, sharing nothing in memory with the first one.
 fn restart(site: &Site, clock: &Clock) -> Arc<App> {
-    let store = Store::open(&site.config.store.path).unwrap();
     let secrets = Secrets::new(Some(CLIENT_SECRET.into()), Some(TOKEN_KEY.into()));
-    let refresher = strife_gen::cli::refresher(&site.config, &secrets, &store).unwrap();
+    let service = Arc::new(Service::open(site.config.clone(), &secrets).unwrap());
     let renderer = Renderer::new(&site.config.theme_dir(), build::site_info(&site.config)).unwrap();
-    let app = App::new(site.config.clone(), &refresher, Arc::new(renderer))
+    let app = App::new(service, Arc::new(renderer))
         .with_webhook_secret(Some(SECRET.into()))
         .with_clock(clock.reader());
     Arc::new(app)
@@ -220,7 +221,7 @@ async fn wait_for_job(app: &Arc<App>, job: &str) -> Value {
 
 /// Queues a render and waits for it: everything queued before has then been built.
 async fn settle(app: &Arc<App>) {
-    let job = app.jobs.submit(Trigger::Render);
+    let job = app.service().jobs().submit(Trigger::Render);
     let status = wait_for_job(app, &job).await;
     assert_eq!(status["state"], "done", "{status}");
 }
@@ -462,7 +463,7 @@ async fn deauthorize_revokes_deletes_tokens_and_removes_the_page() {
     site.fake.add_user(ada());
     site.fake.login_as(ADA);
     site.sign_in("/login").await;
-    let background = spawn_background_builds(&site.app, site.refresher.clone());
+    let background = site.service.spawn_background_builds();
     settle(&site.app).await;
     assert!(site.page(ADA).is_some());
     // She consented before removing the app (the fixture's event is from 2026-01-01).
@@ -480,8 +481,8 @@ async fn deauthorize_revokes_deletes_tokens_and_removes_the_page() {
     assert_eq!(site.status(ADA), UserStatus::Revoked);
     let id = Snowflake::parse(ADA).unwrap();
     assert!(site
-        .store
-        .load_tokens(id, &site.refresher.cipher)
+        .store()
+        .load_tokens(id, site.cipher())
         .unwrap()
         .is_none());
     assert!(site.page(ADA).is_none(), "the page is removed");
@@ -505,7 +506,7 @@ async fn a_late_deauthorize_does_not_undo_a_newer_consent() {
     site.fake.login_as(ADA);
     // The consent is "now", after the event's timestamp: the event arrived out of order.
     site.sign_in("/login").await;
-    let background = spawn_background_builds(&site.app, site.refresher.clone());
+    let background = site.service.spawn_background_builds();
     let reply = post_discord(&site.app, &fixture("deauthorized")).await;
     assert_eq!(reply.status(), StatusCode::NO_CONTENT);
     settle(&site.app).await;
@@ -520,7 +521,7 @@ async fn authorize_of_a_known_user_refreshes_them_soon() {
     site.fake.add_user(ada());
     site.fake.login_as(ADA);
     site.sign_in("/login").await;
-    let background = spawn_background_builds(&site.app, site.refresher.clone());
+    let background = site.service.spawn_background_builds();
     settle(&site.app).await;
     assert!(site.page(ADA).unwrap().contains("Ada Lovelace"));
 
@@ -550,9 +551,10 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 async fn a_failed_revocation_retries_its_whole_batch() {
     const XENA: &str = "100000000000000001";
     const YURI: &str = "100000000000000002";
-    let site = Site::with(
+    let site = Site::with_service(
         |config| config,
-        |app| app.with_revoke_retry(Duration::from_millis(20)),
+        |service| service.with_revoke_retry(Duration::from_millis(20)),
+        |app| app,
     )
     .await;
     site.fake.add_user(ada());
@@ -562,14 +564,14 @@ async fn a_failed_revocation_retries_its_whole_batch() {
         site.fake.login_as(id);
         site.sign_in("/login").await;
     }
-    let background = spawn_background_builds(&site.app, site.refresher.clone());
+    let background = site.service.spawn_background_builds();
     settle(&site.app).await;
     assert!(site.page(XENA).is_some() && site.page(YURI).is_some());
 
     // Taking the lock waits for any build still running (the schedule's first may follow the
     // render just waited for); from here on, no build runs until the lock is released.
-    let output_dir = site.config.site.output_dir.clone();
-    let held = tokio::task::spawn_blocking(move || BuildLock::acquire(&output_dir))
+    let layout = site.service.layout().clone();
+    let held = tokio::task::spawn_blocking(move || hold_build_lock(&layout))
         .await
         .unwrap()
         .unwrap();
@@ -584,19 +586,23 @@ async fn a_failed_revocation_retries_its_whole_batch() {
         ),
     );
     // A render waits for the lock this test holds, so what follows coalesces into one batch.
-    let builds = site.app.jobs.builds();
-    let blocker = site.app.jobs.submit(Trigger::Render);
-    wait_until("the render started", || site.app.jobs.builds() > builds).await;
-    let first = site.app.jobs.submit(Trigger::Revoke {
+    let builds = site.app.service().jobs().builds();
+    let blocker = site.app.service().jobs().submit(Trigger::Render);
+    wait_until("the render started", || {
+        site.app.service().jobs().builds() > builds
+    })
+    .await;
+    let first = site.app.service().jobs().submit(Trigger::Revoke {
         user: Snowflake::parse(XENA).unwrap(),
         at: None,
     });
-    site.app.jobs.trigger(Trigger::Revoke {
+    site.app.service().jobs().trigger(Trigger::Revoke {
         user: Snowflake::parse(YURI).unwrap(),
         at: None,
     });
     site.app
-        .jobs
+        .service()
+        .jobs()
         .trigger(Trigger::Refresh(Snowflake::parse(ADA).unwrap()));
     drop(held);
     assert_eq!(wait_for_job(&site.app, &blocker).await["state"], "done");
@@ -628,8 +634,8 @@ async fn stopping_the_service_finishes_the_build_in_progress_and_starts_no_other
     let site = Site::with_ada().await;
     site.sign_in("/login").await;
     // Another build holds the output: the service's start-up build waits for it.
-    let held = BuildLock::acquire(&site.config.site.output_dir).unwrap();
-    let worker = spawn_background_builds(&site.app, site.refresher.clone());
+    let held = hold_build_lock(site.service.layout()).unwrap();
+    let worker = site.service.spawn_background_builds();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let service = tokio::spawn(serve_until(
@@ -640,19 +646,29 @@ async fn stopping_the_service_finishes_the_build_in_progress_and_starts_no_other
             let _ = stopped.await;
         },
     ));
-    wait_until("the start-up build runs", || site.app.jobs.is_building()).await;
+    wait_until("the start-up build runs", || {
+        site.app.service().jobs().is_building()
+    })
+    .await;
 
     stop.send(()).unwrap();
-    wait_until("the service is stopping", || site.app.jobs.is_stopping()).await;
-    let late = site.app.jobs.submit(Trigger::Render);
+    wait_until("the service is stopping", || {
+        site.app.service().jobs().is_stopping()
+    })
+    .await;
+    let late = site.app.service().jobs().submit(Trigger::Render);
     drop(held);
     service.await.unwrap().expect("a clean stop");
     assert!(
         site.page(ADA).is_some(),
         "the build in progress was finished, not abandoned"
     );
-    assert_eq!(site.app.jobs.builds(), 1, "no build after the stop");
-    let late = site.app.jobs.status(&late).unwrap();
+    assert_eq!(
+        site.app.service().jobs().builds(),
+        1,
+        "no build after the stop"
+    );
+    let late = site.app.service().jobs().status(&late).unwrap();
     assert_eq!(late.state, strife_gen::jobs::JobState::Queued);
 }
 
@@ -864,7 +880,7 @@ async fn the_refresh_hook_queues_a_job_that_can_be_followed() {
     assert_eq!(queued["state"], "queued", "no worker runs yet");
     assert_eq!(queued["user"], ADA);
 
-    let background = spawn_background_builds(&site.app, site.refresher.clone());
+    let background = site.service.spawn_background_builds();
     let done = wait_for_job(&site.app, &job).await;
     assert_eq!(done["state"], "done", "{done}");
     assert!(done["build"].as_u64().unwrap() >= 1);
@@ -908,8 +924,8 @@ async fn a_thousand_hooks_make_a_bounded_number_of_builds() {
     site.sign_in("/login").await;
     // Another build holds the output: the worker's first build waits on the lock while the burst
     // arrives, so the outcome does not depend on how fast anything runs.
-    let held = BuildLock::acquire(&site.config.site.output_dir).unwrap();
-    let background = spawn_background_builds(&site.app, site.refresher.clone());
+    let held = hold_build_lock(site.service.layout()).unwrap();
+    let background = site.service.spawn_background_builds();
     let mut jobs = Vec::new();
     for n in 0..1000 {
         // A thousand distinct requests (one sent twice would be a replay): `{}` with n spaces.
@@ -1083,11 +1099,11 @@ async fn builds_on_one_output_never_overlap() {
     site.sign_in("/login").await;
 
     // While a build holds the lock, a render waits for it, saying so, and runs after.
-    let held = BuildLock::acquire(&site.config.site.output_dir).unwrap();
+    let held = hold_build_lock(site.service.layout()).unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let log = Log::default();
     let waiter = {
-        let (config, store) = (site.config.clone(), site.store.clone());
+        let config = site.config.clone();
         let (events, log) = (events.clone(), log.clone());
         std::thread::spawn(move || {
             let subscriber = tracing_subscriber::fmt()
@@ -1095,7 +1111,7 @@ async fn builds_on_one_output_never_overlap() {
                 .with_ansi(false)
                 .finish();
             let result =
-                tracing::subscriber::with_default(subscriber, || build::render(&config, &store));
+                tracing::subscriber::with_default(subscriber, || render_offline_blocking(&config));
             events.lock().unwrap().push("render finished");
             result.map(|summary| summary.profiles)
         })
@@ -1117,8 +1133,8 @@ async fn builds_on_one_output_never_overlap() {
     // Two renders at once both succeed, one after the other, and leave a whole site.
     let renders: Vec<_> = (0..2)
         .map(|_| {
-            let (config, store) = (site.config.clone(), site.store.clone());
-            std::thread::spawn(move || build::render(&config, &store).map(|s| s.profiles))
+            let config = site.config.clone();
+            std::thread::spawn(move || render_offline_blocking(&config).map(|s| s.profiles))
         })
         .collect();
     for render in renders {
@@ -1138,7 +1154,7 @@ async fn a_failing_user_is_not_retried_before_their_next_attempt() {
     site.fake.fail_next("/users/@me", 502, 6);
     let summary = site.build().await;
     assert_eq!(summary.refresh.unwrap().failed, 1);
-    let (failures, next) = site.store.retry_state(id).unwrap().unwrap();
+    let (failures, next) = site.store().retry_state(id).unwrap().unwrap();
     assert_eq!(failures, 1);
     assert!(next.unwrap() > strife_gen::store::unix_now());
 
@@ -1158,7 +1174,7 @@ async fn a_failing_user_is_not_retried_before_their_next_attempt() {
         .update_user(ADA, json!({"global_name": "Back Again"}));
     let summary = site.build().await;
     assert_eq!(summary.refresh.unwrap().refreshed, 1);
-    assert_eq!(site.store.retry_state(id).unwrap(), Some((0, None)));
+    assert_eq!(site.store().retry_state(id).unwrap(), Some((0, None)));
     assert!(site.page(ADA).unwrap().contains("Back Again"));
 }
 
@@ -1180,7 +1196,7 @@ async fn after_the_grace_period_a_user_waiting_for_reconsent_loses_their_page() 
     );
     site.build().await;
     assert!(site.page(ADA).is_none(), "removed after the grace period");
-    let listed = site.store.list_users().unwrap();
+    let listed = site.store().list_users().unwrap();
     assert_eq!(listed.len(), 1, "users list still shows her");
     assert_eq!(listed[0].status, UserStatus::NeedsReconsent);
 }
@@ -1196,7 +1212,8 @@ fn a_build_by_hand_waits_for_the_build_holding_the_lock() {
     );
     std::fs::write(dir.path().join("strife.toml"), config).unwrap();
     // This test process plays `serve` in the middle of a build.
-    let held = BuildLock::acquire(&dir.path().join("output")).unwrap();
+    let (lock, output) = (dir.path().join("output.lock"), dir.path().join("output"));
+    let held = BuildLock::acquire(&lock, &output).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_strife-gen"))
         .args(["build", "--offline"])
         .current_dir(dir.path())
@@ -1235,4 +1252,9 @@ fn a_build_by_hand_waits_for_the_build_holding_the_lock() {
     reader.join().unwrap();
     assert!(status.success(), "{}", log.text());
     assert!(dir.path().join("output/index.html").exists());
+}
+
+/// Takes the build lock of the site `layout` describes, as a build would.
+fn hold_build_lock(layout: &Layout) -> Result<BuildLock, strife_gen::lock::LockError> {
+    BuildLock::acquire(&layout.build_lock, &layout.output_dir)
 }

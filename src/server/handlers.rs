@@ -12,13 +12,10 @@ use warp::reply::{Reply, Response};
 use super::logins::{cookie_name, Intent, PendingLogin, StateError, LOGIN_TTL};
 use super::App;
 use crate::discord::client::DiscordError;
-use crate::discord::lenient::Decoded;
-use crate::discord::models::{Snapshot, Snowflake, User};
-use crate::discord::oauth::TokenSet;
 use crate::publish::Publish;
-use crate::refresh::tokens_from;
+use crate::service::{ConsentError, SignInError, SignedIn};
 use crate::site::render::{LandingPage, Link, MessagePage};
-use crate::store::{unix_now, Consent};
+use crate::store::unix_now;
 
 /// A page for the user, with its status code.
 pub(super) struct Page {
@@ -95,8 +92,8 @@ pub async fn landing(app: Arc<App>) -> Result<Response, std::convert::Infallible
     let page = LandingPage {
         login_path: "/login".to_owned(),
         delete_path: "/delete".to_owned(),
-        offers_connections: app.config.discord.offers("connections"),
-        offers_guilds: app.config.discord.offers("guilds"),
+        offers_connections: app.service.config().discord.offers("connections"),
+        offers_guilds: app.service.config().discord.offers("guilds"),
     };
     Ok(match app.renderer.render_landing(&page) {
         Ok(html) => warp::reply::html(html).into_response(),
@@ -115,7 +112,7 @@ pub async fn login(raw_query: String, app: Arc<App>) -> Result<Response, std::co
     let values = query_values(&raw_query);
     let mut publish = Publish::default();
     for choice in values.get("publish").into_iter().flatten() {
-        let offered = app.config.discord.offers(choice);
+        let offered = app.service.config().discord.offers(choice);
         match choice.as_str() {
             "connections" if offered => publish.connections = true,
             "guilds" if offered => publish.guilds = true,
@@ -143,7 +140,13 @@ fn start_sign_in(app: &App, intent: Intent) -> Response {
         Intent::Publish(publish) => publish.scopes(),
         Intent::Delete => vec!["identify"],
     };
-    let request = app.oauth.authorize(&scopes);
+    let request = match app.service.authorize(&scopes) {
+        Ok(request) => request,
+        Err(error) => {
+            tracing::error!("cannot start a sign-in: {error}");
+            return discord_down_page().render(app);
+        }
+    };
     let cookie = app
         .logins
         .start(request.state, intent, request.pkce_verifier, unix_now());
@@ -239,83 +242,46 @@ async fn finish_sign_in(
 }
 
 async fn complete_sign_in(app: Arc<App>, code: String, login: PendingLogin) -> Result<Page, Page> {
-    let tokens = app
-        .oauth
-        .exchange_code(&code, &login.pkce_verifier)
+    let signed_in = app
+        .service
+        .sign_in(&code, &login.pkce_verifier)
         .await
         .map_err(|error| {
-            tracing::warn!("code exchange failed: {error}");
-            Page::error(
-                StatusCode::BAD_GATEWAY,
-                "Discord said no",
-                "Discord did not accept this sign-in. Please start again.",
-            )
-        })?;
-    let user = app
-        .discord
-        .current_user(&tokens.access_token)
-        .await
-        .map_err(|error| {
-            tracing::warn!("fetching the signed-in user failed: {error}");
+            tracing::warn!("{error}");
             match error {
-                DiscordError::Decode { .. } => unusable_account_page(),
-                _ => discord_down_page(),
+                SignInError::Exchange(_) => Page::error(
+                    StatusCode::BAD_GATEWAY,
+                    "Discord said no",
+                    "Discord did not accept this sign-in. Please start again.",
+                ),
+                SignInError::User(DiscordError::Decode { .. }) => unusable_account_page(),
+                SignInError::User(_) | SignInError::Offline => discord_down_page(),
             }
         })?;
     match login.intent {
-        Intent::Publish(publish) => publish_consent(&app, tokens, user, publish).await,
-        Intent::Delete => delete_user(&app, tokens, user.value).await,
+        Intent::Publish(publish) => publish_consent(&app, signed_in, publish).await,
+        Intent::Delete => delete_user(&app, signed_in).await,
     }
 }
 
-/// Stores the consent and tokens, then the first full snapshot, and tells the user where their
-/// page will be.
-async fn publish_consent(
-    app: &App,
-    tokens: TokenSet,
-    user: Decoded<User>,
-    wanted: Publish,
-) -> Result<Page, Page> {
-    // Odd details are left out of the page; they are no reason to refuse the consent.
-    user.warn(user.value.id, "Discord");
-    let user = user.value;
-    if tokens.refresh_token.is_none() {
-        tracing::warn!(user = %user.id, "Discord sent no refresh token with the authorization");
-        return Err(discord_down_page());
-    }
-    let scopes = tokens.scopes.clone();
-    let publish = wanted.limited_to(&scopes);
-    let access_token = tokens.access_token.clone();
-    let id = user.id;
-    // The grant is stored before any further Discord call: those are retried and rate-limited,
-    // and a restart meanwhile must not lose an authorization Discord already made.
-    let consent = Consent {
-        scopes,
-        publish,
-        tokens: tokens_from(tokens, None, unix_now()),
-        snapshot: Snapshot {
-            user,
-            connections: None,
-            guilds: None,
-        },
-    };
-    let snapshot = consent.snapshot.clone();
-    let cipher = app.cipher.clone();
-    app.store
-        .run(move |store| store.record_consent(&consent, &cipher, unix_now()))
+/// Stores the consent and tells the user where their page will be.
+async fn publish_consent(app: &App, signed_in: SignedIn, wanted: Publish) -> Result<Page, Page> {
+    let id = app
+        .service
+        .consent(signed_in, wanted)
         .await
-        .map_err(|error| {
-            tracing::error!(user = %id, "storing a consent failed: {error}");
-            Page::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Not saved",
-                "Your consent could not be saved. Please try again later.",
-            )
+        .map_err(|error| match error {
+            ConsentError::NoRefreshToken | ConsentError::Offline => discord_down_page(),
+            ConsentError::Store(error) => {
+                tracing::error!("storing a consent failed: {error}");
+                Page::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Not saved",
+                    "Your consent could not be saved. Please try again later.",
+                )
+            }
         })?;
-    tracing::info!(user = %id, "consent stored");
-    complete_snapshot(app, &access_token, publish, snapshot).await;
-    app.request_render();
-    let url = app.profile_url(id);
+    let url = app.service.profile_url(id);
     Ok(Page::success(
         "You're in",
         "Your profile page is being generated and will be at this address as soon as the site is published.",
@@ -326,71 +292,14 @@ async fn publish_consent(
     ))
 }
 
-/// Adds the opted-in connections and servers to the just-stored snapshot, so the first page
-/// shows them. Not fatal: whatever fails here, the next build fetches.
-async fn complete_snapshot(
-    app: &App,
-    access_token: &str,
-    publish: Publish,
-    mut snapshot: Snapshot,
-) {
-    let id = snapshot.user.id;
-    snapshot.connections = fetch_optional(
-        id,
-        publish.connections,
-        app.discord.connections(access_token),
-    )
-    .await;
-    snapshot.guilds = fetch_optional(id, publish.guilds, app.discord.guilds(access_token)).await;
-    if snapshot.connections.is_none() && snapshot.guilds.is_none() {
-        return;
-    }
-    if let Err(error) = app
-        .store
-        .run(move |store| store.save_snapshot(&snapshot, unix_now()))
-        .await
-    {
-        tracing::warn!(user = %id, "saving the consent-time snapshot failed, the next build retries: {error}");
-    }
-}
-
-/// Connections or guilds of user `id` at consent time; a failure here is not fatal, the next
-/// build fetches them.
-async fn fetch_optional<T>(
-    id: Snowflake,
-    wanted: bool,
-    fetch: impl std::future::Future<Output = Result<Decoded<Vec<T>>, DiscordError>>,
-) -> Option<Vec<T>> {
-    if !wanted {
-        return None;
-    }
-    match fetch.await {
-        Ok(items) => {
-            items.warn(id, "Discord");
-            Some(items.value)
-        }
-        Err(error) => {
-            tracing::warn!("fetching at consent time failed, the next build retries: {error}");
-            None
-        }
-    }
-}
-
-/// Deletes everything stored about the user, then revokes their authorization at Discord.
-async fn delete_user(app: &App, tokens: TokenSet, user: User) -> Result<Page, Page> {
-    let id = user.id;
-    let cipher = app.cipher.clone();
-    let stored = app
-        .store
-        .run(move |store| store.load_tokens(id, &cipher))
-        .await
-        .unwrap_or_else(|error| {
-            tracing::warn!(user = %id, "stored tokens unreadable, deleting anyway: {error}");
-            None
-        });
+/// Deletes everything stored about the signed-in user and revokes our access (see
+/// [`crate::service::Service::delete`] for the order).
+async fn delete_user(app: &App, signed_in: SignedIn) -> Result<Page, Page> {
+    let id = signed_in.user.value.id;
+    let sign_in_token = vec![signed_in.tokens.access_token];
     let existed = app
-        .store
-        .run(move |store| store.delete_user(id))
+        .service
+        .delete(id, sign_in_token)
         .await
         .map_err(|error| {
             tracing::error!(user = %id, "deleting failed: {error}");
@@ -400,17 +309,6 @@ async fn delete_user(app: &App, tokens: TokenSet, user: User) -> Result<Page, Pa
                 "Your data could not be deleted right now. Please try again later.",
             )
         })?;
-    tracing::info!(user = %id, existed, "user deleted on request");
-    app.request_render();
-    // Revoking comes last: had it come first and the deletion failed, the user would stay active
-    // with a dead grant, and their page would stay up through the re-consent grace period.
-    // Revoking ends the whole authorization; the stored refresh token is revoked too in case it
-    // belongs to an older one. Best effort: the data is gone either way.
-    for token in std::iter::once(tokens.access_token).chain(stored.map(|t| t.refresh_token)) {
-        if let Err(error) = app.oauth.revoke(&token).await {
-            tracing::warn!(user = %id, "revoking at Discord failed: {error}");
-        }
-    }
     let message = if existed {
         "Everything we stored about you is deleted and this site's access to your Discord account is revoked. Your page is being removed from the site."
     } else {

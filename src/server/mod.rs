@@ -25,32 +25,22 @@ use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use crate::config::Config;
-use crate::crypto::TokenCipher;
-use crate::discord::client::DiscordClient;
-use crate::discord::models::Snowflake;
-use crate::discord::oauth::OAuthClient;
 use crate::http_server::{self, get_or_head, without_body_for_head, ConnectionStats, Limits};
-use crate::jobs::{Batch, JobQueue, Trigger};
-use crate::refresh::{Refresher, Targets};
+use crate::service::Service;
 use crate::site::render::Renderer;
-use crate::store::{unix_now, Revocation, Store};
+use crate::store::unix_now;
 use crate::webhook::{parse_public_key, DiscordVerifier, HmacVerifier};
 
 use handlers::Page;
 use logins::PendingLogins;
 
-/// Everything the handlers share.
+/// What the handlers share: the service they call, and what only HTTP needs (the theme's
+/// service pages, pending sign-ins, webhook verifiers, headers).
 pub struct App {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub cipher: TokenCipher,
-    pub oauth: OAuthClient,
-    pub discord: DiscordClient,
-    pub renderer: Arc<Renderer>,
+    service: Arc<Service>,
+    /// Renders the service's own pages (landing, messages) and serves the theme's static files.
+    renderer: Arc<Renderer>,
     logins: PendingLogins,
-    /// The one queue of builds: webhooks, the schedule and [`App::request_render`] feed it.
-    pub jobs: JobQueue,
     /// Checks Discord's webhook events; `None` (route disabled) without `discord.public_key`.
     discord_verifier: Option<DiscordVerifier>,
     /// Checks the refresh hook's HMAC; `None` (route disabled) without `STRIFE_WEBHOOK_SECRET`.
@@ -59,8 +49,6 @@ pub struct App {
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Cookies get `Secure` when Discord sends users back over HTTPS.
     secure_cookies: bool,
-    /// Wait before a batch whose revocation failed runs again.
-    revoke_retry: std::time::Duration,
     /// The `Content-Security-Policy` of every answer, made once from the config.
     content_security_policy: HeaderValue,
     /// The connections [`serve_until`] holds.
@@ -68,7 +56,9 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(config: Arc<Config>, refresher: &Refresher, renderer: Arc<Renderer>) -> App {
+    /// The HTTP side of `service`, whose pages `renderer` renders.
+    pub fn new(service: Arc<Service>, renderer: Arc<Renderer>) -> App {
+        let config = service.config().clone();
         let secure_cookies = config
             .discord
             .redirect_uri
@@ -83,22 +73,26 @@ impl App {
             .map(|key| DiscordVerifier::new(key, config.webhooks.timestamp_tolerance));
         let content_security_policy = content_security_policy(config.discord.authorize_url.url());
         App {
-            config,
-            store: refresher.store.clone(),
-            cipher: refresher.cipher.clone(),
-            oauth: refresher.oauth.clone(),
-            discord: refresher.discord.clone(),
+            service,
             renderer,
             logins: PendingLogins::default(),
-            jobs: JobQueue::new(),
             discord_verifier,
             refresh_verifier: None,
             clock: Arc::new(unix_now),
             secure_cookies,
-            revoke_retry: REVOKE_RETRY,
             content_security_policy,
             connections: Arc::default(),
         }
+    }
+
+    /// The service the handlers call.
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+
+    /// The theme the service's pages and static files come from.
+    pub fn renderer(&self) -> &Renderer {
+        &self.renderer
     }
 
     /// The service's connections: open now, at most at once, accepted so far.
@@ -109,7 +103,7 @@ impl App {
     /// Enables the signed refresh hook with this shared secret (`None` leaves it disabled, and
     /// so does an empty secret, with an error in the log: anyone could sign with it).
     pub fn with_webhook_secret(mut self, secret: Option<String>) -> App {
-        let tolerance = self.config.webhooks.timestamp_tolerance;
+        let tolerance = self.service.config().webhooks.timestamp_tolerance;
         self.refresh_verifier = secret.and_then(|secret| {
             HmacVerifier::new(&secret, tolerance)
                 .map_err(|error| tracing::error!("refresh hook disabled: {error}"))
@@ -121,12 +115,6 @@ impl App {
     /// Replaces the clock (Unix seconds) the webhook timestamp window is checked against.
     pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> App {
         self.clock = Arc::new(clock);
-        self
-    }
-
-    /// Replaces the wait before a batch whose revocation the store refused runs again.
-    pub fn with_revoke_retry(mut self, wait: std::time::Duration) -> App {
-        self.revoke_retry = wait;
         self
     }
 
@@ -145,28 +133,10 @@ impl App {
         }
     }
 
-    /// Asks the background task to re-render the site from the stored snapshots as soon as it is
-    /// free. Requests made while it is busy coalesce into one more render.
-    pub fn request_render(&self) {
-        self.jobs.trigger(Trigger::Render);
-    }
-
     /// How many sign-in states the service holds in memory (used ones, until they expire): only
     /// callbacks carrying a cookie this process sealed add to it, never a bare `/login`.
     pub fn remembered_login_states(&self) -> usize {
         self.logins.remembered()
-    }
-
-    /// The public URL of a user's page.
-    pub fn profile_url(&self, id: Snowflake) -> String {
-        let base = self
-            .config
-            .site
-            .base_url
-            .url()
-            .as_str()
-            .trim_end_matches('/');
-        format!("{base}/u/{id}/")
     }
 }
 
@@ -351,22 +321,18 @@ fn with_security_headers(mut response: Response, policy: &HeaderValue) -> Respon
 
 /// Serves until Ctrl-C / SIGTERM, with the background builds running beside it. The first signal
 /// stops the service gracefully (see [`serve_until`]); a second one exits at once.
-pub async fn serve(
-    app: Arc<App>,
-    refresher: Refresher,
-    listener: tokio::net::TcpListener,
-) -> std::io::Result<()> {
+pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let address: SocketAddr = listener.local_addr()?;
     // Before the first build starts: a process that cannot take connections should not run one.
-    let limits = Limits::for_server(&app.config.server).map_err(std::io::Error::other)?;
+    let limits = Limits::for_server(&app.service.config().server).map_err(std::io::Error::other)?;
     tracing::info!("consent service listening on http://{address}");
     app.log_webhook_setup();
-    let worker = spawn_background_builds(&app, refresher);
+    let worker = app.service.spawn_background_builds();
     serve_within(app, listener, limits, worker, first_of_two_signals()).await
 }
 
 /// Serves `app` on `listener` until `stop` completes, beside `worker` (the task of
-/// [`spawn_background_builds`]). Then the server stops taking requests, the worker starts no
+/// [`Service::spawn_background_builds`]). Then the server stops taking requests, the worker starts no
 /// further build, and this waits for the build in progress to finish: abandoning it half-way
 /// would release the build lock while its render still writes, or lose a refresh token Discord
 /// has just rotated. A worker that ends by itself (it panicked) stops the service with an error:
@@ -380,7 +346,7 @@ pub async fn serve_until(
     worker: tokio::task::JoinHandle<()>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let limits = match Limits::for_server(&app.config.server) {
+    let limits = match Limits::for_server(&app.service.config().server) {
         Ok(limits) => limits,
         Err(error) => {
             worker.abort();
@@ -398,7 +364,7 @@ async fn serve_within(
     mut worker: tokio::task::JoinHandle<()>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let jobs = app.jobs.clone();
+    let jobs = app.service.jobs().clone();
     let server = http_server::serve(
         routes(app.clone()),
         listener,
@@ -416,7 +382,7 @@ async fn serve_within(
         ended = &mut worker => {
             // Once a stop was asked for, the worker ending is expected: it may well finish
             // before the server has answered its last requests. Before that, it is a failure.
-            if !(app.jobs.is_stopping() && ended.is_ok()) {
+            if !(app.service.jobs().is_stopping() && ended.is_ok()) {
                 let error = worker_ended(ended);
                 tracing::error!("{error}; stopping the service");
                 return Err(error);
@@ -426,8 +392,8 @@ async fn serve_within(
             return Ok(());
         }
     }
-    app.jobs.shutdown();
-    if app.jobs.is_building() {
+    app.service.jobs().shutdown();
+    if app.service.jobs().is_building() {
         tracing::info!("finishing the current build before stopping");
     }
     worker.await.map_err(|error| worker_ended(Err(error)))?;
@@ -458,89 +424,6 @@ fn first_of_two_signals() -> impl std::future::Future<Output = ()> {
     async move {
         // The sender is only dropped with the runtime; treat that as a stop too.
         let _ = received.await;
-    }
-}
-
-/// Wait before retrying a batch whose revocation the store refused.
-const REVOKE_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// The one task that writes the site in this process: the worker of [`App::jobs`]. It runs a full
-/// refresh + build at start and every `refresh.interval`, and a build for whatever webhooks and
-/// [`App::request_render`] queued. Being one loop, two builds of this process never overlap (and
-/// the build lock keeps a `strife-gen build` by hand from overlapping with it). It returns after
-/// [`JobQueue::shutdown`], once the build in progress is done.
-pub fn spawn_background_builds(app: &App, refresher: Refresher) -> tokio::task::JoinHandle<()> {
-    let config = app.config.clone();
-    let jobs = app.jobs.clone();
-    let retry = app.revoke_retry;
-    tokio::spawn(async move {
-        jobs.run(Some(config.refresh.interval), |batch| {
-            run_batch(
-                config.clone(),
-                refresher.clone(),
-                jobs.clone(),
-                retry,
-                batch,
-            )
-        })
-        .await
-    })
-}
-
-/// One build for a batch of queued work: revocations first (so a revoked user is neither
-/// refreshed nor published), then the refreshes asked for, then the render.
-async fn run_batch(
-    config: Arc<Config>,
-    refresher: Refresher,
-    jobs: JobQueue,
-    retry: std::time::Duration,
-    batch: Batch,
-) -> Result<crate::build::BuildSummary, String> {
-    let store = refresher.store.clone();
-    for (failed_at, &(user, at)) in batch.revoke.iter().enumerate() {
-        match store
-            .run(move |store| store.revoke_authorization(user, at, unix_now()))
-            .await
-        {
-            Ok(Revocation::Revoked) => {
-                tracing::info!(user = %user, "revoked: tokens deleted, page removed with this build")
-            }
-            Ok(Revocation::AlreadyRevoked) => tracing::debug!(user = %user, "already revoked"),
-            Ok(Revocation::Stale) => {
-                tracing::info!(user = %user, "deauthorization predates their latest consent; ignored")
-            }
-            Ok(Revocation::Unknown) => {
-                tracing::info!(user = %user, "deauthorization of a user we do not know; nothing stored")
-            }
-            // A build must not publish a user whose revocation failed: give up on this batch and
-            // run the rest of it again a little later (not at once: the store may be down).
-            Err(error) => {
-                let remaining = Batch {
-                    revoke: batch.revoke[failed_at..].to_vec(),
-                    ..batch
-                };
-                tokio::spawn(async move {
-                    tokio::time::sleep(retry).await;
-                    jobs.requeue(remaining);
-                });
-                return Err(format!("revoking user {user} failed (retrying): {error}"));
-            }
-        }
-    }
-    let targets = Targets {
-        everyone: batch.everyone,
-        users: batch.refresh,
-    };
-    let refresh = (!targets.is_empty()).then_some((&refresher, targets));
-    match crate::build::build_for(&config, &store, refresh).await {
-        Ok(summary) => {
-            tracing::info!("background build: {summary}");
-            Ok(summary)
-        }
-        Err(error) => {
-            tracing::error!("background build failed, the previous site stays: {error}");
-            Err(error.to_string())
-        }
     }
 }
 

@@ -36,7 +36,7 @@ use crate::webhook::{
 
 /// Every route below `/webhooks`, with JSON answers for every failure.
 pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let body = body_within(app.config.server.body_timeout);
+    let body = body_within(app.service.config().server.body_timeout);
     let with_app = warp::any().map(move || app.clone());
     let discord = warp::path!("discord")
         .and(warp::post())
@@ -155,7 +155,8 @@ async fn accept_signed(
         forget_before,
     } = signed;
     let sighting = app
-        .store
+        .service
+        .store()
         .run(move |store| store.remember_signature(&signature, signed_at, forget_before))
         .await;
     match sighting {
@@ -203,7 +204,8 @@ async fn discord_event(
         }
     };
     if app
-        .config
+        .service
+        .config()
         .discord
         .client_id
         .is_some_and(|id| id != webhook.application_id)
@@ -238,11 +240,11 @@ fn queue_event(app: &App, action: EventAction) {
     match action {
         EventAction::Authorized { user } => {
             tracing::info!(user = %user, "Discord: the app was authorized; refreshing the user if they have a page");
-            app.jobs.trigger(Trigger::Refresh(user));
+            app.service.jobs().trigger(Trigger::Refresh(user));
         }
         EventAction::Deauthorized { user, at } => {
             tracing::info!(user = %user, "Discord: the app was deauthorized; revoking the user and removing their page");
-            app.jobs.trigger(Trigger::Revoke { user, at });
+            app.service.jobs().trigger(Trigger::Revoke { user, at });
         }
         EventAction::Ignored(why) => tracing::info!("Discord event acknowledged: {why}"),
     }
@@ -291,7 +293,7 @@ async fn refresh_hook(
         }
     };
     let trigger = match request.user {
-        Some(id) => match app.store.run(move |store| store.user(id)).await {
+        Some(id) => match app.service.store().run(move |store| store.user(id)).await {
             Ok(Some(_)) => Trigger::Refresh(id),
             Ok(None) => return Ok(json_error(StatusCode::NOT_FOUND, "unknown user")),
             Err(error) => {
@@ -301,7 +303,7 @@ async fn refresh_hook(
         },
         None => Trigger::Everyone,
     };
-    let job = app.jobs.submit(trigger);
+    let job = app.service.jobs().submit(trigger);
     tracing::info!(job = %job, "refresh hook: queued {trigger:?}");
     let body = warp::reply::json(&serde_json::json!({
         "job": job,
@@ -312,7 +314,7 @@ async fn refresh_hook(
 
 /// `GET /webhooks/jobs/<id>`.
 async fn job_status(id: String, app: Arc<App>) -> Result<Response, Infallible> {
-    Ok(match app.jobs.status(&id) {
+    Ok(match app.service.jobs().status(&id) {
         Some(status) => warp::reply::json(&status).into_response(),
         None => json_error(StatusCode::NOT_FOUND, "unknown job"),
     })

@@ -32,6 +32,7 @@ use super::assets::{theme_files, Assets};
 use super::conventions::{builtin_template, RedirectPage, Sitemap};
 use super::profile::Profile;
 use super::text;
+use crate::fault::Blame;
 use crate::files::{Confined, FileError};
 
 /// Templates every theme must have.
@@ -183,6 +184,13 @@ pub enum RenderError {
     /// A template, static file or theme folder that resolves outside `site.themes_dir`.
     #[error("{0}")]
     Outside(#[source] FileError),
+}
+
+impl Blame for RenderError {
+    /// A theme file that resolves outside `site.themes_dir` is fixed in the theme folder.
+    fn is_users_fault(&self) -> bool {
+        matches!(self, RenderError::Outside(_))
+    }
 }
 
 impl From<FileError> for RenderError {

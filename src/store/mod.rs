@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::crypto::{CryptoError, TokenCipher};
 use crate::discord::lenient::decode;
 use crate::discord::models::{Snapshot, Snowflake, User};
+use crate::fault::Blame;
 use crate::publish::Publish;
 
 /// How long a writer waits for another process's write to finish before giving up.
@@ -51,6 +52,13 @@ pub enum StoreError {
     BadId(String),
     #[error("store task failed: {0}")]
     Task(String),
+}
+
+impl Blame for StoreError {
+    /// A key that does not match the store is fixed in the environment or the key file.
+    fn is_users_fault(&self) -> bool {
+        matches!(self, StoreError::WrongKey)
+    }
 }
 
 /// Where a user stands with us.

@@ -25,10 +25,11 @@ use notify_debouncer_full::notify;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::build::{self, BuildError, BuildSummary};
+use crate::build::{self, BuildOptions, BuildSummary};
 use crate::config::{Config, ConfigError};
+use crate::fault::Blame;
 use crate::http_server::{ConnectionStats, FileLimitError, Limits};
-use crate::store::Store;
+use crate::service::Service;
 
 use changes::{Sources, Verdict};
 use preview::Published;
@@ -79,6 +80,13 @@ pub enum WatchError {
     Notify(#[from] notify::Error),
     #[error(transparent)]
     FileLimit(#[from] FileLimitError),
+}
+
+impl Blame for WatchError {
+    /// A config that does not load is fixed in strife.toml; the rest are the machine's.
+    fn is_users_fault(&self) -> bool {
+        matches!(self, WatchError::Config(_))
+    }
 }
 
 /// Counters of a running watch, for the curious and for tests.
@@ -145,7 +153,7 @@ pub async fn start(config_path: &Path, options: WatchOptions) -> Result<Session,
         config,
         config_error: None,
         sources,
-        store: None,
+        service: None,
         site,
         stats: Arc::new(WatchStats::default()),
     };
@@ -274,8 +282,8 @@ struct SiteBuilder {
     /// Set while `strife.toml` does not load: no builds until it is fixed.
     config_error: Option<String>,
     sources: Sources,
-    /// Kept open between builds; reopened when `store.path` changes.
-    store: Option<Store>,
+    /// Opened (offline) for the first build after the config loaded, then kept.
+    service: Option<Service>,
     site: watch::Sender<Published>,
     stats: Arc<WatchStats>,
 }
@@ -348,6 +356,7 @@ impl SiteBuilder {
                     self.sources = sources;
                 }
                 self.config = config;
+                self.service = None;
                 self.config_error = None;
                 true
             }
@@ -361,23 +370,22 @@ impl SiteBuilder {
         }
     }
 
-    /// One offline build on a blocking thread; its result is published either way.
+    /// One offline build; its result is published either way.
     async fn rebuild(&mut self) {
-        let config = self.config.clone();
-        let store = self.store.take();
         let started = Instant::now();
-        let outcome = tokio::task::spawn_blocking(move || render(&config, store)).await;
-        let result = match outcome {
-            Ok((store, result)) => {
-                self.store = store;
-                result
-                    .map(|summary| BuildSummary {
-                        elapsed: started.elapsed(),
-                        ..summary
-                    })
-                    .map_err(|error| error.to_string())
-            }
-            Err(error) => Err(format!("the build stopped unexpectedly: {error}")),
+        let result = match self.service() {
+            Ok(service) => service
+                .build(BuildOptions {
+                    deploy: false,
+                    ..BuildOptions::default()
+                })
+                .await
+                .map(|summary| BuildSummary {
+                    elapsed: started.elapsed(),
+                    ..summary
+                })
+                .map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
         };
         self.stats.builds.fetch_add(1, Ordering::SeqCst);
         match result {
@@ -391,6 +399,15 @@ impl SiteBuilder {
                 self.publish(Some(message));
             }
         }
+    }
+
+    /// The offline service of the current config, opened on first use after a (re)load.
+    fn service(&mut self) -> Result<&Service, crate::service::ServiceError> {
+        let service = match self.service.take() {
+            Some(service) => service,
+            None => Service::open_offline(Arc::new(self.config.clone()))?,
+        };
+        Ok(self.service.insert(service))
     }
 
     /// Shows the new state on the preview and makes open pages reload.
@@ -413,20 +430,4 @@ async fn settle(batch: &mut ChangeBatch, changes: &mut mpsc::UnboundedReceiver<C
             Ok(None) | Err(_) => return,
         }
     }
-}
-
-/// `build --offline`'s render, with the store opened (or kept) for the configured path.
-fn render(
-    config: &Config,
-    store: Option<Store>,
-) -> (Option<Store>, Result<BuildSummary, BuildError>) {
-    let store = match store {
-        Some(store) if store.path() == config.store.path => store,
-        _ => match Store::open(&config.store.path) {
-            Ok(store) => store,
-            Err(error) => return (None, Err(error.into())),
-        },
-    };
-    let result = build::render(config, &store);
-    (Some(store), result)
 }

@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::json;
-use strife_gen::build;
+use strife_gen::build::{self, BuildError, BuildOptions, BuildSummary};
 use strife_gen::config::{Config, Secrets};
+use strife_gen::crypto::TokenCipher;
 use strife_gen::discord::client::{ClientOptions, DiscordClient};
 use strife_gen::discord::models::Snowflake;
-use strife_gen::refresh::Refresher;
+use strife_gen::refresh::Targets;
 use strife_gen::server::{routes, App};
+use strife_gen::service::Service;
 use strife_gen::site::render::Renderer;
 use strife_gen::store::{Store, UserStatus};
 use warp::http::StatusCode;
@@ -24,8 +26,7 @@ pub struct Site {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
     pub config: Arc<Config>,
-    pub store: Store,
-    pub refresher: Refresher,
+    pub service: Arc<Service>,
     pub app: Arc<App>,
     pub fake: FakeDiscord,
 }
@@ -48,9 +49,18 @@ impl Site {
     }
 
     /// A site whose `strife.toml` is changed by `edit_config` (add sections, override keys) and
-    /// whose service is adjusted by `edit_app` (webhook secret, clock).
+    /// whose HTTP side is adjusted by `edit_app` (webhook secret, clock).
     pub async fn with(
         edit_config: impl FnOnce(String) -> String,
+        edit_app: impl FnOnce(App) -> App,
+    ) -> Site {
+        Site::with_service(edit_config, |service| service, edit_app).await
+    }
+
+    /// [`Site::with`], with the service adjusted by `edit_service` too (the revocation retry).
+    pub async fn with_service(
+        edit_config: impl FnOnce(String) -> String,
+        edit_service: impl FnOnce(Service) -> Service,
         edit_app: impl FnOnce(App) -> App,
     ) -> Site {
         let fake = FakeDiscord::start().await;
@@ -79,28 +89,34 @@ concurrency = 3
         );
         std::fs::write(root.join("strife.toml"), edit_config(text)).unwrap();
         let config = Arc::new(Config::load(&root.join("strife.toml")).unwrap());
-        let store = Store::open(&config.store.path).unwrap();
         let secrets = Secrets::new(Some(CLIENT_SECRET.into()), Some(TOKEN_KEY.into()));
-        let mut refresher = strife_gen::cli::refresher(&config, &secrets, &store).unwrap();
-        // Same client, but retrying 5xx after milliseconds instead of seconds.
+        // The configured client, but retrying 5xx after milliseconds instead of seconds.
         let mut options = ClientOptions::new(config.discord.api_base.url().clone());
         options.backoff_base = std::time::Duration::from_millis(1);
-        refresher.discord = DiscordClient::new(options).unwrap();
+        let service = Service::open(config.clone(), &secrets)
+            .unwrap()
+            .with_discord_client(DiscordClient::new(options).unwrap());
+        let service = Arc::new(edit_service(service));
         let renderer = Renderer::new(&config.theme_dir(), build::site_info(&config)).unwrap();
-        let app = Arc::new(edit_app(App::new(
-            config.clone(),
-            &refresher,
-            Arc::new(renderer),
-        )));
+        let app = Arc::new(edit_app(App::new(service.clone(), Arc::new(renderer))));
         Site {
             _dir: dir,
             root,
             config,
-            store,
-            refresher,
+            service,
             app,
             fake,
         }
+    }
+
+    /// The site's store.
+    pub fn store(&self) -> &Store {
+        self.service.store()
+    }
+
+    /// The key the site's tokens are sealed with.
+    pub fn cipher(&self) -> &TokenCipher {
+        &self.service.discord().unwrap().cipher
     }
 
     /// The whole browser round trip: our /login (or /delete), Discord's authorize, our /callback.
@@ -162,10 +178,18 @@ concurrency = 3
         answer.headers()["location"].to_str().unwrap().to_owned()
     }
 
-    pub async fn build(&self) -> build::BuildSummary {
-        build::build(&self.config, &self.store, Some(&self.refresher))
-            .await
-            .unwrap()
+    /// `strife-gen build`: everyone refreshed, then the site rendered.
+    pub async fn build(&self) -> BuildSummary {
+        let options = BuildOptions {
+            refresh: Some(Targets::everyone()),
+            ..BuildOptions::default()
+        };
+        self.service.build(options).await.unwrap()
+    }
+
+    /// `strife-gen build --offline`, of the site as its `strife.toml` says now.
+    pub async fn render_offline(&self) -> Result<BuildSummary, BuildError> {
+        render_offline(&self.config).await
     }
 
     pub fn page(&self, id: &str) -> Option<String> {
@@ -173,7 +197,7 @@ concurrency = 3
     }
 
     pub fn status(&self, id: &str) -> UserStatus {
-        self.store
+        self.store()
             .user(Snowflake::parse(id).unwrap())
             .unwrap()
             .unwrap()
@@ -196,4 +220,23 @@ pub fn ada() -> FakeUser {
         json!({"id": "300000000000000001", "name": "Analytical Engines", "icon": null, "owner": true, "permissions": "0", "features": []}),
     ];
     user
+}
+
+/// `strife-gen build --offline` of the site `config` describes.
+pub async fn render_offline(config: &Arc<Config>) -> Result<BuildSummary, BuildError> {
+    let service = Service::open_offline(config.clone()).unwrap();
+    let options = BuildOptions {
+        deploy: false,
+        ..BuildOptions::default()
+    };
+    service.build(options).await
+}
+
+/// [`render_offline`] from a thread outside any async runtime.
+pub fn render_offline_blocking(config: &Arc<Config>) -> Result<BuildSummary, BuildError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(render_offline(config))
 }

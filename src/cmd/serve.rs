@@ -1,0 +1,28 @@
+//! `strife-gen serve`: open the service online, load the theme for the service's own pages,
+//! listen, and serve until a stop signal. The routes are in [`crate::server`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::{Config, Secrets};
+use crate::fault::{Doing, Report};
+use crate::server::{self, App};
+use crate::service::Service;
+use crate::site::render::Renderer;
+
+/// Runs the consent service `config_path` describes.
+pub async fn run(config_path: &Path) -> Result<(), Report> {
+    let config = Arc::new(Config::load(config_path)?);
+    let secrets = Secrets::from_env(&config)?;
+    config.check_theme()?;
+    let service = Arc::new(Service::open(config.clone(), &secrets)?);
+    let renderer = Renderer::new(&config.theme_dir(), crate::build::site_info(&config))
+        .doing(|| "loading the theme")?;
+    let listener = tokio::net::TcpListener::bind(config.server.bind)
+        .await
+        .doing(|| format!("cannot listen on {} (server.bind)", config.server.bind))?;
+    let app = App::new(service, Arc::new(renderer))
+        .with_webhook_secret(secrets.webhook_secret().map(str::to_owned));
+    server::serve(Arc::new(app), listener).await?;
+    Ok(())
+}

@@ -1,0 +1,504 @@
+//! The workflows of strife-gen — consent, delete, revoke, refresh, build — and the parts they use:
+//! the store, the token cipher, the Discord clients and the job queue. The commands and the HTTP
+//! handlers call these methods; this module must not know about HTTP or the command line.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::build::{Build, BuildError, BuildOptions, BuildSummary};
+use crate::config::{Config, ConfigError, Secrets, TOKEN_KEY_VAR};
+use crate::crypto::{CryptoError, KeySource, TokenCipher};
+use crate::discord::client::{ClientOptions, DiscordClient, DiscordError};
+use crate::discord::lenient::Decoded;
+use crate::discord::models::{Snapshot, Snowflake, User};
+use crate::discord::oauth::{AuthorizeRequest, OAuthClient, OAuthError, OAuthSettings, TokenSet};
+use crate::fault::Blame;
+use crate::jobs::{Batch, JobQueue, Trigger};
+use crate::layout::Layout;
+use crate::publish::Publish;
+use crate::refresh::{tokens_from, Backoff, Refresher, Targets};
+use crate::store::{unix_now, Consent, Revocation, Store, StoreError};
+
+/// Wait before the background worker retries a batch whose revocation the store refused.
+const REVOKE_RETRY: Duration = Duration::from_secs(30);
+
+/// Why the service could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// strife.toml or the environment lacks something the service needs.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The token key is malformed, or the key file cannot be read or written.
+    #[error(transparent)]
+    Key(#[from] CryptoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot set up the Discord client: {0}")]
+    Discord(#[from] DiscordError),
+    #[error("cannot set up the OAuth client: {0}")]
+    OAuth(#[from] OAuthError),
+}
+
+impl Blame for ServiceError {
+    fn is_users_fault(&self) -> bool {
+        match self {
+            ServiceError::Config(error) => error.is_users_fault(),
+            ServiceError::Key(error) => error.is_users_fault(),
+            ServiceError::Store(error) => error.is_users_fault(),
+            ServiceError::Discord(_) | ServiceError::OAuth(_) => false,
+        }
+    }
+}
+
+/// Why signing someone in at the end of the OAuth round trip failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// The service was opened without Discord credentials ([`Service::open_offline`]).
+    #[error("this service was opened without Discord credentials")]
+    Offline,
+    /// Discord refused the authorization code.
+    #[error("code exchange failed: {0}")]
+    Exchange(#[source] OAuthError),
+    /// `GET /users/@me` failed, or its answer is no usable account.
+    #[error("fetching the signed-in user failed: {0}")]
+    User(#[source] DiscordError),
+}
+
+/// Why a consent was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    /// The service was opened without Discord credentials ([`Service::open_offline`]).
+    #[error("this service was opened without Discord credentials")]
+    Offline,
+    /// Discord granted access without a refresh token: the page could never be refreshed.
+    #[error("Discord sent no refresh token with the authorization")]
+    NoRefreshToken,
+    #[error("storing the consent failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A user who signed in at Discord: their tokens and their account.
+pub struct SignedIn {
+    /// What the code exchange returned.
+    pub tokens: TokenSet,
+    /// `GET /users/@me`, with whatever odd fields had to be left out.
+    pub user: Decoded<User>,
+}
+
+/// strife-gen at work on one site: what every workflow needs, opened once.
+pub struct Service {
+    config: Arc<Config>,
+    layout: Layout,
+    store: Store,
+    /// The Discord side; `None` for a service opened offline (renders from snapshots only).
+    discord: Option<Refresher>,
+    /// The one queue of background builds (`serve` runs its worker).
+    jobs: JobQueue,
+    /// Wait before a batch whose revocation failed runs again.
+    revoke_retry: Duration,
+}
+
+impl Service {
+    /// The full service: the store, its token key, and clients for Discord. Everything that can
+    /// be checked (OAuth settings, the client secret, the key's form) is checked before the
+    /// store is created on disk.
+    pub fn open(config: Arc<Config>, secrets: &Secrets) -> Result<Service, ServiceError> {
+        config.require_oauth()?;
+        secrets.client_secret()?;
+        if let Some(key) = secrets.token_key() {
+            TokenCipher::from_base64(key)?;
+        }
+        let mut service = Service::open_offline(config)?;
+        let cipher = load_cipher(&service.layout, secrets, &service.store)?;
+        let (oauth, discord) = discord_clients(&service.config, secrets)?;
+        service.discord = Some(Refresher {
+            store: service.store.clone(),
+            cipher,
+            oauth,
+            discord,
+            concurrency: service.config.refresh.concurrency.get(),
+            backoff: Backoff {
+                base: service.config.refresh.retry_backoff,
+                max: service.config.refresh.retry_backoff_max,
+            },
+        });
+        Ok(service)
+    }
+
+    /// The store alone: enough to render the site from stored snapshots and to manage users,
+    /// without Discord credentials.
+    pub fn open_offline(config: Arc<Config>) -> Result<Service, ServiceError> {
+        let layout = Layout::of(&config);
+        let store = Store::open(&layout.store)?;
+        Ok(Service {
+            config,
+            layout,
+            store,
+            discord: None,
+            jobs: JobQueue::new(),
+            revoke_retry: REVOKE_RETRY,
+        })
+    }
+
+    /// Replaces the Discord REST client (tests use one that retries after milliseconds).
+    pub fn with_discord_client(mut self, client: DiscordClient) -> Service {
+        if let Some(refresher) = &mut self.discord {
+            refresher.discord = client;
+        }
+        self
+    }
+
+    /// Replaces the wait before a batch whose revocation the store refused runs again.
+    pub fn with_revoke_retry(mut self, wait: Duration) -> Service {
+        self.revoke_retry = wait;
+        self
+    }
+
+    /// The configuration the service was opened with.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// Where the site's files are.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The store of users, tokens and snapshots.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The queue of background builds.
+    pub fn jobs(&self) -> &JobQueue {
+        &self.jobs
+    }
+
+    /// The Discord side, when the service was opened online.
+    pub fn discord(&self) -> Option<&Refresher> {
+        self.discord.as_ref()
+    }
+
+    /// Builds the site: refreshes `options.refresh` from Discord (an offline service cannot),
+    /// renders, deploys. See [`Build::run`] for the steps.
+    pub async fn build(&self, options: BuildOptions) -> Result<BuildSummary, BuildError> {
+        let refresher = match &options.refresh {
+            Some(_) => Some(self.discord.as_ref().ok_or(BuildError::Offline)?),
+            None => None,
+        };
+        let build = Build {
+            config: &self.config,
+            layout: &self.layout,
+            store: &self.store,
+            refresher,
+        };
+        build.run(options).await
+    }
+
+    /// Asks the background worker to re-render the site from the stored snapshots as soon as
+    /// it is free. Requests made while it is busy coalesce into one more render.
+    pub fn request_render(&self) {
+        self.jobs.trigger(Trigger::Render);
+    }
+
+    /// The public URL of a user's page.
+    pub fn profile_url(&self, id: Snowflake) -> String {
+        let base = self.config.site.base_url.url().as_str();
+        format!("{}/u/{id}/", base.trim_end_matches('/'))
+    }
+
+    /// The start of the OAuth round trip: Discord's authorize URL for `scopes`, with a fresh
+    /// `state` and PKCE verifier for the caller to keep until the browser comes back.
+    pub fn authorize(&self, scopes: &[&str]) -> Result<AuthorizeRequest, SignInError> {
+        let discord = self.discord.as_ref().ok_or(SignInError::Offline)?;
+        Ok(discord.oauth.authorize(scopes))
+    }
+
+    /// The end of the OAuth round trip: trades Discord's `code` for tokens and fetches who
+    /// signed in.
+    pub async fn sign_in(&self, code: &str, pkce_verifier: &str) -> Result<SignedIn, SignInError> {
+        let discord = self.discord.as_ref().ok_or(SignInError::Offline)?;
+        let tokens = discord
+            .oauth
+            .exchange_code(code, pkce_verifier)
+            .await
+            .map_err(SignInError::Exchange)?;
+        let user = discord
+            .discord
+            .current_user(&tokens.access_token)
+            .await
+            .map_err(SignInError::User)?;
+        Ok(SignedIn { tokens, user })
+    }
+
+    /// Stores a consent and its tokens, then the first full snapshot, and queues the page.
+    /// Returns the user's id.
+    pub async fn consent(
+        &self,
+        signed_in: SignedIn,
+        wanted: Publish,
+    ) -> Result<Snowflake, ConsentError> {
+        let SignedIn { tokens, user } = signed_in;
+        // Odd details are left out of the page; they are no reason to refuse the consent.
+        user.warn(user.value.id, "Discord");
+        let user = user.value;
+        if tokens.refresh_token.is_none() {
+            tracing::warn!(user = %user.id, "Discord sent no refresh token with the authorization");
+            return Err(ConsentError::NoRefreshToken);
+        }
+        let cipher = self
+            .discord
+            .as_ref()
+            .ok_or(ConsentError::Offline)?
+            .cipher
+            .clone();
+        let scopes = tokens.scopes.clone();
+        let publish = wanted.limited_to(&scopes);
+        let access_token = tokens.access_token.clone();
+        let id = user.id;
+        // The grant is stored before any further Discord call: those are retried and
+        // rate-limited, and a restart meanwhile must not lose an authorization Discord made.
+        let consent = Consent {
+            scopes,
+            publish,
+            tokens: tokens_from(tokens, None, unix_now()),
+            snapshot: Snapshot {
+                user,
+                connections: None,
+                guilds: None,
+            },
+        };
+        let snapshot = consent.snapshot.clone();
+        self.store
+            .run(move |store| store.record_consent(&consent, &cipher, unix_now()))
+            .await?;
+        tracing::info!(user = %id, "consent stored");
+        self.complete_snapshot(&access_token, publish, snapshot)
+            .await;
+        self.request_render();
+        Ok(id)
+    }
+
+    /// Adds the opted-in connections and servers to the just-stored snapshot, so the first page
+    /// shows them. Not fatal: whatever fails here, the next build fetches.
+    async fn complete_snapshot(
+        &self,
+        access_token: &str,
+        publish: Publish,
+        mut snapshot: Snapshot,
+    ) {
+        let Some(discord) = self.discord.as_ref().map(|d| &d.discord) else {
+            return;
+        };
+        let id = snapshot.user.id;
+        let connections = discord.connections(access_token);
+        snapshot.connections = fetch_optional(id, publish.connections, connections).await;
+        snapshot.guilds = fetch_optional(id, publish.guilds, discord.guilds(access_token)).await;
+        if snapshot.connections.is_none() && snapshot.guilds.is_none() {
+            return;
+        }
+        if let Err(error) = self
+            .store
+            .run(move |store| store.save_snapshot(&snapshot, unix_now()))
+            .await
+        {
+            tracing::warn!(user = %id, "saving the consent-time snapshot failed, the next build retries: {error}");
+        }
+    }
+
+    /// Deletes everything stored about user `id`, then revokes our access at Discord: the
+    /// stored refresh token and any `extra_tokens` (the access token of the sign-in that asked
+    /// for the deletion). Returns whether anything was stored.
+    ///
+    /// The order is the safe one: deleting first means a failure leaves the user as they were,
+    /// able to try again. Had revoking come first and the deletion then failed, the user would
+    /// stay active with a dead grant, and their page would stay up through the re-consent grace
+    /// period. Revoking is best effort: the data is gone either way, and the user can remove the
+    /// app in their Discord settings.
+    pub async fn delete(
+        &self,
+        id: Snowflake,
+        extra_tokens: Vec<String>,
+    ) -> Result<bool, StoreError> {
+        let stored = match &self.discord {
+            Some(discord) => {
+                let cipher = discord.cipher.clone();
+                self.store
+                    .run(move |store| store.load_tokens(id, &cipher))
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(user = %id, "stored tokens unreadable, deleting anyway: {error}");
+                        None
+                    })
+            }
+            None => None,
+        };
+        let existed = self.store.run(move |store| store.delete_user(id)).await?;
+        tracing::info!(user = %id, existed, "user deleted on request");
+        self.request_render();
+        let tokens = extra_tokens
+            .into_iter()
+            .chain(stored.map(|t| t.refresh_token));
+        self.revoke_at_discord(id, tokens).await;
+        Ok(existed)
+    }
+
+    /// Revokes each token at Discord (either kind ends the whole authorization); failures are
+    /// logged, since the caller has already deleted what we stored.
+    async fn revoke_at_discord(&self, id: Snowflake, tokens: impl Iterator<Item = String>) {
+        let Some(discord) = &self.discord else {
+            tracing::warn!(user = %id, "not revoked at Discord (no Discord credentials); they can remove the app in their Discord settings");
+            return;
+        };
+        for token in tokens {
+            if let Err(error) = discord.oauth.revoke(&token).await {
+                tracing::warn!(user = %id, "revoking at Discord failed: {error}; they can remove the app in their Discord settings");
+            }
+        }
+    }
+
+    /// Records that user `id` removed the app at Discord at `at` (Unix seconds, when known):
+    /// their tokens are deleted and their page leaves the site with the next build.
+    pub async fn revoke(&self, id: Snowflake, at: Option<i64>) -> Result<Revocation, StoreError> {
+        let revocation = self
+            .store
+            .run(move |store| store.revoke_authorization(id, at, unix_now()))
+            .await?;
+        match revocation {
+            Revocation::Revoked => {
+                tracing::info!(user = %id, "revoked: tokens deleted, page removed with this build")
+            }
+            Revocation::AlreadyRevoked => tracing::debug!(user = %id, "already revoked"),
+            Revocation::Stale => {
+                tracing::info!(user = %id, "deauthorization predates their latest consent; ignored")
+            }
+            Revocation::Unknown => {
+                tracing::info!(user = %id, "deauthorization of a user we do not know; nothing stored")
+            }
+        }
+        Ok(revocation)
+    }
+
+    /// The one task that writes the site in this process: the worker of [`Service::jobs`]. It
+    /// runs a full refresh + build at start and every `refresh.interval`, and a build for
+    /// whatever webhooks and [`Service::request_render`] queued. Being one loop, two builds of
+    /// this process never overlap (and the build lock keeps a `strife-gen build` by hand from
+    /// overlapping with it). It returns after [`JobQueue::shutdown`], once the build in progress
+    /// is done.
+    pub fn spawn_background_builds(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let every = service.config.refresh.interval;
+            service
+                .jobs
+                .run(Some(every), |batch| service.run_batch(batch))
+                .await
+        })
+    }
+
+    /// One build for a batch of queued work: revocations first (so a revoked user is neither
+    /// refreshed nor published), then the refreshes asked for, then the render.
+    async fn run_batch(&self, batch: Batch) -> Result<BuildSummary, String> {
+        for (failed_at, &(user, at)) in batch.revoke.iter().enumerate() {
+            if let Err(error) = self.revoke(user, at).await {
+                // A build must not publish a user whose revocation failed: give up on this
+                // batch and run the rest of it again a little later (the store may be down).
+                let remaining = Batch {
+                    revoke: batch.revoke[failed_at..].to_vec(),
+                    ..batch
+                };
+                let (jobs, wait) = (self.jobs.clone(), self.revoke_retry);
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    jobs.requeue(remaining);
+                });
+                return Err(format!("revoking user {user} failed (retrying): {error}"));
+            }
+        }
+        let targets = Targets {
+            everyone: batch.everyone,
+            users: batch.refresh,
+        };
+        let options = BuildOptions {
+            refresh: (!targets.is_empty()).then_some(targets),
+            ..BuildOptions::default()
+        };
+        match self.build(options).await {
+            Ok(summary) => {
+                tracing::info!("background build: {summary}");
+                Ok(summary)
+            }
+            Err(error) => {
+                tracing::error!("background build failed, the previous site stays: {error}");
+                Err(error.to_string())
+            }
+        }
+    }
+}
+
+/// Connections or guilds of user `id` at consent time; a failure here is not fatal, the next
+/// build fetches them.
+async fn fetch_optional<T>(
+    id: Snowflake,
+    wanted: bool,
+    fetch: impl std::future::Future<Output = Result<Decoded<Vec<T>>, DiscordError>>,
+) -> Option<Vec<T>> {
+    if !wanted {
+        return None;
+    }
+    match fetch.await {
+        Ok(items) => {
+            items.warn(id, "Discord");
+            Some(items.value)
+        }
+        Err(error) => {
+            tracing::warn!("fetching at consent time failed, the next build retries: {error}");
+            None
+        }
+    }
+}
+
+/// The token key from the environment, or from the key file (generated on first use), checked
+/// against the store: a key that does not open the stored tokens is refused.
+fn load_cipher(
+    layout: &Layout,
+    secrets: &Secrets,
+    store: &Store,
+) -> Result<TokenCipher, ServiceError> {
+    let (cipher, source) = TokenCipher::load(secrets.token_key(), &layout.key_file)?;
+    if let KeySource::Generated(path) = &source {
+        tracing::warn!(
+            "generated a new token encryption key in {} (mode 0600); back it up, or set {TOKEN_KEY_VAR} instead",
+            path.display(),
+        );
+    }
+    store.verify_key(&cipher)?;
+    Ok(cipher)
+}
+
+/// The OAuth and REST clients for the configured application, sharing one HTTP client.
+fn discord_clients(
+    config: &Config,
+    secrets: &Secrets,
+) -> Result<(OAuthClient, DiscordClient), ServiceError> {
+    let (client_id, redirect_uri) = config.require_oauth()?;
+    let client_secret = secrets.client_secret()?.to_owned();
+    let mut options = ClientOptions::new(config.discord.api_base.url().clone());
+    // Discord asks bots and apps to identify themselves as `DiscordBot (url, version)`.
+    options.user_agent = format!(
+        "DiscordBot ({}, {})",
+        env!("CARGO_PKG_REPOSITORY"),
+        env!("CARGO_PKG_VERSION")
+    );
+    let discord = DiscordClient::new(options)?;
+    let settings = OAuthSettings {
+        client_id: client_id.to_string(),
+        client_secret,
+        authorize_url: config.discord.authorize_url.url().clone(),
+        token_url: config.discord.token_url(),
+        revoke_url: config.discord.revoke_url(),
+        redirect_uri: redirect_uri.url().clone(),
+    };
+    let oauth = OAuthClient::new(settings, discord.http())?;
+    Ok((oauth, discord))
+}
