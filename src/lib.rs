@@ -19,6 +19,7 @@ pub mod publish;
 pub mod refresh;
 pub mod server;
 pub mod site;
+pub mod staging;
 pub mod store;
 pub mod users;
 pub mod watch;

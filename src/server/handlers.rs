@@ -17,7 +17,7 @@ use crate::discord::models::{Snapshot, Snowflake, User};
 use crate::discord::oauth::TokenSet;
 use crate::publish::Publish;
 use crate::refresh::tokens_from;
-use crate::site::render::{LandingPage, Link, MessagePage};
+use crate::site::model::{LandingPage, Link, MessagePage};
 use crate::store::{unix_now, Consent};
 
 /// A page for the user, with its status code.
