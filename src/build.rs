@@ -18,10 +18,11 @@ use crate::lock::{BuildLock, LockError};
 use crate::progress::Progress;
 use crate::publish::Publish;
 use crate::refresh::{RefreshSummary, Refresher, Targets};
-use crate::site::output::{build_site_with_progress, ProfileEntry};
+use crate::site::model::SiteInfo;
 use crate::site::profile::Profile;
-use crate::site::render::{RenderError, Renderer, SiteInfo};
-use crate::site::{SiteError, SiteReport, SiteSettings};
+use crate::site::render::{RenderError, Renderer};
+use crate::site::theme::ThemeError;
+use crate::site::{build_site, ProfileEntry, SiteError, SiteReport, SiteSettings};
 use crate::store::{Store, StoreError};
 
 /// How many rendered-but-unwritten profiles may wait between the store reader and the renderers:
@@ -63,7 +64,7 @@ impl Blame for BuildError {
             self,
             BuildError::Outside(_)
                 | BuildError::Config(_)
-                | BuildError::Render(RenderError::Outside(_))
+                | BuildError::Render(RenderError::Theme(ThemeError::Outside(_)))
                 | BuildError::Site(SiteError::ForeignOutput { .. })
         )
     }
@@ -334,7 +335,7 @@ fn render_locked(
             )
         })
     };
-    let site = build_site_with_progress(&settings, &renderer, receiver.into_iter(), &|| {
+    let site = build_site(&settings, &renderer, receiver.into_iter(), &|| {
         progress.tick()
     });
     progress.finish();

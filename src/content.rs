@@ -37,8 +37,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::files::{Confined, FileError};
+use crate::site::model::FrontPage;
 use crate::site::profile::{Profile, ProfileLink};
-use crate::site::render::FrontPage;
 
 /// Parts of a profile a content file may hide.
 pub const HIDEABLE: [&str; 5] = ["banner", "accent_color", "badges", "connections", "guilds"];

@@ -23,6 +23,7 @@ pub mod refresh;
 pub mod server;
 pub mod service;
 pub mod site;
+pub mod staging;
 pub mod store;
 pub mod users;
 pub mod watch;

@@ -368,7 +368,7 @@ fn a_fresh_clones_output_folder_and_an_earlier_versions_output_are_built_into() 
     let output = site.build();
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(site.output().join(".gitkeep").is_file());
-    let marker = site.output().join(strife_gen::site::output::MARKER);
+    let marker = site.output().join(strife_gen::site::MARKER);
     assert!(marker.is_file());
 
     // What an earlier strife-gen left: its output without a marker.

@@ -14,7 +14,7 @@ use super::App;
 use crate::discord::client::DiscordError;
 use crate::publish::Publish;
 use crate::service::{ConsentError, SignInError, SignedIn};
-use crate::site::render::{LandingPage, Link, MessagePage};
+use crate::site::model::{LandingPage, Link, MessagePage};
 use crate::store::unix_now;
 
 /// A page for the user, with its status code.

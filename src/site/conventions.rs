@@ -1,5 +1,5 @@
-//! What static hosts and crawlers expect beside the pages: vanity URL redirects, `404.html`,
-//! `sitemap.xml`, `robots.txt`, `.nojekyll`, `CNAME`, and a JSON twin of every profile page.
+//! What static hosts and crawlers expect beside the pages: models and built-in templates of vanity
+//! redirects, `sitemap.xml`, `robots.txt`, `CNAME` and JSON twins. It must not render or write files.
 //!
 //! The models here are what the built-in (theme-overridable) templates `redirect.html`,
 //! `sitemap.xml` and `robots.txt` are rendered with; see [`BUILTIN_TEMPLATES`].
@@ -8,8 +8,8 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use super::model::ProfileSummary;
 use super::profile::Profile;
-use super::render::ProfileSummary;
 use super::vanity::NameKind;
 
 /// Templates strife-gen brings itself; a theme overrides one by having a file of the same name.
@@ -144,8 +144,6 @@ pub fn cname_file(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::fixtures::{default_theme, profile, site_info, theme};
-    use crate::site::Renderer;
 
     #[test]
     fn datetimes_are_w3c_utc() {
@@ -176,73 +174,6 @@ mod tests {
         assert_eq!(sitemap.pages[0].lastmod, None);
         assert_eq!(sitemap.index_lastmod, w3c_datetime(200));
         assert_eq!(Sitemap::new(vec![]).index_lastmod, None);
-    }
-
-    fn redirect(kind: NameKind, current: Option<&str>) -> RedirectPage {
-        let p = profile(1, "Nelly");
-        RedirectPage::new("nelly", kind, &ProfileSummary::from(&p), &p.url, current)
-    }
-
-    #[test]
-    fn builtin_templates_render_and_themes_can_override_them() {
-        let r = Renderer::new(&default_theme(), site_info()).unwrap();
-        let html = r
-            .render_redirect(&redirect(NameKind::Former, Some("nell")))
-            .unwrap();
-        assert!(html.starts_with("<!doctype html>"), "{html}");
-        assert!(
-            html.contains("moved to <a href=\"/nell/\">/nell/</a>"),
-            "{html}"
-        );
-        assert!(
-            html.contains("<title>Nelly – People &amp; Friends</title>"),
-            "{html}"
-        );
-        let html = r
-            .render_redirect(&redirect(NameKind::Current, Some("ignored")))
-            .unwrap();
-        assert!(!html.contains("moved"), "{html}");
-        assert!(r.render_robots().unwrap().ends_with("sitemap.xml\n"));
-
-        let t = theme(&[
-            ("redirect.html", "mine {{ page.target }}"),
-            ("robots.txt", "User-agent: *\nDisallow: /\n"),
-        ]);
-        let r = Renderer::new(t.path(), site_info()).unwrap();
-        let html = r
-            .render_redirect(&redirect(NameKind::Current, None))
-            .unwrap();
-        assert_eq!(html, "mine u/1/");
-        assert_eq!(r.render_robots().unwrap(), "User-agent: *\nDisallow: /\n");
-        assert!(r
-            .render_sitemap(&Sitemap::default())
-            .unwrap()
-            .contains("<urlset"));
-    }
-
-    #[test]
-    fn an_overriding_theme_template_with_a_typo_names_itself() {
-        let t = theme(&[("sitemap.xml", "\n{{ sitemap.pagez }}")]);
-        let r = Renderer::new(t.path(), site_info()).unwrap();
-        let message = r
-            .render_sitemap(&Sitemap::default())
-            .unwrap_err()
-            .to_string();
-        assert!(message.contains("sitemap.xml:2"), "{message}");
-        assert!(
-            message.contains(&t.path().display().to_string()),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn the_404_template_is_required() {
-        let t = theme(&[]);
-        std::fs::remove_file(t.path().join("templates/404.html")).unwrap();
-        let message = Renderer::new(t.path(), site_info())
-            .unwrap_err()
-            .to_string();
-        assert!(message.contains("404.html"), "{message}");
     }
 
     #[test]

@@ -7,50 +7,11 @@ use std::process::Command;
 
 use crate::content::Content;
 use crate::discord::cdn::Cdn;
-use crate::discord::models::{Connection, Guild, Snapshot, Snowflake, User};
+use crate::discord::models::{Connection, Snapshot};
 use crate::publish::Publish;
 
-use super::fixtures::{site_info, theme};
-use super::render::FrontPage;
+use super::fixtures::{connection, guild, site_info, theme, themes_dir, user};
 use super::*;
-
-fn themes_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("themes")
-}
-
-fn user(id: u64, username: &str, discriminator: &str, global_name: Option<&str>) -> User {
-    User {
-        id: Snowflake(id),
-        username: username.into(),
-        discriminator: discriminator.into(),
-        global_name: global_name.map(Into::into),
-        avatar: None,
-        banner: None,
-        accent_color: None,
-        public_flags: 0,
-        avatar_decoration_data: None,
-    }
-}
-
-fn connection(kind: &str, name: &str) -> Connection {
-    Connection {
-        id: name.into(),
-        name: name.into(),
-        kind: kind.into(),
-        verified: true,
-        visibility: 1,
-        revoked: false,
-    }
-}
-
-fn guild(id: u64, name: &str, icon: Option<&str>) -> Guild {
-    Guild {
-        id: Snowflake(id),
-        name: name.into(),
-        icon: icon.map(Into::into),
-        owner: false,
-    }
-}
 
 const CONTENT_USER: &str = r#"+++
 bio = "Writes <b>bots</b> & \"tools\""
@@ -327,8 +288,8 @@ fn built_sites_pass_tidy() {
             cname: None,
         };
         let r = renderer(theme);
-        let pages = profiles().into_iter().map(|(_, p)| Ok(p));
-        build_site(&settings, &r, pages).unwrap();
+        let pages = profiles().into_iter().map(|(_, p)| Ok(p.into()));
+        build_site(&settings, &r, pages, &|| {}).unwrap();
         let mut extra = vec![
             (
                 "landing.html",
@@ -394,7 +355,8 @@ fn bidi_controls_never_reach_titles_meta_or_attributes() {
             cname: None,
         };
         let r = renderer(theme);
-        build_site(&settings, &r, profiles().into_iter().map(|(_, p)| Ok(p))).unwrap();
+        let pages = profiles().into_iter().map(|(_, p)| Ok(p.into()));
+        build_site(&settings, &r, pages, &|| {}).unwrap();
         for page in html_files(&settings.output_dir) {
             let html = fs::read_to_string(&page).unwrap();
             let (head, body) = html.split_once("</head>").unwrap();
@@ -508,7 +470,7 @@ fn a_theme_overrides_some_templates_and_static_files_and_falls_back_for_the_rest
     assert_eq!(style.bytes, b"custom css");
     assert_eq!(
         style.hashed_name,
-        assets::hashed_name("style.css", b"custom css")
+        theme::assets::hashed_name("style.css", b"custom css")
     );
     let logo = r.assets().get("img/logo.svg").unwrap();
     assert_eq!(
@@ -530,12 +492,7 @@ fn a_theme_overrides_some_templates_and_static_files_and_falls_back_for_the_rest
         output_dir: out.path().join("output"),
         cname: None,
     };
-    build_site(
-        &settings,
-        &r,
-        std::iter::empty::<Result<Profile, SiteError>>(),
-    )
-    .unwrap();
+    build_site(&settings, &r, std::iter::empty(), &|| {}).unwrap();
     let published = |rel: &str| settings.output_dir.join("static").join(rel);
     assert_eq!(
         fs::read(published(&style.hashed_name)).unwrap(),
@@ -597,7 +554,10 @@ fn a_missing_theme_folder_is_an_error_naming_it() {
     let root = tempfile::tempdir().unwrap();
     let missing = root.path().join("nope");
     let err = Renderer::new(&missing, site_info()).unwrap_err();
-    assert!(matches!(err, RenderError::ThemeMissing { .. }), "{err:?}");
+    assert!(
+        matches!(err, RenderError::Theme(ThemeError::Missing { .. })),
+        "{err:?}"
+    );
     assert!(
         err.to_string().contains(&missing.display().to_string()),
         "{err}"

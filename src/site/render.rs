@@ -1,16 +1,14 @@
-//! Turning page models into HTML with a theme's minijinja templates.
+//! Turning page models into HTML with a theme's minijinja templates. It must not read theme files
+//! (that is [`super::theme`]) nor decide which pages a site has (that is [`super::plan`]).
 //!
-//! Every file under `<theme>/templates` is read and compiled when the [`Renderer`] is built, so a
+//! Every template of the theme ([`Theme::load`]) is compiled when the [`Renderer`] is built, so a
 //! syntax error stops a build before any page is written. Templates ending in `.html`/`.xml` are
 //! auto-escaped (minijinja's rule, by file extension), and undefined values are errors
 //! ([`UndefinedBehavior::Strict`]): a typo in a theme fails loudly with the file and line instead of
 //! leaving a blank. Themes test optional values with `{% if x is defined %}` / `{% if x %}` on
 //! values that exist (`none` counts as defined).
 //!
-//! A theme may hold only some templates and static files: whatever it lacks comes from the fallback
-//! theme, the `default` folder beside it (`<themes_dir>/default`). Templates of the theme replace
-//! the fallback's of the same name, so `{% extends "base.html" %}` in a fallback page uses the
-//! theme's layout. Static files are published under content-hashed names ([`super::assets`]) that
+//! Static files are published under content-hashed names ([`super::theme::assets`]) that
 //! templates get from `static_url("style.css")`.
 //!
 //! Escaping cannot stop bidirectional controls in a name from reordering the text around it;
@@ -18,157 +16,27 @@
 //! cannot be used: the shipped layouts pass their whole `<head>` through it.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use minijinja::value::{Serde, Value};
 use minijinja::{context, Environment, UndefinedBehavior};
-use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
 
-use super::assets::{theme_files, Assets};
 use super::conventions::{builtin_template, RedirectPage, Sitemap};
+use super::model::{FrontPage, LandingPage, MessagePage, ProfileSummary, SiteInfo};
 use super::profile::Profile;
 use super::text;
+use super::theme::assets::Assets;
+use super::theme::{Templates, Theme, ThemeError};
 use crate::fault::Blame;
-use crate::files::{Confined, FileError};
 
-/// Templates every theme must have.
-pub const REQUIRED_TEMPLATES: [&str; 6] = [
-    "base.html",
-    "profile.html",
-    "index.html",
-    "landing.html",
-    "message.html",
-    "404.html",
-];
-
-/// Site-wide values, available to every template as `site`:
-/// `site.title`, `site.base_url` (absolute, ends with `/`) and `site.root` (the path part of the
-/// base URL, ends with `/`). The default theme links its own files root-relative through
-/// `site.root` (`{{ site.root }}static/style.css`), which works at every page depth, under a path
-/// prefix, and on a local preview server; `site.base_url` is for canonical links.
-#[derive(Debug, Clone)]
-pub struct SiteInfo {
-    pub title: String,
-    pub base_url: url::Url,
-    /// Where the consent service lives (its landing page), when one is configured: pages link
-    /// there to publish or remove a profile.
-    pub service_url: Option<String>,
-}
-
-impl SiteInfo {
-    /// The base URL as a folder: always ending with `/`.
-    pub fn base(&self) -> String {
-        let base = self.base_url.as_str();
-        if base.ends_with('/') {
-            base.to_owned()
-        } else {
-            format!("{base}/")
-        }
-    }
-
-    /// The path of the base URL, always ending with `/`.
-    pub fn root(&self) -> String {
-        let path = self.base_url.path();
-        if path.ends_with('/') {
-            path.to_owned()
-        } else {
-            format!("{path}/")
-        }
-    }
-}
-
-impl Serialize for SiteInfo {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("SiteInfo", 4)?;
-        s.serialize_field("title", &self.title)?;
-        s.serialize_field("base_url", &self.base())?;
-        s.serialize_field("root", &self.root())?;
-        s.serialize_field("service_url", &self.service_url)?;
-        s.end()
-    }
-}
-
-/// A line of the index page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProfileSummary {
-    pub id: String,
-    pub display_name: String,
-    pub handle: String,
-    pub avatar_url: String,
-    /// `u/<id>/`, relative to the site root.
-    pub path: String,
-}
-
-impl From<&Profile> for ProfileSummary {
-    fn from(p: &Profile) -> Self {
-        ProfileSummary {
-            id: p.id.clone(),
-            display_name: p.display_name.clone(),
-            handle: p.handle.clone(),
-            avatar_url: p.avatar_url.clone(),
-            path: p.path.clone(),
-        }
-    }
-}
-
-/// The consent page of the web service (`landing.html`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LandingPage {
-    /// Where the consent form is sent (GET), e.g. `/login`.
-    pub login_path: String,
-    /// Where a user removes their page, e.g. `/delete`.
-    pub delete_path: String,
-    /// Whether this site offers publishing connected accounts (`discord.scopes`).
-    pub offers_connections: bool,
-    /// Whether this site offers publishing servers (`discord.scopes`).
-    pub offers_guilds: bool,
-}
-
-impl Default for LandingPage {
-    fn default() -> Self {
-        LandingPage {
-            login_path: "/login".into(),
-            delete_path: "/delete".into(),
-            offers_connections: true,
-            offers_guilds: true,
-        }
-    }
-}
-
-/// A result or error page of the web service (`message.html`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MessagePage {
-    pub title: String,
-    pub message: String,
-    pub link: Option<Link>,
-    pub is_error: bool,
-}
-
-/// A link on a message page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Link {
-    pub href: String,
-    pub text: String,
-}
-
-/// What went wrong loading or rendering a theme. Messages name the template file and line.
+/// What went wrong loading, compiling or rendering a theme. Messages name the template file and
+/// line.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("theme folder {} does not exist or is not a folder", path.display())]
-    ThemeMissing { path: PathBuf },
-    #[error("theme templates folder {} does not exist or is not a folder", path.display())]
-    TemplatesDirMissing { path: PathBuf },
-    #[error("theme is missing the required template {}", path.display())]
-    TemplateMissing { path: PathBuf },
-    #[error("cannot read template {}: {error}", path.display())]
-    Read {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    /// The theme's folders or files ([`Theme::load`]).
+    #[error(transparent)]
+    Theme(#[from] ThemeError),
     #[error("template syntax error in {}:{line}: {message}", path.display())]
     Syntax {
         path: PathBuf,
@@ -181,27 +49,12 @@ pub enum RenderError {
         line: usize,
         message: String,
     },
-    /// A template, static file or theme folder that resolves outside `site.themes_dir`.
-    #[error("{0}")]
-    Outside(#[source] FileError),
 }
 
 impl Blame for RenderError {
     /// A theme file that resolves outside `site.themes_dir` is fixed in the theme folder.
     fn is_users_fault(&self) -> bool {
-        matches!(self, RenderError::Outside(_))
-    }
-}
-
-impl From<FileError> for RenderError {
-    fn from(error: FileError) -> Self {
-        match error {
-            FileError::Read { path, source } => RenderError::Read {
-                path,
-                error: source,
-            },
-            outside @ FileError::Outside { .. } => RenderError::Outside(outside),
-        }
+        matches!(self, RenderError::Theme(ThemeError::Outside(_)))
     }
 }
 
@@ -209,9 +62,8 @@ impl From<FileError> for RenderError {
 /// rendering takes `&self`.
 pub struct Renderer {
     env: Environment<'static>,
-    templates_dir: PathBuf,
-    /// Template name → the file it was read from (in the theme or the fallback theme).
-    template_paths: HashMap<String, PathBuf>,
+    /// Where each template was read from, for error messages.
+    templates: Templates,
     assets: Arc<Assets>,
     site: Value,
     /// `front_page.html` (safe) and `front_page.description` for `index.html`, or none.
@@ -221,88 +73,31 @@ pub struct Renderer {
 impl std::fmt::Debug for Renderer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Renderer")
-            .field("templates_dir", &self.templates_dir)
+            .field("templates_dir", &self.templates.dir)
             .finish_non_exhaustive()
     }
 }
 
 impl Renderer {
-    /// Loads every template under `<theme_dir>/templates` (and those of the fallback theme that
-    /// the theme does not replace) and compiles them now, so a syntax error surfaces before any
-    /// page is written; reads the static files likewise. Every file read (and the theme folders
-    /// themselves) must resolve inside the themes folder, the theme folder's parent
-    /// (`site.themes_dir`).
+    /// Loads the theme at `theme_dir` ([`Theme::load`]) and compiles every template now, so a
+    /// syntax error surfaces before any page is written.
     pub fn new(theme_dir: &Path, site: SiteInfo) -> Result<Renderer, RenderError> {
-        if !theme_dir.is_dir() {
-            return Err(RenderError::ThemeMissing {
-                path: theme_dir.to_path_buf(),
-            });
-        }
-        let themes = themes_folder(theme_dir)?;
-        themes.resolve(theme_dir)?;
-        let templates_dir = theme_dir.join("templates");
-        let fallback = fallback_theme(theme_dir);
-        if let Some(fallback) = &fallback {
-            themes.resolve(fallback)?;
-        }
-        let theme_dirs: Vec<&Path> = fallback
-            .iter()
-            .map(PathBuf::as_path)
-            .chain([theme_dir])
-            .collect();
-        let mut sources = BTreeMap::new();
-        for dir in &theme_dirs {
-            let templates = dir.join("templates");
-            if themes
-                .resolve(&templates)?
-                .is_some_and(|real| real.is_dir())
-            {
-                collect_templates(&themes, &templates, &mut sources)?;
-            }
-        }
-        if sources.is_empty() && !templates_dir.is_dir() {
-            return Err(RenderError::TemplatesDirMissing {
-                path: templates_dir,
-            });
-        }
-        let assets = Arc::new(Assets::load(&themes, &theme_dirs)?);
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_syntax(
-            minijinja::syntax::SyntaxConfig::builder()
-                .trim_blocks(true)
-                .lstrip_blocks(true)
-                .keep_trailing_newline(true)
-                .build()
-                .expect("default delimiters are valid"),
-        );
-        env.set_formatter(html_formatter);
-        env.add_filter("strip_bidi", strip_bidi_filter);
-        env.add_function(
-            "static_url",
-            static_url_function(assets.clone(), site.root()),
-        );
-        let mut template_paths = HashMap::new();
-        for (name, (path, source)) in sources {
-            template_paths.insert(name.clone(), path.clone());
-            env.add_template_owned(name, source)
+        let Theme { templates, assets } = Theme::load(theme_dir)?;
+        let assets = Arc::new(assets);
+        let mut env = environment(&templates, assets.clone(), site.root())?;
+        for (name, file) in &templates.files {
+            env.add_template_owned(name.clone(), file.source.clone())
                 .map_err(|err| RenderError::Syntax {
                     line: err.line().unwrap_or(0),
                     message: describe(&err),
-                    path,
+                    path: file.path.clone(),
                 })?;
         }
-        for name in REQUIRED_TEMPLATES {
-            if env.get_template(name).is_err() {
-                return Err(RenderError::TemplateMissing {
-                    path: templates_dir.join(name),
-                });
-            }
-        }
+        // After compiling: a broken template is named even when others are missing too.
+        templates.check_required()?;
         Ok(Renderer {
             env,
-            templates_dir,
-            template_paths,
+            templates,
             assets,
             site: Value::from(Serde(site)),
             front_page: Value::from(()),
@@ -321,7 +116,7 @@ impl Renderer {
         self
     }
 
-    /// The theme's static files, to publish (the output writer) or serve (the consent service).
+    /// The theme's static files, to publish (the site plan) or serve (the consent service).
     pub fn assets(&self) -> &Assets {
         &self.assets
     }
@@ -416,43 +211,34 @@ impl Renderer {
     }
 
     fn template_path(&self, name: &str) -> PathBuf {
-        self.template_paths
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| self.templates_dir.join(name))
+        self.templates.path_of(name)
     }
 }
 
-/// The front page's text, rendered from Markdown by [`crate::content`].
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct FrontPage {
-    /// Sanitised HTML: inserted into the page as is.
-    pub html: String,
-    /// Plain text of its first paragraph, for `<meta name="description">` and Open Graph.
-    pub description: Option<String>,
-}
-
-/// The folder the theme folder is in (`site.themes_dir`): what every theme file must stay inside.
-fn themes_folder(theme_dir: &Path) -> Result<Confined, RenderError> {
-    let parent = match theme_dir.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    Confined::new("site.themes_dir", parent).map_err(|error| RenderError::Read {
-        path: parent.to_path_buf(),
-        error,
-    })
-}
-
-/// `<themes_dir>/default` for a theme at `<themes_dir>/<name>`, when it exists and is not the
-/// theme itself.
-fn fallback_theme(theme_dir: &Path) -> Option<PathBuf> {
-    let fallback = theme_dir.parent()?.join("default");
-    let same = match (fs::canonicalize(&fallback), fs::canonicalize(theme_dir)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => return None,
-    };
-    (!same && fallback.is_dir()).then_some(fallback)
+/// An environment with strife-gen's settings: strict undefined values, escaping by extension
+/// (leaving `/` alone), blocks that leave no blank lines, `strip_bidi` and `static_url`.
+fn environment(
+    templates: &Templates,
+    assets: Arc<Assets>,
+    root: String,
+) -> Result<Environment<'static>, RenderError> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+        .map_err(|err| RenderError::Syntax {
+            path: templates.dir.clone(),
+            line: 0,
+            message: describe(&err),
+        })?;
+    env.set_syntax(syntax);
+    env.set_formatter(html_formatter);
+    env.add_filter("strip_bidi", strip_bidi_filter);
+    env.add_function("static_url", static_url_function(assets, root));
+    Ok(env)
 }
 
 /// `static_url("style.css")` → `<site root>static/style.<hash>.css`; an unknown name is an error
@@ -532,26 +318,14 @@ fn describe(err: &minijinja::Error) -> String {
     message
 }
 
-/// Reads every template file below `dir`, named by its `/`-separated path relative to the
-/// templates folder (replacing a template of the same name already in `out`).
-fn collect_templates(
-    themes: &Confined,
-    dir: &Path,
-    out: &mut BTreeMap<String, (PathBuf, String)>,
-) -> Result<(), RenderError> {
-    for (name, path) in theme_files(themes, dir)? {
-        let source = themes.read_to_string(&path)?;
-        out.insert(name, (path, source));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use std::fs;
 
     use super::*;
     use crate::site::fixtures::{default_theme, profile, site_info, theme};
+    use crate::site::model::Link;
+    use crate::site::vanity::NameKind;
 
     const _: () = {
         const fn send_sync<T: Send + Sync>() {}
@@ -764,7 +538,7 @@ mod tests {
         fs::remove_file(t.path().join("templates/landing.html")).unwrap();
         let err = renderer(t.path()).unwrap_err();
         assert!(
-            matches!(err, RenderError::TemplateMissing { .. }),
+            matches!(err, RenderError::Theme(ThemeError::TemplateMissing { .. })),
             "{err:?}"
         );
         assert!(err.to_string().contains(
@@ -777,7 +551,10 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         let err = renderer(empty.path()).unwrap_err();
         assert!(
-            matches!(err, RenderError::TemplatesDirMissing { .. }),
+            matches!(
+                err,
+                RenderError::Theme(ThemeError::TemplatesDirMissing { .. })
+            ),
             "{err:?}"
         );
         assert!(err
@@ -792,18 +569,6 @@ mod tests {
             ("index.html~", "{% broken"),
         ]);
         assert!(renderer(t.path()).is_ok());
-    }
-
-    #[test]
-    fn site_info_normalises_the_base() {
-        let info = SiteInfo {
-            title: "t".into(),
-            base_url: url::Url::parse("https://x.example/people").unwrap(),
-            service_url: None,
-        };
-        assert_eq!(info.base(), "https://x.example/people/");
-        assert_eq!(info.root(), "/people/");
-        assert_eq!(site_info().root(), "/");
     }
 
     #[test]
@@ -878,7 +643,10 @@ mod tests {
             let target = fs::canonicalize(root.path().join(target)).unwrap();
             symlink(&target, &at).unwrap();
             let err = renderer(&theme_dir).unwrap_err();
-            assert!(matches!(err, RenderError::Outside(_)), "{link}: {err:?}");
+            assert!(
+                matches!(err, RenderError::Theme(ThemeError::Outside(_))),
+                "{link}: {err:?}"
+            );
             let message = err.to_string();
             assert!(
                 message.contains(&at.display().to_string())
@@ -894,7 +662,10 @@ mod tests {
         fs::rename(&theme_dir, &elsewhere).unwrap();
         symlink(&elsewhere, &theme_dir).unwrap();
         let err = renderer(&theme_dir).unwrap_err();
-        assert!(matches!(err, RenderError::Outside(_)), "{err:?}");
+        assert!(
+            matches!(err, RenderError::Theme(ThemeError::Outside(_))),
+            "{err:?}"
+        );
     }
 
     #[cfg(unix)]
@@ -916,5 +687,72 @@ mod tests {
         let r = renderer(&theme_dir).unwrap();
         assert_eq!(r.assets().get("logo.svg").unwrap().bytes, b"<svg/>");
         assert_eq!(r.render_not_found().unwrap(), "shared 404");
+    }
+
+    fn redirect(kind: NameKind, current: Option<&str>) -> RedirectPage {
+        let p = profile(1, "Nelly");
+        RedirectPage::new("nelly", kind, &ProfileSummary::from(&p), &p.url, current)
+    }
+
+    #[test]
+    fn builtin_templates_render_and_themes_can_override_them() {
+        let r = Renderer::new(&default_theme(), site_info()).unwrap();
+        let html = r
+            .render_redirect(&redirect(NameKind::Former, Some("nell")))
+            .unwrap();
+        assert!(html.starts_with("<!doctype html>"), "{html}");
+        assert!(
+            html.contains("moved to <a href=\"/nell/\">/nell/</a>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<title>Nelly – People &amp; Friends</title>"),
+            "{html}"
+        );
+        let html = r
+            .render_redirect(&redirect(NameKind::Current, Some("ignored")))
+            .unwrap();
+        assert!(!html.contains("moved"), "{html}");
+        assert!(r.render_robots().unwrap().ends_with("sitemap.xml\n"));
+
+        let t = theme(&[
+            ("redirect.html", "mine {{ page.target }}"),
+            ("robots.txt", "User-agent: *\nDisallow: /\n"),
+        ]);
+        let r = Renderer::new(t.path(), site_info()).unwrap();
+        let html = r
+            .render_redirect(&redirect(NameKind::Current, None))
+            .unwrap();
+        assert_eq!(html, "mine u/1/");
+        assert_eq!(r.render_robots().unwrap(), "User-agent: *\nDisallow: /\n");
+        assert!(r
+            .render_sitemap(&Sitemap::default())
+            .unwrap()
+            .contains("<urlset"));
+    }
+
+    #[test]
+    fn an_overriding_theme_template_with_a_typo_names_itself() {
+        let t = theme(&[("sitemap.xml", "\n{{ sitemap.pagez }}")]);
+        let r = Renderer::new(t.path(), site_info()).unwrap();
+        let message = r
+            .render_sitemap(&Sitemap::default())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("sitemap.xml:2"), "{message}");
+        assert!(
+            message.contains(&t.path().display().to_string()),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_404_template_is_required() {
+        let t = theme(&[]);
+        std::fs::remove_file(t.path().join("templates/404.html")).unwrap();
+        let message = Renderer::new(t.path(), site_info())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("404.html"), "{message}");
     }
 }

@@ -82,7 +82,7 @@ impl Sources {
     }
 
     /// `output/...`, `.output.staging-*/...`, `.output.old-*/...` and `.output.spare/...` (see
-    /// `site::output`).
+    /// `staging`).
     fn is_output(&self, path: &Path) -> bool {
         if path.starts_with(&self.output_dir) {
             return true;

@@ -1,0 +1,144 @@
+//! The models of the pages templates are given: site-wide values, index lines, the consent
+//! service's pages and the front-page text. Plain data; it must not read files or render.
+
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+use super::profile::Profile;
+
+/// Site-wide values, available to every template as `site`:
+/// `site.title`, `site.base_url` (absolute, ends with `/`) and `site.root` (the path part of the
+/// base URL, ends with `/`). The default theme links its own files root-relative through
+/// `site.root` (`{{ site.root }}static/style.css`), which works at every page depth, under a path
+/// prefix, and on a local preview server; `site.base_url` is for canonical links.
+#[derive(Debug, Clone)]
+pub struct SiteInfo {
+    pub title: String,
+    pub base_url: url::Url,
+    /// Where the consent service lives (its landing page), when one is configured: pages link
+    /// there to publish or remove a profile.
+    pub service_url: Option<String>,
+}
+
+impl SiteInfo {
+    /// The base URL as a folder: always ending with `/`.
+    pub fn base(&self) -> String {
+        let base = self.base_url.as_str();
+        if base.ends_with('/') {
+            base.to_owned()
+        } else {
+            format!("{base}/")
+        }
+    }
+
+    /// The path of the base URL, always ending with `/`.
+    pub fn root(&self) -> String {
+        let path = self.base_url.path();
+        if path.ends_with('/') {
+            path.to_owned()
+        } else {
+            format!("{path}/")
+        }
+    }
+}
+
+impl Serialize for SiteInfo {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("SiteInfo", 4)?;
+        s.serialize_field("title", &self.title)?;
+        s.serialize_field("base_url", &self.base())?;
+        s.serialize_field("root", &self.root())?;
+        s.serialize_field("service_url", &self.service_url)?;
+        s.end()
+    }
+}
+
+/// A line of the index page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileSummary {
+    pub id: String,
+    pub display_name: String,
+    pub handle: String,
+    pub avatar_url: String,
+    /// `u/<id>/`, relative to the site root.
+    pub path: String,
+}
+
+impl From<&Profile> for ProfileSummary {
+    fn from(p: &Profile) -> Self {
+        ProfileSummary {
+            id: p.id.clone(),
+            display_name: p.display_name.clone(),
+            handle: p.handle.clone(),
+            avatar_url: p.avatar_url.clone(),
+            path: p.path.clone(),
+        }
+    }
+}
+
+/// The consent page of the web service (`landing.html`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LandingPage {
+    /// Where the consent form is sent (GET), e.g. `/login`.
+    pub login_path: String,
+    /// Where a user removes their page, e.g. `/delete`.
+    pub delete_path: String,
+    /// Whether this site offers publishing connected accounts (`discord.scopes`).
+    pub offers_connections: bool,
+    /// Whether this site offers publishing servers (`discord.scopes`).
+    pub offers_guilds: bool,
+}
+
+impl Default for LandingPage {
+    fn default() -> Self {
+        LandingPage {
+            login_path: "/login".into(),
+            delete_path: "/delete".into(),
+            offers_connections: true,
+            offers_guilds: true,
+        }
+    }
+}
+
+/// A result or error page of the web service (`message.html`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessagePage {
+    pub title: String,
+    pub message: String,
+    pub link: Option<Link>,
+    pub is_error: bool,
+}
+
+/// A link on a message page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Link {
+    pub href: String,
+    pub text: String,
+}
+
+/// The front page's text, rendered from Markdown by [`crate::content`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FrontPage {
+    /// Sanitised HTML: inserted into the page as is.
+    pub html: String,
+    /// Plain text of its first paragraph, for `<meta name="description">` and Open Graph.
+    pub description: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::fixtures::site_info;
+
+    #[test]
+    fn site_info_normalises_the_base() {
+        let info = SiteInfo {
+            title: "t".into(),
+            base_url: url::Url::parse("https://x.example/people").unwrap(),
+            service_url: None,
+        };
+        assert_eq!(info.base(), "https://x.example/people/");
+        assert_eq!(info.root(), "/people/");
+        assert_eq!(site_info().root(), "/");
+    }
+}
