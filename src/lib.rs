@@ -20,6 +20,7 @@ pub mod lock;
 pub mod progress;
 pub mod publish;
 pub mod refresh;
+pub mod routes;
 pub mod server;
 pub mod service;
 pub mod site;

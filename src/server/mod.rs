@@ -140,23 +140,8 @@ impl App {
     }
 }
 
-/// `GET /login`: start a consent.
-pub const LOGIN: &str = "login";
-/// `GET /delete`: start a deletion.
-pub const DELETE: &str = "delete";
-/// `GET /callback`: Discord's redirect back.
-pub const CALLBACK: &str = "callback";
-/// `GET /healthz`: the probe.
-pub const HEALTHZ: &str = "healthz";
-/// `GET /static/*`: the theme's files.
-pub const STATIC: &str = "static";
-/// `/webhooks/*`: see [`webhooks`].
-pub const WEBHOOKS: &str = "webhooks";
-
-/// The first path segment of every route besides `/`. [`routes`] answers nothing else, so a
-/// route added without its segment here cannot be reached (and its author notices at once),
-/// rather than be reachable yet missing from the names vanity URLs must not take.
-pub const ROUTE_SEGMENTS: [&str; 6] = [LOGIN, DELETE, CALLBACK, HEALTHZ, STATIC, WEBHOOKS];
+pub use crate::routes::ROUTE_SEGMENTS;
+use crate::routes::{CALLBACK, DELETE, HEALTHZ, LOGIN, STATIC, WEBHOOKS};
 
 /// Passes `/` and paths whose first segment is in [`ROUTE_SEGMENTS`]; rejects the rest as not
 /// found before any route sees them.

@@ -32,12 +32,12 @@ pub const RESERVED: &[&str] = &[
 
 /// Every top-level name a vanity URL never takes: [`RESERVED`], the first path segment of every
 /// route of `strife-gen serve` (in case it shares the site's host; its router answers no other
-/// segment, see [`crate::server::ROUTE_SEGMENTS`]) and the path of `watch`'s preview.
+/// segment, see [`crate::routes::ROUTE_SEGMENTS`]) and the path of `watch`'s preview.
 pub fn reserved_names() -> impl Iterator<Item = &'static str> {
     RESERVED
         .iter()
-        .chain(crate::server::ROUTE_SEGMENTS.iter())
-        .chain(std::iter::once(&crate::watch::PREVIEW_SEGMENT))
+        .chain(crate::routes::ROUTE_SEGMENTS.iter())
+        .chain(std::iter::once(&crate::routes::PREVIEW_SEGMENT))
         .copied()
 }
 

@@ -24,8 +24,7 @@ use warp::{Filter, Reply};
 
 use crate::http_server::{get_or_head, without_body_for_head};
 
-/// The first path segment of everything the preview serves itself; vanity URLs never take it.
-pub const PREVIEW_SEGMENT: &str = "__strife";
+pub use crate::routes::PREVIEW_SEGMENT;
 /// Everything under this path belongs to the preview, never to the site.
 pub const PREVIEW_PREFIX: &str = "/__strife/";
 pub const EVENTS_PATH: &str = "/__strife/events";
