@@ -35,7 +35,7 @@ use crate::jobs::{Batch, JobQueue, Trigger};
 use crate::refresh::{Refresher, Targets};
 use crate::site::render::Renderer;
 use crate::store::{unix_now, Revocation, Store};
-use crate::webhook::{parse_public_key, DiscordVerifier, HmacVerifier};
+use crate::webhook::{DiscordVerifier, HmacVerifier};
 
 use handlers::Page;
 use logins::PendingLogins;
@@ -74,13 +74,9 @@ impl App {
             .redirect_uri
             .as_ref()
             .is_some_and(|uri| uri.url().scheme() == "https");
-        // The key was checked when the config was loaded; an unparsable one disables the route.
-        let discord_verifier = config
-            .discord
-            .public_key
-            .as_deref()
-            .and_then(parse_public_key)
-            .map(|key| DiscordVerifier::new(key, config.webhooks.timestamp_tolerance));
+        let discord_verifier = config.discord.public_key.map(|key| {
+            DiscordVerifier::new(key.verifying_key(), config.webhooks.timestamp_tolerance)
+        });
         let content_security_policy = content_security_policy(config.discord.authorize_url.url());
         App {
             config,
