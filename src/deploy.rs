@@ -1,5 +1,5 @@
-//! Publishing the built site after a build that changed something: either a command of the user's
-//! (`rsync`, `netlify deploy`, ...) or a commit of `output/` to a git branch such as `gh-pages`.
+//! Running a deploy after a build that changed something: the user's command (`rsync`, `netlify
+//! deploy`, ...) or a commit of `output/` to a git branch. Never changes `output/` or the config.
 //!
 //! The git deploy never rewrites history: each deploy is one commit whose parent is the branch's
 //! current head at the remote, pushed without force. Its tree is exactly the output folder, built
@@ -10,36 +10,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde::Deserialize;
-
-use crate::config::{CLIENT_SECRET_VAR, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR};
-
-/// Variables a deploy never needs: `.env` is loaded into our own environment, and whatever runs a
-/// deploy (the user's command, git, its hooks and credential helpers) would otherwise inherit them.
-const SECRET_VARS: [&str; 3] = [CLIENT_SECRET_VAR, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR];
-
-/// `[deploy]` in strife.toml.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeployConfig {
-    /// A program and its arguments, run in the config's folder with `STRIFE_OUTPUT_DIR` set.
-    pub command: Option<Vec<String>>,
-    /// Commit the output folder to a branch of a git remote.
-    pub git: Option<GitTarget>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GitTarget {
-    /// A URL (`https://…`, `git@host:repo`) or a path; relative paths are relative to strife.toml.
-    pub remote: String,
-    #[serde(default = "default_branch")]
-    pub branch: String,
-}
-
-fn default_branch() -> String {
-    "gh-pages".to_owned()
-}
+use crate::config::{DeployConfig, GitTarget, SECRET_VARS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -81,32 +52,9 @@ pub enum DeployOutcome {
     UpToDate,
 }
 
+/// Running a deploy. [`DeployConfig`] is the `[deploy]` section (`crate::config`); how it is
+/// carried out lives here, so the configuration never depends on git or on processes.
 impl DeployConfig {
-    /// Checks the rules serde cannot express; `Err` names the key.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        match (&self.command, &self.git) {
-            (Some(_), Some(_)) => Err(("deploy", "set either `command` or `git`, not both".into())),
-            (Some(command), None) if command.first().is_none_or(|p| p.trim().is_empty()) => {
-                Err(("deploy.command", "must name a program to run".into()))
-            }
-            (None, Some(git)) => git.check(),
-            _ => Ok(()),
-        }
-    }
-
-    pub fn is_enabled(&self) -> bool {
-        self.command.is_some() || self.git.is_some()
-    }
-
-    /// Resolves a path-like git remote against the config's folder.
-    pub fn resolve_paths(&mut self, root: &Path) {
-        if let Some(git) = &mut self.git {
-            if git.is_local_path() && Path::new(&git.remote).is_relative() {
-                git.remote = root.join(&git.remote).to_string_lossy().into_owned();
-            }
-        }
-    }
-
     /// Publishes `output_dir`. `cache_dir` holds the git deploy's private repository.
     pub fn run(
         &self,
@@ -127,38 +75,6 @@ impl DeployConfig {
 }
 
 impl GitTarget {
-    fn check(&self) -> Result<(), (&'static str, String)> {
-        // A value starting with '-' would be read by git as an option.
-        if self.remote.trim().is_empty() || self.remote.starts_with('-') {
-            return Err((
-                "deploy.git.remote",
-                format!("{:?} is not a git remote", self.remote),
-            ));
-        }
-        let valid_branch = !self.branch.is_empty()
-            && !self.branch.starts_with(['-', '/', '.'])
-            && !self.branch.ends_with(['/', '.'])
-            && !self.branch.contains("..")
-            && !self.branch.ends_with(".lock")
-            && self
-                .branch
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-        if !valid_branch {
-            return Err((
-                "deploy.git.branch",
-                format!("{:?} is not a branch name", self.branch),
-            ));
-        }
-        Ok(())
-    }
-
-    /// `https://…`, `ssh://…` and scp-like `user@host:path` are remotes; anything else is a path.
-    fn is_local_path(&self) -> bool {
-        !(self.remote.contains("://")
-            || (self.remote.contains(':') && !self.remote.starts_with('/')))
-    }
-
     fn publish(
         &self,
         output_dir: &Path,
@@ -681,36 +597,5 @@ mod tests {
         f.write("index.html", "hi");
         assert!(matches!(f.deploy(), DeployOutcome::Pushed { .. }));
         assert_clean(&dump);
-    }
-
-    #[test]
-    fn config_rules_name_the_key() {
-        let both = DeployConfig {
-            command: Some(vec!["true".into()]),
-            git: Some(GitTarget {
-                remote: "r".into(),
-                branch: "b".into(),
-            }),
-        };
-        assert_eq!(both.check().unwrap_err().0, "deploy");
-        let empty = DeployConfig {
-            command: Some(vec![]),
-            git: None,
-        };
-        assert_eq!(empty.check().unwrap_err().0, "deploy.command");
-        for (remote, branch, key) in [
-            ("--upload-pack=x", "gh-pages", "deploy.git.remote"),
-            ("r", "a..b", "deploy.git.branch"),
-            ("r", "-x", "deploy.git.branch"),
-        ] {
-            let config = DeployConfig {
-                command: None,
-                git: Some(GitTarget {
-                    remote: remote.into(),
-                    branch: branch.into(),
-                }),
-            };
-            assert_eq!(config.check().unwrap_err().0, key, "{remote} {branch}");
-        }
     }
 }

@@ -95,12 +95,6 @@ impl Window {
     }
 }
 
-/// Parses a hex Ed25519 public key; `None` if it is not 32 bytes or not a point on the curve.
-pub fn parse_public_key(hex_key: &str) -> Option<VerifyingKey> {
-    let bytes: [u8; 32] = hex::decode(hex_key).ok()?.try_into().ok()?;
-    VerifyingKey::from_bytes(&bytes).ok()
-}
-
 /// Verifies Discord's webhook requests: signature, then timestamp window.
 pub struct DiscordVerifier {
     key: VerifyingKey,

@@ -29,7 +29,7 @@ use crate::http_server::{self, get_or_head, without_body_for_head, ConnectionSta
 use crate::service::Service;
 use crate::site::render::Renderer;
 use crate::store::unix_now;
-use crate::webhook::{parse_public_key, DiscordVerifier, HmacVerifier};
+use crate::webhook::{DiscordVerifier, HmacVerifier};
 
 use handlers::Page;
 use logins::PendingLogins;
@@ -64,13 +64,9 @@ impl App {
             .redirect_uri
             .as_ref()
             .is_some_and(|uri| uri.url().scheme() == "https");
-        // The key was checked when the config was loaded; an unparsable one disables the route.
-        let discord_verifier = config
-            .discord
-            .public_key
-            .as_deref()
-            .and_then(parse_public_key)
-            .map(|key| DiscordVerifier::new(key, config.webhooks.timestamp_tolerance));
+        let discord_verifier = config.discord.public_key.map(|key| {
+            DiscordVerifier::new(key.verifying_key(), config.webhooks.timestamp_tolerance)
+        });
         let content_security_policy = content_security_policy(config.discord.authorize_url.url());
         App {
             service,

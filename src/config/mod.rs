@@ -1,35 +1,38 @@
-//! `strife.toml`: the site's configuration, parsed and checked before anything is written.
+//! `strife.toml`: the site's configuration, parsed and checked before anything is written. Owns
+//! the sections' types and rules; never reads a secret, never imports what uses the config.
 //!
-//! Most checks live in the types themselves (URLs, durations, non-zero numbers, known scopes), so
-//! that a bad value is reported by the TOML parser together with its line and column. The few rules
-//! that span several keys are checked afterwards and name the keys involved.
+//! Most checks live in the types themselves (URLs, durations, non-zero numbers, known scopes, the
+//! webhook key), so that a bad value is reported by the TOML parser together with its line and
+//! column. The few rules that span several keys are checked afterwards and name the keys involved.
 //!
-//! Secrets never live in this file: they come from the environment (or a `.env` file beside the
-//! config) when a command needs them, see [`Secrets`].
+//! One file per section (`site`, `discord`, `store`, `server` with `webhooks`, `refresh`,
+//! `deploy`); secrets never live in `strife.toml`: they come from the environment (or a `.env`
+//! file beside the config) when a command needs them, see [`Secrets`] in `env`.
 
-use std::fmt;
-use std::net::SocketAddr;
-use std::num::NonZeroUsize;
+mod deploy;
+mod discord;
+mod env;
+mod http_url;
+mod refresh;
+mod server;
+mod site;
+mod store;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
-use url::Url;
+use serde::Deserialize;
 
-use crate::deploy::DeployConfig;
+pub use deploy::{DeployConfig, GitTarget};
+pub use discord::{DiscordConfig, PublicKey, Scope, KNOWN_SCOPES};
+pub use env::{Secrets, CLIENT_SECRET_VAR, SECRET_VARS, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR};
+pub use http_url::HttpUrl;
+pub use refresh::RefreshConfig;
+pub use server::{ServerConfig, WebhooksConfig};
+pub use site::SiteConfig;
+pub use store::StoreConfig;
+
 use crate::discord::models::Snowflake;
-use crate::fault::Blame;
-
-/// Environment variable holding the Discord application's client secret.
-pub const CLIENT_SECRET_VAR: &str = "STRIFE_DISCORD_CLIENT_SECRET";
-/// Environment variable holding the 32-byte token encryption key, base64.
-pub const TOKEN_KEY_VAR: &str = "STRIFE_TOKEN_KEY";
-/// Environment variable holding the shared secret of the signed refresh hook.
-pub const WEBHOOK_SECRET_VAR: &str = "STRIFE_WEBHOOK_SECRET";
-
-/// The scopes a deployment may offer. `identify` is the profile itself; `connections` and `guilds`
-/// are what a user may opt in to publishing. Anything else (`email`, ...) is refused on purpose.
-pub const KNOWN_SCOPES: [&str; 3] = ["identify", "connections", "guilds"];
 
 /// A configuration problem: always names the file and, where it can, the key and line.
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +57,20 @@ pub enum ConfigError {
 }
 
 /// Every configuration error is fixed in strife.toml or the environment.
-impl Blame for ConfigError {
+impl crate::fault::Blame for ConfigError {
     fn is_users_fault(&self) -> bool {
         true
+    }
+}
+
+/// What a section's own rules say: `Err` holds the key that breaks one and what is wrong with it.
+type SectionCheck = Result<(), (&'static str, String)>;
+
+/// The rule shared by every duration that paces something: zero would spin or refuse everything.
+fn more_than_zero(key: &'static str, value: Duration) -> SectionCheck {
+    match value.is_zero() {
+        true => Err((key, "must be more than 0s".into())),
+        false => Ok(()),
     }
 }
 
@@ -81,242 +95,6 @@ pub struct Config {
     /// The file this was read from.
     #[serde(skip)]
     pub path: PathBuf,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SiteConfig {
-    pub title: String,
-    /// Where the published site lives; page URLs and the consent page's links are built from it.
-    pub base_url: HttpUrl,
-    #[serde(default = "default_theme")]
-    pub theme: String,
-    #[serde(default = "default_output_dir")]
-    pub output_dir: PathBuf,
-    #[serde(default = "default_content_dir")]
-    pub content_dir: PathBuf,
-    #[serde(default = "default_themes_dir")]
-    pub themes_dir: PathBuf,
-    #[serde(default)]
-    pub cname: Option<String>,
-    /// Folder of example snapshots (`<id>.json`) rendered beside real users. Meant for a first run
-    /// and for theme work; leave unset on a published site.
-    #[serde(default)]
-    pub sample_users_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DiscordConfig {
-    /// The application's id; needed by `serve` and by `build` without `--offline`.
-    pub client_id: Option<Snowflake>,
-    pub redirect_uri: Option<HttpUrl>,
-    /// The scopes this deployment offers; users choose among them on the consent page.
-    pub scopes: Vec<Scope>,
-    pub api_base: HttpUrl,
-    pub authorize_url: HttpUrl,
-    pub cdn_base: HttpUrl,
-    /// Hex Ed25519 key of the application, for verifying Discord's webhook events.
-    pub public_key: Option<String>,
-}
-
-impl Default for DiscordConfig {
-    fn default() -> Self {
-        DiscordConfig {
-            client_id: None,
-            redirect_uri: None,
-            scopes: KNOWN_SCOPES.iter().map(|s| Scope(s.to_string())).collect(),
-            api_base: HttpUrl::fixed("https://discord.com/api/v10"),
-            authorize_url: HttpUrl::fixed("https://discord.com/oauth2/authorize"),
-            cdn_base: HttpUrl::fixed("https://cdn.discordapp.com"),
-            public_key: None,
-        }
-    }
-}
-
-impl DiscordConfig {
-    /// `{api_base}/oauth2/token`.
-    pub fn token_url(&self) -> Url {
-        self.api_base.join_path("oauth2/token")
-    }
-
-    /// `{api_base}/oauth2/token/revoke`.
-    pub fn revoke_url(&self) -> Url {
-        self.api_base.join_path("oauth2/token/revoke")
-    }
-
-    pub fn offers(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s.0 == scope)
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StoreConfig {
-    pub path: PathBuf,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            path: PathBuf::from("strife.db"),
-        }
-    }
-}
-
-/// `[server]`: where `serve` listens, and what one client may hold (`serve` and `watch`'s
-/// preview; see [`crate::http_server`]).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    pub bind: SocketAddr,
-    /// Time a client has to send a request's line and headers, from connecting and again after
-    /// each answer; an idle connection is closed then.
-    #[serde(with = "humantime_serde")]
-    pub header_timeout: Duration,
-    /// Time a client has to send a whole request body (the webhook routes).
-    #[serde(with = "humantime_serde")]
-    pub body_timeout: Duration,
-    /// Connections open at once at most; lowered to fit the process's open-file limit.
-    pub max_connections: NonZeroUsize,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(10),
-            max_connections: NonZeroUsize::new(1024).expect("1024 is not zero"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RefreshConfig {
-    /// How often `serve` refreshes everyone and rebuilds, e.g. "6h".
-    #[serde(with = "humantime_serde")]
-    pub interval: Duration,
-    /// How many users are fetched from Discord at the same time.
-    pub concurrency: NonZeroUsize,
-    /// Wait before retrying a user whose refresh failed; doubles with each failure in a row.
-    #[serde(with = "humantime_serde")]
-    pub retry_backoff: Duration,
-    /// The longest wait between retries of a failing user.
-    #[serde(with = "humantime_serde")]
-    pub retry_backoff_max: Duration,
-    /// How long a user waiting for a new consent keeps their last page before it is removed.
-    #[serde(with = "humantime_serde")]
-    pub grace_period: Duration,
-}
-
-impl Default for RefreshConfig {
-    fn default() -> Self {
-        RefreshConfig {
-            interval: Duration::from_secs(6 * 3600),
-            concurrency: NonZeroUsize::new(4).expect("4 is not zero"),
-            retry_backoff: Duration::from_secs(15 * 60),
-            retry_backoff_max: Duration::from_secs(24 * 3600),
-            grace_period: Duration::from_secs(7 * 24 * 3600),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WebhooksConfig {
-    /// How far a signed request's timestamp may be from our clock (either way); signatures seen
-    /// within this window are remembered, so a replayed request is refused.
-    #[serde(with = "humantime_serde")]
-    pub timestamp_tolerance: Duration,
-}
-
-impl Default for WebhooksConfig {
-    fn default() -> Self {
-        WebhooksConfig {
-            timestamp_tolerance: Duration::from_secs(5 * 60),
-        }
-    }
-}
-
-fn default_theme() -> String {
-    "default".to_owned()
-}
-fn default_output_dir() -> PathBuf {
-    PathBuf::from("output")
-}
-fn default_content_dir() -> PathBuf {
-    PathBuf::from("content")
-}
-fn default_themes_dir() -> PathBuf {
-    PathBuf::from("themes")
-}
-
-/// An absolute `http` or `https` URL (anything else is refused while parsing).
-#[derive(Clone, PartialEq, Eq)]
-pub struct HttpUrl(Url);
-
-impl HttpUrl {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let url = Url::parse(text).map_err(|e| format!("{text:?} is not a valid URL: {e}"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(format!("{text:?} must be an http:// or https:// URL"));
-        }
-        Ok(HttpUrl(url))
-    }
-
-    fn fixed(text: &str) -> Self {
-        HttpUrl::parse(text).expect("built-in URL is valid")
-    }
-
-    pub fn url(&self) -> &Url {
-        &self.0
-    }
-
-    /// This URL with `path` appended below its own path, whether or not it ends with a slash.
-    pub fn join_path(&self, path: &str) -> Url {
-        let mut url = self.0.clone();
-        let joined = format!("{}/{}", url.path().trim_end_matches('/'), path);
-        url.set_path(&joined);
-        url
-    }
-}
-
-impl fmt::Debug for HttpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-impl fmt::Display for HttpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for HttpUrl {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        HttpUrl::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// One of [`KNOWN_SCOPES`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope(pub String);
-
-impl<'de> Deserialize<'de> for Scope {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        if KNOWN_SCOPES.contains(&text.as_str()) {
-            Ok(Scope(text))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "unsupported scope {text:?}: expected one of {KNOWN_SCOPES:?}"
-            )))
-        }
-    }
 }
 
 impl Config {
@@ -363,68 +141,16 @@ impl Config {
         }
     }
 
-    /// Rules a single field's type cannot express.
+    /// Each section's own rules, in the order of the file's documentation.
     fn check(&self) -> Result<(), ConfigError> {
-        if self.site.title.trim().is_empty() {
-            return Err(self.invalid("site.title", "must not be empty"));
-        }
-        let theme = &self.site.theme;
-        let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-        if theme.is_empty() || !theme.chars().all(plain) {
-            return Err(self.invalid(
-                "site.theme",
-                format!("{theme:?} must be a folder name (letters, digits, - and _)"),
-            ));
-        }
-        if let Some(cname) = &self.site.cname {
-            let host_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
-            if cname.is_empty() || !cname.chars().all(host_char) {
-                return Err(self.invalid("site.cname", format!("{cname:?} is not a host name")));
-            }
-        }
-        if !self.discord.offers("identify") {
-            return Err(self.invalid(
-                "discord.scopes",
-                "must include \"identify\": a profile page needs the user",
-            ));
-        }
-        if let Some(key) = &self.discord.public_key {
-            let valid = key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit());
-            if !valid {
-                return Err(self.invalid("discord.public_key", "must be 64 hex characters"));
-            }
-            if crate::webhook::parse_public_key(key).is_none() {
-                return Err(self.invalid(
-                    "discord.public_key",
-                    "is not a valid Ed25519 public key (copy it from the Developer Portal's General Information page)",
-                ));
-            }
-        }
-        if self.server.header_timeout.is_zero() {
-            return Err(self.invalid("server.header_timeout", "must be more than 0s"));
-        }
-        if self.server.body_timeout.is_zero() {
-            return Err(self.invalid("server.body_timeout", "must be more than 0s"));
-        }
-        if self.webhooks.timestamp_tolerance.is_zero() {
-            return Err(self.invalid("webhooks.timestamp_tolerance", "must be more than 0s"));
-        }
-        if self.refresh.interval.is_zero() {
-            return Err(self.invalid("refresh.interval", "must be more than 0s"));
-        }
-        if self.refresh.retry_backoff.is_zero() {
-            return Err(self.invalid("refresh.retry_backoff", "must be more than 0s"));
-        }
-        if self.refresh.retry_backoff_max < self.refresh.retry_backoff {
-            return Err(self.invalid(
-                "refresh.retry_backoff_max",
-                "must not be shorter than refresh.retry_backoff",
-            ));
-        }
-        if let Err((key, problem)) = self.deploy.check() {
-            return Err(self.invalid(key, problem));
-        }
-        Ok(())
+        self.site
+            .check()
+            .and_then(|()| self.discord.check())
+            .and_then(|()| self.server.check())
+            .and_then(|()| self.webhooks.check())
+            .and_then(|()| self.refresh.check())
+            .and_then(|()| self.deploy.check())
+            .map_err(|(key, problem)| self.invalid(key, problem))
     }
 
     fn resolve_paths(&mut self) {
@@ -548,83 +274,6 @@ fn resolve_links(path: &Path) -> PathBuf {
         }
     }
     normalize(&absolute)
-}
-
-/// Secrets read from the environment, after loading `.env` beside the config (real environment
-/// variables win over the file).
-pub struct Secrets {
-    client_secret: Option<String>,
-    token_key: Option<String>,
-    webhook_secret: Option<String>,
-}
-
-impl fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Secrets")
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .field("token_key", &self.token_key.as_ref().map(|_| "<redacted>"))
-            .field(
-                "webhook_secret",
-                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
-
-impl Secrets {
-    /// Loads `<config folder>/.env` if present, then reads the variables.
-    pub fn from_env(config: &Config) -> Result<Secrets, ConfigError> {
-        let env_file = config.root().join(".env");
-        if env_file.exists() {
-            dotenvy::from_path(&env_file).map_err(|e| ConfigError::EnvFile {
-                path: env_file.clone(),
-                message: e.to_string(),
-            })?;
-        }
-        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        Ok(Secrets {
-            client_secret: read(CLIENT_SECRET_VAR),
-            token_key: read(TOKEN_KEY_VAR),
-            webhook_secret: read(WEBHOOK_SECRET_VAR),
-        })
-    }
-
-    /// Secrets given directly (tests, embedding).
-    pub fn new(client_secret: Option<String>, token_key: Option<String>) -> Secrets {
-        Secrets {
-            client_secret,
-            token_key,
-            webhook_secret: None,
-        }
-    }
-
-    /// These secrets with the refresh hook's shared secret set.
-    pub fn with_webhook_secret(mut self, secret: impl Into<String>) -> Secrets {
-        self.webhook_secret = Some(secret.into());
-        self
-    }
-
-    /// The refresh hook's shared secret; without it `POST /webhooks/refresh` is disabled.
-    pub fn webhook_secret(&self) -> Option<&str> {
-        self.webhook_secret.as_deref()
-    }
-
-    pub fn client_secret(&self) -> Result<&str, ConfigError> {
-        self.client_secret
-            .as_deref()
-            .ok_or_else(|| ConfigError::Missing {
-                what: CLIENT_SECRET_VAR,
-                hint: "set it in the environment or in a .env file beside strife.toml to your Discord application's client secret".to_owned(),
-            })
-    }
-
-    /// The base64 token key, if one is set; without it a key file beside the database is used.
-    pub fn token_key(&self) -> Option<&str> {
-        self.token_key.as_deref()
-    }
 }
 
 #[cfg(test)]

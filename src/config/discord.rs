@@ -1,0 +1,128 @@
+//! `[discord]`: the application's id, redirect URI, offered scopes, endpoints and webhook public
+//! key. Only the section and its rules: talking to Discord is `crate::discord`'s work.
+
+use std::fmt;
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+use super::{HttpUrl, SectionCheck};
+use crate::discord::models::Snowflake;
+
+/// The scopes a deployment may offer. `identify` is the profile itself; `connections` and `guilds`
+/// are what a user may opt in to publishing. Anything else (`email`, ...) is refused on purpose.
+pub const KNOWN_SCOPES: [&str; 3] = ["identify", "connections", "guilds"];
+
+/// `[discord]` in strife.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    /// The application's id; needed by `serve` and by `build` without `--offline`.
+    pub client_id: Option<Snowflake>,
+    pub redirect_uri: Option<HttpUrl>,
+    /// The scopes this deployment offers; users choose among them on the consent page.
+    pub scopes: Vec<Scope>,
+    pub api_base: HttpUrl,
+    pub authorize_url: HttpUrl,
+    pub cdn_base: HttpUrl,
+    /// The application's Ed25519 key, for verifying Discord's webhook events.
+    pub public_key: Option<PublicKey>,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        DiscordConfig {
+            client_id: None,
+            redirect_uri: None,
+            scopes: KNOWN_SCOPES.iter().map(|s| Scope(s.to_string())).collect(),
+            api_base: HttpUrl::fixed("https://discord.com/api/v10"),
+            authorize_url: HttpUrl::fixed("https://discord.com/oauth2/authorize"),
+            cdn_base: HttpUrl::fixed("https://cdn.discordapp.com"),
+            public_key: None,
+        }
+    }
+}
+
+impl DiscordConfig {
+    /// `{api_base}/oauth2/token`.
+    pub fn token_url(&self) -> Url {
+        self.api_base.join_path("oauth2/token")
+    }
+
+    /// `{api_base}/oauth2/token/revoke`.
+    pub fn revoke_url(&self) -> Url {
+        self.api_base.join_path("oauth2/token/revoke")
+    }
+
+    /// Whether this deployment offers `scope`.
+    pub fn offers(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s.0 == scope)
+    }
+
+    /// Rules a single field's type cannot express; `Err` names the key.
+    pub(super) fn check(&self) -> SectionCheck {
+        if !self.offers("identify") {
+            return Err((
+                "discord.scopes",
+                "must include \"identify\": a profile page needs the user".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One of [`KNOWN_SCOPES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope(pub String);
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if KNOWN_SCOPES.contains(&text.as_str()) {
+            Ok(Scope(text))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "unsupported scope {text:?}: expected one of {KNOWN_SCOPES:?}"
+            )))
+        }
+    }
+}
+
+/// `discord.public_key`: the application's Ed25519 public key, parsed (and checked to be a point
+/// on the curve) when the config is read, so `serve` never meets a key it cannot use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PublicKey(VerifyingKey);
+
+impl PublicKey {
+    /// Parses the hex form the Developer Portal shows; `Err` says what is wrong with it.
+    pub fn parse(hex_key: &str) -> Result<PublicKey, &'static str> {
+        let bytes: [u8; 32] = hex::decode(hex_key)
+            .ok()
+            .filter(|_| hex_key.len() == 64)
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or("must be 64 hex characters")?;
+        VerifyingKey::from_bytes(&bytes).map(PublicKey).map_err(|_| {
+            "is not a valid Ed25519 public key (copy it from the Developer Portal's General Information page)"
+        })
+    }
+
+    /// The key, for checking signatures.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.0
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", hex::encode(self.0.as_bytes()))
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        PublicKey::parse(&text)
+            .map_err(|problem| serde::de::Error::custom(format!("`discord.public_key` {problem}")))
+    }
+}

@@ -1,0 +1,94 @@
+//! The environment side of the configuration: the names of strife-gen's secret variables and
+//! [`Secrets`], read from them (and `.env`). Never reads `strife.toml`, never logs a value.
+
+use std::fmt;
+
+use super::{Config, ConfigError};
+
+/// Environment variable holding the Discord application's client secret.
+pub const CLIENT_SECRET_VAR: &str = "STRIFE_DISCORD_CLIENT_SECRET";
+/// Environment variable holding the 32-byte token encryption key, base64.
+pub const TOKEN_KEY_VAR: &str = "STRIFE_TOKEN_KEY";
+/// Environment variable holding the shared secret of the signed refresh hook.
+pub const WEBHOOK_SECRET_VAR: &str = "STRIFE_WEBHOOK_SECRET";
+
+/// Every secret variable: what a child process (a deploy, its git hooks) must not inherit.
+pub const SECRET_VARS: [&str; 3] = [CLIENT_SECRET_VAR, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR];
+
+/// Secrets read from the environment, after loading `.env` beside the config (real environment
+/// variables win over the file).
+pub struct Secrets {
+    client_secret: Option<String>,
+    token_key: Option<String>,
+    webhook_secret: Option<String>,
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secrets")
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("token_key", &self.token_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl Secrets {
+    /// Loads `<config folder>/.env` if present, then reads the variables.
+    pub fn from_env(config: &Config) -> Result<Secrets, ConfigError> {
+        let env_file = config.root().join(".env");
+        if env_file.exists() {
+            dotenvy::from_path(&env_file).map_err(|e| ConfigError::EnvFile {
+                path: env_file.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Ok(Secrets {
+            client_secret: read(CLIENT_SECRET_VAR),
+            token_key: read(TOKEN_KEY_VAR),
+            webhook_secret: read(WEBHOOK_SECRET_VAR),
+        })
+    }
+
+    /// Secrets given directly (tests, embedding).
+    pub fn new(client_secret: Option<String>, token_key: Option<String>) -> Secrets {
+        Secrets {
+            client_secret,
+            token_key,
+            webhook_secret: None,
+        }
+    }
+
+    /// These secrets with the refresh hook's shared secret set.
+    pub fn with_webhook_secret(mut self, secret: impl Into<String>) -> Secrets {
+        self.webhook_secret = Some(secret.into());
+        self
+    }
+
+    /// The refresh hook's shared secret; without it `POST /webhooks/refresh` is disabled.
+    pub fn webhook_secret(&self) -> Option<&str> {
+        self.webhook_secret.as_deref()
+    }
+
+    /// The Discord application's client secret, which `serve` and an online `build` need.
+    pub fn client_secret(&self) -> Result<&str, ConfigError> {
+        self.client_secret
+            .as_deref()
+            .ok_or_else(|| ConfigError::Missing {
+                what: CLIENT_SECRET_VAR,
+                hint: "set it in the environment or in a .env file beside strife.toml to your Discord application's client secret".to_owned(),
+            })
+    }
+
+    /// The base64 token key, if one is set; without it a key file beside the database is used.
+    pub fn token_key(&self) -> Option<&str> {
+        self.token_key.as_deref()
+    }
+}

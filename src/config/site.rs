@@ -1,0 +1,68 @@
+//! `[site]`: the site's title and public URL, its theme, and the folders a build reads and writes.
+//! Only the section and its own rules: resolving and comparing the paths is `config`'s work.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{HttpUrl, SectionCheck};
+
+/// `[site]` in strife.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    pub title: String,
+    /// Where the published site lives; page URLs and the consent page's links are built from it.
+    pub base_url: HttpUrl,
+    #[serde(default = "default_theme")]
+    pub theme: String,
+    #[serde(default = "default_output_dir")]
+    pub output_dir: PathBuf,
+    #[serde(default = "default_content_dir")]
+    pub content_dir: PathBuf,
+    #[serde(default = "default_themes_dir")]
+    pub themes_dir: PathBuf,
+    #[serde(default)]
+    pub cname: Option<String>,
+    /// Folder of example snapshots (`<id>.json`) rendered beside real users. Meant for a first run
+    /// and for theme work; leave unset on a published site.
+    #[serde(default)]
+    pub sample_users_dir: Option<PathBuf>,
+}
+
+impl SiteConfig {
+    /// Rules a single field's type cannot express; `Err` names the key.
+    pub(super) fn check(&self) -> SectionCheck {
+        if self.title.trim().is_empty() {
+            return Err(("site.title", "must not be empty".into()));
+        }
+        let theme = &self.theme;
+        let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if theme.is_empty() || !theme.chars().all(plain) {
+            return Err((
+                "site.theme",
+                format!("{theme:?} must be a folder name (letters, digits, - and _)"),
+            ));
+        }
+        if let Some(cname) = &self.cname {
+            let host_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+            if cname.is_empty() || !cname.chars().all(host_char) {
+                return Err(("site.cname", format!("{cname:?} is not a host name")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn default_theme() -> String {
+    "default".to_owned()
+}
+fn default_output_dir() -> PathBuf {
+    PathBuf::from("output")
+}
+fn default_content_dir() -> PathBuf {
+    PathBuf::from("content")
+}
+fn default_themes_dir() -> PathBuf {
+    PathBuf::from("themes")
+}
