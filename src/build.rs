@@ -1,3 +1,6 @@
+//! One build of the site as a list of named steps: lock, load inputs, refresh, render, deploy.
+//! It must not open stores or clients itself (the service hands them in) nor know about HTTP.
+//!
 //! One build: optionally refresh everyone from Discord, then render every published user into
 //! the output folder (swapped in whole, so a failed build leaves the previous site as it was).
 

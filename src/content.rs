@@ -1,3 +1,6 @@
+//! Owns the operator's `content/` folder: front page text and per-user additions.
+//! It must not read outside that folder nor let Markdown carry scripts into a page.
+//!
 //! The site's own words, from the `content/` folder (`site.content_dir`):
 //!
 //! - `index.md` — Markdown shown on the front page.

@@ -1,3 +1,6 @@
+//! Owns the token key and sealing/opening of secrets at rest.
+//! It must not log, print or persist a key or a plaintext token anywhere but the key file.
+//!
 //! Encryption of OAuth tokens at rest (XChaCha20-Poly1305).
 //!
 //! Every token is sealed with a fresh random 192-bit nonce, and with the user id and the column name

@@ -1,3 +1,6 @@
+//! Owns which files of an input folder count and that they resolve inside it.
+//! It must not follow a link out of the folder, whatever the caller asks for.
+//!
 //! The site's own input folders (themes, content, sample users): which files in them count, and
 //! how they are read.
 //!

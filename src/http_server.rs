@@ -1,3 +1,6 @@
+//! Owns accepting HTTP/1 connections: timeouts, connection cap, HEAD handling.
+//! It must not know any route; the consent service and the preview bring their own.
+//!
 //! The one HTTP server of strife-gen: `serve`'s consent service and `watch`'s preview both run
 //! their warp filter through [`serve`], which is warp's filter as a hyper service behind our own
 //! accept loop, because warp's server can neither time out slow clients nor cap connections.

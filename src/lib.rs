@@ -1,4 +1,5 @@
 //! strife-gen: public, static profile pages for Discord users who opted in.
+//! The library behind the binary; see the README's "How it is built" for the modules.
 //!
 //! Data flows one way: config → store / Discord → profile model → render → output.
 

@@ -1,3 +1,6 @@
+//! Owns the cross-process build lock of one output folder.
+//! It must not decide where the lock file is (that is `Layout`) nor ever delete it.
+//!
 //! The build lock: one build at a time per output folder, across processes.
 //!
 //! An OS advisory lock (`flock` on Unix, `LockFileEx` on Windows, through `std::fs::File::lock`)

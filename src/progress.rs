@@ -1,3 +1,6 @@
+//! Owns the progress display of long commands on stderr.
+//! It must not affect what a command does; hidden, it does nothing.
+//!
 //! Progress of a long command (`strife-gen build`): a bar on stderr when it is a terminal, a
 //! few plain log lines otherwise (CI logs, cron mails), nothing for background builds.
 //!

@@ -1,3 +1,6 @@
+//! Owns refreshing users: token rotation (committed first), refetching, marking re-consent.
+//! It must not render or publish anything, nor ever delete a user.
+//!
 //! Keeping users' data fresh: refresh their tokens when needed, refetch what they opted in to, and
 //! store the snapshot their page is rendered from.
 //!

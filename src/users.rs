@@ -1,3 +1,6 @@
+//! Owns the text table of `users list`.
+//! It must not print tokens or anything secret.
+//!
 //! `strife-gen users list`: the users table as text.
 
 use time::format_description::well_known::Rfc3339;

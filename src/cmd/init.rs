@@ -1,5 +1,6 @@
 //! `strife-gen init`: a new site in an empty folder, from the files shipped inside the binary
 //! (see [`crate::init`]).
+//! It must not write anything itself: `crate::init` does, into an empty folder only.
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! `strife-gen serve`: open the service online, load the theme for the service's own pages,
 //! listen, and serve until a stop signal. The routes are in [`crate::server`].
+//! It must not hold workflow logic: that is in the service and the routes.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! `strife-gen users`: list the users, or remove one through [`Service::delete`] — the same
 //! deletion (and order) as a user's own `/delete`.
+//! It must not delete or revoke by itself: the service does both, in its one order.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,3 +1,6 @@
+//! Owns Markdown → sanitised HTML for content files.
+//! It must not emit scripts, event handlers or unsafe link schemes.
+//!
 //! Markdown → HTML that is safe to insert into a page as is.
 //!
 //! The site operator's content files are Markdown, but their text often comes from the people on

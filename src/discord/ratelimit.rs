@@ -1,3 +1,6 @@
+//! Owns pacing requests to Discord's buckets and global limit.
+//! It must not send requests itself; the client asks it when to.
+//!
 //! Client-side pacing for Discord's REST rate limits.
 //!
 //! Discord counts invalid requests (401/403/429) and bans IPs that send too many, so the point of

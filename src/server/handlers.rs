@@ -1,3 +1,6 @@
+//! Owns turning consent-service requests into service calls and pages.
+//! It must not hold workflow logic (that is `service`) nor show internals to users.
+//!
 //! The consent service's handlers: plain async functions from request parts to a response.
 //!
 //! Every failure ends in a friendly page with a fitting status code, rendered by the theme; none

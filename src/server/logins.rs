@@ -1,3 +1,6 @@
+//! Owns sign-ins in progress: sealed state cookies, single use, expiring.
+//! It must not keep server memory for a sign-in nobody finished with its cookie.
+//!
 //! Sign-ins in progress: the OAuth `state` values handed out by `/login` and `/delete`, waiting for
 //! Discord to send the browser back to `/callback`.
 //!

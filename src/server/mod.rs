@@ -1,3 +1,6 @@
+//! Owns the consent service's routes, security headers and its run until a stop signal.
+//! It must not do a workflow itself; handlers call the service.
+//!
 //! `strife-gen serve`: the consent service (warp) and the periodic refresh + rebuild.
 //!
 //! Routes, one filter each, composed in [`routes`]:

@@ -1,3 +1,6 @@
+//! Owns the webhook routes: verify, refuse replays, queue work, report jobs.
+//! It must not believe a body before its signature checked out, nor build in the request.
+//!
 //! The webhook routes, under `/webhooks`:
 //!
 //! - `POST /webhooks/discord`: Discord's signed events (Ed25519; needs `discord.public_key`).

@@ -1,3 +1,6 @@
+//! Owns the page model of one profile, built from a snapshot and the consent.
+//! It must not put in anything the user did not opt in to publish.
+//!
 //! The model of one profile page: exactly what a page shows, built from a [`Snapshot`] and the
 //! user's opt-ins. Nothing that is not on the page is in here, so a theme cannot leak it.
 

@@ -1,3 +1,6 @@
+//! Owns making user text safe where HTML escaping does not reach (bidi controls).
+//! It must not change text beyond what safety needs.
+//!
 //! Making user-chosen text safe for the places HTML escaping does not cover: bidirectional
 //! controls where `<bdi>` cannot isolate them, and CSS class names.
 

@@ -1,3 +1,6 @@
+//! Owns what a batch of changed paths means for the site (rebuild, reload config, ignore).
+//! It must not watch or build; it only classifies.
+//!
 //! What a batch of changed paths means for the site: which folders and files are watched for a
 //! configuration, and whether a batch asks for a config reload, a rebuild, or nothing.
 

@@ -1,3 +1,6 @@
+//! Owns notify's watcher and its bridge to tokio.
+//! It must not interpret changes; `changes` does that.
+//!
 //! File watching for `watch`: notify's debounced watcher, bridged to tokio through a channel.
 //!
 //! The debouncer runs on its own thread and hands us batches of changed paths; the watch loop
