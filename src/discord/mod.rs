@@ -7,6 +7,3 @@ pub mod lenient;
 pub mod models;
 pub mod oauth;
 mod ratelimit;
-
-#[cfg(test)]
-mod fake_server;

@@ -1,14 +1,13 @@
 //! The core loop end to end, against the fake Discord: consent through the real warp routes, then
 //! builds that refresh, rotate tokens, fetch and render — and what happens when things go wrong.
 
-mod support;
-
+use crate::support::fixtures::{ada, themes_dir, ADA};
+use crate::support::site::{header, Site};
+use fake_discord::FakeUser;
 use serde_json::json;
 use strife_gen::discord::models::Snowflake;
 use strife_gen::server::routes;
 use strife_gen::store::UserStatus;
-use support::fake_discord::FakeUser;
-use support::site::{ada, header, themes_dir, Site, ADA};
 use warp::http::StatusCode;
 
 #[tokio::test]

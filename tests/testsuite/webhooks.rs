@@ -5,14 +5,16 @@
 //! curl recipe, the one coalescing queue, the build lock, retry backoff and the re-consent grace
 //! period.
 
-mod support;
-
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::fixtures::{ada, binary, site_table, themes_dir, ADA, TOKEN_KEY};
+use crate::support::log::Log;
+use crate::support::site::Site;
+use fake_discord::{FakeUser, CLIENT_SECRET};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -24,9 +26,6 @@ use strife_gen::lock::BuildLock;
 use strife_gen::server::{routes, serve_until, spawn_background_builds, App};
 use strife_gen::site::render::Renderer;
 use strife_gen::store::{unix_now, Store, UserStatus};
-use support::fake_discord::{FakeUser, CLIENT_SECRET};
-use support::log::Log;
-use support::site::{ada, Site, ADA, TOKEN_KEY};
 use warp::http::StatusCode;
 
 const SECRET: &str = "test-webhook-secret";
@@ -1188,20 +1187,17 @@ async fn after_the_grace_period_a_user_waiting_for_reconsent_loses_their_page() 
 #[test]
 fn a_build_by_hand_waits_for_the_build_holding_the_lock() {
     use std::io::Read;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "[site]\ntitle = \"Lock test\"\nbase_url = \"https://example.org/\"\nthemes_dir = \"{}\"\n",
-        support::site::themes_dir().display()
+    let config = site_table(
+        "Lock test",
+        "https://example.org/",
+        &[("themes_dir", &themes_dir())],
     );
     std::fs::write(dir.path().join("strife.toml"), config).unwrap();
     // This test process plays `serve` in the middle of a build.
     let held = BuildLock::acquire(&dir.path().join("output")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strife-gen"))
-        .args(["build", "--offline"])
-        .current_dir(dir.path())
-        .env_remove("STRIFE_CONFIG")
-        .env("STRIFE_LOG", "info")
+    let mut child = binary(dir.path(), &["build", "--offline"])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

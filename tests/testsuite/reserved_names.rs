@@ -2,15 +2,14 @@
 //! reserved names come from the routes and outputs that really exist, checked here against the
 //! real router and a real build.
 
-mod support;
-
 use std::collections::{BTreeSet, HashSet};
 
+use crate::support::fixtures::themes_dir;
+use crate::support::site::Site;
 use strife_gen::config::Config;
 use strife_gen::server::ROUTE_SEGMENTS;
 use strife_gen::site::vanity::{is_reserved, reserved_names};
 use strife_gen::store::Store;
-use support::site::{themes_dir, Site};
 
 type Reply = warp::http::Response<warp::hyper::body::Bytes>;
 
