@@ -3,15 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::fixtures::{binary, repo, sample_users_dir, site_table, themes_dir};
+use crate::support::fixtures::{binary, repo, sample_users_dir, site_table, stderr, themes_dir};
 
 /// Runs the binary in `dir` with a clean environment as far as strife-gen is concerned.
 fn strife(dir: &Path, args: &[&str]) -> Output {
     binary(dir, args).output().expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn stdout(output: &Output) -> String {

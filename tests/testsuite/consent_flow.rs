@@ -345,19 +345,11 @@ async fn delete_revokes_and_removes_the_page_on_the_next_build() {
     );
 }
 
-fn sql(site: &Site, statement: &str) {
-    let conn = rusqlite::Connection::open(&site.config.store.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .unwrap();
-    conn.execute_batch(statement).unwrap();
-}
-
 #[tokio::test]
 async fn a_deletion_that_fails_revokes_nothing_and_can_be_retried() {
     let site = Site::with_ada().await;
     site.sign_in("/login").await;
-    sql(
-        &site,
+    site.sql(
         "CREATE TRIGGER refuse_delete BEFORE DELETE ON users
          BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
     );
@@ -372,7 +364,7 @@ async fn a_deletion_that_fails_revokes_nothing_and_can_be_retried() {
     let stored = site.store.load_tokens(id, &site.refresher.cipher).unwrap();
     assert!(stored.is_some());
 
-    sql(&site, "DROP TRIGGER refuse_delete;");
+    site.sql("DROP TRIGGER refuse_delete;");
     let (status, body) = site.sign_in("/delete").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(site.store.list_users().unwrap().is_empty());

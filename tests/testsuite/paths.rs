@@ -3,7 +3,7 @@
 //! folder that links back to the site, and a foreign output folder, through the real binary.
 #![cfg(unix)]
 
-use crate::support::fixtures::{binary, copy_dir, repo, site_table};
+use crate::support::fixtures::{binary, copy_dir, repo, site_table, stderr};
 use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -66,10 +66,6 @@ impl Site {
         assert!(output.status.success(), "{}", stderr(&output));
         tree(&self.output())
     }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Every file below `dir` (relative path → bytes), links not followed.

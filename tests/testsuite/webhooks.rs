@@ -224,12 +224,6 @@ async fn settle(app: &Arc<App>) {
     assert_eq!(status["state"], "done", "{status}");
 }
 
-fn sql(site: &Site, statement: &str) {
-    let conn = rusqlite::Connection::open(&site.config.store.path).unwrap();
-    conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    conn.execute_batch(statement).unwrap();
-}
-
 // --- Discord events: signatures ----------------------------------------------------------------
 
 #[tokio::test]
@@ -375,8 +369,7 @@ async fn replays_are_refused_after_a_restart_on_both_routes() {
 #[tokio::test]
 async fn without_the_store_a_signed_request_is_refused_not_accepted_unchecked() {
     let site = site_at(fixture_time()).await;
-    sql(
-        &site,
+    site.sql(
         "CREATE TRIGGER refuse_records BEFORE INSERT ON seen_signatures
          BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
     );
@@ -386,7 +379,7 @@ async fn without_the_store_a_signed_request_is_refused_not_accepted_unchecked() 
     assert_eq!(hook.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(error_text(&hook).contains("try again"), "{hook:?}");
     // Nothing was recorded: once the store works again, the same requests pass (once).
-    sql(&site, "DROP TRIGGER refuse_records;");
+    site.sql("DROP TRIGGER refuse_records;");
     assert_eq!(
         post_discord(&site.app, &fixture("ping")).await.status(),
         StatusCode::NO_CONTENT
@@ -465,13 +458,10 @@ async fn deauthorize_revokes_deletes_tokens_and_removes_the_page() {
     settle(&site.app).await;
     assert!(site.page(ADA).is_some());
     // She consented before removing the app (the fixture's event is from 2026-01-01).
-    sql(
-        &site,
-        &format!(
-            "UPDATE users SET status_since = {} WHERE id = '{ADA}'",
-            fixture_time() - 60
-        ),
-    );
+    site.sql(&format!(
+        "UPDATE users SET status_since = {} WHERE id = '{ADA}'",
+        fixture_time() - 60
+    ));
 
     let reply = post_discord(&site.app, &fixture("deauthorized")).await;
     assert_eq!(reply.status(), StatusCode::NO_CONTENT);
@@ -574,14 +564,11 @@ async fn a_failed_revocation_retries_its_whole_batch() {
         .unwrap();
     site.fake
         .update_user(ADA, json!({"global_name": "Countess Lovelace"}));
-    sql(
-        &site,
-        &format!(
-            "CREATE TRIGGER refuse_revoke BEFORE UPDATE OF status ON users
+    site.sql(&format!(
+        "CREATE TRIGGER refuse_revoke BEFORE UPDATE OF status ON users
              WHEN NEW.id = '{XENA}' AND NEW.status = 'revoked'
              BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"
-        ),
-    );
+    ));
     // A render waits for the lock this test holds, so what follows coalesces into one batch.
     let builds = site.app.jobs.builds();
     let blocker = site.app.jobs.submit(Trigger::Render);
@@ -608,7 +595,7 @@ async fn a_failed_revocation_retries_its_whole_batch() {
 
     // Once the store takes writes again, the whole batch runs: both revocations, the refresh and
     // the render.
-    sql(&site, "DROP TRIGGER refuse_revoke;");
+    site.sql("DROP TRIGGER refuse_revoke;");
     wait_until("the failed revocation was retried", || {
         site.status(XENA) == UserStatus::Revoked
     })
@@ -1149,10 +1136,9 @@ async fn a_failing_user_is_not_retried_before_their_next_attempt() {
     assert!(site.page(ADA).is_some(), "her last page stays meanwhile");
 
     // Once due (and Discord answers again), she is refreshed and the count resets.
-    sql(
-        &site,
-        &format!("UPDATE users SET next_attempt_at = 0 WHERE id = '{ADA}'"),
-    );
+    site.sql(&format!(
+        "UPDATE users SET next_attempt_at = 0 WHERE id = '{ADA}'"
+    ));
     site.fake
         .update_user(ADA, json!({"global_name": "Back Again"}));
     let summary = site.build().await;
@@ -1173,10 +1159,9 @@ async fn after_the_grace_period_a_user_waiting_for_reconsent_loses_their_page() 
     assert!(site.page(ADA).is_some(), "within the grace period");
 
     let eight_days_ago = strife_gen::store::unix_now() - 8 * 86400;
-    sql(
-        &site,
-        &format!("UPDATE users SET status_since = {eight_days_ago} WHERE id = '{ADA}'"),
-    );
+    site.sql(&format!(
+        "UPDATE users SET status_since = {eight_days_ago} WHERE id = '{ADA}'"
+    ));
     site.build().await;
     assert!(site.page(ADA).is_none(), "removed after the grace period");
     let listed = site.store.list_users().unwrap();

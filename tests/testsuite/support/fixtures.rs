@@ -3,7 +3,7 @@
 //! File-based fixtures stay under `tests/fixtures/`; nothing here starts a server.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use fake_discord::{FakeDiscord, FakeUser, CLIENT_SECRET};
 use serde_json::json;
@@ -107,4 +107,9 @@ pub fn with_secrets(command: &mut Command) -> &mut Command {
     command
         .env("STRIFE_DISCORD_CLIENT_SECRET", CLIENT_SECRET)
         .env("STRIFE_TOKEN_KEY", TOKEN_KEY)
+}
+
+/// What a run of the binary wrote to its standard error (its log), as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }

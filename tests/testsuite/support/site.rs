@@ -161,6 +161,15 @@ impl Site {
         std::fs::read_to_string(self.root.join("output/u").join(id).join("index.html")).ok()
     }
 
+    /// Runs `statement` (SQL) on the site's store from a connection of its own, the way another
+    /// process would (to break or inspect the store behind the service's back).
+    pub fn sql(&self, statement: &str) {
+        let conn = rusqlite::Connection::open(&self.config.store.path).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        conn.execute_batch(statement).unwrap();
+    }
+
     /// The stored status of the user `id`.
     pub fn status(&self, id: &str) -> UserStatus {
         self.store
