@@ -511,7 +511,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::discord::fake_server::{FakeServer, Reply};
+    use fake_discord::scripted::{FakeServer, Reply};
 
     const USER: &str = r#"{"id":"80351110224678912","username":"nelly","discriminator":"0","global_name":"Nelly","avatar":null}"#;
 

@@ -10,6 +10,3 @@ pub mod lenient;
 pub mod models;
 pub mod oauth;
 mod ratelimit;
-
-#[cfg(test)]
-mod fake_server;

@@ -460,7 +460,7 @@ mod tests {
 
     use super::*;
     use crate::discord::client::{ClientOptions, DiscordClient};
-    use crate::discord::fake_server::{FakeServer, Recorded, Reply};
+    use fake_discord::scripted::{FakeServer, Recorded, Reply};
 
     const TOKENS: &str = r#"{"access_token":"acc-SECRET","token_type":"Bearer","expires_in":604800,"refresh_token":"ref-SECRET","scope":"identify connections"}"#;
 

@@ -1,14 +1,13 @@
 //! The core loop end to end, against the fake Discord: consent through the real warp routes, then
 //! builds that refresh, rotate tokens, fetch and render — and what happens when things go wrong.
 
-mod support;
-
+use crate::support::fixtures::{ada, themes_dir, ADA};
+use crate::support::site::{header, Site};
+use fake_discord::FakeUser;
 use serde_json::json;
 use strife_gen::discord::models::Snowflake;
 use strife_gen::server::routes;
 use strife_gen::store::UserStatus;
-use support::fake_discord::FakeUser;
-use support::site::{ada, header, themes_dir, Site, ADA};
 use warp::http::StatusCode;
 
 #[tokio::test]
@@ -97,8 +96,8 @@ async fn a_broken_theme_fails_the_build_before_any_token_is_rotated() {
     config.site.themes_dir = themes;
     config.site.theme = "broken".into();
     let secrets = strife_gen::config::Secrets::new(
-        Some(support::fake_discord::CLIENT_SECRET.into()),
-        Some(support::site::TOKEN_KEY.into()),
+        Some(fake_discord::CLIENT_SECRET.into()),
+        Some(crate::support::fixtures::TOKEN_KEY.into()),
     );
     let service = strife_gen::service::Service::open(config.into(), &secrets).unwrap();
     let options = strife_gen::build::BuildOptions {
@@ -353,19 +352,11 @@ async fn delete_revokes_and_removes_the_page_on_the_next_build() {
     );
 }
 
-fn sql(site: &Site, statement: &str) {
-    let conn = rusqlite::Connection::open(&site.config.store.path).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .unwrap();
-    conn.execute_batch(statement).unwrap();
-}
-
 #[tokio::test]
 async fn a_deletion_that_fails_revokes_nothing_and_can_be_retried() {
     let site = Site::with_ada().await;
     site.sign_in("/login").await;
-    sql(
-        &site,
+    site.sql(
         "CREATE TRIGGER refuse_delete BEFORE DELETE ON users
          BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
     );
@@ -380,7 +371,7 @@ async fn a_deletion_that_fails_revokes_nothing_and_can_be_retried() {
     let stored = site.store().load_tokens(id, site.cipher()).unwrap();
     assert!(stored.is_some());
 
-    sql(&site, "DROP TRIGGER refuse_delete;");
+    site.sql("DROP TRIGGER refuse_delete;");
     let (status, body) = site.sign_in("/delete").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(site.store().list_users().unwrap().is_empty());

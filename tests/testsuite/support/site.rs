@@ -1,10 +1,10 @@
 //! A site in a temporary folder wired to the fake Discord, with the real service routes: what
 //! the integration tests drive consents, builds and webhooks through.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::json;
+use fake_discord::{FakeDiscord, CLIENT_SECRET};
 use strife_gen::build::{self, BuildError, BuildOptions, BuildSummary};
 use strife_gen::config::{Config, Secrets};
 use strife_gen::crypto::TokenCipher;
@@ -17,11 +17,9 @@ use strife_gen::site::render::Renderer;
 use strife_gen::store::{Store, UserStatus};
 use warp::http::StatusCode;
 
-use super::fake_discord::{FakeDiscord, FakeUser, CLIENT_ID, CLIENT_SECRET};
+use super::fixtures::{ada, discord_table, site_table, themes_dir, ADA, TOKEN_KEY};
 
-pub const ADA: &str = "81384788765712384";
-pub const TOKEN_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
+/// A site in a temporary folder: its config, store, refresher and service, and its fake Discord.
 pub struct Site {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
@@ -29,10 +27,6 @@ pub struct Site {
     pub service: Arc<Service>,
     pub app: Arc<App>,
     pub fake: FakeDiscord,
-}
-
-pub fn themes_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("themes")
 }
 
 impl Site {
@@ -44,6 +38,7 @@ impl Site {
         site
     }
 
+    /// A site whose fake Discord knows nobody yet.
     pub async fn new() -> Site {
         Site::with(|config| config, |app| app).await
     }
@@ -67,25 +62,17 @@ impl Site {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_owned();
         let text = format!(
-            r#"
-[site]
-title = "Test profiles"
-base_url = "https://profiles.example.org/"
-themes_dir = "{themes}"
-
-[discord]
-client_id = "{CLIENT_ID}"
-redirect_uri = "https://profiles.example.org/callback"
-api_base = "{api}"
-authorize_url = "{authorize}"
-cdn_base = "https://cdn.example.org"
-
-[refresh]
-concurrency = 3
-"#,
-            themes = themes_dir().display(),
-            api = fake.api_base(),
-            authorize = fake.authorize_url(),
+            "{site}\n{discord}\n[refresh]\nconcurrency = 3\n",
+            site = site_table(
+                "Test profiles",
+                "https://profiles.example.org/",
+                &[("themes_dir", &themes_dir())],
+            ),
+            discord = discord_table(
+                &fake,
+                "https://profiles.example.org/callback",
+                Some("https://cdn.example.org"),
+            ),
         );
         std::fs::write(root.join("strife.toml"), edit_config(text)).unwrap();
         let config = Arc::new(Config::load(&root.join("strife.toml")).unwrap());
@@ -133,6 +120,7 @@ concurrency = 3
             .await
     }
 
+    /// The whole browser round trip: our /login (or /delete), Discord's authorize, our /callback.
     pub async fn sign_in(&self, start: &str) -> (StatusCode, String) {
         let filter = routes(self.app.clone());
         let started = warp::test::request().path(start).reply(&filter).await;
@@ -192,10 +180,21 @@ concurrency = 3
         render_offline(&self.config).await
     }
 
+    /// The published page of the user `id`, if there is one.
     pub fn page(&self, id: &str) -> Option<String> {
         std::fs::read_to_string(self.root.join("output/u").join(id).join("index.html")).ok()
     }
 
+    /// Runs `statement` (SQL) on the site's store from a connection of its own, the way another
+    /// process would (to break or inspect the store behind the service's back).
+    pub fn sql(&self, statement: &str) {
+        let conn = rusqlite::Connection::open(&self.config.store.path).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        conn.execute_batch(statement).unwrap();
+    }
+
+    /// The stored status of the user `id`.
     pub fn status(&self, id: &str) -> UserStatus {
         self.store()
             .user(Snowflake::parse(id).unwrap())
@@ -205,21 +204,9 @@ concurrency = 3
     }
 }
 
+/// The header `name` of `reply`, as text.
 pub fn header(reply: &warp::http::Response<warp::hyper::body::Bytes>, name: &str) -> String {
     reply.headers()[name].to_str().unwrap().to_owned()
-}
-
-pub fn ada() -> FakeUser {
-    let mut user = FakeUser::new(ADA, "ada");
-    user.user["global_name"] = json!("Ada Lovelace");
-    user.connections = vec![
-        json!({"id": "ada-gh", "name": "ada-gh", "type": "github", "verified": true, "visibility": 1}),
-        json!({"id": "secret", "name": "ada-private", "type": "reddit", "verified": true, "visibility": 0}),
-    ];
-    user.guilds = vec![
-        json!({"id": "300000000000000001", "name": "Analytical Engines", "icon": null, "owner": true, "permissions": "0", "features": []}),
-    ];
-    user
 }
 
 /// `strife-gen build --offline` of the site `config` describes.

@@ -2,14 +2,13 @@
 //! reserved names come from the routes and outputs that really exist, checked here against the
 //! real router and a real build.
 
-mod support;
-
 use std::collections::{BTreeSet, HashSet};
 
+use crate::support::fixtures::themes_dir;
+use crate::support::site::Site;
 use strife_gen::config::Config;
 use strife_gen::server::ROUTE_SEGMENTS;
 use strife_gen::site::vanity::{is_reserved, reserved_names};
-use support::site::{themes_dir, Site};
 
 type Reply = warp::http::Response<warp::hyper::body::Bytes>;
 
@@ -91,7 +90,7 @@ fn every_top_level_output_of_a_build_is_reserved() {
     );
     std::fs::write(dir.path().join("strife.toml"), text).unwrap();
     let config = std::sync::Arc::new(Config::load(&dir.path().join("strife.toml")).unwrap());
-    support::site::render_offline_blocking(&config).unwrap();
+    crate::support::site::render_offline_blocking(&config).unwrap();
     let none = HashSet::new();
     let mut outputs = Vec::new();
     for entry in std::fs::read_dir(&config.site.output_dir).unwrap() {

@@ -2,11 +2,9 @@
 //! never does what only a real visit may do: `HEAD /callback` (a link prefetcher, a chat client's
 //! preview) must not burn a sign-in.
 
-mod support;
-
+use crate::support::site::{header, Site};
 use strife_gen::jobs::Trigger;
 use strife_gen::server::routes;
-use support::site::{header, Site};
 use warp::http::StatusCode;
 
 /// `HEAD path` answers what `GET path` answers, without the body but with its length.

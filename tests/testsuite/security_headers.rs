@@ -4,9 +4,7 @@
 //! browsers check `form-action` against that redirect too: the policy must name exactly the
 //! authorize URL's origin (and nothing wider), or signing in does nothing.
 
-mod support;
-
-use support::site::Site;
+use crate::support::site::Site;
 use warp::http::StatusCode;
 
 /// The policy with `form_action` as its `form-action` sources; every other directive is fixed.

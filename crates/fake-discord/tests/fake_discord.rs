@@ -1,15 +1,14 @@
-//! Exercises the fake Discord itself with plain HTTP, so that the other test binaries can trust it.
-
-mod support;
+//! Exercises the fake Discord itself with plain HTTP, so that the tests that use it can trust it.
+//! It checks the fake only: nothing of strife-gen is used here.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use fake_discord::{FakeDiscord, FakeUser, CLIENT_ID, CLIENT_SECRET};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use reqwest::{redirect, Client, Response, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::fake_discord::{self, FakeDiscord, FakeUser, CLIENT_ID, CLIENT_SECRET};
 
 const ALICE: &str = "80351110224678912";
 const BOB: &str = "80351110224678913";

@@ -5,14 +5,16 @@
 //! curl recipe, the one coalescing queue, the build lock, retry backoff and the re-consent grace
 //! period.
 
-mod support;
-
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::fixtures::{ada, binary, site_table, themes_dir, ADA, TOKEN_KEY};
+use crate::support::log::Log;
+use crate::support::site::Site;
+use fake_discord::{FakeUser, CLIENT_SECRET};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -26,9 +28,6 @@ use strife_gen::server::{routes, serve_until, App};
 use strife_gen::service::Service;
 use strife_gen::site::render::Renderer;
 use strife_gen::store::{unix_now, UserStatus};
-use support::fake_discord::{FakeUser, CLIENT_SECRET};
-use support::log::Log;
-use support::site::{ada, render_offline_blocking, Site, ADA, TOKEN_KEY};
 use warp::http::StatusCode;
 
 const SECRET: &str = "test-webhook-secret";
@@ -226,12 +225,6 @@ async fn settle(app: &Arc<App>) {
     assert_eq!(status["state"], "done", "{status}");
 }
 
-fn sql(site: &Site, statement: &str) {
-    let conn = rusqlite::Connection::open(&site.config.store.path).unwrap();
-    conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    conn.execute_batch(statement).unwrap();
-}
-
 // --- Discord events: signatures ----------------------------------------------------------------
 
 #[tokio::test]
@@ -377,8 +370,7 @@ async fn replays_are_refused_after_a_restart_on_both_routes() {
 #[tokio::test]
 async fn without_the_store_a_signed_request_is_refused_not_accepted_unchecked() {
     let site = site_at(fixture_time()).await;
-    sql(
-        &site,
+    site.sql(
         "CREATE TRIGGER refuse_records BEFORE INSERT ON seen_signatures
          BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
     );
@@ -388,7 +380,7 @@ async fn without_the_store_a_signed_request_is_refused_not_accepted_unchecked() 
     assert_eq!(hook.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(error_text(&hook).contains("try again"), "{hook:?}");
     // Nothing was recorded: once the store works again, the same requests pass (once).
-    sql(&site, "DROP TRIGGER refuse_records;");
+    site.sql("DROP TRIGGER refuse_records;");
     assert_eq!(
         post_discord(&site.app, &fixture("ping")).await.status(),
         StatusCode::NO_CONTENT
@@ -467,13 +459,10 @@ async fn deauthorize_revokes_deletes_tokens_and_removes_the_page() {
     settle(&site.app).await;
     assert!(site.page(ADA).is_some());
     // She consented before removing the app (the fixture's event is from 2026-01-01).
-    sql(
-        &site,
-        &format!(
-            "UPDATE users SET status_since = {} WHERE id = '{ADA}'",
-            fixture_time() - 60
-        ),
-    );
+    site.sql(&format!(
+        "UPDATE users SET status_since = {} WHERE id = '{ADA}'",
+        fixture_time() - 60
+    ));
 
     let reply = post_discord(&site.app, &fixture("deauthorized")).await;
     assert_eq!(reply.status(), StatusCode::NO_CONTENT);
@@ -577,14 +566,11 @@ async fn a_failed_revocation_retries_its_whole_batch() {
         .unwrap();
     site.fake
         .update_user(ADA, json!({"global_name": "Countess Lovelace"}));
-    sql(
-        &site,
-        &format!(
-            "CREATE TRIGGER refuse_revoke BEFORE UPDATE OF status ON users
+    site.sql(&format!(
+        "CREATE TRIGGER refuse_revoke BEFORE UPDATE OF status ON users
              WHEN NEW.id = '{XENA}' AND NEW.status = 'revoked'
              BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"
-        ),
-    );
+    ));
     // A render waits for the lock this test holds, so what follows coalesces into one batch.
     let builds = site.app.service().jobs().builds();
     let blocker = site.app.service().jobs().submit(Trigger::Render);
@@ -615,7 +601,7 @@ async fn a_failed_revocation_retries_its_whole_batch() {
 
     // Once the store takes writes again, the whole batch runs: both revocations, the refresh and
     // the render.
-    sql(&site, "DROP TRIGGER refuse_revoke;");
+    site.sql("DROP TRIGGER refuse_revoke;");
     wait_until("the failed revocation was retried", || {
         site.status(XENA) == UserStatus::Revoked
     })
@@ -1110,8 +1096,9 @@ async fn builds_on_one_output_never_overlap() {
                 .with_writer(move || log.clone())
                 .with_ansi(false)
                 .finish();
-            let result =
-                tracing::subscriber::with_default(subscriber, || render_offline_blocking(&config));
+            let result = tracing::subscriber::with_default(subscriber, || {
+                crate::support::site::render_offline_blocking(&config)
+            });
             events.lock().unwrap().push("render finished");
             result.map(|summary| summary.profiles)
         })
@@ -1134,7 +1121,9 @@ async fn builds_on_one_output_never_overlap() {
     let renders: Vec<_> = (0..2)
         .map(|_| {
             let config = site.config.clone();
-            std::thread::spawn(move || render_offline_blocking(&config).map(|s| s.profiles))
+            std::thread::spawn(move || {
+                crate::support::site::render_offline_blocking(&config).map(|s| s.profiles)
+            })
         })
         .collect();
     for render in renders {
@@ -1166,10 +1155,9 @@ async fn a_failing_user_is_not_retried_before_their_next_attempt() {
     assert!(site.page(ADA).is_some(), "her last page stays meanwhile");
 
     // Once due (and Discord answers again), she is refreshed and the count resets.
-    sql(
-        &site,
-        &format!("UPDATE users SET next_attempt_at = 0 WHERE id = '{ADA}'"),
-    );
+    site.sql(&format!(
+        "UPDATE users SET next_attempt_at = 0 WHERE id = '{ADA}'"
+    ));
     site.fake
         .update_user(ADA, json!({"global_name": "Back Again"}));
     let summary = site.build().await;
@@ -1190,10 +1178,9 @@ async fn after_the_grace_period_a_user_waiting_for_reconsent_loses_their_page() 
     assert!(site.page(ADA).is_some(), "within the grace period");
 
     let eight_days_ago = strife_gen::store::unix_now() - 8 * 86400;
-    sql(
-        &site,
-        &format!("UPDATE users SET status_since = {eight_days_ago} WHERE id = '{ADA}'"),
-    );
+    site.sql(&format!(
+        "UPDATE users SET status_since = {eight_days_ago} WHERE id = '{ADA}'"
+    ));
     site.build().await;
     assert!(site.page(ADA).is_none(), "removed after the grace period");
     let listed = site.store().list_users().unwrap();
@@ -1204,21 +1191,18 @@ async fn after_the_grace_period_a_user_waiting_for_reconsent_loses_their_page() 
 #[test]
 fn a_build_by_hand_waits_for_the_build_holding_the_lock() {
     use std::io::Read;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "[site]\ntitle = \"Lock test\"\nbase_url = \"https://example.org/\"\nthemes_dir = \"{}\"\n",
-        support::site::themes_dir().display()
+    let config = site_table(
+        "Lock test",
+        "https://example.org/",
+        &[("themes_dir", &themes_dir())],
     );
     std::fs::write(dir.path().join("strife.toml"), config).unwrap();
     // This test process plays `serve` in the middle of a build.
     let (lock, output) = (dir.path().join("output.lock"), dir.path().join("output"));
     let held = BuildLock::acquire(&lock, &output).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strife-gen"))
-        .args(["build", "--offline"])
-        .current_dir(dir.path())
-        .env_remove("STRIFE_CONFIG")
-        .env("STRIFE_LOG", "info")
+    let mut child = binary(dir.path(), &["build", "--offline"])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

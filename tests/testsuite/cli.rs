@@ -3,25 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::fixtures::{binary, repo, sample_users_dir, site_table, stderr, themes_dir};
 
 /// Runs the binary in `dir` with a clean environment as far as strife-gen is concerned.
 fn strife(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strife-gen"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("STRIFE_DISCORD_CLIENT_SECRET")
-        .env_remove("STRIFE_TOKEN_KEY")
-        .env_remove("STRIFE_CONFIG")
-        .env("STRIFE_LOG", "info")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    binary(dir, args).output().expect("the binary runs")
 }
 
 fn stdout(output: &Output) -> String {
@@ -31,17 +17,15 @@ fn stdout(output: &Output) -> String {
 /// A site folder whose config uses the repository's themes and example users.
 fn site_with(extra: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"[site]
-title = "CLI test"
-base_url = "https://example.org/people/"
-themes_dir = "{themes}"
-sample_users_dir = "{samples}"
-{extra}"#,
-        themes = repo().join("themes").display(),
-        samples = repo().join("examples/users").display(),
+    let site = site_table(
+        "CLI test",
+        "https://example.org/people/",
+        &[
+            ("themes_dir", &themes_dir()),
+            ("sample_users_dir", &sample_users_dir()),
+        ],
     );
-    std::fs::write(dir.path().join("strife.toml"), config).unwrap();
+    std::fs::write(dir.path().join("strife.toml"), format!("{site}{extra}")).unwrap();
     let root = dir.path().to_owned();
     (dir, root)
 }

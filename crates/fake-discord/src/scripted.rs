@@ -1,7 +1,8 @@
-//! A tiny scripted HTTP server for the Discord client and OAuth tests (test builds only).
+//! A scripted HTTP server for unit tests of a Discord client: it records every request and answers
+//! with whatever the test's responder returns. It knows nothing of Discord: no state, no routes.
 //!
-//! It listens on `127.0.0.1:0`, records every request it gets and answers with whatever the test's
-//! responder returns for it. Nothing leaves the machine.
+//! It listens on `127.0.0.1:0` as a task of the current tokio runtime and stops with it. Nothing
+//! leaves the machine.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,14 +15,20 @@ use warp::Filter;
 /// One request as the fake server saw it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// The HTTP method.
     pub method: Method,
+    /// The path, without the query.
     pub path: String,
+    /// The raw query string, without `?` (empty when there was none).
     pub query: String,
+    /// Every header as sent.
     pub headers: HeaderMap,
+    /// The body, read as UTF-8 (lossily).
     pub body: String,
 }
 
 impl Recorded {
+    /// The header `name`, when it is there and readable as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -33,6 +40,7 @@ impl Recorded {
             .collect()
     }
 
+    /// The first value of `key` in the form body.
     pub fn form_value(&self, key: &str) -> Option<String> {
         self.form()
             .into_iter()
@@ -40,6 +48,7 @@ impl Recorded {
             .map(|(_, v)| v)
     }
 
+    /// The first value of `key` in the query.
     pub fn query_value(&self, key: &str) -> Option<String> {
         url::form_urlencoded::parse(self.query.as_bytes())
             .into_owned()
@@ -50,12 +59,16 @@ impl Recorded {
 
 /// What a responder returns: status, extra headers, body.
 pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
+    /// Headers besides the content type, in order.
     pub headers: Vec<(String, String)>,
+    /// The body, as is.
     pub body: String,
 }
 
 impl Reply {
+    /// `body` (JSON or not: tests send broken bodies too) labelled `application/json`.
     pub fn json(status: u16, body: impl Into<String>) -> Self {
         Reply {
             status,
@@ -64,6 +77,7 @@ impl Reply {
         }
     }
 
+    /// Adds the header `name`.
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_owned(), value.into()));
         self
@@ -73,7 +87,9 @@ impl Reply {
 /// Called with the request and its 0-based index among all requests the server got.
 type Responder = dyn Fn(&Recorded, usize) -> Reply + Send + Sync;
 
+/// A running scripted server.
 pub struct FakeServer {
+    /// `127.0.0.1:PORT`.
     pub addr: SocketAddr,
     requests: Arc<Mutex<Vec<Recorded>>>,
 }
@@ -115,15 +131,18 @@ impl FakeServer {
         FakeServer { addr, requests }
     }
 
+    /// `http://127.0.0.1:PORT{path}`.
     pub fn url(&self, path: &str) -> url::Url {
         url::Url::parse(&format!("http://{}{}", self.addr, path)).unwrap()
     }
 
+    /// Every request so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
 }
 
+/// The HTTP response of a test's [`Reply`].
 fn to_response(reply: Reply) -> Response<Vec<u8>> {
     let mut builder = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
     for (name, value) in &reply.headers {

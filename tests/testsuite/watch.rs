@@ -2,10 +2,7 @@
 //! and recover, bursts are debounced, editor temp files are ignored, and open pages are told to
 //! reload. Every wait is a bounded poll; nothing asserts on timings.
 
-#[path = "support/files.rs"]
-mod files;
-
-use files::{copy_dir, repo};
+use crate::support::fixtures::{binary, copy_dir, repo, sample_users_dir, site_table};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,10 +44,12 @@ impl Site {
 
     /// The config with another `base_url` and `extra` TOML after the `[site]` table.
     fn write_config_with(&self, title: &str, base_url: &str, extra: &str) {
-        let config = format!(
-            "[site]\ntitle = \"{title}\"\nbase_url = \"{base_url}\"\nsample_users_dir = \"{}\"\n{extra}",
-            repo().join("examples/users").display()
+        let site = site_table(
+            title,
+            base_url,
+            &[("sample_users_dir", &sample_users_dir())],
         );
+        let config = format!("{site}{extra}");
         std::fs::write(self.config_path(), config).unwrap();
     }
 
@@ -392,15 +391,12 @@ async fn the_binary_serves_and_stops_on_ctrl_c() {
     use tokio::io::{AsyncBufReadExt, BufReader};
 
     let site = Site::new();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_strife-gen"))
-        .args(["watch", "--port", "0", "--no-open"])
-        .current_dir(site.root())
-        .env_remove("STRIFE_CONFIG")
-        .env("STRIFE_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child =
+        tokio::process::Command::from(binary(site.root(), &["watch", "--port", "0", "--no-open"]))
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let find_url = async {
         while let Some(line) = lines.next_line().await.unwrap() {

@@ -6,20 +6,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::fake_discord::CLIENT_SECRET;
-use super::site::TOKEN_KEY;
+use super::fixtures::{binary, in_site, with_secrets};
 
 /// `strife-gen <args>` in `root`, with the secrets the fake Discord and the test store expect.
 pub fn strife(root: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_strife-gen"));
-    command
-        .args(args)
-        .current_dir(root)
-        .env("STRIFE_DISCORD_CLIENT_SECRET", CLIENT_SECRET)
-        .env("STRIFE_TOKEN_KEY", TOKEN_KEY)
-        .env("STRIFE_LOG", "info");
+    let mut command = binary(root, args);
+    with_secrets(&mut command);
     command
 }
 
@@ -30,12 +25,33 @@ pub struct Service {
     /// `127.0.0.1:PORT`, from the "listening on" log line.
     pub address: SocketAddr,
     log: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+    /// Waited for already: its pid may belong to another process by now.
+    ended: bool,
 }
 
 impl Service {
     /// Starts `serve` in `root` and waits (at most 30 s) until it says where it listens.
     pub fn start(root: &Path) -> Service {
-        let mut child = strife(root, &["serve"])
+        Service::spawn(strife(root, &["serve"]))
+    }
+
+    /// `serve` with its open-file limit (`RLIMIT_NOFILE`) lowered to `limit`, through the shell's
+    /// `ulimit`, the way an operator's service manager sets it.
+    #[cfg(target_os = "linux")]
+    pub fn start_with_file_limit(root: &Path, limit: u32) -> Service {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" serve"))
+            .arg(env!("CARGO_BIN_EXE_strife-gen"));
+        with_secrets(in_site(&mut shell, root));
+        Service::spawn(shell)
+    }
+
+    /// Runs `command` (a `serve`) and waits (at most 30 s) until it says where it listens.
+    fn spawn(mut command: Command) -> Service {
+        let mut child = command
             .stderr(Stdio::piped())
             .spawn()
             .expect("serve starts");
@@ -44,7 +60,7 @@ impl Service {
         let log = Arc::new(Mutex::new(String::new()));
         let kept = log.clone();
         // Keep draining the log so the service never blocks on a full pipe.
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let mut log = kept.lock().unwrap_or_else(|p| p.into_inner());
                 log.push_str(&line);
@@ -69,22 +85,52 @@ impl Service {
             child,
             address: address.parse().expect("serve logs a socket address"),
             log,
+            reader: Some(reader),
+            ended: false,
         }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// The service's process id.
+    #[cfg(target_os = "linux")]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything the service logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
-}
 
-impl Drop for Service {
-    fn drop(&mut self) {
+    /// Stops the service (SIGTERM) and returns everything it logged, to its last line.
+    pub fn stop(mut self) -> String {
+        self.terminate();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.log()
+    }
+
+    /// SIGTERM, then waits for the process to end (once).
+    fn terminate(&mut self) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.terminate();
     }
 }
 

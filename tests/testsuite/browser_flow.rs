@@ -9,19 +9,16 @@
 //! Needs Debian's `chromium` (`apt-get install chromium`); skipped with a note where it is
 //! missing, except under CI.
 
-mod support;
-
-#[path = "support/browser.rs"]
-mod browser;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use browser::{Browser, WAIT};
+use crate::support::browser::{self, Browser, WAIT};
+use crate::support::fixtures::{
+    ada, discord_table, site_table, themes_dir, ADA, SERVE_ON_ANY_PORT,
+};
+use crate::support::service::{strife, Service, StaticSite};
+use fake_discord::FakeDiscord;
 use serde_json::json;
-use support::fake_discord::{FakeDiscord, CLIENT_ID};
-use support::service::{strife, Service, StaticSite};
-use support::site::{ada, themes_dir, ADA};
 
 /// The consent service's public name; Chromium resolves it to the service.
 const SERVICE_HOST: &str = "profiles.test";
@@ -29,26 +26,17 @@ const AVATAR: &str = "5f4dcc3b5aa765d61d8327deb882cf99";
 
 fn write_config(root: &Path, fake: &FakeDiscord, site: &StaticSite) {
     let text = format!(
-        r#"[site]
-title = "Browser test"
-base_url = "{base}"
-themes_dir = "{themes}"
-
-[discord]
-client_id = "{CLIENT_ID}"
-redirect_uri = "http://{SERVICE_HOST}/callback"
-api_base = "{api}"
-authorize_url = "{authorize}"
-cdn_base = "{cdn}"
-
-[server]
-bind = "127.0.0.1:0"
-"#,
-        base = site.base_url(),
-        themes = themes_dir().display(),
-        api = fake.api_base(),
-        authorize = fake.authorize_url(),
-        cdn = fake.cdn_base(),
+        "{site}\n{discord}\n{SERVE_ON_ANY_PORT}",
+        site = site_table(
+            "Browser test",
+            &site.base_url(),
+            &[("themes_dir", &themes_dir())],
+        ),
+        discord = discord_table(
+            fake,
+            &format!("http://{SERVICE_HOST}/callback"),
+            Some(&fake.cdn_base()),
+        ),
     );
     std::fs::write(root.join("strife.toml"), text).expect("write strife.toml");
 }

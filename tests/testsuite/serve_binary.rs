@@ -2,126 +2,31 @@
 //! trip against the fake Discord and renders the page; then `build` and `users list` run on the
 //! same store, the way an operator would use them.
 
-mod support;
-
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::support::fixtures::{discord_table, site_table, themes_dir, SERVE_ON_ANY_PORT};
+use crate::support::service::{strife, Service};
+use fake_discord::{FakeDiscord, FakeUser};
 use serde_json::json;
-use support::fake_discord::{FakeDiscord, FakeUser, CLIENT_ID, CLIENT_SECRET};
 
 const USER: &str = "81384788765712384";
-const TOKEN_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const PUBLIC_HOST: &str = "https://profiles.example.org";
 
-fn strife(root: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_strife-gen"));
-    command.args(args);
-    with_env(command, root)
-}
-
-/// Runs in `root` with the secrets and log level every test's service uses.
-fn with_env(mut command: Command, root: &Path) -> Command {
-    command
-        .current_dir(root)
-        .env("STRIFE_DISCORD_CLIENT_SECRET", CLIENT_SECRET)
-        .env("STRIFE_TOKEN_KEY", TOKEN_KEY)
-        .env("STRIFE_LOG", "info");
-    command
-}
-
 fn write_config(root: &Path, fake: &FakeDiscord) {
-    let themes = Path::new(env!("CARGO_MANIFEST_DIR")).join("themes");
     let text = format!(
-        r#"[site]
-title = "Binary test"
-base_url = "{PUBLIC_HOST}/"
-themes_dir = "{themes}"
-
-[discord]
-client_id = "{CLIENT_ID}"
-redirect_uri = "{PUBLIC_HOST}/callback"
-api_base = "{api}"
-authorize_url = "{authorize}"
-
-[server]
-bind = "127.0.0.1:0"
-"#,
-        themes = themes.display(),
-        api = fake.api_base(),
-        authorize = fake.authorize_url(),
+        "{site}\n{discord}\n{SERVE_ON_ANY_PORT}",
+        site = site_table(
+            "Binary test",
+            &format!("{PUBLIC_HOST}/"),
+            &[("themes_dir", &themes_dir())],
+        ),
+        discord = discord_table(fake, &format!("{PUBLIC_HOST}/callback"), None),
     );
     std::fs::write(root.join("strife.toml"), text).unwrap();
 }
 
-/// A running `strife-gen serve`, stopped with SIGTERM when dropped.
-struct Service {
-    child: Child,
-    address: String,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Service {
-    fn start(root: &Path) -> Service {
-        Service::spawn(strife(root, &["serve"]))
-    }
-
-    /// `serve` with its open-file limit (`RLIMIT_NOFILE`) lowered to `limit`, through the shell's
-    /// `ulimit`, the way an operator's service manager sets it.
-    fn start_with_file_limit(root: &Path, limit: u32) -> Service {
-        let mut shell = Command::new("sh");
-        shell
-            .arg("-c")
-            .arg(format!("ulimit -n {limit} && exec \"$0\" serve"))
-            .arg(env!("CARGO_BIN_EXE_strife-gen"));
-        Service::spawn(with_env(shell, root))
-    }
-
-    fn spawn(mut command: Command) -> Service {
-        let mut child = command
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let kept = log.clone();
-        // Keep draining the log so the service never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                kept.lock().unwrap().push_str(&line);
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let _ = sender.send(rest.trim().to_owned());
-                }
-            }
-        });
-        let address = receiver
-            .recv_timeout(Duration::from_secs(30))
-            .expect("serve logs the address it listens on");
-        Service {
-            child,
-            address,
-            log,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
+/// Polls (at most 10 s) until `path` exists.
 fn wait_for(path: &Path) -> bool {
     for _ in 0..200 {
         if path.exists() {
@@ -182,8 +87,7 @@ async fn serve_takes_a_consent_and_build_keeps_the_page_fresh() {
 
     let page = root.join("output/u").join(USER).join("index.html");
     assert!(wait_for(&page), "the service rendered the new page");
-    let service_log = service.log.clone();
-    drop(service);
+    let service_log = service.stop();
 
     // An operator's `build` on the same store refreshes from Discord.
     fake.update_user(USER, json!({"global_name": "Countess Lovelace"}));
@@ -211,7 +115,7 @@ async fn serve_takes_a_consent_and_build_keeps_the_page_fresh() {
         assert!(!text.contains(&token), "token in {}", entry.display());
     }
     let logs = [
-        service_log.lock().unwrap().clone(),
+        service_log,
         String::from_utf8_lossy(&build.stderr).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     ];
@@ -243,7 +147,7 @@ async fn idle_sockets_cannot_make_the_service_stop_answering() {
     )
     .unwrap();
     let service = Service::start_with_file_limit(&root, FILE_LIMIT);
-    let pid = service.child.id();
+    let pid = service.pid();
     let open_files = || std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
 
     let mut idle = Vec::new();
@@ -282,7 +186,7 @@ async fn idle_sockets_cannot_make_the_service_stop_answering() {
         "the service had {most_open} of its {FILE_LIMIT} files open"
     );
     drop(idle);
-    let log = service.log.lock().unwrap().clone();
+    let log = service.log();
     assert!(
         log.contains("connections at once"),
         "the limits are logged: {log}"

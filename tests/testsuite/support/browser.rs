@@ -16,11 +16,7 @@
 //! reported as console errors). Every wait of a [`Tab`] fails at once, with those messages, as
 //! soon as one arrives; [`Tab::assert_no_problems`] checks at the end.
 //!
-//! Test binaries that drive a browser include this file with
-//! `#[path = "support/browser.rs"] mod browser;` instead of through `support/mod.rs`, so that the
-//! other test binaries do not load the large CDP crate.
-
-#![allow(dead_code)]
+//! It drives the browser only: it serves nothing and knows nothing of strife-gen.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -354,18 +350,6 @@ impl Tab {
         };
         if let Err(error) = element.click().await {
             self.fail(&format!("clicking {selector} failed: {error}"));
-        }
-    }
-
-    /// Clicks into the element matching `selector` and types `text` key by key.
-    pub async fn type_into(&self, selector: &str, text: &str) {
-        self.click(selector).await;
-        let element = match self.page.find_element(selector).await {
-            Ok(element) => element,
-            Err(error) => self.fail(&format!("no {selector} to type into: {error}")),
-        };
-        if let Err(error) = element.type_str(text).await {
-            self.fail(&format!("typing into {selector} failed: {error}"));
         }
     }
 

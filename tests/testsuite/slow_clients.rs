@@ -3,14 +3,12 @@
 //! forever, or hold up a shutdown. Limits are set short for the tests; every wait is a generous
 //! bound, never a timing being asserted.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::site::Site;
 use strife_gen::http_server::{self, ConnectionStats, Limits};
 use strife_gen::server::serve_until;
-use support::site::Site;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;

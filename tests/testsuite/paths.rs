@@ -3,14 +3,11 @@
 //! folder that links back to the site, and a foreign output folder, through the real binary.
 #![cfg(unix)]
 
-#[path = "support/files.rs"]
-mod files;
-
-use files::{copy_dir, repo};
+use crate::support::fixtures::{binary, copy_dir, repo, site_table, stderr};
 use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use strife_gen::fault::Blame;
 
 const NELLY: &str = "80351110224678912";
@@ -34,7 +31,11 @@ impl Site {
         copy_dir(&repo().join("themes"), &root.join("themes"));
         copy_dir(&repo().join("content"), &root.join("content"));
         copy_dir(&repo().join("examples/users"), &root.join("samples"));
-        let config = "[site]\ntitle = \"Paths\"\nbase_url = \"https://example.org/\"\nsample_users_dir = \"samples\"\n";
+        let config = site_table(
+            "Paths",
+            "https://example.org/",
+            &[("sample_users_dir", Path::new("samples"))],
+        );
         std::fs::write(root.join("strife.toml"), config).unwrap();
         std::fs::write(root.join("strife.db.key"), KEY_SECRET).unwrap();
         std::fs::write(
@@ -54,14 +55,8 @@ impl Site {
     }
 
     fn build(&self) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_strife-gen"))
-            .args(["build", "--offline"])
-            .current_dir(self.root())
-            .env_remove("STRIFE_DISCORD_CLIENT_SECRET")
-            .env_remove("STRIFE_TOKEN_KEY")
-            .env_remove("STRIFE_CONFIG")
+        binary(&self.root(), &["build", "--offline"])
             .env("STRIFE_PATHS_TEST", ENV_SECRET)
-            .env("STRIFE_LOG", "info")
             .output()
             .expect("the binary runs")
     }
@@ -72,10 +67,6 @@ impl Site {
         assert!(output.status.success(), "{}", stderr(&output));
         tree(&self.output())
     }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Every file below `dir` (relative path → bytes), links not followed.

@@ -3,39 +3,18 @@
 //! JSON beside the page leaves out the same detail, and a warning names the user and the field.
 //! The same rules apply to snapshots read back from the store and to sample users.
 
-mod support;
-
-use std::sync::OnceLock;
-
+use crate::support::log;
+use crate::support::site::Site;
+use fake_discord::{connection, guild, FakeUser};
 use serde_json::{json, Value};
 use strife_gen::build;
 use strife_gen::discord::models::Snowflake;
 use strife_gen::store::UserStatus;
-use support::fake_discord::{connection, guild, FakeUser};
-use support::log::Log;
-use support::site::Site;
 use warp::http::StatusCode;
-
-/// Everything logged by this test binary, from every thread (store reads and page rendering run
-/// on threads of their own). Tests tell their lines apart by user id and field.
-fn log() -> &'static Log {
-    static LOG: OnceLock<Log> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Log::default();
-        let writer = log.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        log
-    })
-}
 
 /// Warning lines that mention `needle` (a user id, a file name).
 fn warnings_about(needle: &str) -> Vec<String> {
-    let text = log().text();
+    let text = log::global().text();
     text.lines()
         .filter(|line| line.contains("WARN") && line.contains(needle))
         .map(str::to_owned)
@@ -184,7 +163,7 @@ fn assert_only_the_odd_details_are_missing(site: &Site, id: &str) {
 #[tokio::test]
 async fn a_consent_with_odd_fields_succeeds_and_publishes_the_rest() {
     const ID: &str = "90000000000000001";
-    log();
+    log::global();
     let site = site_with_ada(ID).await;
     make_ada_odd(&site, ID);
 
@@ -231,7 +210,7 @@ async fn a_consent_with_odd_fields_succeeds_and_publishes_the_rest() {
 #[tokio::test]
 async fn a_refresh_with_odd_fields_publishes_the_rest_and_later_good_values() {
     const ID: &str = "90000000000000002";
-    log();
+    log::global();
     let site = site_with_ada(ID).await;
     site.sign_in("/login?publish=connections&publish=guilds")
         .await;
@@ -284,7 +263,7 @@ async fn a_refresh_with_odd_fields_publishes_the_rest_and_later_good_values() {
 #[tokio::test]
 async fn a_user_object_without_a_usable_id_or_username_is_not_a_profile() {
     const ID: &str = "90000000000000003";
-    log();
+    log::global();
     let site = site_with_ada(ID).await;
     site.fake.update_user(ID, json!({"username": null}));
     let (status, body) = site.sign_in("/login").await;
@@ -317,7 +296,7 @@ async fn a_user_object_without_a_usable_id_or_username_is_not_a_profile() {
 #[tokio::test]
 async fn a_stored_snapshot_with_odd_fields_renders_offline_with_the_same_leniency() {
     const ID: &str = "90000000000000004";
-    log();
+    log::global();
     let site = site_with_ada(ID).await;
     site.sign_in("/login?publish=connections&publish=guilds")
         .await;
@@ -373,7 +352,7 @@ async fn a_stored_snapshot_with_odd_fields_renders_offline_with_the_same_lenienc
 
 #[tokio::test]
 async fn sample_users_get_the_same_leniency_and_a_warning_naming_the_file() {
-    log();
+    log::global();
     let site = Site::with(
         |text| text.replace("[site]\n", "[site]\nsample_users_dir = \"odd-samples\"\n"),
         |app| app,

@@ -1,0 +1,19 @@
+//! strife-gen's integration tests, as one test binary (so the support code compiles once): one
+//! module per area, all driving the real library, routes or binary against the one fake Discord.
+//! Tests here share one process: none may change process-wide state (environment, current folder,
+//! a global log sink of its own); they share `support::log::global` instead.
+
+mod support;
+
+mod browser_flow;
+mod cli;
+mod consent_flow;
+mod head_requests;
+mod odd_data;
+mod paths;
+mod reserved_names;
+mod security_headers;
+mod serve_binary;
+mod slow_clients;
+mod watch;
+mod webhooks;
