@@ -103,14 +103,13 @@ impl Service {
     /// be checked (OAuth settings, the client secret, the key's form) is checked before the
     /// store is created on disk.
     pub fn open(config: Arc<Config>, secrets: &Secrets) -> Result<Service, ServiceError> {
-        config.require_oauth()?;
-        secrets.client_secret()?;
+        // The clients check the OAuth settings and the client secret, and create no files.
+        let (oauth, discord) = discord_clients(&config, secrets)?;
         if let Some(key) = secrets.token_key() {
             TokenCipher::from_base64(key)?;
         }
         let mut service = Service::open_offline(config)?;
         let cipher = load_cipher(&service.layout, secrets, &service.store)?;
-        let (oauth, discord) = discord_clients(&service.config, secrets)?;
         service.discord = Some(Refresher {
             store: service.store.clone(),
             cipher,

@@ -313,12 +313,8 @@ fn an_output_folder_that_links_to_the_site_itself_is_refused() {
 fn an_output_folder_that_becomes_a_link_to_the_site_after_loading_is_refused_at_build_time() {
     let site = Site::new();
     let config = strife_gen::config::Config::load(&site.root().join("strife.toml")).unwrap();
-    let service = strife_gen::service::Service::open_offline(config.into()).unwrap();
     symlink(".", site.output()).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let error = runtime
-        .block_on(service.build(strife_gen::build::BuildOptions::default()))
-        .unwrap_err();
+    let error = crate::support::site::render_offline_blocking(&config.into()).unwrap_err();
     assert!(error.is_users_fault(), "{error:?}");
     assert!(error.to_string().contains("site.output_dir"), "{error}");
     assert!(site.root().join("strife.toml").is_file());
