@@ -72,7 +72,7 @@ fn fill(store: &Store, users: u64) {
         }))
         .expect("snapshot");
         let consent = Consent {
-            scopes: vec!["identify".into(), "connections".into(), "guilds".into()],
+            scopes: strife_gen::discord::scope::Scope::ALL.to_vec(),
             publish: Publish {
                 connections: true,
                 guilds: true,

@@ -17,7 +17,7 @@
 //! Anything in **Markdown**.
 //! ```
 //!
-//! `hide` removes parts of the page ([`HIDEABLE`]) from the page model itself, so nothing that
+//! `hide` removes parts of the page ([`Hide`]) from the page model itself, so nothing that
 //! is built from the model (the page, its JSON) has them. A file is matched to a user by id first,
 //! then by current username (case-insensitively).
 //!
@@ -34,17 +34,81 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Mutex;
 
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::discord::models::Snowflake;
 use crate::files::{Confined, FileError};
 use crate::site::model::FrontPage;
 use crate::site::profile::{Profile, ProfileLink};
 
-/// Parts of a profile a content file may hide.
-pub const HIDEABLE: [&str; 5] = ["banner", "accent_color", "badges", "connections", "guilds"];
+/// A part of a profile a content file may hide (`hide = ["banner"]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hide {
+    Banner,
+    AccentColor,
+    Badges,
+    Connections,
+    Guilds,
+}
+
+impl Hide {
+    /// Every part, in the order the docs list them.
+    pub const ALL: [Hide; 5] = [
+        Hide::Banner,
+        Hide::AccentColor,
+        Hide::Badges,
+        Hide::Connections,
+        Hide::Guilds,
+    ];
+
+    /// The name a content file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hide::Banner => "banner",
+            Hide::AccentColor => "accent_color",
+            Hide::Badges => "badges",
+            Hide::Connections => "connections",
+            Hide::Guilds => "guilds",
+        }
+    }
+
+    /// Removes this part from a page model.
+    fn apply(self, profile: &mut Profile) {
+        match self {
+            Hide::Banner => profile.banner_url = None,
+            Hide::AccentColor => profile.accent_color = None,
+            Hide::Badges => profile.badges.clear(),
+            Hide::Connections => profile.connections = None,
+            Hide::Guilds => profile.guilds = None,
+        }
+    }
+}
+
+impl fmt::Display for Hide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `hide` entry that names no part of a profile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown part {0:?} (known: banner, accent_color, badges, connections, guilds)")]
+pub struct UnknownPart(pub String);
+
+impl FromStr for Hide {
+    type Err = UnknownPart;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Hide::ALL
+            .into_iter()
+            .find(|part| part.as_str() == text)
+            .ok_or_else(|| UnknownPart(text.to_owned()))
+    }
+}
 
 /// Longest front-page description (for `<meta name="description">`), in characters.
 const DESCRIPTION_CHARS: usize = 200;
@@ -75,8 +139,7 @@ pub struct UserContent {
     pub bio: Option<String>,
     pub pronouns: Option<String>,
     pub links: Vec<ProfileLink>,
-    /// Entries of [`HIDEABLE`].
-    pub hide: Vec<String>,
+    pub hide: Vec<Hide>,
     pub body_html: Option<String>,
 }
 
@@ -88,14 +151,7 @@ impl UserContent {
         profile.links.clone_from(&self.links);
         profile.body_html.clone_from(&self.body_html);
         for part in &self.hide {
-            match part.as_str() {
-                "banner" => profile.banner_url = None,
-                "accent_color" => profile.accent_color = None,
-                "badges" => profile.badges.clear(),
-                "connections" => profile.connections = None,
-                "guilds" => profile.guilds = None,
-                _ => {} // refused while parsing
-            }
+            part.apply(profile);
         }
     }
 }
@@ -106,7 +162,7 @@ impl UserContent {
 pub struct Content {
     pub front_page: Option<FrontPage>,
     users: Vec<UserContent>,
-    by_id: HashMap<u64, usize>,
+    by_id: HashMap<Snowflake, usize>,
     /// Lower-cased username → file.
     by_username: HashMap<String, usize>,
     /// Indexes of files that matched a user.
@@ -185,14 +241,14 @@ impl Content {
     fn add_user(&mut self, stem: &str, user: UserContent) {
         let at = self.users.len();
         self.users.push(user);
-        match stem.parse::<u64>() {
-            Ok(id) => self.by_id.insert(id, at),
-            Err(_) => self.by_username.insert(stem.to_lowercase(), at),
+        match Snowflake::parse(stem) {
+            Some(id) => self.by_id.insert(id, at),
+            None => self.by_username.insert(stem.to_lowercase(), at),
         };
     }
 
     /// The content file for a user: `<id>.md`, else `<username>.md`.
-    pub fn for_user(&self, id: u64, username: &str) -> Option<&UserContent> {
+    pub fn for_user(&self, id: Snowflake, username: &str) -> Option<&UserContent> {
         let at = self
             .by_id
             .get(&id)
@@ -206,10 +262,7 @@ impl Content {
 
     /// Applies the user's content file, if there is one, to their page model.
     pub fn apply(&self, profile: &mut Profile) {
-        let Ok(id) = profile.id.parse::<u64>() else {
-            return;
-        };
-        if let Some(user) = self.for_user(id, &profile.username) {
+        if let Some(user) = self.for_user(profile.id, &profile.username) {
             user.apply(profile);
         }
     }
@@ -333,16 +386,13 @@ fn parse_user(path: &Path, text: &str, warnings: &mut Vec<ContentWarning>) -> Op
             }
         }
         for part in front.hide {
-            if HIDEABLE.contains(&part.get_ref().as_str()) {
-                user.hide.push(part.get_ref().clone());
-            } else {
-                let line = line_of(part.span().start);
-                let message = format!(
-                    "hide: unknown part {:?} (known: {}); it stays visible",
-                    part.get_ref(),
-                    HIDEABLE.join(", ")
-                );
-                warnings.push(warning(path, Some(line), message));
+            match part.get_ref().parse::<Hide>() {
+                Ok(hide) => user.hide.push(hide),
+                Err(unknown) => {
+                    let line = line_of(part.span().start);
+                    let message = format!("hide: {unknown}; it stays visible");
+                    warnings.push(warning(path, Some(line), message));
+                }
             }
         }
     }

@@ -308,10 +308,11 @@ impl JobQueue {
     /// and then every `schedule`), takes everything pending and hands it to `execute` as one
     /// batch. Runs until [`JobQueue::shutdown`] (finishing the batch in progress) or until the
     /// task is dropped.
-    pub async fn run<F, Fut>(&self, schedule: Option<Duration>, mut execute: F)
+    pub async fn run<F, Fut, E>(&self, schedule: Option<Duration>, mut execute: F)
     where
         F: FnMut(Batch) -> Fut,
-        Fut: Future<Output = Result<BuildSummary, String>>,
+        Fut: Future<Output = Result<BuildSummary, E>>,
+        E: std::fmt::Display,
     {
         let mut ticks = schedule.map(|every| {
             let mut ticks = tokio::time::interval(every);
@@ -365,7 +366,9 @@ impl JobQueue {
         Some((batch, jobs, number))
     }
 
-    fn finish_batch(&self, jobs: &[String], result: Result<BuildSummary, String>) {
+    /// Records how a batch ended; a failure is kept as its message, which is what the job's
+    /// JSON shows.
+    fn finish_batch<E: std::fmt::Display>(&self, jobs: &[String], result: Result<BuildSummary, E>) {
         let finished = now_text();
         let mut state = self.state();
         self.inner.building.store(false, Ordering::SeqCst);
@@ -378,7 +381,7 @@ impl JobQueue {
                 }
                 Err(error) => {
                     job.state = JobState::Failed;
-                    job.error = Some(error.clone());
+                    job.error = Some(error.to_string());
                 }
             }
         });
@@ -492,7 +495,7 @@ mod tests {
                 queue
                     .run(Some(Duration::from_secs(3600)), move |batch| {
                         sender.send(batch).unwrap();
-                        async { Ok(BuildSummary::default()) }
+                        async { Ok::<_, String>(BuildSummary::default()) }
                     })
                     .await
             })

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::discord::scope::Scope;
+
 /// The opt-ins a user ticked on the consent page. Their identity (name, avatar, banner, badges) is
 /// always published: that is what a profile page is. Everything else is off unless ticked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,24 +14,23 @@ pub struct Publish {
 
 impl Publish {
     /// The scopes to request from Discord for these opt-ins: never more than the page needs.
-    pub fn scopes(self) -> Vec<&'static str> {
-        let mut scopes = vec!["identify"];
+    pub fn scopes(self) -> Vec<Scope> {
+        let mut scopes = vec![Scope::Identify];
         if self.connections {
-            scopes.push("connections");
+            scopes.push(Scope::Connections);
         }
         if self.guilds {
-            scopes.push("guilds");
+            scopes.push(Scope::Guilds);
         }
         scopes
     }
 
     /// Narrows the opt-ins to what the granted scopes allow (a user may untick a scope on
     /// Discord's consent screen).
-    pub fn limited_to(self, granted: &[String]) -> Publish {
-        let has = |scope: &str| granted.iter().any(|g| g == scope);
+    pub fn limited_to(self, granted: &[Scope]) -> Publish {
         Publish {
-            connections: self.connections && has("connections"),
-            guilds: self.guilds && has("guilds"),
+            connections: self.connections && granted.contains(&Scope::Connections),
+            guilds: self.guilds && granted.contains(&Scope::Guilds),
         }
     }
 }
@@ -40,12 +41,15 @@ mod tests {
 
     #[test]
     fn scopes_follow_opt_ins() {
-        assert_eq!(Publish::default().scopes(), ["identify"]);
+        assert_eq!(Publish::default().scopes(), [Scope::Identify]);
         let both = Publish {
             connections: true,
             guilds: true,
         };
-        assert_eq!(both.scopes(), ["identify", "connections", "guilds"]);
+        assert_eq!(
+            both.scopes(),
+            [Scope::Identify, Scope::Connections, Scope::Guilds]
+        );
     }
 
     #[test]
@@ -54,7 +58,7 @@ mod tests {
             connections: true,
             guilds: true,
         };
-        let granted = vec!["identify".to_owned(), "guilds".to_owned()];
+        let granted = [Scope::Identify, Scope::Guilds];
         assert_eq!(
             both.limited_to(&granted),
             Publish {

@@ -12,6 +12,7 @@ use crate::discord::client::{ClientOptions, DiscordClient, DiscordError};
 use crate::discord::lenient::Decoded;
 use crate::discord::models::{Snapshot, Snowflake, User};
 use crate::discord::oauth::{AuthorizeRequest, OAuthClient, OAuthError, OAuthSettings, TokenSet};
+use crate::discord::scope::Scope;
 use crate::fault::Blame;
 use crate::jobs::{Batch, JobQueue, Trigger};
 use crate::layout::Layout;
@@ -62,6 +63,17 @@ pub enum SignInError {
     /// `GET /users/@me` failed, or its answer is no usable account.
     #[error("fetching the signed-in user failed: {0}")]
     User(#[source] DiscordError),
+}
+
+/// Why a background batch failed; the job status shows the message.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The batch stopped before building: a revoked user must never be published. The rest of
+    /// the batch is queued again.
+    #[error("revoking user {user} failed (retrying): {source}")]
+    Revoke { user: Snowflake, source: StoreError },
+    #[error(transparent)]
+    Build(BuildError),
 }
 
 /// Why a consent was not stored.
@@ -208,7 +220,7 @@ impl Service {
 
     /// The start of the OAuth round trip: Discord's authorize URL for `scopes`, with a fresh
     /// `state` and PKCE verifier for the caller to keep until the browser comes back.
-    pub fn authorize(&self, scopes: &[&str]) -> Result<AuthorizeRequest, SignInError> {
+    pub fn authorize(&self, scopes: &[Scope]) -> Result<AuthorizeRequest, SignInError> {
         let discord = self.discord.as_ref().ok_or(SignInError::Offline)?;
         Ok(discord.oauth.authorize(scopes))
     }
@@ -397,7 +409,7 @@ impl Service {
 
     /// One build for a batch of queued work: revocations first (so a revoked user is neither
     /// refreshed nor published), then the refreshes asked for, then the render.
-    async fn run_batch(&self, batch: Batch) -> Result<BuildSummary, String> {
+    async fn run_batch(&self, batch: Batch) -> Result<BuildSummary, BatchError> {
         for (failed_at, &(user, at)) in batch.revoke.iter().enumerate() {
             if let Err(error) = self.revoke(user, at).await {
                 // A build must not publish a user whose revocation failed: give up on this
@@ -411,7 +423,10 @@ impl Service {
                     tokio::time::sleep(wait).await;
                     jobs.requeue(remaining);
                 });
-                return Err(format!("revoking user {user} failed (retrying): {error}"));
+                return Err(BatchError::Revoke {
+                    user,
+                    source: error,
+                });
             }
         }
         let targets = Targets {
@@ -429,7 +444,7 @@ impl Service {
             }
             Err(error) => {
                 tracing::error!("background build failed, the previous site stays: {error}");
-                Err(error.to_string())
+                Err(BatchError::Build(error))
             }
         }
     }

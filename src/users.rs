@@ -80,7 +80,7 @@ mod tests {
         UserRecord {
             id: Snowflake(id),
             username: name.into(),
-            scopes: vec!["identify".into()],
+            scopes: vec![crate::discord::scope::Scope::Identify],
             publish: Publish::default(),
             status: UserStatus::NeedsReconsent,
             status_since: 0,

@@ -204,15 +204,35 @@ pub struct DiscordWebhook {
     pub version: u32,
     pub application_id: Snowflake,
     #[serde(rename = "type")]
-    pub kind: u8,
+    pub kind: WebhookType,
     #[serde(default)]
     pub event: Option<DiscordEvent>,
 }
 
-/// Type 0: Discord checks that the endpoint is alive.
-pub const WEBHOOK_PING: u8 = 0;
-/// Type 1: an event in `event`.
-pub const WEBHOOK_EVENT: u8 = 1;
+/// The `type` of a webhook request.
+///
+/// A type Discord adds later is kept as [`WebhookType::Other`] rather than refused: Discord
+/// disables an endpoint that keeps failing, so an unknown type is acknowledged and logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(from = "u8")]
+pub enum WebhookType {
+    /// 0: Discord checks that the endpoint is alive.
+    Ping,
+    /// 1: an event in `event`.
+    Event,
+    /// Any other number.
+    Other(u8),
+}
+
+impl From<u8> for WebhookType {
+    fn from(number: u8) -> Self {
+        match number {
+            0 => WebhookType::Ping,
+            1 => WebhookType::Event,
+            other => WebhookType::Other(other),
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 pub struct DiscordEvent {
@@ -239,8 +259,41 @@ pub enum EventAction {
 #[derive(Deserialize)]
 struct EventData {
     #[serde(default)]
-    integration_type: Option<u8>,
+    integration_type: Option<IntegrationType>,
     user: EventUser,
+}
+
+/// Where an application was installed (`integration_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(from = "u8")]
+enum IntegrationType {
+    /// 0: to a server.
+    Guild,
+    /// 1: to a user account.
+    User,
+    /// A kind Discord added later.
+    Other(u8),
+}
+
+impl IntegrationType {
+    /// The number Discord sent, for logs.
+    fn number(self) -> u8 {
+        match self {
+            IntegrationType::Guild => 0,
+            IntegrationType::User => 1,
+            IntegrationType::Other(number) => number,
+        }
+    }
+}
+
+impl From<u8> for IntegrationType {
+    fn from(number: u8) -> Self {
+        match number {
+            0 => IntegrationType::Guild,
+            1 => IntegrationType::User,
+            other => IntegrationType::Other(other),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -256,13 +309,13 @@ impl DiscordEvent {
         match self.kind.as_str() {
             "APPLICATION_AUTHORIZED" => {
                 let data = data()?;
-                // 1 = installed to a user account; 0 = to a server, nothing to do with pages.
-                if data.integration_type == Some(1) {
+                // Installed to a user account; a server install has nothing to do with pages.
+                if data.integration_type == Some(IntegrationType::User) {
                     Ok(EventAction::Authorized { user: data.user.id })
                 } else {
                     Ok(EventAction::Ignored(format!(
                         "APPLICATION_AUTHORIZED with integration_type {:?} (not a user install)",
-                        data.integration_type
+                        data.integration_type.map(IntegrationType::number)
                     )))
                 }
             }

@@ -9,10 +9,7 @@ use url::Url;
 
 use super::{HttpUrl, SectionCheck};
 use crate::discord::models::Snowflake;
-
-/// The scopes a deployment may offer. `identify` is the profile itself; `connections` and `guilds`
-/// are what a user may opt in to publishing. Anything else (`email`, ...) is refused on purpose.
-pub const KNOWN_SCOPES: [&str; 3] = ["identify", "connections", "guilds"];
+use crate::discord::scope::Scope;
 
 /// `[discord]` in strife.toml.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,7 +32,7 @@ impl Default for DiscordConfig {
         DiscordConfig {
             client_id: None,
             redirect_uri: None,
-            scopes: KNOWN_SCOPES.iter().map(|s| Scope(s.to_string())).collect(),
+            scopes: Scope::ALL.to_vec(),
             api_base: HttpUrl::fixed("https://discord.com/api/v10"),
             authorize_url: HttpUrl::fixed("https://discord.com/oauth2/authorize"),
             cdn_base: HttpUrl::fixed("https://cdn.discordapp.com"),
@@ -56,36 +53,19 @@ impl DiscordConfig {
     }
 
     /// Whether this deployment offers `scope`.
-    pub fn offers(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s.0 == scope)
+    pub fn offers(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
     }
 
     /// Rules a single field's type cannot express; `Err` names the key.
     pub(super) fn check(&self) -> SectionCheck {
-        if !self.offers("identify") {
+        if !self.offers(Scope::Identify) {
             return Err((
                 "discord.scopes",
                 "must include \"identify\": a profile page needs the user".into(),
             ));
         }
         Ok(())
-    }
-}
-
-/// One of [`KNOWN_SCOPES`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope(pub String);
-
-impl<'de> Deserialize<'de> for Scope {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        if KNOWN_SCOPES.contains(&text.as_str()) {
-            Ok(Scope(text))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "unsupported scope {text:?}: expected one of {KNOWN_SCOPES:?}"
-            )))
-        }
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use deploy::{DeployConfig, GitTarget};
-pub use discord::{DiscordConfig, PublicKey, Scope, KNOWN_SCOPES};
+pub use discord::{DiscordConfig, PublicKey};
 pub use env::{Secrets, CLIENT_SECRET_VAR, SECRET_VARS, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR};
 pub use http_url::HttpUrl;
 pub use refresh::RefreshConfig;

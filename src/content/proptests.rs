@@ -172,7 +172,7 @@ proptest! {
         bio in "\\PC{1,60}",
         pronouns in "[a-z/]{1,12}",
         host in "[a-z]{1,10}",
-        hide in prop::sample::subsequence(HIDEABLE.to_vec(), 0..=HIDEABLE.len()),
+        hide in prop::sample::subsequence(Hide::ALL.to_vec(), 0..=Hide::ALL.len()),
     ) {
         let mut front = toml::Table::new();
         front.insert("bio".into(), bio.clone().into());
@@ -181,7 +181,7 @@ proptest! {
         link.insert("title".into(), "Site".into());
         link.insert("url".into(), format!("https://{host}.example/").into());
         front.insert("links".into(), toml::Value::Array(vec![link.into()]));
-        front.insert("hide".into(), toml::Value::Array(hide.iter().map(|&h| h.into()).collect()));
+        front.insert("hide".into(), toml::Value::Array(hide.iter().map(|h| h.as_str().into()).collect()));
         let text = format!("+++\n{}+++\nBody\n", toml::to_string(&front).expect("serialisable"));
         let mut warnings = Vec::new();
         let user = parse_user(Path::new("u.md"), &text, &mut warnings).expect("a valid file");
@@ -191,6 +191,6 @@ proptest! {
         prop_assert_eq!(user.pronouns.as_deref(), Some(pronouns.as_str()));
         prop_assert_eq!(user.links.len(), 1);
         prop_assert_eq!(user.links[0].url.clone(), format!("https://{host}.example/"));
-        prop_assert_eq!(user.hide, hide.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+        prop_assert_eq!(user.hide, hide);
     }
 }

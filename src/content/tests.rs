@@ -39,7 +39,7 @@ I make <b>noise</b>. [Say hi](mailto:nelly@example.org).
 fn a_full_user_file() {
     let (_dir, content, warnings) = load(&[(&format!("users/{ID}.md"), FULL)]);
     assert_eq!(warnings, Vec::<String>::new());
-    let user = content.for_user(ID, "whoever").unwrap();
+    let user = content.for_user(Snowflake(ID), "whoever").unwrap();
     assert_eq!(user.bio.as_deref(), Some("Rust & synths"));
     assert_eq!(user.pronouns.as_deref(), Some("she/her"));
     assert_eq!(
@@ -55,7 +55,7 @@ fn a_full_user_file() {
             }
         ]
     );
-    assert_eq!(user.hide, ["guilds", "badges"]);
+    assert_eq!(user.hide, [Hide::Guilds, Hide::Badges]);
     assert_eq!(
         user.body_html.as_deref(),
         Some(
@@ -97,11 +97,11 @@ fn matched_by_id_first_then_username() {
         ("users/.nelly.md.swp", "editor junk"),
     ]);
     assert_eq!(warnings, Vec::<String>::new());
-    let by_id = content.for_user(ID, "nelly").unwrap();
+    let by_id = content.for_user(Snowflake(ID), "nelly").unwrap();
     assert!(by_id.body_html.as_deref().unwrap().contains("by id"));
-    let by_name = content.for_user(1, "mason").unwrap();
+    let by_name = content.for_user(Snowflake(1), "mason").unwrap();
     assert!(by_name.body_html.as_deref().unwrap().contains("mason"));
-    assert!(content.for_user(2, "someone").is_none());
+    assert!(content.for_user(Snowflake(2), "someone").is_none());
 
     let unused: Vec<String> = content.finish().iter().map(ToString::to_string).collect();
     assert_eq!(unused.len(), 3, "{unused:?}");
@@ -143,7 +143,10 @@ fn toml_errors_name_the_file_and_line_and_skip_the_file() {
         let expected = format!("{}:{line}: ", path.display());
         assert!(warnings[0].starts_with(&expected), "{text:?}: {warnings:?}");
         assert!(warnings[0].contains(needle), "{text:?}: {warnings:?}");
-        assert!(content.for_user(1, "nelly").is_none(), "{text:?}");
+        assert!(
+            content.for_user(Snowflake(1), "nelly").is_none(),
+            "{text:?}"
+        );
     }
 }
 
@@ -165,9 +168,9 @@ fn bad_links_and_hide_entries_are_left_out_with_a_warning() {
         warnings[2].starts_with(&format!("{path}:8: hide: unknown part \"conections\"")),
         "{warnings:?}"
     );
-    let user = content.for_user(1, "nelly").unwrap();
+    let user = content.for_user(Snowflake(1), "nelly").unwrap();
     assert_eq!(user.links.len(), 1);
-    assert_eq!(user.hide, ["guilds"]);
+    assert_eq!(user.hide, [Hide::Guilds]);
 }
 
 #[test]
@@ -176,7 +179,7 @@ fn markdown_body_is_sanitised() {
     let (_dir, content, warnings) = load(&[("users/nelly.md", text)]);
     assert!(warnings.is_empty(), "{warnings:?}");
     let html = content
-        .for_user(1, "nelly")
+        .for_user(Snowflake(1), "nelly")
         .unwrap()
         .body_html
         .clone()
@@ -277,6 +280,6 @@ fn links_that_stay_inside_the_folder_are_content() {
     std::os::unix::fs::symlink("../shared/nelly.md", dir.path().join("users/nelly.md")).unwrap();
     let (content, warnings) = Content::load(dir.path()).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
-    let user = content.for_user(1, "Nelly").unwrap();
+    let user = content.for_user(Snowflake(1), "Nelly").unwrap();
     assert_eq!(user.bio.as_deref(), Some("shared bio"));
 }

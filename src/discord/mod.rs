@@ -10,3 +10,4 @@ pub mod lenient;
 pub mod models;
 pub mod oauth;
 mod ratelimit;
+pub mod scope;

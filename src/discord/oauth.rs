@@ -22,6 +22,7 @@ use oauth2::{
 use url::Url;
 
 use super::client::{describe_json_error, describe_reqwest, is_secure_url, truncate};
+use super::scope;
 
 /// Used when the token response has no `expires_in`: Discord documents (and always sends) 604800 s,
 /// i.e. 7 days. Callers refresh before expiry anyway, so an over-estimate only costs one 401.
@@ -85,7 +86,7 @@ pub struct TokenSet {
     pub refresh_token: Option<String>,
     pub expires_in: Duration,
     /// Granted scopes (may differ from the requested ones).
-    pub scopes: Vec<String>,
+    pub scopes: Vec<scope::Scope>,
 }
 
 impl fmt::Debug for TokenSet {
@@ -181,13 +182,17 @@ impl OAuthClient {
 
     /// Discord's authorize URL with a fresh random `state` and PKCE (S256) challenge, and
     /// `prompt=consent` so the user always sees what they grant.
-    pub fn authorize(&self, scopes: &[&str]) -> AuthorizeRequest {
+    pub fn authorize(&self, scopes: &[scope::Scope]) -> AuthorizeRequest {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = self
             .inner
             .oauth
             .authorize_url(CsrfToken::new_random)
-            .add_scopes(scopes.iter().map(|scope| Scope::new((*scope).to_owned())))
+            .add_scopes(
+                scopes
+                    .iter()
+                    .map(|scope| Scope::new(scope.as_str().to_owned())),
+            )
             .set_pkce_challenge(challenge)
             .add_extra_param("prompt", "consent")
             .url();
@@ -365,7 +370,12 @@ fn token_set(result: TokenResult, status: u16) -> Result<TokenSet, OAuthError> {
         // Discord always sends `scope`; without it we claim nothing rather than guess.
         scopes: response
             .scopes()
-            .map(|s| s.iter().map(|s| s.to_string()).collect())
+            .map(|granted| {
+                granted
+                    .iter()
+                    .flat_map(|s| scope::Scope::granted(s))
+                    .collect()
+            })
             .unwrap_or_default(),
     })
 }
@@ -513,7 +523,7 @@ mod tests {
     async fn authorize_url_has_every_parameter() {
         let server = FakeServer::start(|_, _| Reply::json(500, "")).await;
         let client = oauth(&server);
-        let request = client.authorize(&["identify", "connections"]);
+        let request = client.authorize(&[scope::Scope::Identify, scope::Scope::Connections]);
         let query: std::collections::HashMap<String, String> =
             request.url.query_pairs().into_owned().collect();
         assert_eq!(request.url.path(), "/oauth2/authorize");
@@ -529,7 +539,7 @@ mod tests {
         assert_eq!(query["code_challenge"], challenge);
         assert!(!query.contains_key("code_verifier"));
         // Fresh randomness each time.
-        let other = client.authorize(&["identify"]);
+        let other = client.authorize(&[scope::Scope::Identify]);
         assert_ne!(other.state, request.state);
         assert_ne!(other.pkce_verifier, request.pkce_verifier);
     }
@@ -544,7 +554,10 @@ mod tests {
         assert_eq!(tokens.access_token, "acc-SECRET");
         assert_eq!(tokens.refresh_token.as_deref(), Some("ref-SECRET"));
         assert_eq!(tokens.expires_in, Duration::from_secs(604_800));
-        assert_eq!(tokens.scopes, ["identify", "connections"]);
+        assert_eq!(
+            tokens.scopes,
+            [scope::Scope::Identify, scope::Scope::Connections]
+        );
         let requests = server.requests();
         assert_eq!(requests.len(), 1);
         let request = &requests[0];
@@ -760,16 +773,16 @@ mod tests {
             access_token: "acc-SECRET".into(),
             refresh_token: Some("ref-SECRET".into()),
             expires_in: Duration::from_secs(1),
-            scopes: vec!["identify".into()],
+            scopes: vec![scope::Scope::Identify],
         };
-        let request = client.authorize(&["identify"]);
+        let request = client.authorize(&[scope::Scope::Identify]);
         let debug = format!("{tokens:?} {request:?} {:?} {client:?}", settings(&server));
         assert_no_secrets(&debug);
         assert!(
             !debug.contains(&request.pkce_verifier) && !debug.contains(&request.state),
             "{debug}"
         );
-        assert!(debug.contains("identify") && debug.contains("<redacted>"));
+        assert!(debug.contains("Identify") && debug.contains("<redacted>"));
     }
 
     #[tokio::test]

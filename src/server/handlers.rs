@@ -15,6 +15,7 @@ use warp::reply::{Reply, Response};
 use super::logins::{cookie_name, Intent, PendingLogin, StateError, LOGIN_TTL};
 use super::App;
 use crate::discord::client::DiscordError;
+use crate::discord::scope::Scope;
 use crate::publish::Publish;
 use crate::service::{ConsentError, SignInError, SignedIn};
 use crate::site::model::{LandingPage, Link, MessagePage};
@@ -95,8 +96,8 @@ pub async fn landing(app: Arc<App>) -> Result<Response, std::convert::Infallible
     let page = LandingPage {
         login_path: "/login".to_owned(),
         delete_path: "/delete".to_owned(),
-        offers_connections: app.service.config().discord.offers("connections"),
-        offers_guilds: app.service.config().discord.offers("guilds"),
+        offers_connections: app.service.config().discord.offers(Scope::Connections),
+        offers_guilds: app.service.config().discord.offers(Scope::Guilds),
     };
     Ok(match app.renderer.render_landing(&page) {
         Ok(html) => warp::reply::html(html).into_response(),
@@ -115,11 +116,15 @@ pub async fn login(raw_query: String, app: Arc<App>) -> Result<Response, std::co
     let values = query_values(&raw_query);
     let mut publish = Publish::default();
     for choice in values.get("publish").into_iter().flatten() {
-        let offered = app.service.config().discord.offers(choice);
-        match choice.as_str() {
-            "connections" if offered => publish.connections = true,
-            "guilds" if offered => publish.guilds = true,
-            _ => {
+        // Only the opt-in scopes name a choice; `identify` is always asked for.
+        let offered = choice
+            .parse()
+            .ok()
+            .filter(|scope| app.service.config().discord.offers(*scope));
+        match offered {
+            Some(Scope::Connections) => publish.connections = true,
+            Some(Scope::Guilds) => publish.guilds = true,
+            Some(Scope::Identify) | None => {
                 let message =
                     format!("\u{201c}{choice}\u{201d} is not something this site can publish.");
                 return Ok(
@@ -141,7 +146,7 @@ pub async fn delete(app: Arc<App>) -> Result<Response, std::convert::Infallible>
 fn start_sign_in(app: &App, intent: Intent) -> Response {
     let scopes = match intent {
         Intent::Publish(publish) => publish.scopes(),
-        Intent::Delete => vec!["identify"],
+        Intent::Delete => vec![Scope::Identify],
     };
     let request = match app.service.authorize(&scopes) {
         Ok(request) => request,

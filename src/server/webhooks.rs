@@ -33,8 +33,8 @@ use crate::discord::models::Snowflake;
 use crate::jobs::Trigger;
 use crate::store::Sighting;
 use crate::webhook::{
-    DiscordWebhook, EventAction, SignatureError, Signed, HMAC_HEADER, HMAC_TIMESTAMP_HEADER,
-    MAX_BODY_BYTES, SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_EVENT, WEBHOOK_PING,
+    DiscordWebhook, EventAction, SignatureError, Signed, WebhookType, HMAC_HEADER,
+    HMAC_TIMESTAMP_HEADER, MAX_BODY_BYTES, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
 
 /// Every route below `/webhooks`, with JSON answers for every failure.
@@ -220,18 +220,18 @@ async fn discord_event(
         return Ok(empty(StatusCode::NO_CONTENT));
     }
     match (webhook.kind, webhook.event) {
-        (WEBHOOK_PING, _) => tracing::info!("Discord webhook PING answered"),
-        (WEBHOOK_EVENT, Some(event)) => match event.action() {
+        (WebhookType::Ping, _) => tracing::info!("Discord webhook PING answered"),
+        (WebhookType::Event, Some(event)) => match event.action() {
             Ok(action) => queue_event(&app, action),
             Err(problem) => {
                 tracing::warn!("Discord event not understood: {problem}");
                 return Ok(json_error(StatusCode::BAD_REQUEST, "malformed event"));
             }
         },
-        (WEBHOOK_EVENT, None) => {
+        (WebhookType::Event, None) => {
             return Ok(json_error(StatusCode::BAD_REQUEST, "event missing"));
         }
-        (other, _) => tracing::info!(
+        (WebhookType::Other(other), _) => tracing::info!(
             version = webhook.version,
             "Discord webhook of unknown type {other} acknowledged"
         ),

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use super::model::ProfileSummary;
 use super::profile::Profile;
 use super::vanity::NameKind;
+use crate::discord::models::Snowflake;
 
 /// Templates strife-gen brings itself; a theme overrides one by having a file of the same name.
 pub const BUILTIN_TEMPLATES: [(&str, &str); 3] = [
@@ -132,7 +133,7 @@ pub fn profile_json(profile: &Profile) -> Result<Vec<u8>, serde_json::Error> {
 }
 
 /// Path of a profile's JSON twin: `u/<id>.json`.
-pub fn json_path(id: u64) -> String {
+pub fn json_path(id: Snowflake) -> String {
     format!("u/{id}.json")
 }
 

@@ -5,6 +5,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use super::profile::Profile;
+use crate::discord::models::Snowflake;
 
 /// Site-wide values, available to every template as `site`:
 /// `site.title`, `site.base_url` (absolute, ends with `/`) and `site.root` (the path part of the
@@ -56,7 +57,7 @@ impl Serialize for SiteInfo {
 /// A line of the index page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProfileSummary {
-    pub id: String,
+    pub id: Snowflake,
     pub display_name: String,
     pub handle: String,
     pub avatar_url: String,
@@ -67,7 +68,7 @@ pub struct ProfileSummary {
 impl From<&Profile> for ProfileSummary {
     fn from(p: &Profile) -> Self {
         ProfileSummary {
-            id: p.id.clone(),
+            id: p.id,
             display_name: p.display_name.clone(),
             handle: p.handle.clone(),
             avatar_url: p.avatar_url.clone(),

@@ -111,12 +111,10 @@ pub enum SiteError {
     Output(StagingError),
     #[error("rendering {page}: {error}")]
     Render { page: String, error: RenderError },
-    #[error("profile id {0:?} is not a Discord id")]
-    InvalidProfileId(String),
     #[error("the list of profiles could not be read: {0}")]
     Source(String),
     #[error("two profiles have the id {0}")]
-    DuplicateProfile(String),
+    DuplicateProfile(Snowflake),
     #[error(
         "output folder {} was not written by strife-gen (it has no {MARKER}) and holds {}; every \
          build replaces the output folder whole, so it is left alone: remove it (or empty it), or \
@@ -180,7 +178,7 @@ pub fn build_site(
 /// What the rest of the site needs from a published profile page.
 struct PublishedProfile {
     summary: ProfileSummary,
-    id: u64,
+    id: Snowflake,
     username: String,
     old_names: Vec<String>,
     url: String,
@@ -224,17 +222,16 @@ fn publish_profile(
         old_names,
         changed_at,
     } = entry;
-    let id = Snowflake::parse(&profile.id)
-        .ok_or_else(|| SiteError::InvalidProfileId(profile.id.clone()))?;
+    let id = profile.id;
     if !seen.lock().unwrap_or_else(|e| e.into_inner()).insert(id) {
-        return Err(SiteError::DuplicateProfile(profile.id.clone()));
+        return Err(SiteError::DuplicateProfile(id));
     }
-    let path = page_path(id.0);
+    let path = page_path(id);
     let html = renderer
         .render_profile(&profile)
         .map_err(render_err(&path))?;
     staging.put(&format!("{path}index.html"), html.as_bytes())?;
-    let json_path = conventions::json_path(id.0);
+    let json_path = conventions::json_path(id);
     let json = conventions::profile_json(&profile).map_err(|error| SiteError::Json {
         page: json_path.clone(),
         error,
@@ -244,7 +241,7 @@ fn publish_profile(
     summary.path = path;
     Ok(PublishedProfile {
         summary,
-        id: id.0,
+        id,
         username: profile.username,
         old_names,
         url: profile.url,
@@ -259,7 +256,7 @@ fn publish_index(
     pages: &[PublishedProfile],
 ) -> Result<(), SiteError> {
     let mut summaries: Vec<ProfileSummary> = pages.iter().map(|p| p.summary.clone()).collect();
-    summaries.sort_by_cached_key(|s| (s.display_name.to_lowercase(), s.id.len(), s.id.clone()));
+    summaries.sort_by_cached_key(|s| (s.display_name.to_lowercase(), s.id));
     let index = renderer
         .render_index(&summaries)
         .map_err(render_err("index.html"))?;
@@ -322,8 +319,8 @@ fn publish_vanity_urls(
         old_names: &p.old_names,
     });
     let urls = vanity::resolve(claimants, &taken);
-    let by_id: HashMap<u64, &PublishedProfile> = pages.iter().map(|p| (p.id, p)).collect();
-    let current: HashMap<u64, &str> = urls
+    let by_id: HashMap<Snowflake, &PublishedProfile> = pages.iter().map(|p| (p.id, p)).collect();
+    let current: HashMap<Snowflake, &str> = urls
         .iter()
         .filter(|url| url.kind == NameKind::Current)
         .map(|url| (url.id, url.slug.as_str()))

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::discord::cdn::{self, Badge, Cdn};
-use crate::discord::models::Snapshot;
+use crate::discord::models::{Snapshot, Snowflake};
 use crate::publish::Publish;
 
 use super::text;
@@ -22,8 +22,8 @@ const GUILD_ICON_SIZE: u16 = 64;
 /// One profile page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Profile {
-    /// The user's id (decimal): the only thing page paths are made of.
-    pub id: String,
+    /// The user's id (a decimal string in templates and JSON): the only thing page paths are made of.
+    pub id: Snowflake,
     pub username: String,
     pub display_name: String,
     /// `name` or legacy `name#1234`.
@@ -83,7 +83,7 @@ pub struct ProfileConnection {
 /// A server shown on a page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProfileGuild {
-    pub id: String,
+    pub id: Snowflake,
     pub name: String,
     pub icon_url: Option<String>,
 }
@@ -93,7 +93,7 @@ impl Profile {
     /// connections are further limited to the ones the user made public on Discord.
     pub fn build(snapshot: &Snapshot, publish: Publish, cdn: &Cdn, base_url: &url::Url) -> Profile {
         let user = &snapshot.user;
-        let path = page_path(user.id.0);
+        let path = page_path(user.id);
         let connections = match (&snapshot.connections, publish.connections) {
             (Some(connections), true) => Some(
                 connections
@@ -114,18 +114,18 @@ impl Profile {
                 let mut guilds: Vec<ProfileGuild> = guilds
                     .iter()
                     .map(|g| ProfileGuild {
-                        id: g.id.to_string(),
+                        id: g.id,
                         name: g.name.clone(),
                         icon_url: g.icon_url(cdn, GUILD_ICON_SIZE),
                     })
                     .collect();
-                guilds.sort_by_cached_key(|g| (g.name.to_lowercase(), g.id.len(), g.id.clone()));
+                guilds.sort_by_cached_key(|g| (g.name.to_lowercase(), g.id));
                 Some(guilds)
             }
             _ => None,
         };
         Profile {
-            id: user.id.to_string(),
+            id: user.id,
             username: user.username.clone(),
             display_name: user.display_name().to_owned(),
             handle: user.handle(),
@@ -153,7 +153,7 @@ impl Profile {
 }
 
 /// `u/<id>/`: pages are addressed by the numeric id only, never by a name.
-pub fn page_path(id: u64) -> String {
+pub fn page_path(id: Snowflake) -> String {
     format!("u/{id}/")
 }
 
@@ -182,7 +182,7 @@ mod tests {
         );
         assert_eq!(p.connections, None);
         assert_eq!(p.guilds, None);
-        assert_eq!(p.id, "80351110224678912");
+        assert_eq!(p.id, Snowflake(80351110224678912));
         assert_eq!(p.display_name, "Nelly");
         assert_eq!(p.handle, "nelly");
         assert_eq!(p.path, "u/80351110224678912/");

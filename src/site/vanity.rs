@@ -12,6 +12,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::discord::models::Snowflake;
+
 /// Top-level names of the site a vanity URL never takes: the site's own files and folders and
 /// files static hosts read (`CNAME`, `_headers`, `_redirects` of Netlify and Cloudflare Pages,
 /// GitHub Pages' `_config.yml`). The servers' paths come from the servers themselves, see
@@ -69,7 +71,7 @@ pub fn is_reserved(slug: &str, taken: &HashSet<String>) -> bool {
 /// A user asking for vanity URLs: their current username and the ones they had before.
 #[derive(Debug, Clone)]
 pub struct Claimant<'a> {
-    pub id: u64,
+    pub id: Snowflake,
     pub username: &'a str,
     pub old_names: &'a [String],
 }
@@ -85,7 +87,7 @@ pub enum NameKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VanityUrl {
     pub slug: String,
-    pub id: u64,
+    pub id: Snowflake,
     pub kind: NameKind,
 }
 
@@ -95,7 +97,7 @@ struct Claim<'a> {
     kind: NameKind,
     /// `false` when the name is exactly the slug (sorts first).
     sanitised: bool,
-    id: u64,
+    id: Snowflake,
     name: &'a str,
 }
 
@@ -116,7 +118,7 @@ pub fn resolve<'a>(
             let Some(slug) = slug(name) else {
                 if kind == NameKind::Current {
                     tracing::info!(
-                        user = claimant.id,
+                        user = %claimant.id,
                         name,
                         "no vanity URL: nothing usable in the name"
                     );
@@ -126,7 +128,7 @@ pub fn resolve<'a>(
             if is_reserved(&slug, taken) {
                 if kind == NameKind::Current {
                     tracing::info!(
-                        user = claimant.id,
+                        user = %claimant.id,
                         name,
                         "no vanity URL: /{slug}/ is reserved for the site"
                     );
@@ -179,7 +181,7 @@ mod tests {
 
     fn claimant<'a>(id: u64, username: &'a str, old_names: &'a [String]) -> Claimant<'a> {
         Claimant {
-            id,
+            id: Snowflake(id),
             username,
             old_names,
         }
@@ -188,7 +190,7 @@ mod tests {
     fn urls(claimants: Vec<Claimant<'_>>) -> Vec<(String, u64, NameKind)> {
         resolve(claimants, &HashSet::new())
             .into_iter()
-            .map(|v| (v.slug, v.id, v.kind))
+            .map(|v| (v.slug, v.id.0, v.kind))
             .collect()
     }
 

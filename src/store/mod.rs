@@ -11,15 +11,18 @@ mod schema;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::{CryptoError, TokenCipher};
 use crate::discord::lenient::decode;
 use crate::discord::models::{Snapshot, Snowflake, User};
+use crate::discord::scope::{Scope, UnknownScope};
 use crate::fault::Blame;
 use crate::publish::Publish;
 
@@ -48,6 +51,11 @@ pub enum StoreError {
     },
     #[error("stored snapshot of user {user} is not valid: {detail}")]
     Snapshot { user: Snowflake, detail: String },
+    #[error("stored scopes of user {user}: {source}")]
+    Scope {
+        user: Snowflake,
+        source: UnknownScope,
+    },
     #[error("stored user id {0:?} is not a snowflake")]
     BadId(String),
     #[error("store task failed: {0}")]
@@ -74,19 +82,18 @@ pub enum UserStatus {
 }
 
 impl UserStatus {
+    const ALL: [UserStatus; 3] = [
+        UserStatus::Active,
+        UserStatus::NeedsReconsent,
+        UserStatus::Revoked,
+    ];
+
+    /// The name stored in `users.status` (the schema's CHECK lists the same three).
     pub fn as_str(self) -> &'static str {
         match self {
             UserStatus::Active => "active",
             UserStatus::NeedsReconsent => "needs_reconsent",
             UserStatus::Revoked => "revoked",
-        }
-    }
-
-    fn parse(text: &str) -> UserStatus {
-        match text {
-            "needs_reconsent" => UserStatus::NeedsReconsent,
-            "revoked" => UserStatus::Revoked,
-            _ => UserStatus::Active,
         }
     }
 }
@@ -97,12 +104,45 @@ impl fmt::Display for UserStatus {
     }
 }
 
+/// A `users.status` value this strife-gen does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown user status {0:?} (known: active, needs_reconsent, revoked)")]
+pub struct UnknownStatus(String);
+
+impl FromStr for UserStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        UserStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| UnknownStatus(text.to_owned()))
+    }
+}
+
+impl ToSql for UserStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+/// Reading an unknown status is an error, never a guess: a guess of `Active` would publish a
+/// user who may have been revoked by a newer strife-gen.
+impl FromSql for UserStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e: UnknownStatus| FromSqlError::Other(Box::new(e)))
+    }
+}
+
 /// A row of `users`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRecord {
     pub id: Snowflake,
     pub username: String,
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Scope>,
     pub publish: Publish,
     pub status: UserStatus,
     pub status_since: i64,
@@ -134,7 +174,7 @@ impl fmt::Debug for Tokens {
 /// What a finished consent carries into the store.
 #[derive(Debug, Clone)]
 pub struct Consent {
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Scope>,
     pub publish: Publish,
     pub tokens: Tokens,
     pub snapshot: Snapshot,
@@ -281,21 +321,22 @@ impl Store {
         tx.execute(
             "INSERT INTO users (id, username, scopes, publish_connections, publish_guilds, status,
                                 status_since, created_at, updated_at, last_refresh_at, last_error)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?6, ?6, ?6, NULL)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6, ?6, ?6, ?6, NULL)
              ON CONFLICT (id) DO UPDATE SET
                 username = excluded.username, scopes = excluded.scopes,
                 publish_connections = excluded.publish_connections,
                 publish_guilds = excluded.publish_guilds,
-                status = 'active', status_since = excluded.status_since,
+                status = excluded.status, status_since = excluded.status_since,
                 updated_at = excluded.updated_at, last_refresh_at = excluded.last_refresh_at,
                 last_error = NULL, failure_count = 0, next_attempt_at = NULL",
             params![
                 user.id.to_string(),
                 user.username,
-                consent.scopes.join(" "),
+                Scope::join(&consent.scopes),
                 consent.publish.connections,
                 consent.publish.guilds,
-                now
+                now,
+                UserStatus::Active
             ],
         )?;
         write_tokens(&tx, user.id, &consent.tokens, cipher, now)?;
@@ -319,8 +360,8 @@ impl Store {
         // refreshing them, keeps no tokens.
         let revoked: bool = tx
             .query_row(
-                "SELECT status = 'revoked' FROM users WHERE id = ?1",
-                params![id.to_string()],
+                "SELECT status = ?2 FROM users WHERE id = ?1",
+                params![id.to_string(), UserStatus::Revoked],
                 |r| r.get(0),
             )
             .optional()?
@@ -424,10 +465,11 @@ impl Store {
     pub fn due_user_ids(&self, now: i64) -> Result<Vec<Snowflake>, StoreError> {
         let conn = self.conn();
         let mut statement = conn.prepare_cached(
-            "SELECT id FROM users WHERE status = 'active'
+            "SELECT id FROM users WHERE status = ?2
                AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) ORDER BY id",
         )?;
-        let ids = statement.query_map(params![now], |r| r.get::<_, String>(0))?;
+        let ids =
+            statement.query_map(params![now, UserStatus::Active], |r| r.get::<_, String>(0))?;
         ids.map(|id| parse_id(&id?)).collect()
     }
 
@@ -443,7 +485,7 @@ impl Store {
     ) -> Result<Revocation, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let row: Option<(String, i64)> = tx
+        let row: Option<(UserStatus, i64)> = tx
             .query_row(
                 "SELECT status, status_since FROM users WHERE id = ?1",
                 params![id.to_string()],
@@ -453,7 +495,6 @@ impl Store {
         let Some((status, since)) = row else {
             return Ok(Revocation::Unknown);
         };
-        let status = UserStatus::parse(&status);
         if status == UserStatus::Revoked {
             return Ok(Revocation::AlreadyRevoked);
         }
@@ -461,10 +502,10 @@ impl Store {
             return Ok(Revocation::Stale);
         }
         tx.execute(
-            "UPDATE users SET status = 'revoked', status_since = ?2, updated_at = ?2,
+            "UPDATE users SET status = ?3, status_since = ?2, updated_at = ?2,
                               last_error = 'removed the app at Discord'
              WHERE id = ?1",
-            params![id.to_string(), now],
+            params![id.to_string(), now, UserStatus::Revoked],
         )?;
         tx.execute(
             "DELETE FROM tokens WHERE user_id = ?1",
@@ -489,8 +530,8 @@ impl Store {
             // back, never a refresh that failed meanwhile in another process.
             "UPDATE users SET status = ?2, status_since = ?3, updated_at = ?3,
                               last_error = COALESCE(?4, last_error)
-             WHERE id = ?1 AND status <> ?2 AND status <> 'revoked'",
-            params![id.to_string(), status.as_str(), now, reason],
+             WHERE id = ?1 AND status <> ?2 AND status <> ?5",
+            params![id.to_string(), status, now, reason, UserStatus::Revoked],
         )?;
         if status == UserStatus::Revoked {
             tx.execute(
@@ -552,7 +593,8 @@ impl Store {
              WHERE {PUBLISHED}
              ORDER BY u.id",
         ))?;
-        let mut rows = statement.query(params![reconsent_cutoff])?;
+        let [active, waiting] = PUBLISHED_STATUSES;
+        let mut rows = statement.query(params![reconsent_cutoff, active, waiting])?;
         while let Some(row) = rows.next()? {
             if !visit(read_page_source(row)) {
                 break;
@@ -564,12 +606,13 @@ impl Store {
     /// How many pages [`Store::for_each_published`] would visit now (for progress bars).
     pub fn count_published(&self, reconsent_cutoff: i64) -> Result<usize, StoreError> {
         let conn = self.conn();
+        let [active, waiting] = PUBLISHED_STATUSES;
         let count: i64 = conn.query_row(
             &format!(
                 "SELECT count(*) FROM users u JOIN snapshots s ON s.user_id = u.id
                  WHERE {PUBLISHED}"
             ),
-            params![reconsent_cutoff],
+            params![reconsent_cutoff, active, waiting],
             |r| r.get(0),
         )?;
         Ok(usize::try_from(count).unwrap_or(0))
@@ -618,10 +661,12 @@ impl Store {
     }
 }
 
-/// Who is published (as `u`, with `?1` the re-consent cutoff): active users, and users waiting
-/// for a new consent whose grace period has not ended.
-const PUBLISHED: &str =
-    "(u.status = 'active' OR (u.status = 'needs_reconsent' AND u.status_since >= ?1))";
+/// Who is published (as `u`, with `?1` the re-consent cutoff, `?2` and `?3` the statuses of
+/// [`PUBLISHED_STATUSES`]): active users, and users waiting for a new consent whose grace period
+/// has not ended.
+const PUBLISHED: &str = "(u.status = ?2 OR (u.status = ?3 AND u.status_since >= ?1))";
+/// The statuses `?2` and `?3` of [`PUBLISHED`].
+const PUBLISHED_STATUSES: [UserStatus; 2] = [UserStatus::Active, UserStatus::NeedsReconsent];
 
 const USER_COLUMNS: &str =
     "SELECT id, username, scopes, publish_connections, publish_guilds, status,
@@ -773,28 +818,38 @@ fn parse_id(text: &str) -> Result<Snowflake, StoreError> {
 fn read_user(row: &Row<'_>) -> rusqlite::Result<Result<UserRecord, StoreError>> {
     let id: String = row.get(0)?;
     let scopes: String = row.get(2)?;
-    let status: String = row.get(5)?;
     let record = UserRecord {
         id: Snowflake(0),
         username: row.get(1)?,
-        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        scopes: Vec::new(),
         publish: Publish {
             connections: row.get(3)?,
             guilds: row.get(4)?,
         },
-        status: UserStatus::parse(&status),
+        status: row.get(5)?,
         status_since: row.get(6)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
         last_refresh_at: row.get(9)?,
         last_error: row.get(10)?,
     };
-    Ok(parse_id(&id).map(|id| UserRecord { id, ..record }))
+    Ok(parse_id(&id).and_then(|id| {
+        // Strict, unlike a token response: only strife-gen writes this column, from known scopes.
+        let scopes = scopes
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|source| StoreError::Scope { user: id, source })?;
+        Ok(UserRecord {
+            id,
+            scopes,
+            ..record
+        })
+    }))
 }
 
 fn read_page_source(row: &Row<'_>) -> Result<PageSource, StoreError> {
     let id = parse_id(&row.get::<_, String>(0)?)?;
-    let status: String = row.get(3)?;
     let data: String = row.get(4)?;
     // Decoded with the same leniency as Discord's answers: a snapshot written by another version
     // (or by hand) with an odd field loses that detail, not the page.
@@ -820,7 +875,7 @@ fn read_page_source(row: &Row<'_>) -> Result<PageSource, StoreError> {
             connections: row.get(1)?,
             guilds: row.get(2)?,
         },
-        status: UserStatus::parse(&status),
+        status: row.get(3)?,
         snapshot,
         old_names,
         changed_at: row.get(5)?,

@@ -11,7 +11,7 @@ fn snapshot(id: u64, username: &str) -> Snapshot {
 
 fn consent(id: u64, username: &str, refresh: &str) -> Consent {
     Consent {
-        scopes: vec!["identify".into(), "guilds".into()],
+        scopes: vec![Scope::Identify, Scope::Guilds],
         publish: Publish {
             connections: false,
             guilds: true,
@@ -90,7 +90,7 @@ fn consent_round_trip_keeps_tokens_encrypted_on_disk() {
     assert_eq!(user.username, "ada");
     assert_eq!(user.status, UserStatus::Active);
     assert!(user.publish.guilds && !user.publish.connections);
-    assert_eq!(user.scopes, ["identify", "guilds"]);
+    assert_eq!(user.scopes, [Scope::Identify, Scope::Guilds]);
 
     drop(store);
     for entry in std::fs::read_dir(dir.path()).unwrap() {
@@ -633,4 +633,48 @@ fn the_database_and_its_wal_and_shm_files_are_private() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
     }
+}
+
+#[test]
+fn an_unknown_stored_status_is_an_error_not_a_guess() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(41, "ada", "refresh-1"), &cipher, 100)
+        .unwrap();
+    // As a newer strife-gen with a fourth status might have written it (the CHECK is bypassed).
+    store
+        .conn()
+        .execute_batch(
+            "PRAGMA ignore_check_constraints = ON;
+             UPDATE users SET status = 'frozen' WHERE id = '41';",
+        )
+        .unwrap();
+    let error = store.user(Snowflake(41)).unwrap_err();
+    assert!(
+        error.to_string().contains("unknown user status \"frozen\""),
+        "{error}"
+    );
+    let mut pages = Vec::new();
+    store
+        .for_each_published(i64::MIN, |source| {
+            pages.push(source.map(|s| s.id));
+            true
+        })
+        .unwrap();
+    assert!(
+        pages.is_empty(),
+        "not published under any status: {pages:?}"
+    );
+    assert!(store
+        .revoke_authorization(Snowflake(41), None, 200)
+        .is_err());
+}
+
+#[test]
+fn statuses_round_trip_through_their_names() {
+    for status in UserStatus::ALL {
+        assert_eq!(status.as_str().parse::<UserStatus>().unwrap(), status);
+    }
+    assert!("Active".parse::<UserStatus>().is_err());
 }

@@ -97,7 +97,7 @@ fn every_top_level_output_of_a_build_is_reserved() {
         outputs.push(entry.unwrap().file_name().to_string_lossy().into_owned());
     }
     // Profiles live under the folder of `page_path`, whether anyone is published or not.
-    let profiles = strife_gen::site::profile::page_path(1);
+    let profiles = strife_gen::site::profile::page_path(strife_gen::discord::models::Snowflake(1));
     outputs.push(profiles.split('/').next().unwrap().to_owned());
     assert!(outputs.iter().any(|name| name == "CNAME"), "{outputs:?}");
     for name in &outputs {
