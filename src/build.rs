@@ -83,10 +83,10 @@ pub struct BuildSummary {
     pub skipped: usize,
     pub site: SiteReport,
     /// What `[deploy]` did, when it ran.
-    pub deployed: Option<DeployOutcome>,
-    pub elapsed: Duration,
+    pub(crate) deployed: Option<DeployOutcome>,
+    pub(crate) elapsed: Duration,
     /// Problems with `content/` files (already logged); the build went on without them.
-    pub content_warnings: Vec<ContentWarning>,
+    pub(crate) content_warnings: Vec<ContentWarning>,
 }
 
 impl std::fmt::Display for BuildSummary {
@@ -142,21 +142,21 @@ impl Default for BuildOptions {
 }
 
 /// One site's build: what it reads and where it writes. Made by the service for each build.
-pub struct Build<'a> {
+pub(crate) struct Build<'a> {
     /// The site's configuration.
-    pub config: &'a Config,
+    pub(crate) config: &'a Config,
     /// Where the output and the state files are.
-    pub layout: &'a Layout,
+    pub(crate) layout: &'a Layout,
     /// Users and their snapshots.
-    pub store: &'a Store,
+    pub(crate) store: &'a Store,
     /// The Discord side; required when the options ask for a refresh.
-    pub refresher: Option<&'a Refresher>,
+    pub(crate) refresher: Option<&'a Refresher>,
 }
 
 impl Build<'_> {
     /// The build, step by step. The build lock is held throughout (waiting for another build
     /// that holds it), so two builds never write the same output folder.
-    pub async fn run(&self, options: BuildOptions) -> Result<BuildSummary, BuildError> {
+    pub(crate) async fn run(&self, options: BuildOptions) -> Result<BuildSummary, BuildError> {
         let started = Instant::now();
         let lock = self.take_build_lock().await?;
         // The theme, content and sample users are loaded before anyone is refreshed: refreshing

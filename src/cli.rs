@@ -22,13 +22,13 @@ pub struct Cli {
         default_value = "strife.toml",
         env = "STRIFE_CONFIG"
     )]
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Write a starter strife.toml, the default theme and content/ into an empty folder.
     Init {
         /// The folder to create the site in.
@@ -64,7 +64,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum UsersCommand {
+pub(crate) enum UsersCommand {
     /// Show every user with their status, last refresh and last error.
     List,
     /// Delete a user and everything stored about them (and revoke our access when possible).

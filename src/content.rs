@@ -28,7 +28,7 @@
 //! stops the build. Markdown is rendered by [`markdown`], which escapes raw HTML and drops unsafe
 //! links.
 
-pub mod markdown;
+pub(crate) mod markdown;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -47,7 +47,7 @@ use crate::site::profile::{Profile, ProfileLink};
 
 /// A part of a profile a content file may hide (`hide = ["banner"]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hide {
+pub(crate) enum Hide {
     Banner,
     AccentColor,
     Badges,
@@ -57,7 +57,7 @@ pub enum Hide {
 
 impl Hide {
     /// Every part, in the order the docs list them.
-    pub const ALL: [Hide; 5] = [
+    pub(crate) const ALL: [Hide; 5] = [
         Hide::Banner,
         Hide::AccentColor,
         Hide::Badges,
@@ -66,7 +66,7 @@ impl Hide {
     ];
 
     /// The name a content file uses.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Hide::Banner => "banner",
             Hide::AccentColor => "accent_color",
@@ -97,7 +97,7 @@ impl fmt::Display for Hide {
 /// A `hide` entry that names no part of a profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown part {0:?} (known: banner, accent_color, badges, connections, guilds)")]
-pub struct UnknownPart(pub String);
+pub(crate) struct UnknownPart(pub(crate) String);
 
 impl FromStr for Hide {
     type Err = UnknownPart;
@@ -115,11 +115,11 @@ const DESCRIPTION_CHARS: usize = 200;
 
 /// A problem with one content file. Displayed as `path:line: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContentWarning {
-    pub path: PathBuf,
+pub(crate) struct ContentWarning {
+    pub(crate) path: PathBuf,
     /// 1-based line in the file, when the problem has one.
-    pub line: Option<usize>,
-    pub message: String,
+    pub(crate) line: Option<usize>,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for ContentWarning {
@@ -134,18 +134,18 @@ impl fmt::Display for ContentWarning {
 
 /// What one `users/*.md` file adds to a page.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct UserContent {
-    pub path: PathBuf,
-    pub bio: Option<String>,
-    pub pronouns: Option<String>,
-    pub links: Vec<ProfileLink>,
-    pub hide: Vec<Hide>,
-    pub body_html: Option<String>,
+pub(crate) struct UserContent {
+    pub(crate) path: PathBuf,
+    pub(crate) bio: Option<String>,
+    pub(crate) pronouns: Option<String>,
+    pub(crate) links: Vec<ProfileLink>,
+    pub(crate) hide: Vec<Hide>,
+    pub(crate) body_html: Option<String>,
 }
 
 impl UserContent {
     /// Adds the content to the page model and removes what it hides.
-    pub fn apply(&self, profile: &mut Profile) {
+    pub(crate) fn apply(&self, profile: &mut Profile) {
         profile.bio.clone_from(&self.bio);
         profile.pronouns.clone_from(&self.pronouns);
         profile.links.clone_from(&self.links);
@@ -159,8 +159,8 @@ impl UserContent {
 /// All content of a site, loaded once per build. Matching users records which files were used,
 /// so [`Content::finish`] can warn about files that matched nobody.
 #[derive(Debug, Default)]
-pub struct Content {
-    pub front_page: Option<FrontPage>,
+pub(crate) struct Content {
+    pub(crate) front_page: Option<FrontPage>,
     users: Vec<UserContent>,
     by_id: HashMap<Snowflake, usize>,
     /// Lower-cased username → file.
@@ -172,7 +172,7 @@ pub struct Content {
 impl Content {
     /// Reads `dir` (a missing folder is no content). Problems come back as warnings; a file
     /// that resolves outside `dir` is an error.
-    pub fn load(dir: &Path) -> Result<(Content, Vec<ContentWarning>), FileError> {
+    pub(crate) fn load(dir: &Path) -> Result<(Content, Vec<ContentWarning>), FileError> {
         let mut content = Content::default();
         let mut warnings = Vec::new();
         let folder = match Confined::new("site.content_dir", dir) {
@@ -248,7 +248,7 @@ impl Content {
     }
 
     /// The content file for a user: `<id>.md`, else `<username>.md`.
-    pub fn for_user(&self, id: Snowflake, username: &str) -> Option<&UserContent> {
+    pub(crate) fn for_user(&self, id: Snowflake, username: &str) -> Option<&UserContent> {
         let at = self
             .by_id
             .get(&id)
@@ -261,14 +261,14 @@ impl Content {
     }
 
     /// Applies the user's content file, if there is one, to their page model.
-    pub fn apply(&self, profile: &mut Profile) {
+    pub(crate) fn apply(&self, profile: &mut Profile) {
         if let Some(user) = self.for_user(profile.id, &profile.username) {
             user.apply(profile);
         }
     }
 
     /// Warnings for files that matched no user (call after every user was looked up).
-    pub fn finish(&self) -> Vec<ContentWarning> {
+    pub(crate) fn finish(&self) -> Vec<ContentWarning> {
         let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
         let mut unused: Vec<&UserContent> = (0..self.users.len())
             .filter(|at| !used.contains(at))

@@ -49,7 +49,7 @@ impl Blame for CryptoError {
 
 /// Where the key came from, so the caller can log a first-use key generation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
+pub(crate) enum KeySource {
     Environment,
     File(PathBuf),
     Generated(PathBuf),
@@ -68,14 +68,14 @@ impl fmt::Debug for TokenCipher {
 }
 
 impl TokenCipher {
-    pub fn from_key(key: &[u8; KEY_LEN]) -> Self {
+    pub(crate) fn from_key(key: &[u8; KEY_LEN]) -> Self {
         TokenCipher {
             aead: XChaCha20Poly1305::new(key.into()),
         }
     }
 
     /// The key given as base64 (as in `STRIFE_TOKEN_KEY`).
-    pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
+    pub(crate) fn from_base64(text: &str) -> Result<Self, CryptoError> {
         Ok(TokenCipher::from_key(&decode_key(text, TOKEN_KEY_VAR)?))
     }
 
@@ -88,7 +88,7 @@ impl TokenCipher {
 
     /// The key from `STRIFE_TOKEN_KEY` if given, else from `key_file`, which is created (mode 0600)
     /// with a new random key when it does not exist yet.
-    pub fn load(env_key: Option<&str>, key_file: &Path) -> Result<(Self, KeySource), CryptoError> {
+    pub(crate) fn load(env_key: Option<&str>, key_file: &Path) -> Result<(Self, KeySource), CryptoError> {
         if let Some(text) = env_key {
             let key = decode_key(text, TOKEN_KEY_VAR)?;
             return Ok((TokenCipher::from_key(&key), KeySource::Environment));
@@ -116,7 +116,7 @@ impl TokenCipher {
     }
 
     /// `nonce || ciphertext`, bound to `context` (e.g. user id + column).
-    pub fn seal(&self, plaintext: &str, context: &str) -> Vec<u8> {
+    pub(crate) fn seal(&self, plaintext: &str, context: &str) -> Vec<u8> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let payload = Payload {
             msg: plaintext.as_bytes(),
@@ -131,7 +131,7 @@ impl TokenCipher {
         sealed
     }
 
-    pub fn open(&self, sealed: &[u8], context: &str) -> Result<String, CryptoError> {
+    pub(crate) fn open(&self, sealed: &[u8], context: &str) -> Result<String, CryptoError> {
         if sealed.len() < NONCE_LEN {
             return Err(CryptoError::Decrypt);
         }

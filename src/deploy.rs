@@ -42,7 +42,7 @@ pub enum DeployError {
 
 /// What a deploy did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeployOutcome {
+pub(crate) enum DeployOutcome {
     CommandRan,
     /// A new commit was pushed.
     Pushed {
@@ -56,7 +56,7 @@ pub enum DeployOutcome {
 /// carried out lives here, so the configuration never depends on git or on processes.
 impl DeployConfig {
     /// Publishes `output_dir`. `cache_dir` holds the git deploy's private repository.
-    pub fn run(
+    pub(crate) fn run(
         &self,
         output_dir: &Path,
         config_root: &Path,
@@ -260,7 +260,7 @@ fn without_secrets(command: &mut Command) -> &mut Command {
 
 /// `scheme://user:token@host/…` → `scheme://***@host/…` wherever a URL occurs in `text`, so a
 /// remote's credentials never reach an error message or a log.
-pub fn redact_credentials(text: &str) -> String {
+pub(crate) fn redact_credentials(text: &str) -> String {
     let mut redacted = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {

@@ -27,7 +27,7 @@ impl Report {
     }
 
     /// The same failure, explained by what was being done (`building the site into output`).
-    pub fn context(self, doing: impl fmt::Display + Send + Sync + 'static) -> Report {
+    pub(crate) fn context(self, doing: impl fmt::Display + Send + Sync + 'static) -> Report {
         Report {
             error: self.error.context(doing),
             users_fault: self.users_fault,
@@ -68,7 +68,7 @@ where
 }
 
 /// Adds what was being done to a failure, keeping whose fault it is.
-pub trait Doing<T> {
+pub(crate) trait Doing<T> {
     /// The error of `self`, if any, with the context `doing()` says.
     fn doing<D>(self, doing: impl FnOnce() -> D) -> Result<T, Report>
     where

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// Files editors write beside the real one while saving (Vim's swap files and its `4913` probe,
 /// backup files ending in `~`, Emacs lock and autosave files). Changing them changes nothing.
-pub fn is_editor_temp_file(path: &Path) -> bool {
+pub(crate) fn is_editor_temp_file(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
         return false;
     };
@@ -34,7 +34,7 @@ pub fn is_editor_temp_file(path: &Path) -> bool {
 
 /// Hidden files and folders (`.git`, `.DS_Store`, ...) and editor temp files: never part of a
 /// theme or of the content.
-pub fn is_ignored(path: &Path) -> bool {
+pub(crate) fn is_ignored(path: &Path) -> bool {
     let hidden = path
         .file_name()
         .and_then(|name| name.to_str())
@@ -75,7 +75,7 @@ impl Blame for FileError {
 
 impl FileError {
     /// Whether the path simply does not exist (as opposed to existing but being unreadable).
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, FileError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound)
     }
 }
@@ -91,7 +91,7 @@ impl FileError {
 /// very file that was opened). Hard links are not links in this sense: a hard link is a file of
 /// the folder.
 #[derive(Debug, Clone)]
-pub struct Confined {
+pub(crate) struct Confined {
     key: &'static str,
     real: PathBuf,
 }
@@ -99,7 +99,7 @@ pub struct Confined {
 impl Confined {
     /// The folder `dir`, named `key` (`site.content_dir`) in messages. Fails (`NotFound`, ...)
     /// when it does not resolve.
-    pub fn new(key: &'static str, dir: &Path) -> io::Result<Confined> {
+    pub(crate) fn new(key: &'static str, dir: &Path) -> io::Result<Confined> {
         Ok(Confined {
             key,
             real: fs::canonicalize(dir)?,
@@ -107,12 +107,13 @@ impl Confined {
     }
 
     /// The folder, links resolved.
-    pub fn root(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn root(&self) -> &Path {
         &self.real
     }
 
     /// The bytes of the file at `path` (below the folder).
-    pub fn read(&self, path: &Path) -> Result<Vec<u8>, FileError> {
+    pub(crate) fn read(&self, path: &Path) -> Result<Vec<u8>, FileError> {
         let read_error = |source| FileError::Read {
             path: path.to_owned(),
             source,
@@ -130,7 +131,7 @@ impl Confined {
     }
 
     /// [`Confined::read`] as UTF-8 text.
-    pub fn read_to_string(&self, path: &Path) -> Result<String, FileError> {
+    pub(crate) fn read_to_string(&self, path: &Path) -> Result<String, FileError> {
         let bytes = self.read(path)?;
         String::from_utf8(bytes).map_err(|error| FileError::Read {
             path: path.to_owned(),
@@ -142,7 +143,7 @@ impl Confined {
     /// there (a missing file, a dangling link). An error when it resolves outside the folder.
     /// For deciding what to list or skip; reading goes through [`Confined::read`], which checks
     /// again on the opened file.
-    pub fn resolve(&self, path: &Path) -> Result<Option<PathBuf>, FileError> {
+    pub(crate) fn resolve(&self, path: &Path) -> Result<Option<PathBuf>, FileError> {
         match fs::canonicalize(path) {
             Ok(real) => self.check(path, &real).map(|()| Some(real)),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),

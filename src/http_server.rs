@@ -51,9 +51,9 @@ use warp::{Filter, Rejection};
 use crate::config::ServerConfig;
 
 /// How long a response may make no progress (the client reads nothing) before it is abandoned.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long open connections may take to finish after a stop.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The most connections [`serve`] can count.
 const MAX_SLOTS: usize = u32::MAX as usize;
@@ -87,19 +87,19 @@ pub struct Limits {
     reserve + 16
 )]
 pub struct FileLimitError {
-    pub limit: u64,
-    pub reserve: u64,
+    pub(crate) limit: u64,
+    pub(crate) reserve: u64,
 }
 
 impl Limits {
     /// The limits `[server]` asks for, with the connection cap lowered to fit this process's
     /// open-file limit.
-    pub fn for_server(config: &ServerConfig) -> Result<Limits, FileLimitError> {
+    pub(crate) fn for_server(config: &ServerConfig) -> Result<Limits, FileLimitError> {
         Limits::fitted(config, open_file_limit())
     }
 
     /// [`Limits::for_server`] for a given open-file limit (`None`: unlimited or unknown).
-    pub fn fitted(
+    pub(crate) fn fitted(
         config: &ServerConfig,
         file_limit: Option<u64>,
     ) -> Result<Limits, FileLimitError> {
@@ -410,19 +410,19 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<T> {
 }
 
 /// Matches `GET` and `HEAD`: every page route answers both (see [`without_body_for_head`]).
-pub fn get_or_head() -> impl Filter<Extract = (), Error = Rejection> + Copy {
+pub(crate) fn get_or_head() -> impl Filter<Extract = (), Error = Rejection> + Copy {
     warp::get().or(warp::head()).unify()
 }
 
 /// Marks an answer to `HEAD` whose `GET` body is not known without doing what only a `GET` may
 /// do: [`without_body_for_head`] then sends no `Content-Length` rather than a wrong one.
 #[derive(Debug, Clone, Copy)]
-pub struct LengthUnknown;
+pub(crate) struct LengthUnknown;
 
 /// Wraps `filter` so that answers to `HEAD` keep their status and headers, gain the
 /// `Content-Length` of the body they would have had, and lose the body (a stream, such as the
 /// preview's events, is never started).
-pub fn without_body_for_head<F>(
+pub(crate) fn without_body_for_head<F>(
     filter: F,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone
 where

@@ -17,7 +17,7 @@ const STARTER_INDEX: &str = include_str!("../content/index.md");
 
 /// Why a new site could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum InitError {
+pub(crate) enum InitError {
     #[error("{} is not empty: `strife-gen init` only writes into an empty folder", .0.display())]
     NotEmpty(PathBuf),
     #[error("cannot read {}: {source}", path.display())]
@@ -41,7 +41,7 @@ impl Blame for InitError {
 
 /// Writes `strife.toml`, `themes/`, `content/` and an empty `output/` into `dir`, which must be
 /// empty (or not exist yet): init never overwrites anything.
-pub fn init(dir: &Path) -> Result<(), InitError> {
+pub(crate) fn init(dir: &Path) -> Result<(), InitError> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(|source| InitError::Read {
             path: dir.to_owned(),
@@ -63,7 +63,7 @@ pub fn init(dir: &Path) -> Result<(), InitError> {
 }
 
 /// The shipped config without its demo block (example users are for this repository only).
-pub fn starter_config() -> String {
+pub(crate) fn starter_config() -> String {
     let mut in_demo = false;
     let mut out = String::with_capacity(SHIPPED_CONFIG.len());
     for line in SHIPPED_CONFIG.lines() {

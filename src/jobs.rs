@@ -41,11 +41,11 @@ pub enum Trigger {
 
 /// The coalesced work of one build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Batch {
-    pub everyone: bool,
-    pub refresh: Vec<Snowflake>,
-    pub revoke: Vec<(Snowflake, Option<i64>)>,
-    pub render: bool,
+pub(crate) struct Batch {
+    pub(crate) everyone: bool,
+    pub(crate) refresh: Vec<Snowflake>,
+    pub(crate) revoke: Vec<(Snowflake, Option<i64>)>,
+    pub(crate) render: bool,
 }
 
 #[derive(Default)]
@@ -126,28 +126,28 @@ pub enum JobState {
 /// What `GET /webhooks/jobs/<id>` shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobStatus {
-    pub id: String,
+    pub(crate) id: String,
     pub state: JobState,
     /// The user asked for, or none for everyone.
-    pub user: Option<Snowflake>,
+    pub(crate) user: Option<Snowflake>,
     /// The number of the build that serves this job, once it started.
-    pub build: Option<u64>,
-    pub queued_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
+    pub(crate) build: Option<u64>,
+    pub(crate) queued_at: String,
+    pub(crate) started_at: Option<String>,
+    pub(crate) finished_at: Option<String>,
     /// Totals of the serving build (refreshed users, changed, needing re-consent, failed,
     /// profiles rendered), once it is done.
-    pub counts: Option<JobCounts>,
-    pub error: Option<String>,
+    pub(crate) counts: Option<JobCounts>,
+    pub(crate) error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct JobCounts {
-    pub refreshed: usize,
-    pub changed: usize,
-    pub needs_reconsent: usize,
-    pub failed: usize,
-    pub profiles: usize,
+pub(crate) struct JobCounts {
+    pub(crate) refreshed: usize,
+    pub(crate) changed: usize,
+    pub(crate) needs_reconsent: usize,
+    pub(crate) failed: usize,
+    pub(crate) profiles: usize,
 }
 
 impl JobCounts {
@@ -218,7 +218,7 @@ impl Default for JobQueue {
 }
 
 impl JobQueue {
-    pub fn new() -> JobQueue {
+    pub(crate) fn new() -> JobQueue {
         JobQueue {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
@@ -272,14 +272,14 @@ impl JobQueue {
 
     /// Puts a batch back in the queue (a build that could not run it asks for it again later).
     /// Nothing is lost: it merges with whatever was queued meanwhile.
-    pub fn requeue(&self, batch: Batch) {
+    pub(crate) fn requeue(&self, batch: Batch) {
         self.state().pending.add_batch(batch);
         self.inner.wake.notify_one();
     }
 
     /// Tells the worker to stop: the batch it is running (if any) finishes, no further one starts
     /// and [`JobQueue::run`] returns. Work queued and not started stays unrun.
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
         // A stored permit: the worker wakes even if it is not waiting yet.
         self.inner.wake.notify_one();
@@ -308,7 +308,7 @@ impl JobQueue {
     /// and then every `schedule`), takes everything pending and hands it to `execute` as one
     /// batch. Runs until [`JobQueue::shutdown`] (finishing the batch in progress) or until the
     /// task is dropped.
-    pub async fn run<F, Fut, E>(&self, schedule: Option<Duration>, mut execute: F)
+    pub(crate) async fn run<F, Fut, E>(&self, schedule: Option<Duration>, mut execute: F)
     where
         F: FnMut(Batch) -> Fut,
         Fut: Future<Output = Result<BuildSummary, E>>,

@@ -21,20 +21,20 @@ pub struct Layout {
     /// The published site.
     pub output_dir: PathBuf,
     /// The SQLite store.
-    pub store: PathBuf,
+    pub(crate) store: PathBuf,
     /// The generated token key, used when `STRIFE_TOKEN_KEY` is not set.
-    pub key_file: PathBuf,
+    pub(crate) key_file: PathBuf,
     /// The build lock beside the output folder.
     pub build_lock: PathBuf,
     /// The git deploy's private repository.
-    pub deploy_cache: PathBuf,
+    pub(crate) deploy_cache: PathBuf,
     /// Exists from the start of a deploy until it succeeded, so a failed deploy is retried.
-    pub deploy_pending: PathBuf,
+    pub(crate) deploy_pending: PathBuf,
 }
 
 impl Layout {
     /// The layout of the site `config` describes (its paths are already absolute).
-    pub fn of(config: &Config) -> Layout {
+    pub(crate) fn of(config: &Config) -> Layout {
         let store = config.store.path.clone();
         let output_dir = config.site.output_dir.clone();
         Layout {

@@ -41,7 +41,6 @@ impl Blame for LockError {
 pub struct BuildLock {
     // Closing the file releases the lock.
     _file: File,
-    path: PathBuf,
 }
 
 impl BuildLock {
@@ -67,12 +66,7 @@ impl BuildLock {
             }
             Err(TryLockError::Error(source)) => return Err(LockError::Lock { path, source }),
         }
-        Ok(BuildLock { _file: file, path })
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(BuildLock { _file: file })
     }
 }
 
@@ -111,7 +105,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, output) = (dir.path().join("output.lock"), dir.path().join("output"));
         let held = BuildLock::acquire(&path, &output).unwrap();
-        assert_eq!(held.path(), path);
         assert!(!is_free(&path));
         drop(held);
         assert!(is_free(&path), "free again once the holder is gone");

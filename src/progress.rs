@@ -39,12 +39,12 @@ struct LogState {
 
 impl Progress {
     /// Reports nothing.
-    pub fn hidden() -> Progress {
+    pub(crate) fn hidden() -> Progress {
         Progress { mode: Mode::Hidden }
     }
 
     /// A bar when stderr is a terminal, log lines otherwise.
-    pub fn for_stderr() -> Progress {
+    pub(crate) fn for_stderr() -> Progress {
         if io::stderr().is_terminal() {
             Progress::bar()
         } else {
@@ -53,21 +53,21 @@ impl Progress {
     }
 
     /// Always a bar (drawn only when stderr is a terminal).
-    pub fn bar() -> Progress {
+    pub(crate) fn bar() -> Progress {
         Progress {
             mode: Mode::Bar(Mutex::new(None)),
         }
     }
 
     /// Always log lines: a stage's start and every tenth of it.
-    pub fn log_lines() -> Progress {
+    pub(crate) fn log_lines() -> Progress {
         Progress {
             mode: Mode::Log(Mutex::new(LogState::default())),
         }
     }
 
     /// Begins a stage of `total` steps (`stage` reads like "refreshing users").
-    pub fn start(&self, stage: &'static str, total: u64) {
+    pub(crate) fn start(&self, stage: &'static str, total: u64) {
         match &self.mode {
             Mode::Hidden => {}
             Mode::Bar(slot) => {
@@ -93,7 +93,7 @@ impl Progress {
     }
 
     /// One step of the current stage is done.
-    pub fn tick(&self) {
+    pub(crate) fn tick(&self) {
         match &self.mode {
             Mode::Hidden => {}
             Mode::Bar(slot) => {
@@ -113,7 +113,7 @@ impl Progress {
     }
 
     /// Ends the current stage; the bar disappears.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Mode::Bar(slot) = &self.mode {
             if let Some(bar) = lock(slot).take() {
                 bar.finish_and_clear();

@@ -14,7 +14,7 @@ pub struct Publish {
 
 impl Publish {
     /// The scopes to request from Discord for these opt-ins: never more than the page needs.
-    pub fn scopes(self) -> Vec<Scope> {
+    pub(crate) fn scopes(self) -> Vec<Scope> {
         let mut scopes = vec![Scope::Identify];
         if self.connections {
             scopes.push(Scope::Connections);
@@ -27,7 +27,7 @@ impl Publish {
 
     /// Narrows the opt-ins to what the granted scopes allow (a user may untick a scope on
     /// Discord's consent screen).
-    pub fn limited_to(self, granted: &[Scope]) -> Publish {
+    pub(crate) fn limited_to(self, granted: &[Scope]) -> Publish {
         Publish {
             connections: self.connections && granted.contains(&Scope::Connections),
             guilds: self.guilds && granted.contains(&Scope::Guilds),

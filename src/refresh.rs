@@ -30,7 +30,7 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(24 * 3600);
 
 /// Why refreshing one user failed.
 #[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
+pub(crate) enum RefreshError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("Discord: {0}")]
@@ -45,20 +45,20 @@ pub enum RefreshError {
 
 /// What happened to one user.
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Fresh data stored; `changed` says whether it differs from the previous snapshot.
     Refreshed { changed: bool },
     /// Discord no longer accepts their authorization; they must consent again.
     NeedsReconsent,
     /// Something went wrong this time; their previous snapshot stays.
-    Failed(RefreshError),
+    Failed,
 }
 
 /// Totals of one refresh run.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RefreshSummary {
     pub refreshed: usize,
-    pub changed: usize,
+    pub(crate) changed: usize,
     pub needs_reconsent: usize,
     pub failed: usize,
 }
@@ -71,7 +71,7 @@ impl RefreshSummary {
                 self.changed += usize::from(*changed);
             }
             Outcome::NeedsReconsent => self.needs_reconsent += 1,
-            Outcome::Failed(_) => self.failed += 1,
+            Outcome::Failed => self.failed += 1,
         }
     }
 }
@@ -80,10 +80,10 @@ impl RefreshSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Targets {
     /// Every active user who is due (not waiting out a backoff after failures).
-    pub everyone: bool,
+    pub(crate) everyone: bool,
     /// These users as well, due or not (asked for by name, e.g. by a webhook); only active users
     /// are refreshed, the others are skipped.
-    pub users: Vec<Snowflake>,
+    pub(crate) users: Vec<Snowflake>,
 }
 
 impl Targets {
@@ -94,7 +94,7 @@ impl Targets {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         !self.everyone && self.users.is_empty()
     }
 }
@@ -102,13 +102,13 @@ impl Targets {
 /// How long to wait before retrying a user after `failures` failed refreshes in a row: `base`
 /// doubled for each failure after the first, at most `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    pub base: Duration,
-    pub max: Duration,
+pub(crate) struct Backoff {
+    pub(crate) base: Duration,
+    pub(crate) max: Duration,
 }
 
 impl Backoff {
-    pub fn after(&self, failures: u32) -> Duration {
+    pub(crate) fn after(&self, failures: u32) -> Duration {
         let doublings = failures.saturating_sub(1).min(32);
         self.base
             .checked_mul(1u32 << doublings.min(31))
@@ -130,18 +130,18 @@ impl Default for Backoff {
 /// Everything needed to talk to Discord on users' behalf.
 #[derive(Clone)]
 pub struct Refresher {
-    pub store: Store,
+    pub(crate) store: Store,
     pub cipher: TokenCipher,
-    pub oauth: OAuthClient,
-    pub discord: DiscordClient,
-    pub concurrency: usize,
+    pub(crate) oauth: OAuthClient,
+    pub(crate) discord: DiscordClient,
+    pub(crate) concurrency: usize,
     /// Waits between retries of a user whose refreshes keep failing.
-    pub backoff: Backoff,
+    pub(crate) backoff: Backoff,
 }
 
 impl Refresher {
     /// Refreshes `targets`, `concurrency` at a time, ticking `progress` once per user.
-    pub async fn refresh(
+    pub(crate) async fn refresh(
         &self,
         targets: &Targets,
         progress: &Progress,
@@ -187,7 +187,7 @@ impl Refresher {
     }
 
     /// Refreshes one user and records the result in the store; never panics, never deletes.
-    pub async fn refresh_user(&self, id: Snowflake) -> Outcome {
+    pub(crate) async fn refresh_user(&self, id: Snowflake) -> Outcome {
         let outcome = match self.try_refresh(id).await {
             Ok(changed) => Outcome::Refreshed { changed },
             Err(RefreshError::OAuth(OAuthError::InvalidGrant { description })) => {
@@ -195,14 +195,20 @@ impl Refresher {
                 let reason = format!("authorization ended at Discord: {description}");
                 match self.mark(id, UserStatus::NeedsReconsent, reason).await {
                     Ok(()) => Outcome::NeedsReconsent,
-                    Err(e) => Outcome::Failed(e.into()),
+                    Err(e) => {
+                        tracing::error!(user = %id, "cannot record that the user must consent again: {e}");
+                        Outcome::Failed
+                    }
                 }
             }
             Err(RefreshError::NoTokens) => {
                 let reason = "no stored tokens".to_owned();
                 match self.mark(id, UserStatus::NeedsReconsent, reason).await {
                     Ok(()) => Outcome::NeedsReconsent,
-                    Err(e) => Outcome::Failed(e.into()),
+                    Err(e) => {
+                        tracing::error!(user = %id, "cannot record that the user must consent again: {e}");
+                        Outcome::Failed
+                    }
                 }
             }
             Err(error) => {
@@ -226,7 +232,7 @@ impl Refresher {
                         tracing::error!(user = %id, "refresh failed: {error}; cannot record it: {e}")
                     }
                 }
-                Outcome::Failed(error)
+                Outcome::Failed
             }
         };
         outcome
@@ -356,7 +362,7 @@ impl Refresher {
 
 /// `GET /users/@me`, then connections and guilds when `publish` asks for them; what had to be
 /// left out of any of them is in `dropped`.
-pub async fn fetch_snapshot(
+pub(crate) async fn fetch_snapshot(
     discord: &DiscordClient,
     access_token: &str,
     publish: Publish,
@@ -391,7 +397,7 @@ pub async fn fetch_snapshot(
 
 /// Turns a token response into stored tokens. Discord may omit the refresh token when it did not
 /// rotate it; then the one we used stays valid.
-pub fn tokens_from(answer: TokenSet, previous_refresh: Option<&str>, now: i64) -> Tokens {
+pub(crate) fn tokens_from(answer: TokenSet, previous_refresh: Option<&str>, now: i64) -> Tokens {
     let expires_in = i64::try_from(answer.expires_in.as_secs()).unwrap_or(i64::MAX / 2);
     Tokens {
         access_token: answer.access_token,

@@ -3,17 +3,17 @@
 //! the servers and the site (vanity URLs) can both use it without importing each other.
 
 /// `GET /login`: start a consent.
-pub const LOGIN: &str = "login";
+pub(crate) const LOGIN: &str = "login";
 /// `GET /delete`: start a deletion.
-pub const DELETE: &str = "delete";
+pub(crate) const DELETE: &str = "delete";
 /// `GET /callback`: Discord's redirect back.
-pub const CALLBACK: &str = "callback";
+pub(crate) const CALLBACK: &str = "callback";
 /// `GET /healthz`: the probe.
-pub const HEALTHZ: &str = "healthz";
+pub(crate) const HEALTHZ: &str = "healthz";
 /// `GET /static/*`: the theme's files.
-pub const STATIC: &str = "static";
+pub(crate) const STATIC: &str = "static";
 /// `/webhooks/*`: see `server::webhooks`.
-pub const WEBHOOKS: &str = "webhooks";
+pub(crate) const WEBHOOKS: &str = "webhooks";
 
 /// The first path segment of every route of `strife-gen serve` besides `/`. Its router answers
 /// nothing else, so a route added without its segment here cannot be reached (and its author

@@ -53,7 +53,7 @@ impl Blame for ServiceError {
 
 /// Why signing someone in at the end of the OAuth round trip failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SignInError {
+pub(crate) enum SignInError {
     /// The service was opened without Discord credentials ([`Service::open_offline`]).
     #[error("this service was opened without Discord credentials")]
     Offline,
@@ -67,7 +67,7 @@ pub enum SignInError {
 
 /// Why a background batch failed; the job status shows the message.
 #[derive(Debug, thiserror::Error)]
-pub enum BatchError {
+pub(crate) enum BatchError {
     /// The batch stopped before building: a revoked user must never be published. The rest of
     /// the batch is queued again.
     #[error("revoking user {user} failed (retrying): {source}")]
@@ -78,7 +78,7 @@ pub enum BatchError {
 
 /// Why a consent was not stored.
 #[derive(Debug, thiserror::Error)]
-pub enum ConsentError {
+pub(crate) enum ConsentError {
     /// The service was opened without Discord credentials ([`Service::open_offline`]).
     #[error("this service was opened without Discord credentials")]
     Offline,
@@ -90,11 +90,11 @@ pub enum ConsentError {
 }
 
 /// A user who signed in at Discord: their tokens and their account.
-pub struct SignedIn {
+pub(crate) struct SignedIn {
     /// What the code exchange returned.
-    pub tokens: TokenSet,
+    pub(crate) tokens: TokenSet,
     /// `GET /users/@me`, with whatever odd fields had to be left out.
-    pub user: Decoded<User>,
+    pub(crate) user: Decoded<User>,
 }
 
 /// strife-gen at work on one site: what every workflow needs, opened once.
@@ -166,7 +166,7 @@ impl Service {
     }
 
     /// The configuration the service was opened with.
-    pub fn config(&self) -> &Arc<Config> {
+    pub(crate) fn config(&self) -> &Arc<Config> {
         &self.config
     }
 
@@ -208,26 +208,26 @@ impl Service {
 
     /// Asks the background worker to re-render the site from the stored snapshots as soon as
     /// it is free. Requests made while it is busy coalesce into one more render.
-    pub fn request_render(&self) {
+    pub(crate) fn request_render(&self) {
         self.jobs.trigger(Trigger::Render);
     }
 
     /// The public URL of a user's page.
-    pub fn profile_url(&self, id: Snowflake) -> String {
+    pub(crate) fn profile_url(&self, id: Snowflake) -> String {
         let base = self.config.site.base_url.url().as_str();
         format!("{}/u/{id}/", base.trim_end_matches('/'))
     }
 
     /// The start of the OAuth round trip: Discord's authorize URL for `scopes`, with a fresh
     /// `state` and PKCE verifier for the caller to keep until the browser comes back.
-    pub fn authorize(&self, scopes: &[Scope]) -> Result<AuthorizeRequest, SignInError> {
+    pub(crate) fn authorize(&self, scopes: &[Scope]) -> Result<AuthorizeRequest, SignInError> {
         let discord = self.discord.as_ref().ok_or(SignInError::Offline)?;
         Ok(discord.oauth.authorize(scopes))
     }
 
     /// The end of the OAuth round trip: trades Discord's `code` for tokens and fetches who
     /// signed in.
-    pub async fn sign_in(&self, code: &str, pkce_verifier: &str) -> Result<SignedIn, SignInError> {
+    pub(crate) async fn sign_in(&self, code: &str, pkce_verifier: &str) -> Result<SignedIn, SignInError> {
         let discord = self.discord.as_ref().ok_or(SignInError::Offline)?;
         let tokens = discord
             .oauth
@@ -244,7 +244,7 @@ impl Service {
 
     /// Stores a consent and its tokens, then the first full snapshot, and queues the page.
     /// Returns the user's id.
-    pub async fn consent(
+    pub(crate) async fn consent(
         &self,
         signed_in: SignedIn,
         wanted: Publish,
@@ -326,7 +326,7 @@ impl Service {
     /// stay active with a dead grant, and their page would stay up through the re-consent grace
     /// period. Revoking is best effort: the data is gone either way, and the user can remove the
     /// app in their Discord settings.
-    pub async fn delete(
+    pub(crate) async fn delete(
         &self,
         id: Snowflake,
         extra_tokens: Vec<String>,
@@ -370,7 +370,7 @@ impl Service {
 
     /// Records that user `id` removed the app at Discord at `at` (Unix seconds, when known):
     /// their tokens are deleted and their page leaves the site with the next build.
-    pub async fn revoke(&self, id: Snowflake, at: Option<i64>) -> Result<Revocation, StoreError> {
+    pub(crate) async fn revoke(&self, id: Snowflake, at: Option<i64>) -> Result<Revocation, StoreError> {
         let revocation = self
             .store
             .run(move |store| store.revoke_authorization(id, at, unix_now()))

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use crate::store::UserRecord;
 
 /// One line per user: id, name, status, last refresh (UTC) and last error.
-pub fn table(users: &[UserRecord]) -> String {
+pub(crate) fn table(users: &[UserRecord]) -> String {
     let mut rows = vec![[
         "ID".to_owned(),
         "USERNAME".to_owned(),

@@ -14,20 +14,20 @@ use sha2::Sha256;
 use crate::discord::models::Snowflake;
 
 /// Header carrying Discord's hex Ed25519 signature.
-pub const SIGNATURE_HEADER: &str = "x-signature-ed25519";
+pub(crate) const SIGNATURE_HEADER: &str = "x-signature-ed25519";
 /// Header carrying the timestamp (Unix seconds) Discord signed with the body.
-pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
+pub(crate) const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
 /// Header carrying `sha256=<hex HMAC of timestamp "." body>` on the refresh hook.
-pub const HMAC_HEADER: &str = "x-strife-signature";
+pub(crate) const HMAC_HEADER: &str = "x-strife-signature";
 /// Header carrying the timestamp (Unix seconds) the refresh hook's HMAC covers.
-pub const HMAC_TIMESTAMP_HEADER: &str = "x-strife-timestamp";
+pub(crate) const HMAC_TIMESTAMP_HEADER: &str = "x-strife-timestamp";
 /// The largest webhook body accepted; Discord's events are a few hundred bytes.
-pub const MAX_BODY_BYTES: u64 = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 /// Why a signed request was refused. Every variant means "401". The text goes to the log and to
 /// the caller: it names the problem, never the secret.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
+pub(crate) enum SignatureError {
     #[error("the {0} header is missing")]
     MissingHeader(&'static str),
     #[error("the {0} header is malformed")]
@@ -43,19 +43,19 @@ pub enum SignatureError {
 /// The refresh hook's secret cannot be used.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the refresh hook secret is empty or not usable as an HMAC-SHA256 key")]
-pub struct BadSecret;
+pub(crate) struct BadSecret;
 
 /// A request whose signature and timestamp checked out. It may still be a replay: the caller
 /// records `signature` (see `Store::remember_signature`) and refuses it if it was seen before.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signed {
+pub(crate) struct Signed {
     /// The signature's bytes (decoded from hex, so another spelling of it is the same key).
-    pub signature: Vec<u8>,
+    pub(crate) signature: Vec<u8>,
     /// The signed timestamp, Unix seconds.
-    pub signed_at: i64,
+    pub(crate) signed_at: i64,
     /// Timestamps older than this were outside the window at the check: records of them are no
     /// longer needed to refuse a replay, the window refuses it by itself.
-    pub forget_before: i64,
+    pub(crate) forget_before: i64,
 }
 
 /// The allowed distance between a signed timestamp and our clock, either way.
@@ -96,13 +96,13 @@ impl Window {
 }
 
 /// Verifies Discord's webhook requests: signature, then timestamp window.
-pub struct DiscordVerifier {
+pub(crate) struct DiscordVerifier {
     key: VerifyingKey,
     window: Window,
 }
 
 impl DiscordVerifier {
-    pub fn new(key: VerifyingKey, tolerance: Duration) -> DiscordVerifier {
+    pub(crate) fn new(key: VerifyingKey, tolerance: Duration) -> DiscordVerifier {
         DiscordVerifier {
             key,
             window: Window::new(tolerance),
@@ -111,7 +111,7 @@ impl DiscordVerifier {
 
     /// Checks the signature over `timestamp || body`, then the timestamp against `now` (Unix
     /// seconds, injected so tests can use fixed fixtures).
-    pub fn verify(
+    pub(crate) fn verify(
         &self,
         signature: Option<&str>,
         timestamp: Option<&str>,
@@ -141,7 +141,7 @@ impl DiscordVerifier {
 /// Verifies (and, for callers and tests, makes) the refresh hook's signatures:
 /// `X-Strife-Signature: sha256=<hex HMAC-SHA256 of timestamp "." body>` with the timestamp in
 /// `X-Strife-Timestamp`. Signing the timestamp is what lets a captured request expire.
-pub struct HmacVerifier {
+pub(crate) struct HmacVerifier {
     /// Keyed once; every check works on a clone.
     mac: Hmac<Sha256>,
     window: Window,
@@ -149,7 +149,7 @@ pub struct HmacVerifier {
 
 impl HmacVerifier {
     /// Refuses an empty secret: anyone could sign with it.
-    pub fn new(secret: &str, tolerance: Duration) -> Result<HmacVerifier, BadSecret> {
+    pub(crate) fn new(secret: &str, tolerance: Duration) -> Result<HmacVerifier, BadSecret> {
         if secret.is_empty() {
             return Err(BadSecret);
         }
@@ -169,14 +169,15 @@ impl HmacVerifier {
     }
 
     /// The `X-Strife-Signature` value for `body` sent with `X-Strife-Timestamp: <timestamp>`.
-    pub fn sign(&self, timestamp: &str, body: &[u8]) -> String {
+    #[cfg(test)]
+    pub(crate) fn sign(&self, timestamp: &str, body: &[u8]) -> String {
         let tag = self.mac_of(timestamp, body).finalize().into_bytes();
         format!("sha256={}", hex::encode(tag))
     }
 
     /// Checks the HMAC (in constant time) over `timestamp "." body`, then the timestamp against
     /// `now` (Unix seconds).
-    pub fn verify(
+    pub(crate) fn verify(
         &self,
         signature: Option<&str>,
         timestamp: Option<&str>,
@@ -200,13 +201,13 @@ impl HmacVerifier {
 
 /// The envelope of every Discord webhook request.
 #[derive(Debug, Deserialize)]
-pub struct DiscordWebhook {
-    pub version: u32,
-    pub application_id: Snowflake,
+pub(crate) struct DiscordWebhook {
+    pub(crate) version: u32,
+    pub(crate) application_id: Snowflake,
     #[serde(rename = "type")]
-    pub kind: WebhookType,
+    pub(crate) kind: WebhookType,
     #[serde(default)]
-    pub event: Option<DiscordEvent>,
+    pub(crate) event: Option<DiscordEvent>,
 }
 
 /// The `type` of a webhook request.
@@ -215,7 +216,7 @@ pub struct DiscordWebhook {
 /// disables an endpoint that keeps failing, so an unknown type is acknowledged and logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(from = "u8")]
-pub enum WebhookType {
+pub(crate) enum WebhookType {
     /// 0: Discord checks that the endpoint is alive.
     Ping,
     /// 1: an event in `event`.
@@ -235,19 +236,19 @@ impl From<u8> for WebhookType {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct DiscordEvent {
+pub(crate) struct DiscordEvent {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     /// ISO 8601, e.g. `2024-10-18T14:42:53.064834` (UTC, sometimes without an offset).
     #[serde(default)]
-    pub timestamp: Option<String>,
+    pub(crate) timestamp: Option<String>,
     #[serde(default)]
-    pub data: serde_json::Value,
+    pub(crate) data: serde_json::Value,
 }
 
 /// What an event asks strife-gen to do.
 #[derive(Debug, PartialEq, Eq)]
-pub enum EventAction {
+pub(crate) enum EventAction {
     /// A user installed the app to their account: refresh them if we know them.
     Authorized { user: Snowflake },
     /// A user removed the app: revoke them, unless they consented again after `at`.
@@ -303,7 +304,7 @@ struct EventUser {
 
 impl DiscordEvent {
     /// Interprets the event; `Err` when a handled event type lacks the fields it must have.
-    pub fn action(&self) -> Result<EventAction, String> {
+    pub(crate) fn action(&self) -> Result<EventAction, String> {
         let data =
             || EventData::deserialize(&self.data).map_err(|e| format!("{} event: {e}", self.kind));
         match self.kind.as_str() {
@@ -331,7 +332,7 @@ impl DiscordEvent {
 }
 
 /// Unix seconds of an event timestamp: RFC 3339, or ISO 8601 without an offset read as UTC.
-pub fn parse_event_time(text: &str) -> Option<i64> {
+pub(crate) fn parse_event_time(text: &str) -> Option<i64> {
     use time::format_description::well_known::{Iso8601, Rfc3339};
     if let Ok(at) = time::OffsetDateTime::parse(text, &Rfc3339) {
         return Some(at.unix_timestamp());

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::fault::Report;
 
 /// Writes a new site into `dir` and says what to do next.
-pub fn run(dir: &Path) -> Result<(), Report> {
+pub(crate) fn run(dir: &Path) -> Result<(), Report> {
     crate::init::init(dir)?;
     println!(
         "created a new site in {}\nnext: set discord.client_id and discord.redirect_uri in strife.toml, export {}, and run `strife-gen serve`",

@@ -12,7 +12,7 @@ use crate::service::Service;
 use crate::site::render::Renderer;
 
 /// Runs the consent service `config_path` describes.
-pub async fn run(config_path: &Path) -> Result<(), Report> {
+pub(crate) async fn run(config_path: &Path) -> Result<(), Report> {
     let config = Arc::new(Config::load(config_path)?);
     let secrets = Secrets::from_env(&config)?;
     config.check_theme()?;

@@ -12,7 +12,7 @@ use crate::fault::Report;
 use crate::service::Service;
 
 /// Runs a `users` subcommand on the site `config_path` describes.
-pub async fn run(config_path: &Path, command: UsersCommand) -> Result<(), Report> {
+pub(crate) async fn run(config_path: &Path, command: UsersCommand) -> Result<(), Report> {
     let config = Arc::new(Config::load(config_path)?);
     match command {
         UsersCommand::List => {

@@ -10,21 +10,21 @@ use super::SectionCheck;
 /// `[deploy]` in strife.toml.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeployConfig {
+pub(crate) struct DeployConfig {
     /// A program and its arguments, run in the config's folder with `STRIFE_OUTPUT_DIR` set.
-    pub command: Option<Vec<String>>,
+    pub(crate) command: Option<Vec<String>>,
     /// Commit the output folder to a branch of a git remote.
-    pub git: Option<GitTarget>,
+    pub(crate) git: Option<GitTarget>,
 }
 
 /// `[deploy.git]`: the remote and branch a git deploy pushes to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GitTarget {
+pub(crate) struct GitTarget {
     /// A URL (`https://…`, `git@host:repo`) or a path; relative paths are relative to strife.toml.
-    pub remote: String,
+    pub(crate) remote: String,
     #[serde(default = "default_branch")]
-    pub branch: String,
+    pub(crate) branch: String,
 }
 
 fn default_branch() -> String {
@@ -33,7 +33,7 @@ fn default_branch() -> String {
 
 impl DeployConfig {
     /// Checks the rules serde cannot express; `Err` names the key.
-    pub fn check(&self) -> SectionCheck {
+    pub(crate) fn check(&self) -> SectionCheck {
         match (&self.command, &self.git) {
             (Some(_), Some(_)) => Err(("deploy", "set either `command` or `git`, not both".into())),
             (Some(command), None) if command.first().is_none_or(|p| p.trim().is_empty()) => {
@@ -45,12 +45,12 @@ impl DeployConfig {
     }
 
     /// Whether a deploy is configured at all.
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.command.is_some() || self.git.is_some()
     }
 
     /// Resolves a path-like git remote against the config's folder.
-    pub fn resolve_paths(&mut self, root: &Path) {
+    pub(crate) fn resolve_paths(&mut self, root: &Path) {
         if let Some(git) = &mut self.git {
             if git.is_local_path() && Path::new(&git.remote).is_relative() {
                 git.remote = root.join(&git.remote).to_string_lossy().into_owned();

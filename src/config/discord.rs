@@ -16,15 +16,15 @@ use crate::discord::scope::Scope;
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordConfig {
     /// The application's id; needed by `serve` and by `build` without `--offline`.
-    pub client_id: Option<Snowflake>,
-    pub redirect_uri: Option<HttpUrl>,
+    pub(crate) client_id: Option<Snowflake>,
+    pub(crate) redirect_uri: Option<HttpUrl>,
     /// The scopes this deployment offers; users choose among them on the consent page.
-    pub scopes: Vec<Scope>,
+    pub(crate) scopes: Vec<Scope>,
     pub api_base: HttpUrl,
-    pub authorize_url: HttpUrl,
-    pub cdn_base: HttpUrl,
+    pub(crate) authorize_url: HttpUrl,
+    pub(crate) cdn_base: HttpUrl,
     /// The application's Ed25519 key, for verifying Discord's webhook events.
-    pub public_key: Option<PublicKey>,
+    pub(crate) public_key: Option<PublicKey>,
 }
 
 impl Default for DiscordConfig {
@@ -43,17 +43,17 @@ impl Default for DiscordConfig {
 
 impl DiscordConfig {
     /// `{api_base}/oauth2/token`.
-    pub fn token_url(&self) -> Url {
+    pub(crate) fn token_url(&self) -> Url {
         self.api_base.join_path("oauth2/token")
     }
 
     /// `{api_base}/oauth2/token/revoke`.
-    pub fn revoke_url(&self) -> Url {
+    pub(crate) fn revoke_url(&self) -> Url {
         self.api_base.join_path("oauth2/token/revoke")
     }
 
     /// Whether this deployment offers `scope`.
-    pub fn offers(&self, scope: Scope) -> bool {
+    pub(crate) fn offers(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
     }
 
@@ -72,11 +72,11 @@ impl DiscordConfig {
 /// `discord.public_key`: the application's Ed25519 public key, parsed (and checked to be a point
 /// on the curve) when the config is read, so `serve` never meets a key it cannot use.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct PublicKey(VerifyingKey);
+pub(crate) struct PublicKey(VerifyingKey);
 
 impl PublicKey {
     /// Parses the hex form the Developer Portal shows; `Err` says what is wrong with it.
-    pub fn parse(hex_key: &str) -> Result<PublicKey, &'static str> {
+    pub(crate) fn parse(hex_key: &str) -> Result<PublicKey, &'static str> {
         let bytes: [u8; 32] = hex::decode(hex_key)
             .ok()
             .filter(|_| hex_key.len() == 64)
@@ -88,7 +88,7 @@ impl PublicKey {
     }
 
     /// The key, for checking signatures.
-    pub fn verifying_key(&self) -> VerifyingKey {
+    pub(crate) fn verifying_key(&self) -> VerifyingKey {
         self.0
     }
 }

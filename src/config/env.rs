@@ -6,14 +6,14 @@ use std::fmt;
 use super::{Config, ConfigError};
 
 /// Environment variable holding the Discord application's client secret.
-pub const CLIENT_SECRET_VAR: &str = "STRIFE_DISCORD_CLIENT_SECRET";
+pub(crate) const CLIENT_SECRET_VAR: &str = "STRIFE_DISCORD_CLIENT_SECRET";
 /// Environment variable holding the 32-byte token encryption key, base64.
-pub const TOKEN_KEY_VAR: &str = "STRIFE_TOKEN_KEY";
+pub(crate) const TOKEN_KEY_VAR: &str = "STRIFE_TOKEN_KEY";
 /// Environment variable holding the shared secret of the signed refresh hook.
-pub const WEBHOOK_SECRET_VAR: &str = "STRIFE_WEBHOOK_SECRET";
+pub(crate) const WEBHOOK_SECRET_VAR: &str = "STRIFE_WEBHOOK_SECRET";
 
 /// Every secret variable: what a child process (a deploy, its git hooks) must not inherit.
-pub const SECRET_VARS: [&str; 3] = [CLIENT_SECRET_VAR, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR];
+pub(crate) const SECRET_VARS: [&str; 3] = [CLIENT_SECRET_VAR, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR];
 
 /// Secrets read from the environment, after loading `.env` beside the config (real environment
 /// variables win over the file).
@@ -41,7 +41,7 @@ impl fmt::Debug for Secrets {
 
 impl Secrets {
     /// Loads `<config folder>/.env` if present, then reads the variables.
-    pub fn from_env(config: &Config) -> Result<Secrets, ConfigError> {
+    pub(crate) fn from_env(config: &Config) -> Result<Secrets, ConfigError> {
         let env_file = config.root().join(".env");
         if env_file.exists() {
             dotenvy::from_path(&env_file).map_err(|e| ConfigError::EnvFile {
@@ -67,18 +67,19 @@ impl Secrets {
     }
 
     /// These secrets with the refresh hook's shared secret set.
-    pub fn with_webhook_secret(mut self, secret: impl Into<String>) -> Secrets {
+    #[cfg(test)]
+    pub(crate) fn with_webhook_secret(mut self, secret: impl Into<String>) -> Secrets {
         self.webhook_secret = Some(secret.into());
         self
     }
 
     /// The refresh hook's shared secret; without it `POST /webhooks/refresh` is disabled.
-    pub fn webhook_secret(&self) -> Option<&str> {
+    pub(crate) fn webhook_secret(&self) -> Option<&str> {
         self.webhook_secret.as_deref()
     }
 
     /// The Discord application's client secret, which `serve` and an online `build` need.
-    pub fn client_secret(&self) -> Result<&str, ConfigError> {
+    pub(crate) fn client_secret(&self) -> Result<&str, ConfigError> {
         self.client_secret
             .as_deref()
             .ok_or_else(|| ConfigError::Missing {
@@ -88,7 +89,7 @@ impl Secrets {
     }
 
     /// The base64 token key, if one is set; without it a key file beside the database is used.
-    pub fn token_key(&self) -> Option<&str> {
+    pub(crate) fn token_key(&self) -> Option<&str> {
         self.token_key.as_deref()
     }
 }

@@ -12,7 +12,7 @@ pub struct HttpUrl(Url);
 
 impl HttpUrl {
     /// Parses `text`; `Err` says why it is not an absolute http(s) URL.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let url = Url::parse(text).map_err(|e| format!("{text:?} is not a valid URL: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
             return Err(format!("{text:?} must be an http:// or https:// URL"));
@@ -31,7 +31,7 @@ impl HttpUrl {
     }
 
     /// This URL with `path` appended below its own path, whether or not it ends with a slash.
-    pub fn join_path(&self, path: &str) -> Url {
+    pub(crate) fn join_path(&self, path: &str) -> Url {
         let mut url = self.0.clone();
         let joined = format!("{}/{}", url.path().trim_end_matches('/'), path);
         url.set_path(&joined);

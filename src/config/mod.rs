@@ -23,14 +23,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use deploy::{DeployConfig, GitTarget};
-pub use discord::{DiscordConfig, PublicKey};
-pub use env::{Secrets, CLIENT_SECRET_VAR, SECRET_VARS, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR};
-pub use http_url::HttpUrl;
-pub use refresh::RefreshConfig;
-pub use server::{ServerConfig, WebhooksConfig};
-pub use site::SiteConfig;
-pub use store::StoreConfig;
+pub(crate) use deploy::{DeployConfig, GitTarget};
+pub(crate) use discord::DiscordConfig;
+pub use env::Secrets;
+pub(crate) use env::{CLIENT_SECRET_VAR, SECRET_VARS, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR};
+pub(crate) use http_url::HttpUrl;
+pub(crate) use refresh::RefreshConfig;
+pub(crate) use server::{ServerConfig, WebhooksConfig};
+pub(crate) use site::SiteConfig;
+pub(crate) use store::StoreConfig;
 
 use crate::discord::models::Snowflake;
 
@@ -84,17 +85,17 @@ pub struct Config {
     #[serde(default)]
     pub store: StoreConfig,
     #[serde(default)]
-    pub server: ServerConfig,
+    pub(crate) server: ServerConfig,
     #[serde(default)]
-    pub refresh: RefreshConfig,
+    pub(crate) refresh: RefreshConfig,
     /// Where to publish after a build that changed something (off by default).
     #[serde(default)]
-    pub deploy: DeployConfig,
+    pub(crate) deploy: DeployConfig,
     #[serde(default)]
-    pub webhooks: WebhooksConfig,
+    pub(crate) webhooks: WebhooksConfig,
     /// The file this was read from.
     #[serde(skip)]
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 impl Config {
@@ -121,7 +122,7 @@ impl Config {
     }
 
     /// The folder the config file is in; relative paths are relative to it.
-    pub fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         match self.path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
             _ => PathBuf::from("."),
@@ -175,7 +176,7 @@ impl Config {
     /// Paths are compared with links resolved as far as they exist, so an `output` that links to
     /// the site's own folder is refused like `output_dir = "."` (while one linking to a separate
     /// folder is fine: builds update it where it points). Builds check again before writing.
-    pub fn check_output_dir(&self) -> Result<(), ConfigError> {
+    pub(crate) fn check_output_dir(&self) -> Result<(), ConfigError> {
         let output = resolve_links(&self.site.output_dir);
         let mut precious = vec![
             ("the folder of the config file", self.root()),
@@ -206,7 +207,7 @@ impl Config {
     }
 
     /// Checks that the configured theme exists, before a command writes anything.
-    pub fn check_theme(&self) -> Result<(), ConfigError> {
+    pub(crate) fn check_theme(&self) -> Result<(), ConfigError> {
         let dir = self.theme_dir();
         if dir.is_dir() {
             return Ok(());
@@ -222,7 +223,7 @@ impl Config {
     }
 
     /// What `serve` and an online `build` need: the application id and redirect URI.
-    pub fn require_oauth(&self) -> Result<(Snowflake, &HttpUrl), ConfigError> {
+    pub(crate) fn require_oauth(&self) -> Result<(Snowflake, &HttpUrl), ConfigError> {
         let client_id = self.discord.client_id.ok_or_else(|| ConfigError::Missing {
             what: "discord.client_id",
             hint: format!(

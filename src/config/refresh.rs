@@ -11,21 +11,21 @@ use super::{more_than_zero, SectionCheck};
 /// `[refresh]` in strife.toml.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RefreshConfig {
+pub(crate) struct RefreshConfig {
     /// How often `serve` refreshes everyone and rebuilds, e.g. "6h".
     #[serde(with = "humantime_serde")]
-    pub interval: Duration,
+    pub(crate) interval: Duration,
     /// How many users are fetched from Discord at the same time.
-    pub concurrency: NonZeroUsize,
+    pub(crate) concurrency: NonZeroUsize,
     /// Wait before retrying a user whose refresh failed; doubles with each failure in a row.
     #[serde(with = "humantime_serde")]
-    pub retry_backoff: Duration,
+    pub(crate) retry_backoff: Duration,
     /// The longest wait between retries of a failing user.
     #[serde(with = "humantime_serde")]
-    pub retry_backoff_max: Duration,
+    pub(crate) retry_backoff_max: Duration,
     /// How long a user waiting for a new consent keeps their last page before it is removed.
     #[serde(with = "humantime_serde")]
-    pub grace_period: Duration,
+    pub(crate) grace_period: Duration,
 }
 
 impl Default for RefreshConfig {

@@ -13,17 +13,17 @@ use super::{more_than_zero, SectionCheck};
 /// preview; see [`crate::http_server`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    pub bind: SocketAddr,
+pub(crate) struct ServerConfig {
+    pub(crate) bind: SocketAddr,
     /// Time a client has to send a request's line and headers, from connecting and again after
     /// each answer; an idle connection is closed then.
     #[serde(with = "humantime_serde")]
-    pub header_timeout: Duration,
+    pub(crate) header_timeout: Duration,
     /// Time a client has to send a whole request body (the webhook routes).
     #[serde(with = "humantime_serde")]
-    pub body_timeout: Duration,
+    pub(crate) body_timeout: Duration,
     /// Connections open at once at most; lowered to fit the process's open-file limit.
-    pub max_connections: NonZeroUsize,
+    pub(crate) max_connections: NonZeroUsize,
 }
 
 impl Default for ServerConfig {
@@ -48,11 +48,11 @@ impl ServerConfig {
 /// `[webhooks]`: how signed webhook requests are checked.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct WebhooksConfig {
+pub(crate) struct WebhooksConfig {
     /// How far a signed request's timestamp may be from our clock (either way); signatures seen
     /// within this window are remembered, so a replayed request is refused.
     #[serde(with = "humantime_serde")]
-    pub timestamp_tolerance: Duration,
+    pub(crate) timestamp_tolerance: Duration,
 }
 
 impl Default for WebhooksConfig {

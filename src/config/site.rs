@@ -11,23 +11,23 @@ use super::{HttpUrl, SectionCheck};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteConfig {
-    pub title: String,
+    pub(crate) title: String,
     /// Where the published site lives; page URLs and the consent page's links are built from it.
-    pub base_url: HttpUrl,
+    pub(crate) base_url: HttpUrl,
     #[serde(default = "default_theme")]
     pub theme: String,
     #[serde(default = "default_output_dir")]
     pub output_dir: PathBuf,
     #[serde(default = "default_content_dir")]
-    pub content_dir: PathBuf,
+    pub(crate) content_dir: PathBuf,
     #[serde(default = "default_themes_dir")]
     pub themes_dir: PathBuf,
     #[serde(default)]
-    pub cname: Option<String>,
+    pub(crate) cname: Option<String>,
     /// Folder of example snapshots (`<id>.json`) rendered beside real users. Meant for a first run
     /// and for theme work; leave unset on a published site.
     #[serde(default)]
-    pub sample_users_dir: Option<PathBuf>,
+    pub(crate) sample_users_dir: Option<PathBuf>,
 }
 
 impl SiteConfig {

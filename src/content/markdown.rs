@@ -14,7 +14,7 @@ use pulldown_cmark::{html, CowStr, Event, HeadingLevel, Options, Parser, Tag, Ta
 
 /// Renders `text`, pushing every heading down by `heading_offset` levels (at most `h6`) so a
 /// `# Title` in a profile does not compete with the page's own `<h1>`.
-pub fn to_html(text: &str, heading_offset: usize) -> String {
+pub(crate) fn to_html(text: &str, heading_offset: usize) -> String {
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_FOOTNOTES
@@ -87,7 +87,7 @@ pub fn to_html(text: &str, heading_offset: usize) -> String {
 
 /// The text of the first paragraph, whitespace collapsed, at most `max_chars` characters (cut at
 /// a word, with an ellipsis): a page description.
-pub fn first_paragraph_text(text: &str, max_chars: usize) -> Option<String> {
+pub(crate) fn first_paragraph_text(text: &str, max_chars: usize) -> Option<String> {
     let mut words = String::new();
     let mut in_paragraph = false;
     for event in Parser::new_ext(text, Options::ENABLE_STRIKETHROUGH) {
@@ -127,7 +127,7 @@ fn shift(level: HeadingLevel, by: usize) -> HeadingLevel {
 }
 
 /// `http`, `https`, `mailto`, or a relative URL (no scheme at all).
-pub fn is_safe_link(url: &CowStr) -> bool {
+pub(crate) fn is_safe_link(url: &CowStr) -> bool {
     scheme_allowed(url, &["http", "https", "mailto"])
 }
 

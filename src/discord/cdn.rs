@@ -11,18 +11,18 @@ use serde::Serialize;
 
 /// Where Discord's images are served from, e.g. `https://cdn.discordapp.com`.
 #[derive(Debug, Clone)]
-pub struct Cdn {
+pub(crate) struct Cdn {
     base: url::Url,
 }
 
 impl Cdn {
     /// The CDN at `base`; a path prefix (a caching proxy, say) is kept.
-    pub fn new(base: url::Url) -> Self {
+    pub(crate) fn new(base: url::Url) -> Self {
         Cdn { base }
     }
 
     /// `https://cdn.discordapp.com`.
-    pub fn discord() -> Self {
+    pub(crate) fn discord() -> Self {
         Cdn::new(url::Url::parse("https://cdn.discordapp.com").expect("static URL is valid"))
     }
 
@@ -85,17 +85,17 @@ pub(crate) fn is_animated_hash(hash: &str) -> bool {
 }
 
 /// Image sizes the CDN accepts: a power of two from 16 to 4096 (rounded up, then clamped).
-pub fn clamp_size(size: u16) -> u16 {
+pub(crate) fn clamp_size(size: u16) -> u16 {
     size.clamp(16, 4096).next_power_of_two()
 }
 
 /// One public badge of a user, from `public_flags`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Badge {
+pub(crate) struct Badge {
     /// Stable machine name, e.g. `early_supporter`: a theme may use it as a CSS class or icon name.
-    pub key: &'static str,
+    pub(crate) key: &'static str,
     /// Human label, e.g. `Early Supporter`: what screen readers and tooltips say.
-    pub label: &'static str,
+    pub(crate) label: &'static str,
 }
 
 /// The public flags worth showing, in Discord's own order. Internal flags (team pseudo-user, HTTP
@@ -195,7 +195,7 @@ const BADGES: &[(u64, Badge)] = &[
 ];
 
 /// The named badges set in `public_flags`, in a stable order; unknown and internal bits are ignored.
-pub fn badges(public_flags: u64) -> Vec<Badge> {
+pub(crate) fn badges(public_flags: u64) -> Vec<Badge> {
     BADGES
         .iter()
         .filter(|(bit, _)| public_flags & bit != 0)

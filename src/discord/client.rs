@@ -51,14 +51,14 @@ const GUILDS: Route = Route {
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// E.g. `https://discord.com/api/v10`; routes are appended to its path.
-    pub api_base: Url,
-    pub user_agent: String,
+    pub(crate) api_base: Url,
+    pub(crate) user_agent: String,
     /// Retries after the first attempt (429, 5xx, transport errors). Default 5.
-    pub max_retries: u32,
+    pub(crate) max_retries: u32,
     /// First backoff for 5xx/transport retries, doubled each time. Default 500 ms.
     pub backoff_base: Duration,
     /// Pace of all requests together. Default 50 (Discord's global limit).
-    pub global_per_second: u32,
+    pub(crate) global_per_second: u32,
 }
 
 impl ClientOptions {
@@ -153,18 +153,18 @@ impl DiscordClient {
 
     /// The HTTP client used for Discord (no redirects, timeouts set); share it with
     /// [`OAuthClient`](super::oauth::OAuthClient).
-    pub fn http(&self) -> reqwest::Client {
+    pub(crate) fn http(&self) -> reqwest::Client {
         self.inner.http.clone()
     }
 
     /// `GET /users/@me`, decoded leniently: what had to be left out is in `dropped`.
-    pub async fn current_user(&self, access_token: &str) -> Result<Decoded<User>, DiscordError> {
+    pub(crate) async fn current_user(&self, access_token: &str) -> Result<Decoded<User>, DiscordError> {
         self.get_json(&CURRENT_USER, self.url(&CURRENT_USER), access_token)
             .await
     }
 
     /// `GET /users/@me/connections` (scope `connections`), decoded leniently.
-    pub async fn connections(
+    pub(crate) async fn connections(
         &self,
         access_token: &str,
     ) -> Result<Decoded<Vec<Connection>>, DiscordError> {
@@ -174,7 +174,7 @@ impl DiscordClient {
 
     /// `GET /users/@me/guilds` (scope `guilds`), following `after` only while full pages come
     /// back; decoded leniently, with entries numbered across pages in what was left out.
-    pub async fn guilds(&self, access_token: &str) -> Result<Decoded<Vec<Guild>>, DiscordError> {
+    pub(crate) async fn guilds(&self, access_token: &str) -> Result<Decoded<Vec<Guild>>, DiscordError> {
         let mut all = Decoded {
             value: Vec::new(),
             dropped: Vec::new(),

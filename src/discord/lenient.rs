@@ -24,23 +24,23 @@ use super::models::Snowflake;
 
 /// A document decoded leniently, with what had to be left out of it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Decoded<T> {
-    pub value: T,
+pub(crate) struct Decoded<T> {
+    pub(crate) value: T,
     /// Every detail left out, in document order; empty for a clean document.
-    pub dropped: Vec<Dropped>,
+    pub(crate) dropped: Vec<Dropped>,
 }
 
 impl<T> Decoded<T> {
     /// The value, moving what was left out of it to `dropped` (to report several documents as
     /// one).
-    pub fn into_value(self, dropped: &mut Vec<Dropped>) -> T {
+    pub(crate) fn into_value(self, dropped: &mut Vec<Dropped>) -> T {
         dropped.extend(self.dropped);
         self.value
     }
 
     /// Logs one warning per detail left out, naming the user and the field; `source` says where
     /// the data came from (`Discord`, `the stored snapshot`, a sample file).
-    pub fn warn(&self, user: Snowflake, source: &str) {
+    pub(crate) fn warn(&self, user: Snowflake, source: &str) {
         for dropped in &self.dropped {
             tracing::warn!(
                 user = %user,
@@ -53,23 +53,23 @@ impl<T> Decoded<T> {
 
 /// One detail left out because Discord sent something unusable for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dropped {
+pub(crate) struct Dropped {
     /// The part of the snapshot: `user`, `connections` or `guilds`.
-    pub part: &'static str,
+    pub(crate) part: &'static str,
     /// For `connections` and `guilds`: the entry's position in the list as Discord sent it.
-    pub entry: Option<usize>,
+    pub(crate) entry: Option<usize>,
     /// The unusable field inside the user or entry (`accent_color`,
     /// `avatar_decoration_data.asset`); empty when the entry or part itself was unusable.
-    pub field: String,
+    pub(crate) field: String,
     /// What was there instead: `null`, `a string`, `a number out of range`, ... (never the value).
-    pub found: &'static str,
+    pub(crate) found: &'static str,
     /// Whether the whole entry was left out (its identity was unusable), not just this field.
-    pub entry_left_out: bool,
+    pub(crate) entry_left_out: bool,
 }
 
 impl Dropped {
     /// Where the unusable value was, e.g. `user.accent_color` or `connections[3].name`.
-    pub fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         let mut path = self.part.to_owned();
         if let Some(index) = self.entry {
             path.push_str(&format!("[{index}]"));
@@ -95,7 +95,7 @@ impl fmt::Display for Dropped {
 
 /// Why a document could not be decoded at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     /// Not JSON, or not the shape of the document (e.g. a string where a list belongs).
     #[error("{0}")]
     Shape(String),
@@ -170,8 +170,8 @@ pub(crate) trait FromWire: DeserializeOwned + Expected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Unusable {
     /// The field's path (relative to the object for [`FromWire`], absolute for [`Document`]).
-    pub path: String,
-    pub found: &'static str,
+    pub(crate) path: String,
+    pub(crate) found: &'static str,
 }
 
 /// One field of a wire struct, as it came.

@@ -4,9 +4,9 @@
 //! Everything that talks to Discord or describes what it sends: models, CDN rules, OAuth2 and the
 //! REST client with its rate limiter.
 
-pub mod cdn;
+pub(crate) mod cdn;
 pub mod client;
-pub mod lenient;
+pub(crate) mod lenient;
 pub mod models;
 pub mod oauth;
 mod ratelimit;

@@ -31,7 +31,7 @@ impl Snowflake {
     }
 
     /// Creation time encoded in the id, in milliseconds since the Unix epoch.
-    pub fn timestamp_ms(self) -> u64 {
+    pub(crate) fn timestamp_ms(self) -> u64 {
         (self.0 >> 22) + DISCORD_EPOCH_MS
     }
 }
@@ -62,19 +62,19 @@ impl<'de> Deserialize<'de> for Snowflake {
 /// Decoded leniently (see [`super::lenient`]): only `id` and `username` must be usable; any other
 /// field Discord sends in an unusable shape is left at its default and reported.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct User {
-    pub id: Snowflake,
+pub(crate) struct User {
+    pub(crate) id: Snowflake,
     /// Never blank.
-    pub username: String,
+    pub(crate) username: String,
     /// `"0"` for accounts migrated to unique usernames, four digits for legacy ones.
-    pub discriminator: String,
-    pub global_name: Option<String>,
-    pub avatar: Option<String>,
-    pub banner: Option<String>,
+    pub(crate) discriminator: String,
+    pub(crate) global_name: Option<String>,
+    pub(crate) avatar: Option<String>,
+    pub(crate) banner: Option<String>,
     /// `0xRRGGBB`: never more than 24 bits.
-    pub accent_color: Option<u32>,
-    pub public_flags: u64,
-    pub avatar_decoration_data: Option<AvatarDecoration>,
+    pub(crate) accent_color: Option<u32>,
+    pub(crate) public_flags: u64,
+    pub(crate) avatar_decoration_data: Option<AvatarDecoration>,
 }
 
 fn migrated_discriminator() -> String {
@@ -83,35 +83,35 @@ fn migrated_discriminator() -> String {
 
 /// `avatar_decoration_data` of a user.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AvatarDecoration {
-    pub asset: String,
-    pub sku_id: Option<Snowflake>,
+pub(crate) struct AvatarDecoration {
+    pub(crate) asset: String,
+    pub(crate) sku_id: Option<Snowflake>,
 }
 
 /// One entry of `GET /users/@me/connections`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Connection {
     /// The account's id on the service; empty when Discord sent none that is usable.
-    pub id: String,
+    pub(crate) id: String,
     /// Never blank.
-    pub name: String,
+    pub(crate) name: String,
     /// The service, e.g. `github`, `twitch`, `steam`; never blank.
     #[serde(rename = "type")]
-    pub kind: String,
-    pub verified: bool,
+    pub(crate) kind: String,
+    pub(crate) verified: bool,
     /// 0: only the user can see it; 1: everyone.
-    pub visibility: u8,
-    pub revoked: bool,
+    pub(crate) visibility: u8,
+    pub(crate) revoked: bool,
 }
 
 /// One partial guild of `GET /users/@me/guilds`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Guild {
-    pub id: Snowflake,
+pub(crate) struct Guild {
+    pub(crate) id: Snowflake,
     /// Never blank.
-    pub name: String,
-    pub icon: Option<String>,
-    pub owner: bool,
+    pub(crate) name: String,
+    pub(crate) icon: Option<String>,
+    pub(crate) owner: bool,
 }
 
 /// Everything fetched for one user in one refresh: what a profile page is rendered from.
@@ -120,9 +120,9 @@ pub struct Guild {
 /// not grant the scope), so they were never fetched.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
-    pub user: User,
+    pub(crate) user: User,
     pub connections: Option<Vec<Connection>>,
-    pub guilds: Option<Vec<Guild>>,
+    pub(crate) guilds: Option<Vec<Guild>>,
 }
 
 // --- Lenient decoding: the wire forms of the models (see `super::lenient`). ---
@@ -329,7 +329,7 @@ use super::cdn::{self, Cdn};
 
 impl User {
     /// What Discord shows as the name: `global_name` when set and not blank, else `username`.
-    pub fn display_name(&self) -> &str {
+    pub(crate) fn display_name(&self) -> &str {
         match self.global_name.as_deref() {
             Some(name) if !name.trim().is_empty() => name,
             _ => &self.username,
@@ -337,12 +337,12 @@ impl User {
     }
 
     /// A legacy (not yet migrated) account still has a real discriminator.
-    pub fn is_legacy(&self) -> bool {
+    pub(crate) fn is_legacy(&self) -> bool {
         !matches!(self.discriminator.as_str(), "" | "0" | "0000")
     }
 
     /// `name` for migrated accounts, `name#1234` for legacy ones.
-    pub fn handle(&self) -> String {
+    pub(crate) fn handle(&self) -> String {
         if self.is_legacy() {
             format!("{}#{}", self.username, self.discriminator)
         } else {
@@ -352,7 +352,7 @@ impl User {
 
     /// The avatar as WebP (animated avatars as animated WebP), or Discord's default avatar
     /// (`embed/avatars/{index}.png`) when there is none or its hash is not a plain hash.
-    pub fn avatar_url(&self, cdn: &Cdn, size: u16) -> String {
+    pub(crate) fn avatar_url(&self, cdn: &Cdn, size: u16) -> String {
         if let Some(url) = cdn.image("avatars", self.id.0, self.avatar.as_deref(), size) {
             return url;
         }
@@ -365,44 +365,38 @@ impl User {
     }
 
     /// Whether the (usable) avatar is animated.
-    pub fn has_animated_avatar(&self) -> bool {
+    pub(crate) fn has_animated_avatar(&self) -> bool {
         self.avatar
             .as_deref()
             .is_some_and(|h| cdn::is_safe_hash(h) && cdn::is_animated_hash(h))
     }
 
     /// The profile banner, if the user has one (and its hash is a plain hash).
-    pub fn banner_url(&self, cdn: &Cdn, size: u16) -> Option<String> {
+    pub(crate) fn banner_url(&self, cdn: &Cdn, size: u16) -> Option<String> {
         cdn.image("banners", self.id.0, self.banner.as_deref(), size)
-    }
-
-    /// The avatar decoration (`avatar-decoration-presets/{asset}.png`), if any.
-    pub fn avatar_decoration_url(&self, cdn: &Cdn) -> Option<String> {
-        let asset = &self.avatar_decoration_data.as_ref()?.asset;
-        cdn::is_safe_hash(asset).then(|| cdn.url(&format!("avatar-decoration-presets/{asset}.png")))
     }
 }
 
 impl Connection {
     /// Only connections the user made visible to everyone, verified and not revoked, are published.
-    pub fn is_public(&self) -> bool {
+    pub(crate) fn is_public(&self) -> bool {
         self.verified && !self.revoked && self.visibility == 1
     }
 
     /// Human name of the service (`GitHub`, `Twitch`, ...); the raw type for unknown services.
-    pub fn service_label(&self) -> &str {
+    pub(crate) fn service_label(&self) -> &str {
         cdn::service_label(&self.kind).unwrap_or(&self.kind)
     }
 
     /// Link to the account's public page, for services that have one and when the name/id is safe.
-    pub fn profile_url(&self) -> Option<String> {
+    pub(crate) fn profile_url(&self) -> Option<String> {
         cdn::connection_url(&self.kind, &self.id, &self.name)
     }
 }
 
 impl Guild {
     /// The server icon, if it has one (and its hash is a plain hash).
-    pub fn icon_url(&self, cdn: &Cdn, size: u16) -> Option<String> {
+    pub(crate) fn icon_url(&self, cdn: &Cdn, size: u16) -> Option<String> {
         cdn.image("icons", self.id.0, self.icon.as_deref(), size)
     }
 }
@@ -494,21 +488,6 @@ mod display_tests {
         );
         u.banner = Some("abc/123".into());
         assert_eq!(u.banner_url(&cdn, 600), None);
-
-        assert_eq!(u.avatar_decoration_url(&cdn), None);
-        u.avatar_decoration_data = Some(AvatarDecoration {
-            asset: "a_deco1".into(),
-            sku_id: None,
-        });
-        assert_eq!(
-            u.avatar_decoration_url(&cdn).unwrap(),
-            "https://cdn.discordapp.com/avatar-decoration-presets/a_deco1.png"
-        );
-        u.avatar_decoration_data = Some(AvatarDecoration {
-            asset: "x.png?".into(),
-            sku_id: None,
-        });
-        assert_eq!(u.avatar_decoration_url(&cdn), None);
     }
 
     #[test]

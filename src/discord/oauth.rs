@@ -32,13 +32,13 @@ const REDACTED: &str = "<redacted>";
 
 /// Where and who: the application's credentials and Discord's endpoints.
 #[derive(Clone)]
-pub struct OAuthSettings {
-    pub client_id: String,
-    pub client_secret: String,
-    pub authorize_url: Url,
-    pub token_url: Url,
-    pub revoke_url: Url,
-    pub redirect_uri: Url,
+pub(crate) struct OAuthSettings {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) authorize_url: Url,
+    pub(crate) token_url: Url,
+    pub(crate) revoke_url: Url,
+    pub(crate) redirect_uri: Url,
 }
 
 impl fmt::Debug for OAuthSettings {
@@ -56,10 +56,10 @@ impl fmt::Debug for OAuthSettings {
 
 /// What the browser is sent to, plus what must be kept (server side, e.g. in a signed cookie or
 /// the store) to finish the flow: `state` to compare, `pkce_verifier` for [`OAuthClient::exchange_code`].
-pub struct AuthorizeRequest {
-    pub url: Url,
-    pub state: String,
-    pub pkce_verifier: String,
+pub(crate) struct AuthorizeRequest {
+    pub(crate) url: Url,
+    pub(crate) state: String,
+    pub(crate) pkce_verifier: String,
 }
 
 impl fmt::Debug for AuthorizeRequest {
@@ -80,13 +80,13 @@ impl fmt::Debug for AuthorizeRequest {
 }
 
 /// A successful token response.
-pub struct TokenSet {
-    pub access_token: String,
+pub(crate) struct TokenSet {
+    pub(crate) access_token: String,
     /// Store it before using the access token: Discord may rotate it on every refresh.
-    pub refresh_token: Option<String>,
-    pub expires_in: Duration,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) expires_in: Duration,
     /// Granted scopes (may differ from the requested ones).
-    pub scopes: Vec<scope::Scope>,
+    pub(crate) scopes: Vec<scope::Scope>,
 }
 
 impl fmt::Debug for TokenSet {
@@ -124,19 +124,12 @@ pub enum OAuthError {
     Config(String),
 }
 
-/// Which kind of token is being revoked, sent as `token_type_hint`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
-    Access,
-    Refresh,
-}
-
 type DiscordOAuth =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// Cheap to clone.
 #[derive(Clone)]
-pub struct OAuthClient {
+pub(crate) struct OAuthClient {
     inner: Arc<Inner>,
 }
 
@@ -159,7 +152,7 @@ impl fmt::Debug for OAuthClient {
 impl OAuthClient {
     /// `http` must be built with `redirect::Policy::none()` (SSRF, see oauth2's UPGRADE notes);
     /// [`DiscordClient::http`](super::client::DiscordClient::http) is.
-    pub fn new(settings: OAuthSettings, http: reqwest::Client) -> Result<Self, OAuthError> {
+    pub(crate) fn new(settings: OAuthSettings, http: reqwest::Client) -> Result<Self, OAuthError> {
         check_settings(&settings)?;
         let secret = ClientSecret::new(settings.client_secret);
         let oauth = BasicClient::new(ClientId::new(settings.client_id.clone()))
@@ -182,7 +175,7 @@ impl OAuthClient {
 
     /// Discord's authorize URL with a fresh random `state` and PKCE (S256) challenge, and
     /// `prompt=consent` so the user always sees what they grant.
-    pub fn authorize(&self, scopes: &[scope::Scope]) -> AuthorizeRequest {
+    pub(crate) fn authorize(&self, scopes: &[scope::Scope]) -> AuthorizeRequest {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = self
             .inner
@@ -204,7 +197,7 @@ impl OAuthClient {
     }
 
     /// Trades the `code` from the redirect for tokens (sends the PKCE verifier and redirect_uri).
-    pub async fn exchange_code(
+    pub(crate) async fn exchange_code(
         &self,
         code: &str,
         pkce_verifier: &str,
@@ -221,7 +214,7 @@ impl OAuthClient {
     }
 
     /// New tokens from a refresh token. Store the returned refresh token: it may have rotated.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenSet, OAuthError> {
+    pub(crate) async fn refresh(&self, refresh_token: &str) -> Result<TokenSet, OAuthError> {
         let http = self.recording_http();
         let refresh_token = RefreshToken::new(refresh_token.to_owned());
         let result = self
@@ -234,29 +227,15 @@ impl OAuthClient {
     }
 
     /// Revokes a token (either kind ends the whole authorization), without a type hint.
-    pub async fn revoke(&self, token: &str) -> Result<(), OAuthError> {
-        self.revoke_request(token, None).await
-    }
-
-    /// Like [`revoke`](Self::revoke), telling Discord which kind of token it is.
-    pub async fn revoke_hinted(&self, token: &str, kind: TokenKind) -> Result<(), OAuthError> {
-        self.revoke_request(token, Some(kind)).await
+    pub(crate) async fn revoke(&self, token: &str) -> Result<(), OAuthError> {
+        self.revoke_request(token).await
     }
 
     /// RFC 7009 revocation. Done with reqwest directly because oauth2 refuses non-https revocation
     /// URLs, which rules out loopback test servers; the request has the same shape as oauth2's
     /// (form body, client credentials as url-encoded HTTP Basic auth).
-    async fn revoke_request(&self, token: &str, kind: Option<TokenKind>) -> Result<(), OAuthError> {
-        let mut form = vec![("token", token)];
-        if let Some(kind) = kind {
-            form.push((
-                "token_type_hint",
-                match kind {
-                    TokenKind::Access => "access_token",
-                    TokenKind::Refresh => "refresh_token",
-                },
-            ));
-        }
+    async fn revoke_request(&self, token: &str) -> Result<(), OAuthError> {
+        let form = [("token", token)];
         let response = self
             .inner
             .http
@@ -738,10 +717,7 @@ mod tests {
         .await;
         let client = oauth(&server);
         client.revoke("ref-SECRET").await.unwrap();
-        client
-            .revoke_hinted("acc-SECRET", TokenKind::Access)
-            .await
-            .unwrap();
+        client.revoke("acc-SECRET").await.unwrap();
         let err = client.revoke("ref-SECRET").await.unwrap_err();
         assert!(
             matches!(&err, OAuthError::Rejected { status: 401, .. }),
@@ -758,10 +734,6 @@ mod tests {
         assert_eq!(
             requests[1].form_value("token").as_deref(),
             Some("acc-SECRET")
-        );
-        assert_eq!(
-            requests[1].form_value("token_type_hint").as_deref(),
-            Some("access_token")
         );
     }
 

@@ -57,17 +57,17 @@ impl fmt::Debug for TokenKey {
 /// is simply `None` (Discord may omit them, e.g. on the OAuth token endpoint).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RateLimitHeaders {
-    pub limit: Option<u32>,
-    pub remaining: Option<u32>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) remaining: Option<u32>,
     /// `X-RateLimit-Reset`: when the bucket refills, seconds since the Unix epoch.
-    pub reset_epoch: Option<f64>,
+    pub(crate) reset_epoch: Option<f64>,
     /// `X-RateLimit-Reset-After`: seconds until the bucket refills.
-    pub reset_after: Option<Duration>,
-    pub bucket: Option<String>,
+    pub(crate) reset_after: Option<Duration>,
+    pub(crate) bucket: Option<String>,
     /// `X-RateLimit-Global` on a 429.
-    pub global: bool,
+    pub(crate) global: bool,
     /// `Retry-After` (seconds) on a 429.
-    pub retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl RateLimitHeaders {

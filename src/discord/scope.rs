@@ -27,7 +27,7 @@ impl Scope {
     pub const ALL: [Scope; 3] = [Scope::Identify, Scope::Connections, Scope::Guilds];
 
     /// Discord's name of the scope.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Scope::Identify => "identify",
             Scope::Connections => "connections",
@@ -38,7 +38,7 @@ impl Scope {
     /// The scopes of a token response (`scope`, space-separated). Discord answers with every scope
     /// the user granted the application, which may include ones another flow asked for
     /// (`applications.commands`, ...): those are not ours to use, so they are left out here.
-    pub fn granted(text: &str) -> Vec<Scope> {
+    pub(crate) fn granted(text: &str) -> Vec<Scope> {
         text.split_whitespace()
             .filter_map(|name| match name.parse() {
                 Ok(scope) => Some(scope),
@@ -51,7 +51,7 @@ impl Scope {
     }
 
     /// Space-separated names, as OAuth2 and the store write a list of scopes.
-    pub fn join(scopes: &[Scope]) -> String {
+    pub(crate) fn join(scopes: &[Scope]) -> String {
         let names: Vec<&str> = scopes.iter().map(|scope| scope.as_str()).collect();
         names.join(" ")
     }

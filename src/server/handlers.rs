@@ -92,7 +92,7 @@ fn single<'a>(values: &'a HashMap<String, Vec<String>>, name: &str) -> Option<&'
 }
 
 /// `GET /`: what will be published and the opt-in form.
-pub async fn landing(app: Arc<App>) -> Result<Response, std::convert::Infallible> {
+pub(crate) async fn landing(app: Arc<App>) -> Result<Response, std::convert::Infallible> {
     let page = LandingPage {
         login_path: "/login".to_owned(),
         delete_path: "/delete".to_owned(),
@@ -112,7 +112,7 @@ pub async fn landing(app: Arc<App>) -> Result<Response, std::convert::Infallible
 }
 
 /// `GET /login?publish=connections&publish=guilds`: starts a sign-in for publishing.
-pub async fn login(raw_query: String, app: Arc<App>) -> Result<Response, std::convert::Infallible> {
+pub(crate) async fn login(raw_query: String, app: Arc<App>) -> Result<Response, std::convert::Infallible> {
     let values = query_values(&raw_query);
     let mut publish = Publish::default();
     for choice in values.get("publish").into_iter().flatten() {
@@ -137,7 +137,7 @@ pub async fn login(raw_query: String, app: Arc<App>) -> Result<Response, std::co
 }
 
 /// `GET /delete`: starts a sign-in whose only purpose is proving who asks for deletion.
-pub async fn delete(app: Arc<App>) -> Result<Response, std::convert::Infallible> {
+pub(crate) async fn delete(app: Arc<App>) -> Result<Response, std::convert::Infallible> {
     Ok(start_sign_in(&app, Intent::Delete))
 }
 
@@ -181,7 +181,7 @@ fn login_cookie(app: &App, name: &str, value: &str, max_age: u64) -> HeaderValue
 
 /// `GET /callback`: Discord sends the browser back here with `code` and `state` (or an error).
 /// `cookies` is the raw `Cookie` header, which holds the sealed sign-in for this state.
-pub async fn callback(
+pub(crate) async fn callback(
     raw_query: String,
     cookies: Option<String>,
     app: Arc<App>,
@@ -206,7 +206,7 @@ pub async fn callback(
 /// browser's own visit right after would find its sign-in spent. Whether that visit will
 /// succeed is not known without doing it, so this answers 200 with the page's type and no
 /// length, and leaves the sign-in cookie alone.
-pub fn callback_head() -> Response {
+pub(crate) fn callback_head() -> Response {
     let mut response = warp::reply::html(String::new()).into_response();
     response
         .extensions_mut()

@@ -30,9 +30,9 @@ use crate::crypto::TokenCipher;
 use crate::publish::Publish;
 
 /// How long a sign-in may take between `/login` and `/callback`.
-pub const LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
+pub(crate) const LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
 /// Start of every sign-in cookie's name; the rest is derived from the state.
-pub const COOKIE_PREFIX: &str = "strife_login_";
+pub(crate) const COOKIE_PREFIX: &str = "strife_login_";
 /// Associated data of the sealed cookies: they open for nothing else sealed with the same key.
 const SEAL_CONTEXT: &str = "login-state";
 /// How often the used states are swept for expired ones (sweeping is linear in their number).
@@ -40,7 +40,7 @@ const SWEEP_EVERY_SECS: i64 = 10;
 
 /// What the user is signing in for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Intent {
+pub(crate) enum Intent {
     /// Publish (or update) their profile with these opt-ins.
     Publish(Publish),
     /// Prove who they are, then delete everything about them.
@@ -49,10 +49,10 @@ pub enum Intent {
 
 /// A sign-in waiting for its callback: what the sealed cookie holds.
 #[derive(Serialize, Deserialize)]
-pub struct PendingLogin {
+pub(crate) struct PendingLogin {
     state: String,
-    pub intent: Intent,
-    pub pkce_verifier: String,
+    pub(crate) intent: Intent,
+    pub(crate) pkce_verifier: String,
     /// Unix seconds.
     expires_at: i64,
 }
@@ -69,7 +69,7 @@ impl fmt::Debug for PendingLogin {
 
 /// Why a callback's state was refused; each gets its own explanation for the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateError {
+pub(crate) enum StateError {
     /// Already used, from before a restart, or a cookie that does not open.
     Unknown,
     Expired,
@@ -79,12 +79,12 @@ pub enum StateError {
 }
 
 /// The cookie that carries one pending sign-in.
-pub struct LoginCookie {
-    pub name: String,
-    pub value: String,
+pub(crate) struct LoginCookie {
+    pub(crate) name: String,
+    pub(crate) value: String,
 }
 
-pub struct PendingLogins {
+pub(crate) struct PendingLogins {
     sealer: TokenCipher,
     used: Mutex<UsedStates>,
 }
@@ -108,7 +108,7 @@ impl Default for PendingLogins {
 impl PendingLogins {
     /// Seals a new sign-in into the cookie the browser keeps until its callback. `now` is Unix
     /// seconds.
-    pub fn start(
+    pub(crate) fn start(
         &self,
         state: String,
         intent: Intent,
@@ -129,7 +129,7 @@ impl PendingLogins {
 
     /// Finds the sign-in for `state` in the raw `Cookie` header, checks it is ours, fresh and for
     /// this state, and marks the state used (a state is never accepted twice).
-    pub fn finish(
+    pub(crate) fn finish(
         &self,
         state: &str,
         cookie_header: Option<&str>,
@@ -157,7 +157,7 @@ impl PendingLogins {
     }
 
     /// How many used states are remembered: the only memory sign-ins take on the server.
-    pub fn remembered(&self) -> usize {
+    pub(crate) fn remembered(&self) -> usize {
         self.lock().expiry_by_hash.len()
     }
 
@@ -195,7 +195,7 @@ fn state_hash(state: &str) -> [u8; 32] {
 
 /// The name of the cookie for `state`: a hash, so the name tells nothing about the state and
 /// is always a valid cookie name.
-pub fn cookie_name(state: &str) -> String {
+pub(crate) fn cookie_name(state: &str) -> String {
     let hash = hex::encode(state_hash(state));
     format!("{COOKIE_PREFIX}{}", &hash[..16])
 }

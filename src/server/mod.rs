@@ -17,8 +17,8 @@
 //! served by [`crate::http_server`], which times out slow clients and caps connections.
 
 mod handlers;
-pub mod logins;
-pub mod webhooks;
+pub(crate) mod logins;
+pub(crate) mod webhooks;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -118,7 +118,7 @@ impl App {
     }
 
     /// Says at startup which webhook routes are live, and why the others are not.
-    pub fn log_webhook_setup(&self) {
+    pub(crate) fn log_webhook_setup(&self) {
         match &self.discord_verifier {
             Some(_) => tracing::info!("webhook events: POST /webhooks/discord is enabled"),
             None => tracing::info!("webhook events: POST /webhooks/discord is disabled (set discord.public_key to enable it)"),
@@ -305,7 +305,7 @@ fn with_security_headers(mut response: Response, policy: &HeaderValue) -> Respon
 
 /// Serves until Ctrl-C / SIGTERM, with the background builds running beside it. The first signal
 /// stops the service gracefully (see [`serve_until`]); a second one exits at once.
-pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+pub(crate) async fn serve(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let address: SocketAddr = listener.local_addr()?;
     // Before the first build starts: a process that cannot take connections should not run one.
     let limits = Limits::for_server(&app.service.config().server).map_err(std::io::Error::other)?;
@@ -412,7 +412,7 @@ fn first_of_two_signals() -> impl std::future::Future<Output = ()> {
 }
 
 /// Completes on Ctrl-C or SIGTERM (the signals a terminal or a service manager sends).
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!("cannot listen for Ctrl-C: {error}");

@@ -14,14 +14,14 @@ use super::vanity::NameKind;
 use crate::discord::models::Snowflake;
 
 /// Templates strife-gen brings itself; a theme overrides one by having a file of the same name.
-pub const BUILTIN_TEMPLATES: [(&str, &str); 3] = [
+pub(crate) const BUILTIN_TEMPLATES: [(&str, &str); 3] = [
     ("redirect.html", include_str!("builtin/redirect.html")),
     ("sitemap.xml", include_str!("builtin/sitemap.xml")),
     ("robots.txt", include_str!("builtin/robots.txt")),
 ];
 
 /// The source of the built-in template `name`.
-pub fn builtin_template(name: &str) -> Option<&'static str> {
+pub(crate) fn builtin_template(name: &str) -> Option<&'static str> {
     BUILTIN_TEMPLATES
         .iter()
         .find(|(builtin, _)| *builtin == name)
@@ -39,25 +39,25 @@ pub fn builtin_template(name: &str) -> Option<&'static str> {
 /// A former name's page goes straight to the profile rather than through the new vanity URL:
 /// one hop instead of two. It links the new vanity URL as well.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RedirectPage {
+pub(crate) struct RedirectPage {
     /// This page's folder, relative to the site root: `nelly/`.
-    pub path: String,
+    pub(crate) path: String,
     /// Where it sends readers, relative to the site root: `u/<id>/`.
-    pub target: String,
+    pub(crate) target: String,
     /// The absolute URL of the target, for the canonical link.
-    pub target_url: String,
-    pub display_name: String,
-    pub handle: String,
+    pub(crate) target_url: String,
+    pub(crate) display_name: String,
+    pub(crate) handle: String,
     /// Whether this is a name the user had before.
-    pub former: bool,
+    pub(crate) former: bool,
     /// For a former name: the user's current vanity URL folder, when they have one.
-    pub current_path: Option<String>,
+    pub(crate) current_path: Option<String>,
 }
 
 impl RedirectPage {
     /// The page at `<slug>/` for the profile `target` (whose absolute URL is `target_url`);
     /// `current` is the user's current vanity slug, if any.
-    pub fn new(
+    pub(crate) fn new(
         slug: &str,
         kind: NameKind,
         target: &ProfileSummary,
@@ -82,25 +82,25 @@ impl RedirectPage {
 /// The model of `sitemap.xml`: the index page (at `site.base_url`) and every profile's stable
 /// URL. Vanity URLs are redirects and are left out, as sitemaps should.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Sitemap {
+pub(crate) struct Sitemap {
     /// When any profile last changed (W3C datetime).
-    pub index_lastmod: Option<String>,
-    pub pages: Vec<SitemapEntry>,
+    pub(crate) index_lastmod: Option<String>,
+    pub(crate) pages: Vec<SitemapEntry>,
 }
 
 /// One `<url>` of the sitemap.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SitemapEntry {
+pub(crate) struct SitemapEntry {
     /// Absolute URL.
-    pub loc: String,
+    pub(crate) loc: String,
     /// When the page's data last changed (W3C datetime), when known.
-    pub lastmod: Option<String>,
+    pub(crate) lastmod: Option<String>,
 }
 
 impl Sitemap {
     /// Builds the sitemap from `(absolute url, changed_at)` pairs, sorted by URL so the file is
     /// the same whatever order pages were rendered in.
-    pub fn new(mut pages: Vec<(String, Option<i64>)>) -> Self {
+    pub(crate) fn new(mut pages: Vec<(String, Option<i64>)>) -> Self {
         pages.sort();
         let index_lastmod = pages.iter().filter_map(|(_, at)| *at).max();
         Sitemap {
@@ -117,7 +117,7 @@ impl Sitemap {
 }
 
 /// Unix seconds as a W3C datetime in UTC (`2024-05-01T12:00:00Z`), the format sitemaps use.
-pub fn w3c_datetime(unix_seconds: i64) -> Option<String> {
+pub(crate) fn w3c_datetime(unix_seconds: i64) -> Option<String> {
     OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()?
         .format(&Rfc3339)
@@ -126,19 +126,19 @@ pub fn w3c_datetime(unix_seconds: i64) -> Option<String> {
 
 /// `u/<id>.json`: the profile page's own model, so it holds exactly what the page shows (and
 /// nothing the user did not publish). Pretty-printed with a final newline, for readable diffs.
-pub fn profile_json(profile: &Profile) -> Result<Vec<u8>, serde_json::Error> {
+pub(crate) fn profile_json(profile: &Profile) -> Result<Vec<u8>, serde_json::Error> {
     let mut json = serde_json::to_vec_pretty(profile)?;
     json.push(b'\n');
     Ok(json)
 }
 
 /// Path of a profile's JSON twin: `u/<id>.json`.
-pub fn json_path(id: Snowflake) -> String {
+pub(crate) fn json_path(id: Snowflake) -> String {
     format!("u/{id}.json")
 }
 
 /// `CNAME` for GitHub Pages (and hosts that copied it): the bare host name and a newline.
-pub fn cname_file(host: &str) -> String {
+pub(crate) fn cname_file(host: &str) -> String {
     format!("{}\n", host.trim())
 }
 

@@ -11,17 +11,17 @@ use super::model::SiteInfo;
 use super::profile::Profile;
 
 /// The shipped themes folder (`themes/` of the repository).
-pub fn themes_dir() -> PathBuf {
+pub(crate) fn themes_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("themes")
 }
 
 /// The shipped default theme.
-pub fn default_theme() -> PathBuf {
+pub(crate) fn default_theme() -> PathBuf {
     themes_dir().join("default")
 }
 
 /// A user with nothing optional: no avatar, banner, accent colour or badges.
-pub fn user(id: u64, username: &str, discriminator: &str, global_name: Option<&str>) -> User {
+pub(crate) fn user(id: u64, username: &str, discriminator: &str, global_name: Option<&str>) -> User {
     User {
         id: Snowflake(id),
         username: username.into(),
@@ -36,7 +36,7 @@ pub fn user(id: u64, username: &str, discriminator: &str, global_name: Option<&s
 }
 
 /// A verified, public connection whose id is its name.
-pub fn connection(kind: &str, name: &str) -> Connection {
+pub(crate) fn connection(kind: &str, name: &str) -> Connection {
     Connection {
         id: name.into(),
         name: name.into(),
@@ -48,7 +48,7 @@ pub fn connection(kind: &str, name: &str) -> Connection {
 }
 
 /// A server the user does not own.
-pub fn guild(id: u64, name: &str, icon: Option<&str>) -> Guild {
+pub(crate) fn guild(id: u64, name: &str, icon: Option<&str>) -> Guild {
     Guild {
         id: Snowflake(id),
         name: name.into(),
@@ -60,7 +60,7 @@ pub fn guild(id: u64, name: &str, icon: Option<&str>) -> Guild {
 /// A user with an animated avatar, an accent colour and one badge; connections of every kind
 /// that must stay private (hidden, unverified, revoked) beside public ones; three servers out of
 /// order.
-pub fn snapshot(id: u64, name: &str) -> Snapshot {
+pub(crate) fn snapshot(id: u64, name: &str) -> Snapshot {
     // (type, name, verified, visibility, revoked)
     let connections = [
         ("github", "octocat", true, 1, false),
@@ -97,7 +97,7 @@ pub fn snapshot(id: u64, name: &str) -> Snapshot {
 }
 
 /// The site the fixtures' pages belong to: `https://people.example/`.
-pub fn site_info() -> SiteInfo {
+pub(crate) fn site_info() -> SiteInfo {
     SiteInfo {
         title: "People & Friends".into(),
         base_url: url::Url::parse("https://people.example/").unwrap(),
@@ -106,7 +106,7 @@ pub fn site_info() -> SiteInfo {
 }
 
 /// A profile with everything published.
-pub fn profile(id: u64, name: &str) -> Profile {
+pub(crate) fn profile(id: u64, name: &str) -> Profile {
     let all = Publish {
         connections: true,
         guilds: true,
@@ -120,7 +120,7 @@ pub fn profile(id: u64, name: &str) -> Profile {
 }
 
 /// A minimal theme in a temporary folder; `overrides` replace or add templates.
-pub fn theme(overrides: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn theme(overrides: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let templates = dir.path().join("templates");
     std::fs::create_dir_all(&templates).unwrap();

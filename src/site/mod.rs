@@ -9,21 +9,16 @@
 //! - [`conventions`] and [`vanity`]: what static hosts expect beside the pages, and vanity URLs;
 //! - [`plan`]: which files a built site has and where they go ([`build_site`]).
 
-pub mod conventions;
-pub mod model;
-pub mod plan;
+pub(crate) mod conventions;
+pub(crate) mod model;
+pub(crate) mod plan;
 pub mod profile;
 pub mod render;
-pub mod text;
+pub(crate) mod text;
 pub mod theme;
 pub mod vanity;
 
-pub use model::{FrontPage, LandingPage, Link, MessagePage, ProfileSummary, SiteInfo};
 pub use plan::{build_site, ProfileEntry, SiteError, SiteReport, SiteSettings, MARKER};
-pub use profile::{Profile, ProfileConnection, ProfileGuild, ProfileLink};
-pub use render::{RenderError, Renderer};
-pub use theme::assets::{Asset, Assets};
-pub use theme::ThemeError;
 
 #[cfg(test)]
 pub(crate) mod fixtures;

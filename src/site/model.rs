@@ -14,16 +14,16 @@ use crate::discord::models::Snowflake;
 /// prefix, and on a local preview server; `site.base_url` is for canonical links.
 #[derive(Debug, Clone)]
 pub struct SiteInfo {
-    pub title: String,
-    pub base_url: url::Url,
+    pub(crate) title: String,
+    pub(crate) base_url: url::Url,
     /// Where the consent service lives (its landing page), when one is configured: pages link
     /// there to publish or remove a profile.
-    pub service_url: Option<String>,
+    pub(crate) service_url: Option<String>,
 }
 
 impl SiteInfo {
     /// The base URL as a folder: always ending with `/`.
-    pub fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         let base = self.base_url.as_str();
         if base.ends_with('/') {
             base.to_owned()
@@ -33,7 +33,7 @@ impl SiteInfo {
     }
 
     /// The path of the base URL, always ending with `/`.
-    pub fn root(&self) -> String {
+    pub(crate) fn root(&self) -> String {
         let path = self.base_url.path();
         if path.ends_with('/') {
             path.to_owned()
@@ -56,13 +56,13 @@ impl Serialize for SiteInfo {
 
 /// A line of the index page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProfileSummary {
-    pub id: Snowflake,
-    pub display_name: String,
-    pub handle: String,
-    pub avatar_url: String,
+pub(crate) struct ProfileSummary {
+    pub(crate) id: Snowflake,
+    pub(crate) display_name: String,
+    pub(crate) handle: String,
+    pub(crate) avatar_url: String,
     /// `u/<id>/`, relative to the site root.
-    pub path: String,
+    pub(crate) path: String,
 }
 
 impl From<&Profile> for ProfileSummary {
@@ -79,15 +79,15 @@ impl From<&Profile> for ProfileSummary {
 
 /// The consent page of the web service (`landing.html`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LandingPage {
+pub(crate) struct LandingPage {
     /// Where the consent form is sent (GET), e.g. `/login`.
-    pub login_path: String,
+    pub(crate) login_path: String,
     /// Where a user removes their page, e.g. `/delete`.
-    pub delete_path: String,
+    pub(crate) delete_path: String,
     /// Whether this site offers publishing connected accounts (`discord.scopes`).
-    pub offers_connections: bool,
+    pub(crate) offers_connections: bool,
     /// Whether this site offers publishing servers (`discord.scopes`).
-    pub offers_guilds: bool,
+    pub(crate) offers_guilds: bool,
 }
 
 impl Default for LandingPage {
@@ -103,27 +103,27 @@ impl Default for LandingPage {
 
 /// A result or error page of the web service (`message.html`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MessagePage {
-    pub title: String,
-    pub message: String,
-    pub link: Option<Link>,
-    pub is_error: bool,
+pub(crate) struct MessagePage {
+    pub(crate) title: String,
+    pub(crate) message: String,
+    pub(crate) link: Option<Link>,
+    pub(crate) is_error: bool,
 }
 
 /// A link on a message page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Link {
-    pub href: String,
-    pub text: String,
+pub(crate) struct Link {
+    pub(crate) href: String,
+    pub(crate) text: String,
 }
 
 /// The front page's text, rendered from Markdown by [`crate::content`].
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct FrontPage {
+pub(crate) struct FrontPage {
     /// Sanitised HTML: inserted into the page as is.
-    pub html: String,
+    pub(crate) html: String,
     /// Plain text of its first paragraph, for `<meta name="description">` and Open Graph.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
 }
 
 #[cfg(test)]

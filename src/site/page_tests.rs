@@ -11,6 +11,10 @@ use crate::discord::models::{Connection, Snapshot};
 use crate::publish::Publish;
 
 use super::fixtures::{connection, guild, site_info, theme, themes_dir, user};
+use super::model::{FrontPage, LandingPage, Link, MessagePage, ProfileSummary};
+use super::profile::Profile;
+use super::render::{RenderError, Renderer};
+use super::theme::ThemeError;
 use super::*;
 
 const CONTENT_USER: &str = r#"+++

@@ -50,19 +50,19 @@ const OWNERSHIP: Ownership = Ownership {
 /// Where to write the site.
 #[derive(Debug, Clone)]
 pub struct SiteSettings {
-    pub output_dir: PathBuf,
+    pub(crate) output_dir: PathBuf,
     /// Host name written to `CNAME` (GitHub Pages' custom domain); no `CNAME` when `None`.
-    pub cname: Option<String>,
+    pub(crate) cname: Option<String>,
 }
 
 /// A profile and what the site needs beside its page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfileEntry {
-    pub profile: Profile,
+    pub(crate) profile: Profile,
     /// Usernames the user had before, most recent first: their vanity URLs redirect here.
-    pub old_names: Vec<String>,
+    pub(crate) old_names: Vec<String>,
     /// When the profile's data last changed (Unix seconds): the sitemap's `lastmod`.
-    pub changed_at: Option<i64>,
+    pub(crate) changed_at: Option<i64>,
 }
 
 impl From<Profile> for ProfileEntry {
@@ -83,12 +83,12 @@ pub struct SiteReport {
     /// Files whose content was the same as before: the previous file was kept.
     pub pages_unchanged: usize,
     /// Files of the previous output that the new one does not have.
-    pub files_removed: usize,
+    pub(crate) files_removed: usize,
 }
 
 impl SiteReport {
     /// Whether the output differs from the previous build's.
-    pub fn changed(&self) -> bool {
+    pub(crate) fn changed(&self) -> bool {
         self.pages_written > 0 || self.files_removed > 0
     }
 }

@@ -21,77 +21,77 @@ const GUILD_ICON_SIZE: u16 = 64;
 
 /// One profile page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Profile {
+pub(crate) struct Profile {
     /// The user's id (a decimal string in templates and JSON): the only thing page paths are made of.
-    pub id: Snowflake,
-    pub username: String,
-    pub display_name: String,
+    pub(crate) id: Snowflake,
+    pub(crate) username: String,
+    pub(crate) display_name: String,
     /// `name` or legacy `name#1234`.
-    pub handle: String,
-    pub avatar_url: String,
-    pub avatar_animated: bool,
+    pub(crate) handle: String,
+    pub(crate) avatar_url: String,
+    pub(crate) avatar_animated: bool,
     /// A still PNG of the avatar (the first frame of an animated one): for link previews, which
     /// want PNG, and for readers who asked for reduced motion.
-    pub avatar_still_url: String,
-    pub banner_url: Option<String>,
+    pub(crate) avatar_still_url: String,
+    pub(crate) banner_url: Option<String>,
     /// The profile accent colour as `#rrggbb`.
-    pub accent_color: Option<String>,
-    pub badges: Vec<Badge>,
+    pub(crate) accent_color: Option<String>,
+    pub(crate) badges: Vec<Badge>,
     /// Account creation date (UTC), `YYYY-MM-DD`, from the id.
-    pub created: String,
+    pub(crate) created: String,
     /// Public connections, only when the user opted in; `Some(vec![])` when they have none.
-    pub connections: Option<Vec<ProfileConnection>>,
+    pub(crate) connections: Option<Vec<ProfileConnection>>,
     /// Servers, only when the user opted in, sorted by name.
-    pub guilds: Option<Vec<ProfileGuild>>,
+    pub(crate) guilds: Option<Vec<ProfileGuild>>,
     /// Path of the page relative to the site root: `u/<id>/`.
-    pub path: String,
+    pub(crate) path: String,
     /// Absolute URL of the page.
-    pub url: String,
+    pub(crate) url: String,
     /// From `content/users/<id>.md` (see [`crate::content`]): a one-line bio (plain text).
-    pub bio: Option<String>,
-    pub pronouns: Option<String>,
+    pub(crate) bio: Option<String>,
+    pub(crate) pronouns: Option<String>,
     /// Links (http/https only).
-    pub links: Vec<ProfileLink>,
+    pub(crate) links: Vec<ProfileLink>,
     /// The Markdown body as sanitised HTML (raw HTML escaped, unsafe links dropped): themes insert
     /// it with `|safe`.
-    pub body_html: Option<String>,
+    pub(crate) body_html: Option<String>,
 }
 
 /// A link the user listed in their content file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProfileLink {
-    pub title: String,
+pub(crate) struct ProfileLink {
+    pub(crate) title: String,
     /// An absolute `http` or `https` URL.
-    pub url: String,
+    pub(crate) url: String,
 }
 
 /// A connected account shown on a page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProfileConnection {
+pub(crate) struct ProfileConnection {
     /// Service type as Discord names it (`github`), reduced to `[a-z0-9-]` (`other` when nothing
     /// is left, see [`text::css_class`]): safe as a CSS class whatever Discord sent.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Service name for people (`GitHub`); for a service strife-gen does not know, Discord's type
     /// without bidirectional controls (it is also used in `title` attributes).
-    pub label: String,
+    pub(crate) label: String,
     /// Account name on that service.
-    pub name: String,
+    pub(crate) name: String,
     /// Link to the account's public page, when the service has one.
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
 }
 
 /// A server shown on a page.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProfileGuild {
-    pub id: Snowflake,
-    pub name: String,
-    pub icon_url: Option<String>,
+pub(crate) struct ProfileGuild {
+    pub(crate) id: Snowflake,
+    pub(crate) name: String,
+    pub(crate) icon_url: Option<String>,
 }
 
 impl Profile {
     /// Builds the page model. `publish` decides whether connections and servers appear at all;
     /// connections are further limited to the ones the user made public on Discord.
-    pub fn build(snapshot: &Snapshot, publish: Publish, cdn: &Cdn, base_url: &url::Url) -> Profile {
+    pub(crate) fn build(snapshot: &Snapshot, publish: Publish, cdn: &Cdn, base_url: &url::Url) -> Profile {
         let user = &snapshot.user;
         let path = page_path(user.id);
         let connections = match (&snapshot.connections, publish.connections) {

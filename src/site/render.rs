@@ -105,7 +105,7 @@ impl Renderer {
     }
 
     /// The same renderer, with the front-page text (`content/index.md`) for `index.html`.
-    pub fn with_front_page(mut self, page: Option<FrontPage>) -> Renderer {
+    pub(crate) fn with_front_page(mut self, page: Option<FrontPage>) -> Renderer {
         self.front_page = match page {
             Some(page) => context! {
                 html => Value::from_safe_string(page.html),
@@ -122,7 +122,7 @@ impl Renderer {
     }
 
     /// `profile.html` with `site` and `profile`.
-    pub fn render_profile(&self, profile: &Profile) -> Result<String, RenderError> {
+    pub(crate) fn render_profile(&self, profile: &Profile) -> Result<String, RenderError> {
         self.render(
             "profile.html",
             context! { site => self.site.clone(), profile => Serde(profile) },
@@ -131,7 +131,7 @@ impl Renderer {
 
     /// `index.html` with `site`, `profiles` (in the order given) and `front_page` (none, or
     /// `front_page.html` and `front_page.description`).
-    pub fn render_index(&self, profiles: &[ProfileSummary]) -> Result<String, RenderError> {
+    pub(crate) fn render_index(&self, profiles: &[ProfileSummary]) -> Result<String, RenderError> {
         self.render(
             "index.html",
             context! {
@@ -143,7 +143,7 @@ impl Renderer {
     }
 
     /// `landing.html` with `site` and `page`.
-    pub fn render_landing(&self, page: &LandingPage) -> Result<String, RenderError> {
+    pub(crate) fn render_landing(&self, page: &LandingPage) -> Result<String, RenderError> {
         self.render(
             "landing.html",
             context! { site => self.site.clone(), page => Serde(page) },
@@ -151,7 +151,7 @@ impl Renderer {
     }
 
     /// `message.html` with `site` and `page`.
-    pub fn render_message(&self, page: &MessagePage) -> Result<String, RenderError> {
+    pub(crate) fn render_message(&self, page: &MessagePage) -> Result<String, RenderError> {
         self.render(
             "message.html",
             context! { site => self.site.clone(), page => Serde(page) },
@@ -169,12 +169,12 @@ impl Renderer {
     }
 
     /// `404.html` with `site`.
-    pub fn render_not_found(&self) -> Result<String, RenderError> {
+    pub(crate) fn render_not_found(&self) -> Result<String, RenderError> {
         self.render("404.html", context! { site => self.site.clone() })
     }
 
     /// `redirect.html` (a vanity URL) with `site` and `page`.
-    pub fn render_redirect(&self, page: &RedirectPage) -> Result<String, RenderError> {
+    pub(crate) fn render_redirect(&self, page: &RedirectPage) -> Result<String, RenderError> {
         self.render_builtin(
             "redirect.html",
             context! { site => self.site.clone(), page => Serde(page) },
@@ -182,7 +182,7 @@ impl Renderer {
     }
 
     /// `sitemap.xml` with `site` and `sitemap`.
-    pub fn render_sitemap(&self, sitemap: &Sitemap) -> Result<String, RenderError> {
+    pub(crate) fn render_sitemap(&self, sitemap: &Sitemap) -> Result<String, RenderError> {
         self.render_builtin(
             "sitemap.xml",
             context! { site => self.site.clone(), sitemap => Serde(sitemap) },
@@ -190,7 +190,7 @@ impl Renderer {
     }
 
     /// `robots.txt` with `site`.
-    pub fn render_robots(&self) -> Result<String, RenderError> {
+    pub(crate) fn render_robots(&self) -> Result<String, RenderError> {
         self.render_builtin("robots.txt", context! { site => self.site.clone() })
     }
 

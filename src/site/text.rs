@@ -6,7 +6,7 @@
 
 /// Whether `c` is a bidirectional formatting character: the embeddings and overrides
 /// (U+202A–U+202E), the isolates (U+2066–U+2069) and the marks (U+200E, U+200F, U+061C).
-pub fn is_bidi_control(c: char) -> bool {
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
@@ -18,7 +18,7 @@ pub fn is_bidi_control(c: char) -> bool {
 /// left is the text in its true logical order, which is exactly what an override tries to hide;
 /// and people with right-to-left names use the marks legitimately, where a `�` in every title and
 /// link preview would look broken. Body text keeps them, isolated in `<bdi>`.
-pub fn strip_bidi(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn strip_bidi(text: &str) -> std::borrow::Cow<'_, str> {
     if text.contains(is_bidi_control) {
         text.chars()
             .filter(|&c| !is_bidi_control(c))
@@ -30,12 +30,12 @@ pub fn strip_bidi(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// What a CSS class name made from data falls back to when nothing usable is left.
-pub const CLASS_FALLBACK: &str = "other";
+pub(crate) const CLASS_FALLBACK: &str = "other";
 
 /// `text` reduced to `[a-z0-9-]` (ASCII letters lower-cased, everything else dropped), or
 /// [`CLASS_FALLBACK`] when nothing is left: safe inside `class="…"` and in a CSS selector,
 /// whatever a theme does with it.
-pub fn css_class(text: &str) -> String {
+pub(crate) fn css_class(text: &str) -> String {
     let class: String = text
         .chars()
         .map(|c| c.to_ascii_lowercase())

@@ -6,7 +6,7 @@
 //! the fallback's of the same name, so `{% extends "base.html" %}` in a fallback page uses the
 //! theme's layout. Static files are published under content-hashed names ([`assets`]).
 
-pub mod assets;
+pub(crate) mod assets;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,7 +17,7 @@ use crate::files::{is_ignored, Confined, FileError};
 use self::assets::{Asset, Assets};
 
 /// Templates every theme must have.
-pub const REQUIRED_TEMPLATES: [&str; 6] = [
+pub(crate) const REQUIRED_TEMPLATES: [&str; 6] = [
     "base.html",
     "profile.html",
     "index.html",
@@ -59,26 +59,26 @@ impl From<FileError> for ThemeError {
 
 /// A theme as read from disk: template sources and static files.
 #[derive(Debug)]
-pub struct Theme {
-    pub templates: Templates,
-    pub assets: Assets,
+pub(crate) struct Theme {
+    pub(crate) templates: Templates,
+    pub(crate) assets: Assets,
 }
 
 /// A theme's template sources, by name.
 #[derive(Debug)]
-pub struct Templates {
+pub(crate) struct Templates {
     /// `<theme>/templates`, where a template the theme lacks is reported missing.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Name (`/`-separated, relative to a templates folder) → where it was read from (in the
     /// theme or the fallback theme) and its source.
-    pub files: BTreeMap<String, TemplateFile>,
+    pub(crate) files: BTreeMap<String, TemplateFile>,
 }
 
 /// One template's file and source.
 #[derive(Debug, Clone)]
-pub struct TemplateFile {
-    pub path: PathBuf,
-    pub source: String,
+pub(crate) struct TemplateFile {
+    pub(crate) path: PathBuf,
+    pub(crate) source: String,
 }
 
 impl Theme {
@@ -86,7 +86,7 @@ impl Theme {
     /// `<theme_dir>/static`, and those of the fallback theme that the theme does not replace.
     /// Every file read (and the theme folders themselves) must resolve inside the themes folder,
     /// the theme folder's parent (`site.themes_dir`).
-    pub fn load(theme_dir: &Path) -> Result<Theme, ThemeError> {
+    pub(crate) fn load(theme_dir: &Path) -> Result<Theme, ThemeError> {
         if !theme_dir.is_dir() {
             return Err(ThemeError::Missing {
                 path: theme_dir.to_path_buf(),
@@ -111,7 +111,7 @@ impl Theme {
 
 impl Templates {
     /// Fails on the first of [`REQUIRED_TEMPLATES`] that neither the theme nor the fallback has.
-    pub fn check_required(&self) -> Result<(), ThemeError> {
+    pub(crate) fn check_required(&self) -> Result<(), ThemeError> {
         match REQUIRED_TEMPLATES
             .iter()
             .find(|name| !self.files.contains_key(**name))
@@ -125,7 +125,7 @@ impl Templates {
 
     /// The file the template `name` was read from; for a name the theme does not have, where it
     /// would be.
-    pub fn path_of(&self, name: &str) -> PathBuf {
+    pub(crate) fn path_of(&self, name: &str) -> PathBuf {
         self.files
             .get(name)
             .map(|file| file.path.clone())

@@ -18,7 +18,7 @@ use crate::discord::models::Snowflake;
 /// files static hosts read (`CNAME`, `_headers`, `_redirects` of Netlify and Cloudflare Pages,
 /// GitHub Pages' `_config.yml`). The servers' paths come from the servers themselves, see
 /// [`reserved_names`]. Compared case-insensitively, since some file systems are.
-pub const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "u",
     "static",
     "index.html",
@@ -49,7 +49,7 @@ const MAX_SLUG_LEN: usize = 64;
 /// The folder name for `name`: lower-cased, only `[a-z0-9_.-]` kept, everything else dropped.
 /// `None` when nothing usable is left: empty, `.`, `..`, a leading dot (hidden files, which
 /// static hosts do not serve), or too long. Reserved names are checked by [`resolve`].
-pub fn slug(name: &str) -> Option<String> {
+pub(crate) fn slug(name: &str) -> Option<String> {
     let slug: String = name
         .to_lowercase()
         .chars()
@@ -70,25 +70,25 @@ pub fn is_reserved(slug: &str, taken: &HashSet<String>) -> bool {
 
 /// A user asking for vanity URLs: their current username and the ones they had before.
 #[derive(Debug, Clone)]
-pub struct Claimant<'a> {
-    pub id: Snowflake,
-    pub username: &'a str,
-    pub old_names: &'a [String],
+pub(crate) struct Claimant<'a> {
+    pub(crate) id: Snowflake,
+    pub(crate) username: &'a str,
+    pub(crate) old_names: &'a [String],
 }
 
 /// Whether a vanity URL is for the name a user has now or one they had before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum NameKind {
+pub(crate) enum NameKind {
     Current,
     Former,
 }
 
 /// A slug given to a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VanityUrl {
-    pub slug: String,
-    pub id: Snowflake,
-    pub kind: NameKind,
+pub(crate) struct VanityUrl {
+    pub(crate) slug: String,
+    pub(crate) id: Snowflake,
+    pub(crate) kind: NameKind,
 }
 
 /// One user's claim on one slug; orders best first.
@@ -103,7 +103,7 @@ struct Claim<'a> {
 
 /// Gives every usable slug to one claimant (see the module docs for who wins). Returns the
 /// vanity URLs sorted by slug; every name that got no URL is logged with the reason.
-pub fn resolve<'a>(
+pub(crate) fn resolve<'a>(
     claimants: impl IntoIterator<Item = Claimant<'a>>,
     taken: &HashSet<String>,
 ) -> Vec<VanityUrl> {

@@ -45,7 +45,7 @@ pub(super) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error
 }
 
 /// `"a, b and 3 more"`: the first few names.
-pub fn describe_entries(entries: &[String]) -> String {
+pub(crate) fn describe_entries(entries: &[String]) -> String {
     const SHOWN: usize = 5;
     let shown = entries
         .iter()

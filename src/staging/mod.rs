@@ -50,8 +50,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-pub use self::error::{describe_entries, StagingError};
-pub use self::ownership::Ownership;
+pub use self::error::StagingError;
+pub(crate) use self::error::describe_entries;
+pub(crate) use self::ownership::Ownership;
 
 use self::error::io_err;
 use self::leftovers::Leftovers;
@@ -63,18 +64,18 @@ use self::tree::{
 
 /// What a committed tree changed. Counts cover every file put, not the marker.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// Files that are new or whose content changed.
-    pub written: usize,
+    pub(crate) written: usize,
     /// Files whose content was the same as before: the previous file was kept.
-    pub unchanged: usize,
+    pub(crate) unchanged: usize,
     /// Files of the previous tree that the new one does not have.
-    pub removed: usize,
+    pub(crate) removed: usize,
 }
 
 /// A new tree being staged for an output folder (see the module docs).
 #[derive(Debug)]
-pub struct Staging {
+pub(crate) struct Staging {
     /// The output folder, where a symbolic link to it points.
     output: PathBuf,
     /// `.<name>.spare` beside the output: the tree being staged.
@@ -100,7 +101,7 @@ enum Outcome {
 impl Staging {
     /// Prepares a new tree for `output_dir` in the spare beside it, creating the folders above it
     /// when missing. Refuses an existing output folder that `ownership` does not recognise.
-    pub fn begin(output_dir: &Path, ownership: Ownership) -> Result<Staging, StagingError> {
+    pub(crate) fn begin(output_dir: &Path, ownership: Ownership) -> Result<Staging, StagingError> {
         // A symlinked output folder (say, a web server's document root) is updated where it
         // points; swapping the link itself would leave its target stale forever.
         let output = resolve_output_link(output_dir)?.unwrap_or_else(|| output_dir.to_path_buf());
@@ -140,13 +141,13 @@ impl Staging {
     }
 
     /// The output folder the tree will replace (where a link to it points).
-    pub fn output(&self) -> &Path {
+    pub(crate) fn output(&self) -> &Path {
         &self.output
     }
 
     /// Puts `bytes` at `rel` (a `/`-separated path relative to the tree), reusing the previous
     /// file when its content is the same.
-    pub fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), StagingError> {
+    pub(crate) fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), StagingError> {
         let counter = match self.stage(rel, bytes)? {
             Outcome::Written => &self.written,
             Outcome::Unchanged => &self.unchanged,
@@ -157,7 +158,7 @@ impl Staging {
 
     /// Lower-cased names of everything at the top of the new tree so far. Read from what was put,
     /// not from the folder, which may still hold the previous tree's files.
-    pub fn top_level_names(&self) -> HashSet<String> {
+    pub(crate) fn top_level_names(&self) -> HashSet<String> {
         self.staged_paths()
             .iter()
             .filter_map(|rel| rel.components().next())
@@ -168,7 +169,7 @@ impl Staging {
     /// Writes the marker, removes from the tree everything that was not put, and swaps it in
     /// place of the output folder; the replaced tree becomes the next spare. On error the output
     /// folder is as it was.
-    pub fn commit(self) -> Result<Tally, StagingError> {
+    pub(crate) fn commit(self) -> Result<Tally, StagingError> {
         // Bookkeeping, not one of the caller's files: not counted.
         self.stage(self.ownership.marker, self.ownership.marker_text.as_bytes())?;
         let Staging {

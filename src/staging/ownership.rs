@@ -9,15 +9,15 @@ use super::tree::is_carried_over;
 
 /// How the engine tells its own output folders from anyone else's.
 #[derive(Debug, Clone, Copy)]
-pub struct Ownership {
+pub(crate) struct Ownership {
     /// The file at the top of every tree the engine writes. Static hosts publish it, so it
     /// should say nothing but whose tree this is.
-    pub marker: &'static str,
+    pub(crate) marker: &'static str,
     /// What the marker file holds.
-    pub marker_text: &'static str,
+    pub(crate) marker_text: &'static str,
     /// Whether a folder without the marker, holding more than `.git` and `.gitkeep`, was still
     /// written by this program (a version from before markers): such a folder is replaced too.
-    pub written_before_markers: fn(&Path) -> bool,
+    pub(crate) written_before_markers: fn(&Path) -> bool,
 }
 
 /// Refuses an existing output folder this program did not write: one without the marker that

@@ -89,7 +89,7 @@ impl UserStatus {
     ];
 
     /// The name stored in `users.status` (the schema's CHECK lists the same three).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             UserStatus::Active => "active",
             UserStatus::NeedsReconsent => "needs_reconsent",
@@ -140,15 +140,15 @@ impl FromSql for UserStatus {
 /// A row of `users`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRecord {
-    pub id: Snowflake,
-    pub username: String,
-    pub scopes: Vec<Scope>,
-    pub publish: Publish,
+    pub(crate) id: Snowflake,
+    pub(crate) username: String,
+    pub(crate) scopes: Vec<Scope>,
+    pub(crate) publish: Publish,
     pub status: UserStatus,
-    pub status_since: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub last_refresh_at: Option<i64>,
+    pub(crate) status_since: i64,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+    pub(crate) last_refresh_at: Option<i64>,
     pub last_error: Option<String>,
 }
 
@@ -184,19 +184,18 @@ pub struct Consent {
 #[derive(Debug, Clone)]
 pub struct PageSource {
     pub id: Snowflake,
-    pub publish: Publish,
-    pub status: UserStatus,
+    pub(crate) publish: Publish,
     pub snapshot: Snapshot,
     /// Past usernames, most recently used first, without the current one: their vanity URLs
     /// redirect to the page.
-    pub old_names: Vec<String>,
+    pub(crate) old_names: Vec<String>,
     /// When the snapshot's data last changed (Unix seconds).
-    pub changed_at: i64,
+    pub(crate) changed_at: i64,
 }
 
 /// What [`Store::revoke_authorization`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Revocation {
+pub(crate) enum Revocation {
     Revoked,
     AlreadyRevoked,
     /// The user consented again after the event: nothing changed.
@@ -207,7 +206,7 @@ pub enum Revocation {
 
 /// What [`Store::remember_signature`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sighting {
+pub(crate) enum Sighting {
     /// Never seen (inside the window): the request may be acted on.
     First,
     /// Already recorded: the request is a replay.
@@ -237,7 +236,7 @@ impl fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating if needed) and migrates the store at `path`.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    pub(crate) fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
                 path: path.to_owned(),
@@ -256,12 +255,8 @@ impl Store {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Runs blocking store work off the async executor.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
@@ -281,7 +276,7 @@ impl Store {
     }
 
     /// Checks that `cipher` is the key this store's tokens were sealed with, recording it on first use.
-    pub fn verify_key(&self, cipher: &TokenCipher) -> Result<(), StoreError> {
+    pub(crate) fn verify_key(&self, cipher: &TokenCipher) -> Result<(), StoreError> {
         let conn = self.conn();
         let stored: Option<Vec<u8>> = conn
             .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
@@ -347,7 +342,7 @@ impl Store {
 
     /// Commits a token response at once, in its own transaction: Discord may have rotated the
     /// refresh token, and the old one is already dead.
-    pub fn save_tokens(
+    pub(crate) fn save_tokens(
         &self,
         id: Snowflake,
         tokens: &Tokens,
@@ -405,7 +400,7 @@ impl Store {
 
     /// Stores a fresh snapshot after a successful refresh and clears the user's last error.
     /// Returns whether the Discord data changed since the previous snapshot.
-    pub fn save_snapshot(&self, snapshot: &Snapshot, now: i64) -> Result<bool, StoreError> {
+    pub(crate) fn save_snapshot(&self, snapshot: &Snapshot, now: i64) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let changed = write_snapshot(&tx, snapshot, now)?;
@@ -421,7 +416,7 @@ impl Store {
 
     /// Records a failed refresh: the error, one more failure in a row, and when to try again
     /// (`backoff(failures in a row)` seconds from `now`). Returns the new failure count.
-    pub fn record_failure(
+    pub(crate) fn record_failure(
         &self,
         id: Snowflake,
         error: &str,
@@ -462,7 +457,7 @@ impl Store {
     }
 
     /// Active users due for a refresh at `now`: those not waiting out a backoff after failures.
-    pub fn due_user_ids(&self, now: i64) -> Result<Vec<Snowflake>, StoreError> {
+    pub(crate) fn due_user_ids(&self, now: i64) -> Result<Vec<Snowflake>, StoreError> {
         let conn = self.conn();
         let mut statement = conn.prepare_cached(
             "SELECT id FROM users WHERE status = ?2
@@ -477,7 +472,7 @@ impl Store {
     /// seconds, if known): their tokens are deleted and their page is no longer published.
     /// Events arrive late and out of order, so an event older than the user's latest consent is
     /// stale and changes nothing.
-    pub fn revoke_authorization(
+    pub(crate) fn revoke_authorization(
         &self,
         id: Snowflake,
         deauthorized_at: Option<i64>,
@@ -516,7 +511,7 @@ impl Store {
     }
 
     /// Changes a user's status (and records why); tokens of revoked users are deleted with it.
-    pub fn set_status(
+    pub(crate) fn set_status(
         &self,
         id: Snowflake,
         status: UserStatus,
@@ -544,7 +539,7 @@ impl Store {
     }
 
     /// Deletes a user and everything stored about them. Returns whether they existed.
-    pub fn delete_user(&self, id: Snowflake) -> Result<bool, StoreError> {
+    pub(crate) fn delete_user(&self, id: Snowflake) -> Result<bool, StoreError> {
         let conn = self.conn();
         // ON DELETE CASCADE removes tokens, snapshot and name history with the user.
         let deleted = conn.execute("DELETE FROM users WHERE id = ?1", params![id.to_string()])?;
@@ -584,7 +579,7 @@ impl Store {
         // Old names come with each row (a JSON array from the primary-key index of
         // `name_history`), so there is one query whatever the number of users.
         let mut statement = conn.prepare(&format!(
-            "SELECT u.id, u.publish_connections, u.publish_guilds, u.status, s.data, s.changed_at,
+            "SELECT u.id, u.publish_connections, u.publish_guilds, s.data, s.changed_at,
                     (SELECT json_group_array(username) FROM
                         (SELECT h.username FROM name_history h
                          WHERE h.user_id = u.id AND h.username <> u.username
@@ -604,7 +599,7 @@ impl Store {
     }
 
     /// How many pages [`Store::for_each_published`] would visit now (for progress bars).
-    pub fn count_published(&self, reconsent_cutoff: i64) -> Result<usize, StoreError> {
+    pub(crate) fn count_published(&self, reconsent_cutoff: i64) -> Result<usize, StoreError> {
         let conn = self.conn();
         let [active, waiting] = PUBLISHED_STATUSES;
         let count: i64 = conn.query_row(
@@ -626,7 +621,7 @@ impl Store {
     /// replays by itself (the index on `signed_at` keeps that cheap). Both statements are plain
     /// SQL (`ON CONFLICT DO NOTHING` exists in PostgreSQL too); the primary key decides between
     /// two copies of one request arriving at once, here or in another process.
-    pub fn remember_signature(
+    pub(crate) fn remember_signature(
         &self,
         signature: &[u8],
         signed_at: i64,
@@ -651,7 +646,8 @@ impl Store {
     }
 
     /// Past usernames of a user, newest first (for redirects from old vanity URLs).
-    pub fn name_history(&self, id: Snowflake) -> Result<Vec<String>, StoreError> {
+    #[cfg(test)]
+    pub(crate) fn name_history(&self, id: Snowflake) -> Result<Vec<String>, StoreError> {
         let conn = self.conn();
         let mut statement = conn.prepare_cached(
             "SELECT username FROM name_history WHERE user_id = ?1 ORDER BY last_seen DESC, username",
@@ -850,7 +846,7 @@ fn read_user(row: &Row<'_>) -> rusqlite::Result<Result<UserRecord, StoreError>> 
 
 fn read_page_source(row: &Row<'_>) -> Result<PageSource, StoreError> {
     let id = parse_id(&row.get::<_, String>(0)?)?;
-    let data: String = row.get(4)?;
+    let data: String = row.get(3)?;
     // Decoded with the same leniency as Discord's answers: a snapshot written by another version
     // (or by hand) with an odd field loses that detail, not the page.
     let decoded = decode::<Snapshot>(data.as_bytes()).map_err(|e| StoreError::Snapshot {
@@ -860,7 +856,7 @@ fn read_page_source(row: &Row<'_>) -> Result<PageSource, StoreError> {
     decoded.warn(id, "the stored snapshot");
     let snapshot = decoded.value;
     let old_names: Vec<String> =
-        serde_json::from_str(&row.get::<_, String>(6)?).map_err(|e| StoreError::Snapshot {
+        serde_json::from_str(&row.get::<_, String>(5)?).map_err(|e| StoreError::Snapshot {
             user: id,
             detail: format!("name history: {e}"),
         })?;
@@ -875,10 +871,9 @@ fn read_page_source(row: &Row<'_>) -> Result<PageSource, StoreError> {
             connections: row.get(1)?,
             guilds: row.get(2)?,
         },
-        status: row.get(3)?,
         snapshot,
         old_names,
-        changed_at: row.get(5)?,
+        changed_at: row.get(4)?,
     })
 }
 

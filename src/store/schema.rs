@@ -70,7 +70,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Brings the store up to the newest schema; refuses a store from a newer strife-gen.
-pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     loop {
         // IMMEDIATE: two processes opening a new store at once must not both apply a step; the
         // second one waits (busy timeout), then reads the version the first one left.
@@ -94,6 +94,6 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
-pub fn latest_version() -> usize {
+pub(crate) fn latest_version() -> usize {
     MIGRATIONS.len()
 }

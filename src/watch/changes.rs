@@ -13,16 +13,16 @@ use crate::files::is_editor_temp_file;
 
 /// The inputs of a build, from one configuration.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sources {
-    pub config_file: PathBuf,
+pub(crate) struct Sources {
+    pub(crate) config_file: PathBuf,
     /// Folders whose every file is an input: themes, content, sample users.
-    pub folders: Vec<PathBuf>,
+    pub(crate) folders: Vec<PathBuf>,
     /// The output folder: our own writes there (and to its staging and old siblings) are ignored.
-    pub output_dir: PathBuf,
+    pub(crate) output_dir: PathBuf,
 }
 
 impl Sources {
-    pub fn of(config: &Config) -> Sources {
+    pub(crate) fn of(config: &Config) -> Sources {
         let mut folders = vec![
             config.site.themes_dir.clone(),
             config.site.content_dir.clone(),
@@ -38,7 +38,7 @@ impl Sources {
 
     /// The folders recursively, and the config file's folder on its own: editors replace a file
     /// by renaming over it, which a watch on the file itself would not survive.
-    pub fn targets(&self) -> Vec<Target> {
+    pub(crate) fn targets(&self) -> Vec<Target> {
         let mut targets: Vec<Target> = self
             .folders
             .iter()
@@ -60,7 +60,7 @@ impl Sources {
     }
 
     /// Sorts a batch into what watch must do about it.
-    pub fn classify(&self, batch: &ChangeBatch) -> Verdict {
+    pub(crate) fn classify(&self, batch: &ChangeBatch) -> Verdict {
         let mut verdict = Verdict {
             sources_changed: batch.rescan,
             config_changed: batch.rescan,
@@ -110,13 +110,13 @@ impl Sources {
 
 /// What one batch of changes asks for.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Verdict {
-    pub config_changed: bool,
-    pub sources_changed: bool,
+pub(crate) struct Verdict {
+    pub(crate) config_changed: bool,
+    pub(crate) sources_changed: bool,
     /// Editor temp files that changed and were ignored.
-    pub ignored_temp_files: u64,
+    pub(crate) ignored_temp_files: u64,
     /// One of the changed source files, for the log.
-    pub example: Option<PathBuf>,
+    pub(crate) example: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ const QUIET: Duration = Duration::from_millis(100);
 const MAX_SETTLE: Duration = Duration::from_secs(2);
 
 /// The port `watch` serves on unless told otherwise.
-pub const DEFAULT_PORT: u16 = 8000;
+pub(crate) const DEFAULT_PORT: u16 = 8000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchOptions {
@@ -114,7 +114,7 @@ impl WatchStats {
 }
 
 /// Starts watching `config_path`'s site and serves the preview until `shutdown` completes.
-pub async fn run(
+pub(crate) async fn run(
     config_path: &Path,
     options: WatchOptions,
     shutdown: impl Future<Output = ()> + Send,
@@ -183,11 +183,6 @@ pub struct Session {
 }
 
 impl Session {
-    /// The preview's address (useful with port 0).
-    pub fn address(&self) -> SocketAddr {
-        self.address
-    }
-
     /// The URL of the site's front page on the preview.
     pub fn url(&self) -> String {
         let root = self.builder.site.borrow().root.clone();
@@ -196,11 +191,6 @@ impl Session {
 
     pub fn stats(&self) -> Arc<WatchStats> {
         self.builder.stats.clone()
-    }
-
-    /// The preview server's connections: open now, at most at once, accepted so far.
-    pub fn connections(&self) -> Arc<ConnectionStats> {
-        self.connections.clone()
     }
 
     /// Serves the preview and rebuilds on changes until `shutdown` completes. A build that is

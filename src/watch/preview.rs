@@ -59,19 +59,19 @@ const ERROR_PAGE: &str = r#"<!doctype html>
 
 /// What the preview serves now. Every new value makes open pages reload.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Published {
-    pub output_dir: PathBuf,
+pub(crate) struct Published {
+    pub(crate) output_dir: PathBuf,
     /// The path of the site's base URL (`/` or `/prefix/`): the site is served under it, so its
     /// root-relative links work as they will when published.
-    pub root: String,
+    pub(crate) root: String,
     /// The last build's (or config reload's) error, shown instead of the site's pages.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// Counts finished builds; pages compare it to know whether they are stale.
-    pub generation: u64,
+    pub(crate) generation: u64,
 }
 
 /// The preview's routes. `session` tells this process's pages from an earlier run's.
-pub fn routes(
+pub(crate) fn routes(
     site: watch::Receiver<Published>,
     session: Arc<str>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
@@ -217,7 +217,7 @@ fn error_page(message: &str) -> Vec<u8> {
 }
 
 /// Puts the reload script before the last `</body>`, or at the end when there is none.
-pub fn inject_script(mut html: Vec<u8>, version: &str) -> Vec<u8> {
+pub(crate) fn inject_script(mut html: Vec<u8>, version: &str) -> Vec<u8> {
     let tag = format!("<script src=\"{SCRIPT_PATH}?v={version}\"></script>\n");
     let lower = html.to_ascii_lowercase();
     let needle = b"</body>";

@@ -20,16 +20,16 @@ const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// One delivery of the debouncer.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct ChangeBatch {
+pub(crate) struct ChangeBatch {
     /// Every path named by a create, modify, rename or remove event.
-    pub paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
     /// The OS dropped events (queue overflow): anything may have changed.
-    pub rescan: bool,
+    pub(crate) rescan: bool,
 }
 
 impl ChangeBatch {
     /// Adds `other`'s changes to this batch.
-    pub fn merge(&mut self, other: ChangeBatch) {
+    pub(crate) fn merge(&mut self, other: ChangeBatch) {
         self.paths.extend(other.paths);
         self.rescan |= other.rescan;
     }
@@ -37,9 +37,9 @@ impl ChangeBatch {
 
 /// One folder or file to watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub path: PathBuf,
-    pub recursive: bool,
+pub(crate) struct Target {
+    pub(crate) path: PathBuf,
+    pub(crate) recursive: bool,
 }
 
 impl Target {
@@ -52,7 +52,7 @@ impl Target {
 }
 
 /// Watches a set of [`Target`]s; changes arrive on the receiver returned by [`SourceWatcher::start`].
-pub struct SourceWatcher {
+pub(crate) struct SourceWatcher {
     debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
     watching: Vec<Target>,
     /// Targets that do not exist (yet): tried again by [`SourceWatcher::retry_missing`].
@@ -60,7 +60,7 @@ pub struct SourceWatcher {
 }
 
 impl SourceWatcher {
-    pub fn start() -> notify::Result<(SourceWatcher, mpsc::UnboundedReceiver<ChangeBatch>)> {
+    pub(crate) fn start() -> notify::Result<(SourceWatcher, mpsc::UnboundedReceiver<ChangeBatch>)> {
         let (sender, receiver) = mpsc::unbounded_channel();
         let debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
             if let Some(batch) = to_batch(result) {
@@ -79,7 +79,7 @@ impl SourceWatcher {
     /// Watches exactly `targets` from now on: stops watching what is no longer wanted, starts
     /// on what is new. A target that does not exist is remembered and retried later; any other
     /// failure is returned (and the remaining targets are still set up).
-    pub fn set_targets(&mut self, targets: &[Target]) -> notify::Result<()> {
+    pub(crate) fn set_targets(&mut self, targets: &[Target]) -> notify::Result<()> {
         for old in std::mem::take(&mut self.watching) {
             if targets.contains(&old) {
                 self.watching.push(old);
@@ -107,7 +107,7 @@ impl SourceWatcher {
 
     /// Tries again to watch targets that did not exist; true when one is watched now (its
     /// contents appeared, so the site should be rebuilt).
-    pub fn retry_missing(&mut self) -> bool {
+    pub(crate) fn retry_missing(&mut self) -> bool {
         let pending = std::mem::take(&mut self.missing);
         let before = self.watching.len();
         for target in pending {

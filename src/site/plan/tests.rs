@@ -6,7 +6,7 @@ use std::fs;
 
 use super::*;
 use crate::site::fixtures::{default_theme, profile, site_info, theme};
-use crate::site::SiteInfo;
+use crate::site::model::SiteInfo;
 use crate::staging::fixtures::{age, mtimes, tree};
 
 struct Fixture {

@@ -24,13 +24,13 @@ pub struct Asset {
     /// The published path below `static/`: `style.3f2a9c1b.css`, `img/logo.0c1d2e3f.svg`.
     pub hashed_name: String,
     /// The file it was read from (in the theme or in the fallback theme).
-    pub source: PathBuf,
-    pub bytes: Vec<u8>,
+    pub(crate) source: PathBuf,
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl Asset {
     /// The file `name` (below `static/`) read from `source`, with its published name.
-    pub fn new(name: String, source: PathBuf, bytes: Vec<u8>) -> Asset {
+    pub(crate) fn new(name: String, source: PathBuf, bytes: Vec<u8>) -> Asset {
         Asset {
             hashed_name: hashed_name(&name, &bytes),
             name,
@@ -50,7 +50,7 @@ pub struct Assets {
 
 impl Assets {
     /// The files in `by_name` (plain name → file), found by either name.
-    pub fn new(by_name: BTreeMap<String, Asset>) -> Assets {
+    pub(crate) fn new(by_name: BTreeMap<String, Asset>) -> Assets {
         let by_hashed_name = by_name
             .values()
             .map(|asset: &Asset| (asset.hashed_name.clone(), asset.name.clone()))
@@ -62,12 +62,12 @@ impl Assets {
     }
 
     /// The file templates call `name`.
-    pub fn get(&self, name: &str) -> Option<&Asset> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Asset> {
         self.by_name.get(name)
     }
 
     /// The file published as `static/<hashed_name>`.
-    pub fn by_hashed_name(&self, hashed_name: &str) -> Option<&Asset> {
+    pub(crate) fn by_hashed_name(&self, hashed_name: &str) -> Option<&Asset> {
         self.by_hashed_name
             .get(hashed_name)
             .and_then(|name| self.by_name.get(name))
@@ -79,19 +79,19 @@ impl Assets {
     }
 
     /// Plain names, for error messages.
-    pub fn names(&self) -> Vec<&str> {
+    pub(crate) fn names(&self) -> Vec<&str> {
         self.by_name.keys().map(String::as_str).collect()
     }
 }
 
 /// The first 8 hex digits of the SHA-256 of `bytes`: the hash in a published static file's name.
-pub fn content_hash(bytes: &[u8]) -> String {
+pub(crate) fn content_hash(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..4])
 }
 
 /// `dir/name.ext` → `dir/name.<hash>.ext` (`name.<hash>` without an extension); the hash goes
 /// before the last extension so the file keeps its type (`app.min.js` → `app.min.<hash>.js`).
-pub fn hashed_name(name: &str, bytes: &[u8]) -> String {
+pub(crate) fn hashed_name(name: &str, bytes: &[u8]) -> String {
     let hash = content_hash(bytes);
     let (folder, file) = match name.rsplit_once('/') {
         Some((folder, file)) => (format!("{folder}/"), file),

@@ -35,7 +35,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 /// The longest any single wait (a navigation, an element, a condition) may take.
-pub const WAIT: Duration = Duration::from_secs(15);
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
 /// The longest Chromium may take to start (it is slow on a busy machine).
 const LAUNCH: Duration = Duration::from_secs(30);
 /// How many times a Chromium that does not start is started again before the test fails.
@@ -116,7 +116,7 @@ document.addEventListener('securitypolicyviolation', (e) => {
 "#;
 
 /// A running headless Chromium with a fresh profile; killed (with its profile) when dropped.
-pub struct Browser {
+pub(crate) struct Browser {
     inner: chromiumoxide::Browser,
     handler: tokio::task::JoinHandle<()>,
     _profile: tempfile::TempDir,
@@ -127,7 +127,7 @@ impl Browser {
     ///
     /// Where Chromium is not installed this panics when the `CI` environment variable is set
     /// (CI must run the browser tests) and otherwise prints a loud skip note and returns `None`.
-    pub async fn launch(extra_args: &[String]) -> Option<Browser> {
+    pub(crate) async fn launch(extra_args: &[String]) -> Option<Browser> {
         let executable = find_chromium()?;
         // One start at a time, and a few tries: on a busy machine a cold Chromium now and then
         // never prints its DevTools address (seen on CI), and a second start works.
@@ -178,7 +178,7 @@ impl Browser {
     }
 
     /// Closes Chromium and waits until it has exited (dropping kills it without waiting).
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let _ = tokio::time::timeout(WAIT, self.inner.close()).await;
         if tokio::time::timeout(WAIT, self.inner.wait()).await.is_err() {
             panic!("Chromium did not exit within {WAIT:?} of being closed");
@@ -186,7 +186,7 @@ impl Browser {
     }
 
     /// A new blank tab that collects problems from its first page on.
-    pub async fn new_tab(&self) -> Tab {
+    pub(crate) async fn new_tab(&self) -> Tab {
         let page = self
             .inner
             .new_page("about:blank")
@@ -233,7 +233,7 @@ fn find_chromium() -> Option<PathBuf> {
 }
 
 /// One tab, with everything alarming its pages said.
-pub struct Tab {
+pub(crate) struct Tab {
     page: Page,
     problems: Arc<Mutex<Vec<String>>>,
     listeners: Vec<tokio::task::JoinHandle<()>>,
@@ -331,7 +331,7 @@ impl Tab {
     }
 
     /// Opens `url` and waits until it has loaded.
-    pub async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         let opened = tokio::time::timeout(WAIT, self.page.goto(url)).await;
         match opened {
             Ok(Ok(_)) => {}
@@ -342,7 +342,7 @@ impl Tab {
 
     /// Clicks the first element matching `selector` the way a person does: scrolled into view,
     /// a mouse press and release at its centre. Waits for it to appear first.
-    pub async fn click(&self, selector: &str) {
+    pub(crate) async fn click(&self, selector: &str) {
         self.wait_for_selector(selector).await;
         let element = match self.page.find_element(selector).await {
             Ok(element) => element,
@@ -356,7 +356,7 @@ impl Tab {
     /// Waits until the JavaScript expression `condition` is truthy on the current page, failing
     /// after [`WAIT`] (naming `what` and where the tab is) or as soon as a problem is reported.
     /// Navigations in between are fine: the condition is evaluated again on the new page.
-    pub async fn wait_for(&self, what: &str, condition: &str) {
+    pub(crate) async fn wait_for(&self, what: &str, condition: &str) {
         let expression = format!("Boolean({condition})");
         let started = Instant::now();
         loop {
@@ -378,7 +378,7 @@ impl Tab {
     }
 
     /// Waits until an element matches `selector`.
-    pub async fn wait_for_selector(&self, selector: &str) {
+    pub(crate) async fn wait_for_selector(&self, selector: &str) {
         let quoted = js_string(selector);
         self.wait_for(
             &format!("an element {selector}"),
@@ -388,7 +388,7 @@ impl Tab {
     }
 
     /// Waits until the tab is at a page whose address starts with `prefix`, fully loaded.
-    pub async fn wait_for_url(&self, prefix: &str) -> String {
+    pub(crate) async fn wait_for_url(&self, prefix: &str) -> String {
         let quoted = js_string(prefix);
         self.wait_for(
             &format!("a page at {prefix}"),
@@ -399,7 +399,7 @@ impl Tab {
     }
 
     /// The value of a JavaScript expression on the current page.
-    pub async fn eval<T: DeserializeOwned>(&self, expression: &str) -> T {
+    pub(crate) async fn eval<T: DeserializeOwned>(&self, expression: &str) -> T {
         let result = match self.page.evaluate(expression).await {
             Ok(result) => result,
             Err(error) => self.fail(&format!("evaluating {expression} failed: {error}")),
@@ -411,7 +411,7 @@ impl Tab {
     }
 
     /// The rendered text of the first element matching `selector` (what a person reads).
-    pub async fn text(&self, selector: &str) -> String {
+    pub(crate) async fn text(&self, selector: &str) -> String {
         self.wait_for_selector(selector).await;
         let quoted = js_string(selector);
         self.eval(&format!("document.querySelector({quoted}).innerText"))
@@ -419,7 +419,7 @@ impl Tab {
     }
 
     /// The address of the current page.
-    pub async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         self.page
             .evaluate("location.href")
             .await
@@ -429,7 +429,7 @@ impl Tab {
     }
 
     /// Writes a PNG of the whole page (not just the viewport) to `path`.
-    pub async fn screenshot(&self, path: &Path) {
+    pub(crate) async fn screenshot(&self, path: &Path) {
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder)
                 .unwrap_or_else(|error| panic!("cannot create {}: {error}", folder.display()));
@@ -444,17 +444,17 @@ impl Tab {
     }
 
     /// Everything alarming reported so far.
-    pub fn problems(&self) -> Vec<String> {
+    pub(crate) fn problems(&self) -> Vec<String> {
         lock(&self.problems).clone()
     }
 
     /// Returns and forgets the problems reported so far (for tests that cause some on purpose).
-    pub fn take_problems(&self) -> Vec<String> {
+    pub(crate) fn take_problems(&self) -> Vec<String> {
         std::mem::take(&mut *lock(&self.problems))
     }
 
     /// Fails the test, listing them, if anything alarming was reported.
-    pub fn assert_no_problems(&self, context: &str) {
+    pub(crate) fn assert_no_problems(&self, context: &str) {
         self.fail_on_problems(context);
     }
 

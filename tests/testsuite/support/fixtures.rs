@@ -9,29 +9,29 @@ use fake_discord::{FakeDiscord, FakeUser, CLIENT_SECRET};
 use serde_json::json;
 
 /// Ada's Discord id: the user most tests sign in as.
-pub const ADA: &str = "81384788765712384";
+pub(crate) const ADA: &str = "81384788765712384";
 /// The token key (`STRIFE_TOKEN_KEY`) of every test store.
-pub const TOKEN_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub(crate) const TOKEN_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// `[server]` for a service that listens on a free port of `127.0.0.1` (it logs which).
-pub const SERVE_ON_ANY_PORT: &str = "[server]\nbind = \"127.0.0.1:0\"\n";
+pub(crate) const SERVE_ON_ANY_PORT: &str = "[server]\nbind = \"127.0.0.1:0\"\n";
 
 /// The repository's root (the shipped themes, examples and `strife.toml` are under it).
-pub fn repo() -> &'static Path {
+pub(crate) fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The repository's themes.
-pub fn themes_dir() -> PathBuf {
+pub(crate) fn themes_dir() -> PathBuf {
     repo().join("themes")
 }
 
 /// The repository's example (sample) users.
-pub fn sample_users_dir() -> PathBuf {
+pub(crate) fn sample_users_dir() -> PathBuf {
     repo().join("examples/users")
 }
 
 /// Copies the folder `from` to `to`, recursively.
-pub fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -45,7 +45,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The `[site]` table: `title`, `base_url`, then each of `paths` as `key = "path"`.
-pub fn site_table(title: &str, base_url: &str, paths: &[(&str, &Path)]) -> String {
+pub(crate) fn site_table(title: &str, base_url: &str, paths: &[(&str, &Path)]) -> String {
     let mut table = format!("[site]\ntitle = \"{title}\"\nbase_url = \"{base_url}\"\n");
     for (key, path) in paths {
         table.push_str(&format!("{key} = \"{}\"\n", path.display()));
@@ -55,7 +55,7 @@ pub fn site_table(title: &str, base_url: &str, paths: &[(&str, &Path)]) -> Strin
 
 /// The `[discord]` table of an application at `fake`, sending people back to `redirect_uri`,
 /// with images from `cdn_base` (Discord's own CDN when `None`).
-pub fn discord_table(fake: &FakeDiscord, redirect_uri: &str, cdn_base: Option<&str>) -> String {
+pub(crate) fn discord_table(fake: &FakeDiscord, redirect_uri: &str, cdn_base: Option<&str>) -> String {
     let mut table = format!(
         "[discord]\nclient_id = \"{id}\"\nredirect_uri = \"{redirect_uri}\"\napi_base = \"{api}\"\nauthorize_url = \"{authorize}\"\n",
         id = fake_discord::CLIENT_ID,
@@ -70,7 +70,7 @@ pub fn discord_table(fake: &FakeDiscord, redirect_uri: &str, cdn_base: Option<&s
 
 /// Ada Lovelace at the fake Discord: a public GitHub connection, a private Reddit one, and one
 /// server she owns.
-pub fn ada() -> FakeUser {
+pub(crate) fn ada() -> FakeUser {
     let mut user = FakeUser::new(ADA, "ada");
     user.user["global_name"] = json!("Ada Lovelace");
     user.connections = vec![
@@ -84,7 +84,7 @@ pub fn ada() -> FakeUser {
 }
 
 /// The real binary, `strife-gen <args>`, run [`in_site`] `root`.
-pub fn binary(root: &Path, args: &[&str]) -> Command {
+pub(crate) fn binary(root: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_strife-gen"));
     command.args(args);
     in_site(&mut command, root);
@@ -93,7 +93,7 @@ pub fn binary(root: &Path, args: &[&str]) -> Command {
 
 /// `command` run in `root`, logging at `info`, with none of strife-gen's own variables inherited
 /// from the environment the tests run in.
-pub fn in_site<'a>(command: &'a mut Command, root: &Path) -> &'a mut Command {
+pub(crate) fn in_site<'a>(command: &'a mut Command, root: &Path) -> &'a mut Command {
     command
         .current_dir(root)
         .env_remove("STRIFE_DISCORD_CLIENT_SECRET")
@@ -103,13 +103,13 @@ pub fn in_site<'a>(command: &'a mut Command, root: &Path) -> &'a mut Command {
 }
 
 /// `command` with the secrets the fake Discord and the test stores expect.
-pub fn with_secrets(command: &mut Command) -> &mut Command {
+pub(crate) fn with_secrets(command: &mut Command) -> &mut Command {
     command
         .env("STRIFE_DISCORD_CLIENT_SECRET", CLIENT_SECRET)
         .env("STRIFE_TOKEN_KEY", TOKEN_KEY)
 }
 
 /// What a run of the binary wrote to its standard error (its log), as text.
-pub fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// Bytes written by a `tracing_subscriber` writer, shared between threads.
 #[derive(Clone, Default)]
-pub struct Log(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Log(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Log {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -20,7 +20,7 @@ impl Write for Log {
 
 impl Log {
     /// Everything written so far.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
@@ -29,7 +29,7 @@ impl Log {
 /// (store reads and page rendering run on threads of their own, so a per-thread subscriber would
 /// miss them). Installed as the global subscriber on first use; tests running at once share it,
 /// so each picks its own lines out by something only it logs (a user id, a file name).
-pub fn global() -> &'static Log {
+pub(crate) fn global() -> &'static Log {
     static LOG: OnceLock<Log> = OnceLock::new();
     LOG.get_or_init(|| {
         let log = Log::default();

@@ -2,8 +2,8 @@
 //! the consent service wired to the fake Discord, the real binary, a browser and a log sink.
 //! They hold no test of their own and never change process-wide state.
 
-pub mod browser;
-pub mod fixtures;
-pub mod log;
-pub mod service;
-pub mod site;
+pub(crate) mod browser;
+pub(crate) mod fixtures;
+pub(crate) mod log;
+pub(crate) mod service;
+pub(crate) mod site;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::fixtures::{binary, in_site, with_secrets};
 
 /// `strife-gen <args>` in `root`, with the secrets the fake Discord and the test store expect.
-pub fn strife(root: &Path, args: &[&str]) -> Command {
+pub(crate) fn strife(root: &Path, args: &[&str]) -> Command {
     let mut command = binary(root, args);
     with_secrets(&mut command);
     command
@@ -20,7 +20,7 @@ pub fn strife(root: &Path, args: &[&str]) -> Command {
 
 /// A running `strife-gen serve` (its `strife.toml` binds `127.0.0.1:0`), stopped with SIGTERM
 /// and waited for when dropped.
-pub struct Service {
+pub(crate) struct Service {
     child: Child,
     /// `127.0.0.1:PORT`, from the "listening on" log line.
     pub address: SocketAddr,
@@ -32,14 +32,14 @@ pub struct Service {
 
 impl Service {
     /// Starts `serve` in `root` and waits (at most 30 s) until it says where it listens.
-    pub fn start(root: &Path) -> Service {
+    pub(crate) fn start(root: &Path) -> Service {
         Service::spawn(strife(root, &["serve"]))
     }
 
     /// `serve` with its open-file limit (`RLIMIT_NOFILE`) lowered to `limit`, through the shell's
     /// `ulimit`, the way an operator's service manager sets it.
     #[cfg(target_os = "linux")]
-    pub fn start_with_file_limit(root: &Path, limit: u32) -> Service {
+    pub(crate) fn start_with_file_limit(root: &Path, limit: u32) -> Service {
         let mut shell = Command::new("sh");
         shell
             .arg("-c")
@@ -91,23 +91,23 @@ impl Service {
     }
 
     /// `http://127.0.0.1:PORT{path}`
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
 
     /// The service's process id.
     #[cfg(target_os = "linux")]
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Everything the service logged so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Stops the service (SIGTERM) and returns everything it logged, to its last line.
-    pub fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         self.terminate();
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
@@ -137,14 +137,14 @@ impl Drop for Service {
 /// A folder served over HTTP on `127.0.0.1:0` the way a static host does: `index.html` for a
 /// folder, 404 for anything missing. It runs on a thread of its own (so a test may block), and
 /// stops taking connections when dropped (not waiting for a browser's keep-alive ones).
-pub struct StaticSite {
+pub(crate) struct StaticSite {
     pub address: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl StaticSite {
     /// Serves `folder` (which need not exist yet: each request looks it up anew).
-    pub fn serve(folder: &Path) -> StaticSite {
+    pub(crate) fn serve(folder: &Path) -> StaticSite {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).expect("set_nonblocking");
         let address = listener.local_addr().expect("local_addr");
@@ -177,7 +177,7 @@ impl StaticSite {
     }
 
     /// `http://127.0.0.1:PORT/`
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("http://{}/", self.address)
     }
 }

@@ -20,7 +20,7 @@ use warp::http::StatusCode;
 use super::fixtures::{ada, discord_table, site_table, themes_dir, ADA, TOKEN_KEY};
 
 /// A site in a temporary folder: its config, store, refresher and service, and its fake Discord.
-pub struct Site {
+pub(crate) struct Site {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
     pub config: Arc<Config>,
@@ -31,7 +31,7 @@ pub struct Site {
 
 impl Site {
     /// A site whose fake Discord knows [`ada`] and signs the next authorize in as her.
-    pub async fn with_ada() -> Site {
+    pub(crate) async fn with_ada() -> Site {
         let site = Site::new().await;
         site.fake.add_user(ada());
         site.fake.login_as(ADA);
@@ -39,13 +39,13 @@ impl Site {
     }
 
     /// A site whose fake Discord knows nobody yet.
-    pub async fn new() -> Site {
+    pub(crate) async fn new() -> Site {
         Site::with(|config| config, |app| app).await
     }
 
     /// A site whose `strife.toml` is changed by `edit_config` (add sections, override keys) and
     /// whose HTTP side is adjusted by `edit_app` (webhook secret, clock).
-    pub async fn with(
+    pub(crate) async fn with(
         edit_config: impl FnOnce(String) -> String,
         edit_app: impl FnOnce(App) -> App,
     ) -> Site {
@@ -53,7 +53,7 @@ impl Site {
     }
 
     /// [`Site::with`], with the service adjusted by `edit_service` too (the revocation retry).
-    pub async fn with_service(
+    pub(crate) async fn with_service(
         edit_config: impl FnOnce(String) -> String,
         edit_service: impl FnOnce(Service) -> Service,
         edit_app: impl FnOnce(App) -> App,
@@ -97,18 +97,18 @@ impl Site {
     }
 
     /// The site's store.
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         self.service.store()
     }
 
     /// The key the site's tokens are sealed with.
-    pub fn cipher(&self) -> &TokenCipher {
+    pub(crate) fn cipher(&self) -> &TokenCipher {
         &self.service.discord().unwrap().cipher
     }
 
     /// The whole browser round trip: our /login (or /delete), Discord's authorize, our /callback.
     /// The service's answer to `method path`, through the real routes (no socket).
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         method: &str,
         path: &str,
@@ -121,7 +121,7 @@ impl Site {
     }
 
     /// The whole browser round trip: our /login (or /delete), Discord's authorize, our /callback.
-    pub async fn sign_in(&self, start: &str) -> (StatusCode, String) {
+    pub(crate) async fn sign_in(&self, start: &str) -> (StatusCode, String) {
         let filter = routes(self.app.clone());
         let started = warp::test::request().path(start).reply(&filter).await;
         assert_eq!(started.status(), StatusCode::SEE_OTHER, "{start}");
@@ -151,7 +151,7 @@ impl Site {
     }
 
     /// Follows the browser to the fake Discord's authorize page, which redirects right back.
-    pub async fn discord_redirect(&self, authorize: &str) -> String {
+    pub(crate) async fn discord_redirect(&self, authorize: &str) -> String {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -167,7 +167,7 @@ impl Site {
     }
 
     /// `strife-gen build`: everyone refreshed, then the site rendered.
-    pub async fn build(&self) -> BuildSummary {
+    pub(crate) async fn build(&self) -> BuildSummary {
         let options = BuildOptions {
             refresh: Some(Targets::everyone()),
             ..BuildOptions::default()
@@ -176,18 +176,18 @@ impl Site {
     }
 
     /// `strife-gen build --offline`, of the site as its `strife.toml` says now.
-    pub async fn render_offline(&self) -> Result<BuildSummary, BuildError> {
+    pub(crate) async fn render_offline(&self) -> Result<BuildSummary, BuildError> {
         render_offline(&self.config).await
     }
 
     /// The published page of the user `id`, if there is one.
-    pub fn page(&self, id: &str) -> Option<String> {
+    pub(crate) fn page(&self, id: &str) -> Option<String> {
         std::fs::read_to_string(self.root.join("output/u").join(id).join("index.html")).ok()
     }
 
     /// Runs `statement` (SQL) on the site's store from a connection of its own, the way another
     /// process would (to break or inspect the store behind the service's back).
-    pub fn sql(&self, statement: &str) {
+    pub(crate) fn sql(&self, statement: &str) {
         let conn = rusqlite::Connection::open(&self.config.store.path).unwrap();
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .unwrap();
@@ -195,7 +195,7 @@ impl Site {
     }
 
     /// The stored status of the user `id`.
-    pub fn status(&self, id: &str) -> UserStatus {
+    pub(crate) fn status(&self, id: &str) -> UserStatus {
         self.store()
             .user(Snowflake::parse(id).unwrap())
             .unwrap()
@@ -205,12 +205,12 @@ impl Site {
 }
 
 /// The header `name` of `reply`, as text.
-pub fn header(reply: &warp::http::Response<warp::hyper::body::Bytes>, name: &str) -> String {
+pub(crate) fn header(reply: &warp::http::Response<warp::hyper::body::Bytes>, name: &str) -> String {
     reply.headers()[name].to_str().unwrap().to_owned()
 }
 
 /// `strife-gen build --offline` of the site `config` describes.
-pub async fn render_offline(config: &Arc<Config>) -> Result<BuildSummary, BuildError> {
+pub(crate) async fn render_offline(config: &Arc<Config>) -> Result<BuildSummary, BuildError> {
     let service = Service::open_offline(config.clone()).unwrap();
     let options = BuildOptions {
         deploy: false,
@@ -220,7 +220,7 @@ pub async fn render_offline(config: &Arc<Config>) -> Result<BuildSummary, BuildE
 }
 
 /// [`render_offline`] from a thread outside any async runtime.
-pub fn render_offline_blocking(config: &Arc<Config>) -> Result<BuildSummary, BuildError> {
+pub(crate) fn render_offline_blocking(config: &Arc<Config>) -> Result<BuildSummary, BuildError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
