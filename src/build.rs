@@ -33,20 +33,33 @@ use crate::store::{Store, StoreError};
 const PIPELINE_DEPTH: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
+/// Why a build failed; the previous output is untouched.
 pub enum BuildError {
     #[error(transparent)]
+    /// The store could not be read or written.
     Store(#[from] StoreError),
     #[error(transparent)]
+    /// The theme could not be loaded.
     Render(#[from] RenderError),
     #[error(transparent)]
+    /// Planning or writing the site failed.
     Site(#[from] SiteError),
     #[error("sample user {path}: {detail}")]
-    Sample { path: PathBuf, detail: String },
+    /// A sample user file (`examples/`, used while nobody has consented) is not valid.
+    Sample {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     #[error("the site was built, but deploying it failed: {0}")]
+    /// The site was written but `[deploy]` failed.
     Deploy(#[from] DeployError),
     #[error("build task failed: {0}")]
+    /// A build task panicked or was cancelled.
     Task(String),
     #[error(transparent)]
+    /// The build lock could not be taken.
     Lock(#[from] LockError),
     /// A content file or sample user that resolves outside its folder.
     #[error("{0}")]
@@ -78,9 +91,11 @@ impl Blame for BuildError {
 pub struct BuildSummary {
     /// `None` for an offline build.
     pub refresh: Option<RefreshSummary>,
+    /// Profiles rendered.
     pub profiles: usize,
     /// Users whose stored snapshot could not be read: left out, with a warning.
     pub skipped: usize,
+    /// What the site engine wrote, kept and removed.
     pub site: SiteReport,
     /// What `[deploy]` did, when it ran.
     pub(crate) deployed: Option<DeployOutcome>,
@@ -419,6 +434,7 @@ fn read_profiles(
     counts
 }
 
+/// What every page knows about the site (title, base URL, service URL), from the config.
 pub fn site_info(config: &Config) -> SiteInfo {
     SiteInfo {
         title: config.site.title.clone(),

@@ -13,6 +13,7 @@ use crate::discord::models::Snowflake;
     version,
     about = "Public, static profile pages for Discord users who opt in"
 )]
+/// The command line: `strife-gen [--config FILE] <command>`.
 pub struct Cli {
     /// Path of the configuration file; relative paths inside it are relative to its folder.
     #[arg(

@@ -23,20 +23,32 @@ const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 24;
 
 #[derive(Debug, thiserror::Error)]
+/// Why a token key or a sealed token could not be used.
 pub enum CryptoError {
     #[error("{source_name} must be {KEY_LEN} bytes encoded as base64 (generate one with `openssl rand -base64 32`)")]
-    BadKey { source_name: String },
+    /// The key is not 32 bytes of base64.
+    BadKey {
+        /// Where the key came from (variable or file).
+        source_name: String,
+    },
     #[error("cannot read token key file {path}: {source}")]
+    /// The key file exists but cannot be read.
     ReadKeyFile {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// What the system or library reported.
         source: std::io::Error,
     },
     #[error("cannot create token key file {path}: {source}")]
+    /// The key file cannot be created.
     WriteKeyFile {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// What the system or library reported.
         source: std::io::Error,
     },
     #[error("a stored token could not be decrypted: the key is not the one it was written with, or the row was altered")]
+    /// A sealed token does not open with this key.
     Decrypt,
 }
 
@@ -88,7 +100,10 @@ impl TokenCipher {
 
     /// The key from `STRIFE_TOKEN_KEY` if given, else from `key_file`, which is created (mode 0600)
     /// with a new random key when it does not exist yet.
-    pub(crate) fn load(env_key: Option<&str>, key_file: &Path) -> Result<(Self, KeySource), CryptoError> {
+    pub(crate) fn load(
+        env_key: Option<&str>,
+        key_file: &Path,
+    ) -> Result<(Self, KeySource), CryptoError> {
         if let Some(text) = env_key {
             let key = decode_key(text, TOKEN_KEY_VAR)?;
             return Ok((TokenCipher::from_key(&key), KeySource::Environment));

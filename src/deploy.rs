@@ -13,29 +13,44 @@ use std::process::{Command, Output};
 use crate::config::{DeployConfig, GitTarget, SECRET_VARS};
 
 #[derive(Debug, thiserror::Error)]
+/// Why `[deploy]` failed (the site itself is built).
 pub enum DeployError {
     #[error("deploy command {program:?} could not be started: {source}")]
+    /// The deploy command could not be started.
     Spawn {
+        /// The command.
         program: String,
+        /// What the system or library reported.
         source: std::io::Error,
     },
     #[error("deploy command {program:?} failed ({status}): {stderr}")]
+    /// The deploy command exited with an error.
     CommandFailed {
+        /// The command.
         program: String,
+        /// How the command ended.
         status: String,
+        /// The end of what it wrote to stderr.
         stderr: String,
     },
     #[error("git deploy to {remote} ({branch}): `git {step}` failed: {stderr}")]
+    /// A git step of a git deploy failed.
     Git {
         /// The remote with any credentials replaced by `***`.
         remote: String,
+        /// The branch pushed to.
         branch: String,
+        /// The git command that failed.
         step: String,
+        /// The end of what it wrote to stderr.
         stderr: String,
     },
     #[error("git deploy: cannot prepare {path}: {source}")]
+    /// The git deploy's working copy cannot be prepared.
     Cache {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// What the system or library reported.
         source: std::io::Error,
     },
 }

@@ -63,7 +63,13 @@ pub enum FileError {
         root: PathBuf,
     },
     #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
+    /// The file cannot be read.
+    Read {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// What the system or library reported.
+        source: io::Error,
+    },
 }
 
 impl Blame for FileError {

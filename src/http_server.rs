@@ -69,9 +69,13 @@ const FILE_RESERVE_DIVISOR: u64 = 8;
 /// What the server allows one client; see the module docs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// How long a client may take to send its request headers.
     pub header_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
+    /// How long a client may take to read an answer.
     pub write_timeout: Duration,
+    /// How long shutdown waits for open connections.
     pub drain_timeout: Duration,
     /// Set when `max_connections` is lower than configured because of the open-file limit:
     /// `(configured, open-file limit)`, for the start-up log.

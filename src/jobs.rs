@@ -34,7 +34,12 @@ pub enum Trigger {
     /// Refresh this user (if active), then render.
     Refresh(Snowflake),
     /// Discord says this user removed the app at `at` (Unix seconds): revoke them, then render.
-    Revoke { user: Snowflake, at: Option<i64> },
+    Revoke {
+        /// The user concerned.
+        user: Snowflake,
+        /// When, in Unix seconds, if Discord said.
+        at: Option<i64>,
+    },
     /// Render from the stored snapshots.
     Render,
 }
@@ -116,10 +121,15 @@ fn merge_revocations(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+/// Where a job is.
 pub enum JobState {
+    /// Waiting for the next build.
     Queued,
+    /// Its build is running.
     Running,
+    /// Its build finished.
     Done,
+    /// Its build failed (see `error`).
     Failed,
 }
 
@@ -127,6 +137,7 @@ pub enum JobState {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobStatus {
     pub(crate) id: String,
+    /// Where the job is.
     pub state: JobState,
     /// The user asked for, or none for everyone.
     pub(crate) user: Option<Snowflake>,
@@ -295,6 +306,7 @@ impl JobQueue {
         self.inner.building.load(Ordering::SeqCst)
     }
 
+    /// The status of job `id`, while it is remembered.
     pub fn status(&self, id: &str) -> Option<JobStatus> {
         self.state().jobs.get(id).cloned()
     }

@@ -16,15 +16,22 @@ use std::path::{Path, PathBuf};
 use crate::fault::Blame;
 
 #[derive(Debug, thiserror::Error)]
+/// Why the build lock could not be taken.
 pub enum LockError {
     #[error("cannot open the build lock {path}: {source}")]
+    /// The lock file cannot be opened or created.
     Open {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// What the system or library reported.
         source: std::io::Error,
     },
     #[error("cannot take the build lock {path}: {source}")]
+    /// The lock cannot be taken (other than by waiting).
     Lock {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// What the system or library reported.
         source: std::io::Error,
     },
 }

@@ -8,7 +8,9 @@ use crate::discord::scope::Scope;
 /// always published: that is what a profile page is. Everything else is off unless ticked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Publish {
+    /// Publish their public connected accounts.
     pub connections: bool,
+    /// Publish the servers they are in.
     pub guilds: bool,
 }
 

@@ -57,9 +57,12 @@ pub(crate) enum Outcome {
 /// Totals of one refresh run.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RefreshSummary {
+    /// Users refreshed.
     pub refreshed: usize,
     pub(crate) changed: usize,
+    /// Users whose authorization ended: they must consent again.
     pub needs_reconsent: usize,
+    /// Users whose refresh failed this time (retried later).
     pub failed: usize,
 }
 
@@ -87,6 +90,7 @@ pub struct Targets {
 }
 
 impl Targets {
+    /// Everyone who is due.
     pub fn everyone() -> Targets {
         Targets {
             everyone: true,
@@ -131,6 +135,7 @@ impl Default for Backoff {
 #[derive(Clone)]
 pub struct Refresher {
     pub(crate) store: Store,
+    /// Seals and opens the stored tokens.
     pub cipher: TokenCipher,
     pub(crate) oauth: OAuthClient,
     pub(crate) discord: DiscordClient,

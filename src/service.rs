@@ -33,10 +33,13 @@ pub enum ServiceError {
     #[error(transparent)]
     Key(#[from] CryptoError),
     #[error(transparent)]
+    /// The store could not be opened or read.
     Store(#[from] StoreError),
     #[error("cannot set up the Discord client: {0}")]
+    /// The Discord client cannot be built.
     Discord(#[from] DiscordError),
     #[error("cannot set up the OAuth client: {0}")]
+    /// The OAuth client cannot be built.
     OAuth(#[from] OAuthError),
 }
 
@@ -227,7 +230,11 @@ impl Service {
 
     /// The end of the OAuth round trip: trades Discord's `code` for tokens and fetches who
     /// signed in.
-    pub(crate) async fn sign_in(&self, code: &str, pkce_verifier: &str) -> Result<SignedIn, SignInError> {
+    pub(crate) async fn sign_in(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+    ) -> Result<SignedIn, SignInError> {
         let discord = self.discord.as_ref().ok_or(SignInError::Offline)?;
         let tokens = discord
             .oauth
@@ -370,7 +377,11 @@ impl Service {
 
     /// Records that user `id` removed the app at Discord at `at` (Unix seconds, when known):
     /// their tokens are deleted and their page leaves the site with the next build.
-    pub(crate) async fn revoke(&self, id: Snowflake, at: Option<i64>) -> Result<Revocation, StoreError> {
+    pub(crate) async fn revoke(
+        &self,
+        id: Snowflake,
+        at: Option<i64>,
+    ) -> Result<Revocation, StoreError> {
         let revocation = self
             .store
             .run(move |store| store.revoke_authorization(id, at, unix_now()))

@@ -39,22 +39,47 @@ use crate::discord::models::Snowflake;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
+    /// The config file cannot be read.
     Read {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// What the system or library reported.
         source: std::io::Error,
     },
     #[error("invalid config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("invalid config file {path}: `{key}` {problem}")]
-    Invalid {
+    /// The config file is not valid TOML, or a value has the wrong type.
+    Parse {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    #[error("invalid config file {path}: `{key}` {problem}")]
+    /// A value breaks a rule its type cannot express.
+    Invalid {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The config key, e.g. `site.base_url`.
         key: &'static str,
+        /// What is wrong with the value.
         problem: String,
     },
     #[error("{what} is needed for this command: {hint}")]
-    Missing { what: &'static str, hint: String },
+    /// Something this command needs is not configured.
+    Missing {
+        /// What is missing.
+        what: &'static str,
+        /// How to provide it.
+        hint: String,
+    },
     #[error("invalid environment file {path}: {message}")]
-    EnvFile { path: PathBuf, message: String },
+    /// The `.env` file beside the config cannot be read.
+    EnvFile {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Every configuration error is fixed in strife.toml or the environment.
@@ -79,10 +104,13 @@ fn more_than_zero(key: &'static str, value: Duration) -> SectionCheck {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `[site]`: what is published and where.
     pub site: SiteConfig,
     #[serde(default)]
+    /// `[discord]`: the application and its endpoints.
     pub discord: DiscordConfig,
     #[serde(default)]
+    /// `[store]`: where the SQLite store lives.
     pub store: StoreConfig,
     #[serde(default)]
     pub(crate) server: ServerConfig,

@@ -62,6 +62,7 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
+    /// Options with the defaults for `api_base`.
     pub fn new(api_base: Url) -> Self {
         ClientOptions {
             api_base,
@@ -74,29 +75,56 @@ impl ClientOptions {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why a Discord REST call failed.
 pub enum DiscordError {
     /// 401: the access token is invalid, expired or revoked.
     #[error("{route}: unauthorized (token invalid or revoked)")]
-    Unauthorized { route: String },
+    Unauthorized {
+        /// The route called, e.g. `GET /users/@me`.
+        route: String,
+    },
     /// 403, e.g. the token lacks the scope.
     #[error("{route}: forbidden (missing scope?)")]
-    Forbidden { route: String },
+    Forbidden {
+        /// The route called, e.g. `GET /users/@me`.
+        route: String,
+    },
     /// Any other non-success answer that is not worth retrying.
     #[error("{route}: HTTP {status}: {message}")]
     Status {
+        /// The route called, e.g. `GET /users/@me`.
         route: String,
+        /// The HTTP status.
         status: u16,
+        /// The start of the answer's body.
         message: String,
     },
     #[error("{route}: gave up after retries, last HTTP status {last_status}")]
-    RetriesExhausted { route: String, last_status: u16 },
+    /// 429 or 5xx answers until the retries ran out.
+    RetriesExhausted {
+        /// The route called, e.g. `GET /users/@me`.
+        route: String,
+        /// The HTTP status of the last attempt.
+        last_status: u16,
+    },
     /// The body is not what the route should return.
     #[error("{route}: unexpected response body: {detail}")]
-    Decode { route: String, detail: String },
+    Decode {
+        /// The route called, e.g. `GET /users/@me`.
+        route: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// Connection, TLS or timeout trouble (after retries).
     #[error("{route}: {detail}")]
-    Transport { route: String, detail: String },
+    Transport {
+        /// The route called, e.g. `GET /users/@me`.
+        route: String,
+        /// What is wrong.
+        detail: String,
+    },
     #[error("Discord client configuration: {0}")]
+    /// The client cannot be built from its options.
     Config(String),
 }
 
@@ -133,6 +161,7 @@ enum Attempt {
 }
 
 impl DiscordClient {
+    /// A client with its own connection pool and rate limiter.
     pub fn new(options: ClientOptions) -> Result<Self, DiscordError> {
         check_base_url(&options.api_base)?;
         if options.global_per_second == 0 {
@@ -158,7 +187,10 @@ impl DiscordClient {
     }
 
     /// `GET /users/@me`, decoded leniently: what had to be left out is in `dropped`.
-    pub(crate) async fn current_user(&self, access_token: &str) -> Result<Decoded<User>, DiscordError> {
+    pub(crate) async fn current_user(
+        &self,
+        access_token: &str,
+    ) -> Result<Decoded<User>, DiscordError> {
         self.get_json(&CURRENT_USER, self.url(&CURRENT_USER), access_token)
             .await
     }
@@ -174,7 +206,10 @@ impl DiscordClient {
 
     /// `GET /users/@me/guilds` (scope `guilds`), following `after` only while full pages come
     /// back; decoded leniently, with entries numbered across pages in what was left out.
-    pub(crate) async fn guilds(&self, access_token: &str) -> Result<Decoded<Vec<Guild>>, DiscordError> {
+    pub(crate) async fn guilds(
+        &self,
+        access_token: &str,
+    ) -> Result<Decoded<Vec<Guild>>, DiscordError> {
         let mut all = Decoded {
             value: Vec::new(),
             dropped: Vec::new(),

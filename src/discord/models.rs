@@ -121,6 +121,7 @@ pub(crate) struct Guild {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
     pub(crate) user: User,
+    /// `GET /users/@me/connections`, when the user opted in to publishing them.
     pub connections: Option<Vec<Connection>>,
     pub(crate) guilds: Option<Vec<Guild>>,
 }

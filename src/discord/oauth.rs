@@ -104,23 +104,33 @@ impl fmt::Debug for TokenSet {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why an OAuth request failed. Messages never quote tokens.
 pub enum OAuthError {
     /// 400 `{"error":"invalid_grant"}`: the refresh token is dead (the user removed the app) or the
     /// code was reused/expired. The authorization is gone; do not retry.
     #[error("OAuth grant is invalid or expired: {description}")]
-    InvalidGrant { description: String },
+    InvalidGrant {
+        /// Discord's `error_description`.
+        description: String,
+    },
     /// Any other error answer, e.g. `invalid_client` (bad secret) or a 5xx page.
     #[error("OAuth request rejected: HTTP {status} {error}: {description}")]
     Rejected {
+        /// The HTTP status.
         status: u16,
+        /// Discord's `error` code.
         error: String,
+        /// Discord's `error_description`.
         description: String,
     },
     #[error("OAuth request failed: {0}")]
+    /// The request did not reach Discord or got no answer.
     Transport(String),
     #[error("unexpected OAuth response: {0}")]
+    /// The answer is not a token response.
     InvalidResponse(String),
     #[error("OAuth configuration: {0}")]
+    /// The OAuth settings cannot be used (e.g. an insecure URL).
     Config(String),
 }
 

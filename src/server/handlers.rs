@@ -112,7 +112,10 @@ pub(crate) async fn landing(app: Arc<App>) -> Result<Response, std::convert::Inf
 }
 
 /// `GET /login?publish=connections&publish=guilds`: starts a sign-in for publishing.
-pub(crate) async fn login(raw_query: String, app: Arc<App>) -> Result<Response, std::convert::Infallible> {
+pub(crate) async fn login(
+    raw_query: String,
+    app: Arc<App>,
+) -> Result<Response, std::convert::Infallible> {
     let values = query_values(&raw_query);
     let mut publish = Publish::default();
     for choice in values.get("publish").into_iter().flatten() {

@@ -38,7 +38,9 @@ use crate::webhook::{
 };
 
 /// Every route below `/webhooks`, with JSON answers for every failure.
-pub(crate) fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub(crate) fn routes(
+    app: Arc<App>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let body = body_within(app.service.config().server.body_timeout);
     let with_app = warp::any().map(move || app.clone());
     let discord = warp::path!("discord")

@@ -21,7 +21,12 @@ pub(crate) fn default_theme() -> PathBuf {
 }
 
 /// A user with nothing optional: no avatar, banner, accent colour or badges.
-pub(crate) fn user(id: u64, username: &str, discriminator: &str, global_name: Option<&str>) -> User {
+pub(crate) fn user(
+    id: u64,
+    username: &str,
+    discriminator: &str,
+    global_name: Option<&str>,
+) -> User {
     User {
         id: Snowflake(id),
         username: username.into(),

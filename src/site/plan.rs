@@ -110,10 +110,18 @@ pub enum SiteError {
     #[error(transparent)]
     Output(StagingError),
     #[error("rendering {page}: {error}")]
-    Render { page: String, error: RenderError },
+    /// A template failed for one page.
+    Render {
+        /// The output path of the page.
+        page: String,
+        /// The underlying error.
+        error: RenderError,
+    },
     #[error("the list of profiles could not be read: {0}")]
+    /// The list of profiles could not be read.
     Source(String),
     #[error("two profiles have the id {0}")]
+    /// Two profiles have the same id.
     DuplicateProfile(Snowflake),
     #[error(
         "output folder {} was not written by strife-gen (it has no {MARKER}) and holds {}; every \
@@ -121,14 +129,19 @@ pub enum SiteError {
          point site.output_dir at another folder",
         path.display(), describe_entries(entries)
     )]
+    /// The output folder was not written by strife-gen.
     ForeignOutput {
+        /// The file or folder concerned.
         path: PathBuf,
         /// Some of what is in it, for the message.
         entries: Vec<String>,
     },
     #[error("writing {page}: {error}")]
+    /// A profile's JSON could not be written.
     Json {
+        /// The output path of the page.
         page: String,
+        /// The underlying error.
         error: serde_json::Error,
     },
 }

@@ -91,7 +91,12 @@ pub(crate) struct ProfileGuild {
 impl Profile {
     /// Builds the page model. `publish` decides whether connections and servers appear at all;
     /// connections are further limited to the ones the user made public on Discord.
-    pub(crate) fn build(snapshot: &Snapshot, publish: Publish, cdn: &Cdn, base_url: &url::Url) -> Profile {
+    pub(crate) fn build(
+        snapshot: &Snapshot,
+        publish: Publish,
+        cdn: &Cdn,
+        base_url: &url::Url,
+    ) -> Profile {
         let user = &snapshot.user;
         let path = page_path(user.id);
         let connections = match (&snapshot.connections, publish.connections) {

@@ -38,15 +38,23 @@ pub enum RenderError {
     #[error(transparent)]
     Theme(#[from] ThemeError),
     #[error("template syntax error in {}:{line}: {message}", path.display())]
+    /// A template does not parse.
     Syntax {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// Line in the file (1-based).
         line: usize,
+        /// What is wrong.
         message: String,
     },
     #[error("error rendering {}:{line}: {message}", path.display())]
+    /// A template failed while rendering.
     Render {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// Line in the file (1-based).
         line: usize,
+        /// What is wrong.
         message: String,
     },
 }

@@ -30,14 +30,29 @@ pub(crate) const REQUIRED_TEMPLATES: [&str; 6] = [
 #[derive(Debug, thiserror::Error)]
 pub enum ThemeError {
     #[error("theme folder {} does not exist or is not a folder", path.display())]
-    Missing { path: PathBuf },
-    #[error("theme templates folder {} does not exist or is not a folder", path.display())]
-    TemplatesDirMissing { path: PathBuf },
-    #[error("theme is missing the required template {}", path.display())]
-    TemplateMissing { path: PathBuf },
-    #[error("cannot read template {}: {error}", path.display())]
-    Read {
+    /// The theme folder does not exist.
+    Missing {
+        /// The file or folder concerned.
         path: PathBuf,
+    },
+    #[error("theme templates folder {} does not exist or is not a folder", path.display())]
+    /// The theme has no `templates/` folder.
+    TemplatesDirMissing {
+        /// The file or folder concerned.
+        path: PathBuf,
+    },
+    #[error("theme is missing the required template {}", path.display())]
+    /// A template every theme needs is missing.
+    TemplateMissing {
+        /// The file or folder concerned.
+        path: PathBuf,
+    },
+    #[error("cannot read template {}: {error}", path.display())]
+    /// A theme file cannot be read.
+    Read {
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The underlying error.
         error: std::io::Error,
     },
     /// A template, static file or theme folder that resolves outside `site.themes_dir`.

@@ -10,12 +10,17 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum StagingError {
     #[error("cannot {action} {}: {error}", path.display())]
+    /// A file system operation failed.
     Io {
+        /// What was being done, e.g. `create`.
         action: &'static str,
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The underlying error.
         error: io::Error,
     },
     #[error("output folder {} must be a folder with a name", .0.display())]
+    /// The output folder has no name (`/`, `..`).
     Unnamed(PathBuf),
     /// A path to stage that is not a plain relative path (`..`, absolute, empty).
     #[error("cannot stage {0:?}: not a relative path inside the tree")]
@@ -25,7 +30,9 @@ pub enum StagingError {
          is left alone",
         path.display(), describe_entries(entries)
     )]
+    /// The folder was not written by this program.
     Foreign {
+        /// The file or folder concerned.
         path: PathBuf,
         /// The marker file it lacks.
         marker: &'static str,

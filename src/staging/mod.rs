@@ -50,8 +50,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-pub use self::error::StagingError;
 pub(crate) use self::error::describe_entries;
+pub use self::error::StagingError;
 pub(crate) use self::ownership::Ownership;
 
 use self::error::io_err;

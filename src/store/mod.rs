@@ -32,33 +32,59 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const KEY_CHECK: &str = "strife-gen token key check";
 
 #[derive(Debug, thiserror::Error)]
+/// Why a store operation failed.
 pub enum StoreError {
     #[error("cannot open the store {path}: {source}")]
+    /// The store file cannot be opened or migrated.
     Open {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// What the system or library reported.
         source: rusqlite::Error,
     },
     #[error("the store was written by a newer strife-gen (schema {found}, this one knows {known}); upgrade strife-gen")]
-    TooNew { found: usize, known: usize },
+    /// The store was written by a newer strife-gen.
+    TooNew {
+        /// The schema version found.
+        found: usize,
+        /// The newest schema version this strife-gen knows.
+        known: usize,
+    },
     #[error("store error: {0}")]
+    /// An SQLite error.
     Sqlite(#[from] rusqlite::Error),
     #[error("the token key does not match the one this store was written with (check STRIFE_TOKEN_KEY or the key file)")]
+    /// The token key is not the store's key.
     WrongKey,
     #[error("stored tokens of user {user} cannot be read: {source}")]
+    /// A user's sealed tokens do not open.
     Token {
+        /// The user concerned.
         user: Snowflake,
+        /// What the system or library reported.
         source: CryptoError,
     },
     #[error("stored snapshot of user {user} is not valid: {detail}")]
-    Snapshot { user: Snowflake, detail: String },
-    #[error("stored scopes of user {user}: {source}")]
-    Scope {
+    /// A stored snapshot is not valid.
+    Snapshot {
+        /// The user concerned.
         user: Snowflake,
+        /// What is wrong.
+        detail: String,
+    },
+    #[error("stored scopes of user {user}: {source}")]
+    /// A stored list of scopes names one strife-gen does not know.
+    Scope {
+        /// The user concerned.
+        user: Snowflake,
+        /// What the system or library reported.
         source: UnknownScope,
     },
     #[error("stored user id {0:?} is not a snowflake")]
+    /// A stored user id is not a snowflake.
     BadId(String),
     #[error("store task failed: {0}")]
+    /// A blocking store task panicked or was cancelled.
     Task(String),
 }
 
@@ -144,20 +170,24 @@ pub struct UserRecord {
     pub(crate) username: String,
     pub(crate) scopes: Vec<Scope>,
     pub(crate) publish: Publish,
+    /// Where they stand.
     pub status: UserStatus,
     pub(crate) status_since: i64,
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
     pub(crate) last_refresh_at: Option<i64>,
+    /// Why their last refresh failed or their status changed.
     pub last_error: Option<String>,
 }
 
 /// A user's OAuth tokens, in the clear: only ever in memory.
 #[derive(Clone, PartialEq)]
 pub struct Tokens {
+    /// The bearer token for Discord's REST API.
     pub access_token: String,
     /// Unix seconds.
     pub access_expires_at: i64,
+    /// The token that gets new tokens; Discord rotates it on every refresh.
     pub refresh_token: String,
 }
 
@@ -174,17 +204,23 @@ impl fmt::Debug for Tokens {
 /// What a finished consent carries into the store.
 #[derive(Debug, Clone)]
 pub struct Consent {
+    /// The scopes Discord granted.
     pub scopes: Vec<Scope>,
+    /// What they opted in to publishing (already limited to the granted scopes).
     pub publish: Publish,
+    /// The tokens of the consent.
     pub tokens: Tokens,
+    /// Their Discord data at consent time.
     pub snapshot: Snapshot,
 }
 
 /// Everything a page is rendered from.
 #[derive(Debug, Clone)]
 pub struct PageSource {
+    /// The user.
     pub id: Snowflake,
     pub(crate) publish: Publish,
+    /// Their latest Discord data.
     pub snapshot: Snapshot,
     /// Past usernames, most recently used first, without the current one: their vanity URLs
     /// redirect to the page.
@@ -370,6 +406,7 @@ impl Store {
         Ok(())
     }
 
+    /// The tokens of user `id`, opened; `None` when there are none.
     pub fn load_tokens(
         &self,
         id: Snowflake,
@@ -546,6 +583,7 @@ impl Store {
         Ok(deleted > 0)
     }
 
+    /// The row of user `id`, if there is one.
     pub fn user(&self, id: Snowflake) -> Result<Option<UserRecord>, StoreError> {
         let conn = self.conn();
         let mut statement = conn.prepare_cached(&format!("{USER_COLUMNS} WHERE id = ?1"))?;

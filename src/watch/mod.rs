@@ -45,6 +45,7 @@ const MAX_SETTLE: Duration = Duration::from_secs(2);
 pub(crate) const DEFAULT_PORT: u16 = 8000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// How `strife-gen watch` runs.
 pub struct WatchOptions {
     /// Port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
@@ -65,20 +66,29 @@ impl Default for WatchOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     #[error(transparent)]
+    /// The config is not valid.
     Config(#[from] ConfigError),
     #[error("cannot find the config file {}: {source}", path.display())]
+    /// The config file's path cannot be resolved.
     ConfigPath {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// What the system or library reported.
         source: std::io::Error,
     },
     #[error("cannot listen on {address}: {source} (choose another port with --port; 0 picks a free one)")]
+    /// The preview server cannot listen.
     Listen {
+        /// The address.
         address: SocketAddr,
+        /// What the system or library reported.
         source: std::io::Error,
     },
     #[error("cannot watch the site's files: {0}")]
+    /// The file watcher failed.
     Notify(#[from] notify::Error),
     #[error(transparent)]
+    /// The process may not open enough files for the preview server.
     FileLimit(#[from] FileLimitError),
 }
 
@@ -103,6 +113,7 @@ impl WatchStats {
         self.builds.load(Ordering::SeqCst)
     }
 
+    /// How many rebuilds failed (the previous site stayed).
     pub fn failed_builds(&self) -> u64 {
         self.failed_builds.load(Ordering::SeqCst)
     }
@@ -189,6 +200,7 @@ impl Session {
         format!("http://{}{root}", self.address)
     }
 
+    /// Counters of this session's rebuilds.
     pub fn stats(&self) -> Arc<WatchStats> {
         self.builder.stats.clone()
     }

@@ -27,6 +27,7 @@ use crate::http_server::{get_or_head, without_body_for_head};
 pub use crate::routes::PREVIEW_SEGMENT;
 /// Everything under this path belongs to the preview, never to the site.
 pub const PREVIEW_PREFIX: &str = "/__strife/";
+/// The server-sent events stream that tells preview pages to reload.
 pub const EVENTS_PATH: &str = "/__strife/events";
 const SCRIPT_PATH: &str = "/__strife/reload.js";
 

@@ -55,7 +55,11 @@ pub(crate) fn site_table(title: &str, base_url: &str, paths: &[(&str, &Path)]) -
 
 /// The `[discord]` table of an application at `fake`, sending people back to `redirect_uri`,
 /// with images from `cdn_base` (Discord's own CDN when `None`).
-pub(crate) fn discord_table(fake: &FakeDiscord, redirect_uri: &str, cdn_base: Option<&str>) -> String {
+pub(crate) fn discord_table(
+    fake: &FakeDiscord,
+    redirect_uri: &str,
+    cdn_base: Option<&str>,
+) -> String {
     let mut table = format!(
         "[discord]\nclient_id = \"{id}\"\nredirect_uri = \"{redirect_uri}\"\napi_base = \"{api}\"\nauthorize_url = \"{authorize}\"\n",
         id = fake_discord::CLIENT_ID,
