@@ -1,3 +1,6 @@
+//! Owns the queue of background work for `serve` and the status of each job.
+//! It must not build, refresh or revoke itself: the service runs each batch.
+//!
 //! The one job queue of `serve`: webhooks, the schedule and in-process triggers (a consent, a
 //! deletion) all ask for work here, and one worker loop turns it into builds.
 //!

@@ -1,3 +1,6 @@
+//! Owns the opt-ins (what a user agreed to publish) and the scopes they need.
+//! It must not fetch or render: it only says what is allowed.
+//!
 //! What a user opted in to publish, and the OAuth scopes that choice needs.
 
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,6 @@
+//! Owns the `[deploy]` section and its rules.
+//! It must not run the deploy: that is `crate::deploy`'s work.
+//!
 //! `[deploy]`: where a build that changed something is published (a command, or a git branch),
 //! with its rules and path resolution. Only the section: running a deploy is `crate::deploy`.
 

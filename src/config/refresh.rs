@@ -1,3 +1,6 @@
+//! Owns the `[refresh]` section and its rules.
+//! It must not refresh anyone: that is `crate::refresh`'s work.
+//!
 //! `[refresh]`: how often `serve` refreshes everyone, how many at once, and how failures are
 //! retried. Only the section and its rules: refreshing is `crate::refresh`.
 

@@ -1,3 +1,6 @@
+//! Owns the `[server]` and `[webhooks]` sections and their rules.
+//! It must not listen or check webhooks: that is `crate::server`'s work.
+//!
 //! `[server]` and `[webhooks]`: where `serve` listens, what one client may hold, and the time
 //! window of signed webhooks. Only the sections and their rules: serving is `crate::server`.
 

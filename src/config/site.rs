@@ -1,3 +1,6 @@
+//! Owns the `[site]` section and its rules.
+//! It must not read the folders it names: the build does.
+//!
 //! `[site]`: the site's title and public URL, its theme, and the folders a build reads and writes.
 //! Only the section and its own rules: resolving and comparing the paths is `config`'s work.
 

@@ -1,3 +1,6 @@
+//! Owns the display rules for Discord data: CDN image URLs, badges, links to accounts.
+//! It must not fetch anything: it only turns ids and hashes into URLs and labels.
+//!
 //! Display facts about Discord data: CDN image URLs, badges and links to connected accounts.
 //!
 //! Everything Discord sends is untrusted. Image hashes only reach a URL when they look like a hash

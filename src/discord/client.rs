@@ -1,3 +1,6 @@
+//! Owns the REST calls for a user's own data, with retries and the rate limiter.
+//! It must not store, log or return tokens, nor decide what a page shows.
+//!
 //! Discord REST client for the user's own data (`/users/@me…`), authorised by an OAuth2 bearer
 //! token.
 //!

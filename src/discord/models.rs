@@ -1,3 +1,6 @@
+//! Owns Discord's objects as strife-gen reads them, and the Snowflake id type.
+//! It must not know about pages, the store or HTTP.
+//!
 //! Discord's objects as strife-gen reads them, plus the CDN rules that turn hashes into URLs.
 //!
 //! Only the fields a profile page can use are modelled; unknown fields are ignored so that Discord

@@ -1,3 +1,6 @@
+//! Owns the OAuth2 grants (code + PKCE, refresh, revoke) against Discord.
+//! It must not store tokens or quote them in errors and logs.
+//!
 //! Discord OAuth2 (authorization code + PKCE, refresh, revoke), built on the `oauth2` crate.
 //!
 //! Secrets (client secret, tokens, PKCE verifier) never appear in `Debug` output, error messages

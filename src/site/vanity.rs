@@ -1,3 +1,6 @@
+//! Owns vanity URLs: which user gets which `<slug>/`.
+//! It must not build a path from a raw name: only from a sanitised slug.
+//!
 //! Vanity URLs: `<slug>/` for a user's username, beside the stable `u/<id>/`.
 //!
 //! A slug is the only part of an output path made from user input, so it is built from a short

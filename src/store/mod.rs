@@ -1,3 +1,6 @@
+//! Owns the SQLite store: users, sealed tokens, snapshots, name history, replay guards.
+//! It must not let a plaintext token reach disk, nor lose a rotated refresh token.
+//!
 //! The SQLite store: users, their encrypted tokens, their latest Discord snapshot, name history,
 //! and the signatures of recent webhook requests (to refuse replays, across restarts too).
 //!

@@ -1,3 +1,6 @@
+//! Owns the SQLite schema and its ordered migrations.
+//! It must not change a released migration: new ones are appended.
+//!
 //! The SQLite schema, as an ordered list of migrations tracked in `PRAGMA user_version`.
 //!
 //! Migrations are only ever appended: a store written by version N opens with every later

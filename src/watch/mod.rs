@@ -1,3 +1,6 @@
+//! Owns the watch loop: source changes in, rebuilds from snapshots out.
+//! It must not refresh from Discord or write anything but the output folder.
+//!
 //! `strife-gen watch`: theme and content work with a live preview.
 //!
 //! Builds once from the stored snapshots (offline, like `build --offline`), serves the output

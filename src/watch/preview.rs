@@ -1,3 +1,6 @@
+//! Owns the preview server of `watch` and its live-reload events.
+//! It must not build the site: it only serves the output folder and announces rebuilds.
+//!
 //! The preview server of `watch`: serves the output folder, tells open pages to reload after each
 //! rebuild, and shows the last build's error instead of the pages while it fails.
 //!
