@@ -327,6 +327,8 @@ fn render_locked(
     let settings = SiteSettings {
         output_dir: config.site.output_dir.clone(),
         cname: config.site.cname.clone(),
+        page_size: config.site.page_size,
+        sitemap_limit: crate::site::conventions::SITEMAP_URL_LIMIT,
     };
     // Users waiting for a new consent longer than the grace period are no longer published.
     let grace = i64::try_from(config.refresh.grace_period.as_secs()).unwrap_or(i64::MAX);

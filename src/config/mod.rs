@@ -435,6 +435,15 @@ base_url = "https://example.org/profiles/"
     }
 
     #[test]
+    fn the_index_page_size_is_positive() {
+        let message = error_of(&format!("{MINIMAL}page_size = 0\n"));
+        assert!(message.contains("page_size"), "{message}");
+        let config = parse(&format!("{MINIMAL}page_size = 25\n")).unwrap();
+        assert_eq!(config.site.page_size.get(), 25);
+        assert_eq!(parse(MINIMAL).unwrap().site.page_size.get(), 100);
+    }
+
+    #[test]
     fn scopes_are_checked() {
         let message = error_of(&format!(
             "{MINIMAL}[discord]\nscopes = [\"identify\", \"email\"]\n"

@@ -4,6 +4,7 @@
 //! `[site]`: the site's title and public URL, its theme, and the folders a build reads and writes.
 //! Only the section and its own rules: resolving and comparing the paths is `config`'s work.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -31,6 +32,9 @@ pub struct SiteConfig {
     /// and for theme work; leave unset on a published site.
     #[serde(default)]
     pub(crate) sample_users_dir: Option<PathBuf>,
+    /// Profiles per index page: `/` has the first ones, `/page/2/` the next, and so on.
+    #[serde(default = "default_page_size")]
+    pub(crate) page_size: NonZeroUsize,
 }
 
 impl SiteConfig {
@@ -57,6 +61,9 @@ impl SiteConfig {
     }
 }
 
+fn default_page_size() -> NonZeroUsize {
+    NonZeroUsize::new(100).unwrap_or(NonZeroUsize::MIN)
+}
 fn default_theme() -> String {
     "default".to_owned()
 }

@@ -4,6 +4,8 @@
 //! The models here are what the built-in (theme-overridable) templates `redirect.html`,
 //! `sitemap.xml` and `robots.txt` are rendered with; see [`BUILTIN_TEMPLATES`].
 
+use std::num::NonZeroUsize;
+
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -14,9 +16,13 @@ use super::vanity::NameKind;
 use crate::discord::models::Snowflake;
 
 /// Templates strife-gen brings itself; a theme overrides one by having a file of the same name.
-pub(crate) const BUILTIN_TEMPLATES: [(&str, &str); 3] = [
+pub(crate) const BUILTIN_TEMPLATES: [(&str, &str); 4] = [
     ("redirect.html", include_str!("builtin/redirect.html")),
     ("sitemap.xml", include_str!("builtin/sitemap.xml")),
+    (
+        "sitemap_index.xml",
+        include_str!("builtin/sitemap_index.xml"),
+    ),
     ("robots.txt", include_str!("builtin/robots.txt")),
 ];
 
@@ -79,13 +85,99 @@ impl RedirectPage {
     }
 }
 
+/// Where one index page stands among all of them, for `index.html`. Page 1 is the site's root;
+/// page `n` lives at `page/<n>/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Pagination {
+    /// This page's number, from 1.
+    pub(crate) number: usize,
+    /// How many index pages there are (at least 1, even with nobody published).
+    pub(crate) count: usize,
+    /// How many profiles are published in all.
+    pub(crate) total: usize,
+    /// This page's folder relative to the site root: `""` for page 1, `page/2/`, ...
+    pub(crate) path: String,
+    /// The previous page's folder, if there is one.
+    pub(crate) prev: Option<String>,
+    /// The next page's folder, if there is one.
+    pub(crate) next: Option<String>,
+}
+
+impl Pagination {
+    /// Cuts `items` into index pages of `size`; nobody published is one empty page.
+    pub(crate) fn split<T>(items: &[T], size: NonZeroUsize) -> Vec<(Pagination, &[T])> {
+        let chunks: Vec<&[T]> = if items.is_empty() {
+            vec![items]
+        } else {
+            items.chunks(size.get()).collect()
+        };
+        let count = chunks.len();
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(at, chunk)| {
+                let number = at + 1;
+                let pagination = Pagination {
+                    number,
+                    count,
+                    total: items.len(),
+                    path: index_page_path(number),
+                    prev: (number > 1).then(|| index_page_path(number - 1)),
+                    next: (number < count).then(|| index_page_path(number + 1)),
+                };
+                (pagination, chunk)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+impl Pagination {
+    /// The one index page of a site with `total` profiles.
+    pub(crate) fn single(total: usize) -> Pagination {
+        Pagination {
+            number: 1,
+            count: 1,
+            total,
+            path: String::new(),
+            prev: None,
+            next: None,
+        }
+    }
+}
+
+/// The folder of index page `number`: the root for page 1, `page/<n>/` after it.
+fn index_page_path(number: usize) -> String {
+    if number <= 1 {
+        String::new()
+    } else {
+        format!("{INDEX_PAGES}/{number}/")
+    }
+}
+
+/// The top-level folder of index pages after the first.
+pub(crate) const INDEX_PAGES: &str = "page";
+
 /// The model of `sitemap.xml`: the index page (at `site.base_url`) and every profile's stable
 /// URL. Vanity URLs are redirects and are left out, as sitemaps should.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub(crate) struct Sitemap {
     /// When any profile last changed (W3C datetime).
     pub(crate) index_lastmod: Option<String>,
+    /// Whether this file lists the index page itself (the first part of a split sitemap does).
+    pub(crate) with_root: bool,
     pub(crate) pages: Vec<SitemapEntry>,
+}
+
+/// Most URLs one sitemap file may list (the sitemap protocol's limit); past it, `sitemap.xml`
+/// becomes a sitemap index of `sitemap-<n>.xml` files.
+pub(crate) const SITEMAP_URL_LIMIT: usize = 50_000;
+
+/// The model of `sitemap.xml` when it is a sitemap index: one entry per part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct SitemapIndex {
+    /// The parts, `sitemap-1.xml` first.
+    pub(crate) parts: Vec<SitemapEntry>,
 }
 
 /// One `<url>` of the sitemap.
@@ -105,6 +197,7 @@ impl Sitemap {
         let index_lastmod = pages.iter().filter_map(|(_, at)| *at).max();
         Sitemap {
             index_lastmod: index_lastmod.and_then(w3c_datetime),
+            with_root: true,
             pages: pages
                 .into_iter()
                 .map(|(loc, at)| SitemapEntry {
@@ -114,6 +207,62 @@ impl Sitemap {
                 .collect(),
         }
     }
+}
+
+impl Sitemap {
+    /// Cuts the sitemap into files of at most `limit` URLs (the index page counts in the first):
+    /// one file when it fits, which is then `sitemap.xml` itself.
+    pub(crate) fn split(self, limit: usize) -> Vec<Sitemap> {
+        let limit = limit.max(2);
+        if self.pages.len() < limit {
+            return vec![self];
+        }
+        let mut pages = self.pages.into_iter();
+        let mut parts = Vec::new();
+        let mut room = limit - 1; // the first part lists the index page too
+        loop {
+            let chunk: Vec<SitemapEntry> = pages.by_ref().take(room).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            parts.push(Sitemap {
+                index_lastmod: self.index_lastmod.clone(),
+                with_root: parts.is_empty(),
+                pages: chunk,
+            });
+            room = limit;
+        }
+        parts
+    }
+
+    /// The newest `lastmod` in this file, for its entry in the sitemap index.
+    fn lastmod(&self) -> Option<String> {
+        let pages = self.pages.iter().filter_map(|page| page.lastmod.as_ref());
+        let root = self.index_lastmod.as_ref().filter(|_| self.with_root);
+        pages.chain(root).max().cloned()
+    }
+}
+
+impl SitemapIndex {
+    /// The index of `parts`, which live at `<base_url>sitemap-<n>.xml`.
+    pub(crate) fn new(base_url: &url::Url, parts: &[Sitemap]) -> SitemapIndex {
+        let base = base_url.as_str().trim_end_matches('/');
+        SitemapIndex {
+            parts: parts
+                .iter()
+                .enumerate()
+                .map(|(at, part)| SitemapEntry {
+                    loc: format!("{base}/{}", sitemap_part_path(at + 1)),
+                    lastmod: part.lastmod(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `sitemap-<n>.xml`: part `n` (from 1) of a split sitemap.
+pub(crate) fn sitemap_part_path(number: usize) -> String {
+    format!("sitemap-{number}.xml")
 }
 
 /// Unix seconds as a W3C datetime in UTC (`2024-05-01T12:00:00Z`), the format sitemaps use.
@@ -180,5 +329,40 @@ mod tests {
     #[test]
     fn cname_is_one_line() {
         assert_eq!(cname_file("people.example.org"), "people.example.org\n");
+    }
+}
+
+#[cfg(test)]
+mod sitemap_tests {
+    use super::*;
+
+    fn sitemap(urls: usize) -> Sitemap {
+        Sitemap::new(
+            (0..urls)
+                .map(|n| (format!("https://p.example/u/{n:03}/"), Some(n as i64 * 60)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_sitemap_that_fits_stays_whole() {
+        let whole = sitemap(4).split(5);
+        assert_eq!(whole.len(), 1);
+        assert!(whole[0].with_root);
+        assert_eq!(whole[0].pages.len(), 4);
+    }
+
+    #[test]
+    fn parts_hold_at_most_the_limit_counting_the_root_in_the_first() {
+        let parts = sitemap(5).split(5);
+        let sizes: Vec<(bool, usize)> =
+            parts.iter().map(|p| (p.with_root, p.pages.len())).collect();
+        assert_eq!(sizes, [(true, 4), (false, 1)]);
+        let index = SitemapIndex::new(&url::Url::parse("https://p.example/").unwrap(), &parts);
+        assert_eq!(index.parts[1].loc, "https://p.example/sitemap-2.xml");
+        // A part's lastmod is its newest page's (the first part also counts the root's).
+        assert_eq!(index.parts[0].lastmod, w3c_datetime(4 * 60));
+        assert_eq!(index.parts[1].lastmod, w3c_datetime(4 * 60));
+        assert_eq!(sitemap(7).split(3).len(), 3, "2 + 3 + 2");
     }
 }

@@ -10,6 +10,7 @@ use crate::discord::cdn::Cdn;
 use crate::discord::models::{Connection, Snapshot};
 use crate::publish::Publish;
 
+use super::conventions::Pagination;
 use super::fixtures::{connection, guild, site_info, theme, themes_dir, user};
 use super::model::{FrontPage, LandingPage, Link, MessagePage, ProfileSummary};
 use super::profile::Profile;
@@ -220,7 +221,11 @@ fn snapshots_of_every_page() {
             .map(|(_, p)| ProfileSummary::from(p))
             .collect();
         summaries.sort_by_key(|s| s.display_name.to_lowercase());
-        let html = stable(&r, r.render_index(&summaries).unwrap());
+        let html = stable(
+            &r,
+            r.render_index(&summaries, &Pagination::single(summaries.len()))
+                .unwrap(),
+        );
         insta::assert_snapshot!(format!("{theme}_index"), html);
     }
 }
@@ -287,10 +292,7 @@ fn built_sites_pass_tidy() {
     const TOO_NEW_FOR_TIDY: [&str; 1] = ["proprietary attribute \"loading\""];
     for theme in ["default", "minimal"] {
         let root = tempfile::tempdir().unwrap();
-        let settings = SiteSettings {
-            output_dir: root.path().join("output"),
-            cname: None,
-        };
+        let settings = SiteSettings::in_dir(root.path().join("output"));
         let r = renderer(theme);
         let pages = profiles().into_iter().map(|(_, p)| Ok(p.into()));
         build_site(&settings, &r, pages, &|| {}).unwrap();
@@ -354,10 +356,7 @@ fn bidi_controls_never_reach_titles_meta_or_attributes() {
     let has_control = |text: &str| text.contains(text::is_bidi_control);
     for theme in ["default", "minimal"] {
         let root = tempfile::tempdir().unwrap();
-        let settings = SiteSettings {
-            output_dir: root.path().join("output"),
-            cname: None,
-        };
+        let settings = SiteSettings::in_dir(root.path().join("output"));
         let r = renderer(theme);
         let pages = profiles().into_iter().map(|(_, p)| Ok(p.into()));
         build_site(&settings, &r, pages, &|| {}).unwrap();
@@ -492,10 +491,7 @@ fn a_theme_overrides_some_templates_and_static_files_and_falls_back_for_the_rest
 
     // The build publishes both, under their hashed names only.
     let out = tempfile::tempdir().unwrap();
-    let settings = SiteSettings {
-        output_dir: out.path().join("output"),
-        cname: None,
-    };
+    let settings = SiteSettings::in_dir(out.path().join("output"));
     build_site(&settings, &r, std::iter::empty(), &|| {}).unwrap();
     let published = |rel: &str| settings.output_dir.join("static").join(rel);
     assert_eq!(
@@ -518,7 +514,10 @@ fn errors_in_fallback_templates_name_the_fallback_file() {
     )
     .unwrap();
     let r = Renderer::new(&custom, site_info()).unwrap();
-    assert!(r.render_index(&[]).unwrap().contains("[default base]ok"));
+    assert!(r
+        .render_index(&[], &Pagination::single(0))
+        .unwrap()
+        .contains("[default base]ok"));
     let message = r
         .render_profile(&super::fixtures::profile(1, "N"))
         .unwrap_err()
@@ -583,7 +582,9 @@ fn the_minimal_theme_changes_the_look_without_code() {
         fs::read(themes_dir().join("minimal/static/style.css")).unwrap()
     );
     // index.html is the default theme's, in the minimal layout.
-    let index = minimal.render_index(&[ProfileSummary::from(&p)]).unwrap();
+    let index = minimal
+        .render_index(&[ProfileSummary::from(&p)], &Pagination::single(1))
+        .unwrap();
     assert!(index.contains("<body class=\"minimal\">") && index.contains("1 person has"));
     assert!(index.contains("<strong>our</strong>") && index.contains("&lt;marquee&gt;"));
 }

@@ -17,12 +17,13 @@
 //! removed users disappear with the swap.
 
 use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rayon::iter::{ParallelBridge, ParallelIterator};
 
-use super::conventions::{self, RedirectPage, Sitemap};
+use super::conventions::{self, Pagination, RedirectPage, Sitemap, SitemapIndex};
 use super::model::ProfileSummary;
 use super::profile::{page_path, Profile};
 use super::render::{RenderError, Renderer};
@@ -53,6 +54,23 @@ pub struct SiteSettings {
     pub(crate) output_dir: PathBuf,
     /// Host name written to `CNAME` (GitHub Pages' custom domain); no `CNAME` when `None`.
     pub(crate) cname: Option<String>,
+    /// Profiles per index page.
+    pub(crate) page_size: NonZeroUsize,
+    /// Most URLs per sitemap file ([`conventions::SITEMAP_URL_LIMIT`] but in tests).
+    pub(crate) sitemap_limit: usize,
+}
+
+#[cfg(test)]
+impl SiteSettings {
+    /// Settings for a site in `output_dir` with the default page size and no `CNAME`.
+    pub(crate) fn in_dir(output_dir: PathBuf) -> SiteSettings {
+        SiteSettings {
+            output_dir,
+            cname: None,
+            page_size: NonZeroUsize::new(100).unwrap_or(NonZeroUsize::MIN),
+            sitemap_limit: conventions::SITEMAP_URL_LIMIT,
+        }
+    }
 }
 
 /// A profile and what the site needs beside its page.
@@ -171,7 +189,7 @@ pub fn build_site(
 ) -> Result<SiteReport, SiteError> {
     let staging = Staging::begin(&settings.output_dir, OWNERSHIP)?;
     let pages = publish_profiles(&staging, renderer, profiles, on_page)?;
-    publish_index(&staging, renderer, &pages)?;
+    publish_index(&staging, renderer, settings.page_size, &pages)?;
     publish_host_files(&staging, renderer, settings, &pages)?;
     publish_static_files(&staging, renderer)?;
     // Last: a vanity URL never takes a name the site already has at its top level.
@@ -262,18 +280,23 @@ fn publish_profile(
     })
 }
 
-/// `index.html`: everyone, sorted by display name (then id, for the same names).
+/// `index.html` and, past `page_size` profiles, `page/<n>/index.html`: everyone, sorted by
+/// display name (then id, for the same names), `page_size` to a page.
 fn publish_index(
     staging: &Staging,
     renderer: &Renderer,
+    page_size: NonZeroUsize,
     pages: &[PublishedProfile],
 ) -> Result<(), SiteError> {
     let mut summaries: Vec<ProfileSummary> = pages.iter().map(|p| p.summary.clone()).collect();
     summaries.sort_by_cached_key(|s| (s.display_name.to_lowercase(), s.id));
-    let index = renderer
-        .render_index(&summaries)
-        .map_err(render_err("index.html"))?;
-    staging.put("index.html", index.as_bytes())?;
+    for (pagination, profiles) in Pagination::split(&summaries, page_size) {
+        let path = format!("{}index.html", pagination.path);
+        let index = renderer
+            .render_index(profiles, &pagination)
+            .map_err(render_err(&path))?;
+        staging.put(&path, index.as_bytes())?;
+    }
     Ok(())
 }
 
@@ -296,10 +319,24 @@ fn publish_host_files(
             .map(|p| (p.url.clone(), p.changed_at))
             .collect(),
     );
-    let sitemap = renderer
-        .render_sitemap(&sitemap)
-        .map_err(render_err("sitemap.xml"))?;
-    staging.put("sitemap.xml", sitemap.as_bytes())?;
+    let parts = sitemap.split(settings.sitemap_limit);
+    if let [sitemap] = parts.as_slice() {
+        let sitemap = renderer
+            .render_sitemap(sitemap)
+            .map_err(render_err("sitemap.xml"))?;
+        staging.put("sitemap.xml", sitemap.as_bytes())?;
+    } else {
+        for (at, part) in parts.iter().enumerate() {
+            let path = conventions::sitemap_part_path(at + 1);
+            let xml = renderer.render_sitemap(part).map_err(render_err(&path))?;
+            staging.put(&path, xml.as_bytes())?;
+        }
+        let index = SitemapIndex::new(renderer.base_url(), &parts);
+        let xml = renderer
+            .render_sitemap_index(&index)
+            .map_err(render_err("sitemap.xml"))?;
+        staging.put("sitemap.xml", xml.as_bytes())?;
+    }
 
     let robots = renderer.render_robots().map_err(render_err("robots.txt"))?;
     staging.put("robots.txt", robots.as_bytes())?;

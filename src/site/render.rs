@@ -22,7 +22,7 @@ use std::sync::Arc;
 use minijinja::value::{Serde, Value};
 use minijinja::{context, Environment, UndefinedBehavior};
 
-use super::conventions::{builtin_template, RedirectPage, Sitemap};
+use super::conventions::{builtin_template, Pagination, RedirectPage, Sitemap, SitemapIndex};
 use super::model::{FrontPage, LandingPage, MessagePage, ProfileSummary, SiteInfo};
 use super::profile::Profile;
 use super::text;
@@ -74,6 +74,8 @@ pub struct Renderer {
     templates: Templates,
     assets: Arc<Assets>,
     site: Value,
+    /// The site's public URL (also in `site`), for the absolute links of a sitemap index.
+    base_url: url::Url,
     /// `front_page.html` (safe) and `front_page.description` for `index.html`, or none.
     front_page: Value,
 }
@@ -107,6 +109,7 @@ impl Renderer {
             env,
             templates,
             assets,
+            base_url: site.base_url.clone(),
             site: Value::from(Serde(site)),
             front_page: Value::from(()),
         })
@@ -137,15 +140,21 @@ impl Renderer {
         )
     }
 
-    /// `index.html` with `site`, `profiles` (in the order given) and `front_page` (none, or
-    /// `front_page.html` and `front_page.description`).
-    pub(crate) fn render_index(&self, profiles: &[ProfileSummary]) -> Result<String, RenderError> {
+    /// `index.html` with `site`, `profiles` (this page's, in the order given), `pagination` and
+    /// `front_page` (none, or `front_page.html` and `front_page.description`; page 1 only).
+    pub(crate) fn render_index(
+        &self,
+        profiles: &[ProfileSummary],
+        pagination: &Pagination,
+    ) -> Result<String, RenderError> {
         self.render(
             "index.html",
             context! {
                 site => self.site.clone(),
                 profiles => Serde(profiles),
-                front_page => self.front_page.clone(),
+                pagination => Serde(pagination),
+                // The front page's text belongs to the first page only.
+                front_page => if pagination.number == 1 { self.front_page.clone() } else { Value::from(()) },
             },
         )
     }
@@ -194,6 +203,19 @@ impl Renderer {
         self.render_builtin(
             "sitemap.xml",
             context! { site => self.site.clone(), sitemap => Serde(sitemap) },
+        )
+    }
+
+    /// The site's public URL.
+    pub(crate) fn base_url(&self) -> &url::Url {
+        &self.base_url
+    }
+
+    /// `sitemap_index.xml` with `site` and `index`: the `sitemap.xml` of a split sitemap.
+    pub(crate) fn render_sitemap_index(&self, index: &SitemapIndex) -> Result<String, RenderError> {
+        self.render_builtin(
+            "sitemap_index.xml",
+            context! { site => self.site.clone(), index => Serde(index) },
         )
     }
 
@@ -374,10 +396,15 @@ mod tests {
             "{html}"
         );
 
-        let index = r.render_index(&[ProfileSummary::from(&p)]).unwrap();
+        let index = r
+            .render_index(&[ProfileSummary::from(&p)], &Pagination::single(1))
+            .unwrap();
         assert!(index.contains("href=\"/u/80351110224678912/\""), "{index}");
         assert!(index.contains("1 person has"));
-        assert!(r.render_index(&[]).unwrap().contains("Nobody"));
+        assert!(r
+            .render_index(&[], &Pagination::single(0))
+            .unwrap()
+            .contains("Nobody"));
 
         let landing = r.render_landing(&LandingPage::default()).unwrap();
         assert!(landing.contains("name=\"publish\" value=\"connections\""));
@@ -411,7 +438,8 @@ mod tests {
         let p = hostile_profile();
         for html in [
             r.render_profile(&p).unwrap(),
-            r.render_index(&[ProfileSummary::from(&p)]).unwrap(),
+            r.render_index(&[ProfileSummary::from(&p)], &Pagination::single(1))
+                .unwrap(),
         ] {
             assert!(!html.contains("<script>"), "{html}");
             assert!(

@@ -24,6 +24,7 @@ use crate::discord::models::Snowflake;
 pub(crate) const RESERVED: &[&str] = &[
     "u",
     "static",
+    crate::site::conventions::INDEX_PAGES,
     "index.html",
     "404.html",
     "sitemap.xml",
@@ -66,7 +67,10 @@ pub(crate) fn slug(name: &str) -> Option<String> {
 /// names the site already has at its top level).
 pub fn is_reserved(slug: &str, taken: &HashSet<String>) -> bool {
     let lower = slug.to_lowercase();
+    // `sitemap-<n>.xml` parts appear once a site outgrows one sitemap: keep them all free.
+    let sitemap_part = lower.starts_with("sitemap") && lower.ends_with(".xml");
     lower.starts_with('.')
+        || sitemap_part
         || reserved_names().any(|name| name.eq_ignore_ascii_case(&lower))
         || taken.contains(&lower)
 }
@@ -237,9 +241,13 @@ mod tests {
             "U",
             "static",
             "Static",
+            "page",
+            "Page",
             "index.html",
             "404.html",
             "sitemap.xml",
+            "sitemap-2.xml",
+            "Sitemap-10.XML",
             "robots.txt",
             "CNAME",
             "cname",

@@ -19,10 +19,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let root = tempfile::tempdir().unwrap();
     let parent = root.path().join("public");
-    let settings = SiteSettings {
-        output_dir: parent.join("output"),
-        cname: None,
-    };
+    let settings = SiteSettings::in_dir(parent.join("output"));
     let renderer = Renderer::new(&default_theme(), site_info()).unwrap();
     Fixture {
         _root: root,
@@ -609,4 +606,142 @@ fn json_holds_exactly_what_the_page_shows() {
     for shown in ["octocat", "Gamer Tag", "Nelly", "2015-08-10"] {
         assert!(text.contains(shown) && page.contains(shown), "{shown}");
     }
+}
+
+/// Profiles `Person 0`, `Person 1`, ... (sorted by name as numbered, below ten).
+fn numbered(count: u64) -> Vec<Profile> {
+    (0..count)
+        .map(|n| profile(1_000 + n, &format!("Person {n}")))
+        .collect()
+}
+
+/// The `href`s of the index page at `rel` that lead to profiles, in page order.
+fn listed(f: &Fixture, rel: &str) -> Vec<String> {
+    read(f, rel)
+        .split("<a href=\"/u/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_index_is_paginated_with_prev_and_next_links() {
+    let mut f = fixture();
+    f.settings.page_size = NonZeroUsize::new(2).unwrap();
+    f.build(numbered(5)).unwrap();
+
+    assert_eq!(listed(&f, "index.html"), ["1000/", "1001/"]);
+    assert_eq!(listed(&f, "page/2/index.html"), ["1002/", "1003/"]);
+    assert_eq!(listed(&f, "page/3/index.html"), ["1004/"]);
+    assert!(!f.output().join("page/1").exists(), "page 1 is the root");
+    assert!(!f.output().join("page/4").exists());
+
+    let first = read(&f, "index.html");
+    assert!(
+        first.contains("<link rel=\"next\" href=\"/page/2/\">"),
+        "{first}"
+    );
+    assert!(!first.contains("rel=\"prev\""), "{first}");
+    assert!(
+        first.contains("5 people have published a profile."),
+        "{first}"
+    );
+    assert!(first.contains("Page 1 of 3"), "{first}");
+    let middle = read(&f, "page/2/index.html");
+    assert!(
+        middle.contains("<link rel=\"prev\" href=\"/\">"),
+        "{middle}"
+    );
+    assert!(
+        middle.contains("<link rel=\"next\" href=\"/page/3/\">"),
+        "{middle}"
+    );
+    assert!(
+        middle.contains("<title>People &amp; Friends · page 2</title>"),
+        "{middle}"
+    );
+    assert!(
+        middle.contains("<link rel=\"canonical\" href=\"https://people.example/page/2/\">"),
+        "{middle}"
+    );
+    let last = read(&f, "page/3/index.html");
+    assert!(
+        last.contains("<link rel=\"prev\" href=\"/page/2/\">"),
+        "{last}"
+    );
+    assert!(!last.contains("rel=\"next\""), "{last}");
+
+    // Fewer people later: the extra pages go, and a single page has no pagination at all.
+    f.build(numbered(2)).unwrap();
+    assert!(!f.output().join("page").exists());
+    let only = read(&f, "index.html");
+    assert!(
+        !only.contains("rel=\"next\"") && !only.contains("Page 1 of"),
+        "{only}"
+    );
+}
+
+#[test]
+fn nobody_published_is_one_empty_index_page() {
+    let mut f = fixture();
+    f.settings.page_size = NonZeroUsize::new(2).unwrap();
+    f.build(Vec::new()).unwrap();
+    assert!(read(&f, "index.html").contains("Nobody has published"));
+    assert!(!f.output().join("page").exists());
+}
+
+/// The `<loc>`s of the sitemap file at `rel`, with the name of its root element.
+fn sitemap_locs(f: &Fixture, rel: &str) -> (String, Vec<String>) {
+    let text = read(f, rel);
+    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{rel}: {e}\n{text}"));
+    let locs = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("loc"))
+        .map(|n| n.text().unwrap_or_default().to_owned())
+        .collect();
+    (doc.root_element().tag_name().name().to_owned(), locs)
+}
+
+#[test]
+fn a_sitemap_past_the_limit_becomes_an_index_of_parts() {
+    let mut f = fixture();
+    f.settings.sitemap_limit = 3;
+    f.build(numbered(5)).unwrap();
+
+    let (root, parts) = sitemap_locs(&f, "sitemap.xml");
+    assert_eq!(root, "sitemapindex");
+    assert_eq!(
+        parts,
+        [
+            "https://people.example/sitemap-1.xml",
+            "https://people.example/sitemap-2.xml"
+        ]
+    );
+    let (root, first) = sitemap_locs(&f, "sitemap-1.xml");
+    assert_eq!(root, "urlset");
+    assert_eq!(
+        first,
+        [
+            "https://people.example/",
+            "https://people.example/u/1000/",
+            "https://people.example/u/1001/"
+        ]
+    );
+    let (_, second) = sitemap_locs(&f, "sitemap-2.xml");
+    assert_eq!(
+        second,
+        [
+            "https://people.example/u/1002/",
+            "https://people.example/u/1003/",
+            "https://people.example/u/1004/"
+        ]
+    );
+    assert!(!f.output().join("sitemap-3.xml").exists());
+
+    // Back under the limit: one plain sitemap, and the parts are gone.
+    f.build(numbered(2)).unwrap();
+    let (root, all) = sitemap_locs(&f, "sitemap.xml");
+    assert_eq!(root, "urlset");
+    assert_eq!(all.len(), 3);
+    assert!(!f.output().join("sitemap-1.xml").exists());
 }
