@@ -169,7 +169,7 @@ impl Service {
     }
 
     /// The configuration the service was opened with.
-    pub(crate) fn config(&self) -> &Arc<Config> {
+    pub fn config(&self) -> &Arc<Config> {
         &self.config
     }
 

@@ -61,7 +61,7 @@ pub struct ClientOptions {
     /// First backoff for 5xx/transport retries, doubled each time. Default 500 ms.
     pub backoff_base: Duration,
     /// Pace of all requests together. Default 50 (Discord's global limit).
-    pub(crate) global_per_second: u32,
+    pub global_per_second: u32,
 }
 
 impl ClientOptions {

@@ -14,7 +14,7 @@
 //! because the `@me` routes are limited per user. Tokens are never stored: only a SHA-256
 //! fingerprint ([`TokenKey`]) is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -178,7 +178,17 @@ struct State {
     next_slot: Instant,
     /// Spacing between two requests: 1s / global_per_second.
     interval: Duration,
+    /// The last `per_window` slots handed out, oldest first.
+    recent: VecDeque<Instant>,
+    /// The global limit: at most this many slots within any [`GLOBAL_WINDOW`].
+    per_window: usize,
 }
+
+/// The window of Discord's global limit (one second) plus a margin for the requests' different
+/// travel times, so that however they arrive, no second at Discord sees more than the limit.
+/// Even spacing alone is not enough: a request sent late (a busy runtime) and its punctual
+/// successor arrive closer together than the spacing, and a window can then hold one too many.
+const GLOBAL_WINDOW: Duration = Duration::from_millis(1050);
 
 impl State {
     fn bucket_id(&self, route: &str, bucket: Option<&str>) -> String {
@@ -217,7 +227,15 @@ impl State {
                 }
             }
         }
-        let slot = self.next_slot.max(now);
+        let mut slot = self.next_slot.max(now);
+        if self.recent.len() >= self.per_window {
+            let oldest = self.recent[self.recent.len() - self.per_window];
+            slot = slot.max(oldest + GLOBAL_WINDOW);
+        }
+        self.recent.push_back(slot);
+        while self.recent.len() > self.per_window {
+            self.recent.pop_front();
+        }
         self.next_slot = slot + self.interval;
         Step::Go(slot, claim)
     }
@@ -314,6 +332,8 @@ impl RateLimiter {
                 global_until: None,
                 next_slot: Instant::now(),
                 interval,
+                recent: VecDeque::new(),
+                per_window: global_per_second.max(1) as usize,
             }),
             updated: Notify::new(),
         }
@@ -465,6 +485,34 @@ mod tests {
             global_until: None,
             next_slot: Instant::now(),
             interval: Duration::from_secs(1) / per_second,
+            recent: VecDeque::new(),
+            per_window: per_second as usize,
+        }
+    }
+
+    #[test]
+    fn no_window_of_the_global_limit_holds_more_than_the_limit() {
+        let mut s = state(10);
+        let start = Instant::now();
+        // Everyone asks at once, then again after a pause; every slot is checked against the
+        // slot ten before it, so late senders can never crowd one second.
+        let mut slots = Vec::new();
+        for n in 0..35u32 {
+            let now = start + Duration::from_millis(if n < 20 { 0 } else { 3_000 });
+            match s.reserve("GET /users/@me", TokenKey([n as u8; 16]), now, false) {
+                Step::Go(at, _) => slots.push(at),
+                other => panic!("{other:?}"),
+            }
+        }
+        for pair in slots.windows(11) {
+            assert!(
+                pair[10] - pair[0] >= GLOBAL_WINDOW,
+                "{:?}",
+                pair[10] - pair[0]
+            );
+        }
+        for pair in slots.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_millis(100));
         }
     }
 

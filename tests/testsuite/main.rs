@@ -11,6 +11,7 @@ mod consent_flow;
 mod head_requests;
 mod odd_data;
 mod paths;
+mod rate_limits;
 mod reserved_names;
 mod security_headers;
 mod serve_binary;

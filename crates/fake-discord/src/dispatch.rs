@@ -78,6 +78,9 @@ fn handle(state: &mut State, req: &Req) -> Resp {
     if let Some(resp) = injected(state, req) {
         return resp;
     }
+    if let Some(resp) = over_global_limit(state, req) {
+        return resp;
+    }
     if authorize {
         return match req.method {
             Method::GET => authorize_route(state, req),
@@ -98,6 +101,31 @@ fn handle(state: &mut State, req: &Req) -> Resp {
         _ if route.starts_with("/users/") => users_route(state, req, route),
         _ => http_error(404),
     }
+}
+
+/// A global 429 when this REST request would be one too many within the last second (see
+/// [`crate::FakeDiscord::set_global_limit`]); accepted requests are counted.
+fn over_global_limit(state: &mut State, req: &Req) -> Option<Resp> {
+    let (limit, recent) = state.global_limit.as_mut()?;
+    if !api_route(&req.path).is_some_and(|route| route.starts_with("/users/")) {
+        return None;
+    }
+    let now = std::time::Instant::now();
+    let second = std::time::Duration::from_secs(1);
+    while recent
+        .front()
+        .is_some_and(|at| now.duration_since(*at) >= second)
+    {
+        recent.pop_front();
+    }
+    if recent.len() < *limit as usize {
+        recent.push_back(now);
+        return None;
+    }
+    let retry_after = recent.front().map_or(0.0, |oldest| {
+        (second - now.duration_since(*oldest)).as_secs_f64()
+    });
+    Some(too_many_requests(retry_after, true).header("x-ratelimit-global", "true"))
 }
 
 /// The answer of the first injected failure due for this request, using it up.

@@ -259,6 +259,13 @@ impl FakeDiscord {
         state.buckets.clear();
     }
 
+    /// Enforces Discord's global limit on the REST routes (`/users/…`): more than `per_second`
+    /// requests within any one second get a global 429 (`retry_after` until the oldest of them is
+    /// a second old), as the real API does at 50 per second.
+    pub fn set_global_limit(&self, per_second: u32) {
+        self.state().global_limit = Some((per_second.max(1), std::collections::VecDeque::new()));
+    }
+
     /// The next `count` requests whose path ends with `path` answer 429 with `retry_after`.
     pub fn force_429(&self, path: &str, count: usize, retry_after_secs: f64, global: bool) {
         self.inject(

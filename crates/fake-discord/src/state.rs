@@ -80,6 +80,9 @@ pub(crate) struct State {
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) revoked: usize,
     pub(crate) authorize_params: Vec<Vec<(String, String)>>,
+    /// Discord's global limit, when asked for: at most this many `/users/…` requests in any
+    /// second, and the times of those accepted in the last second.
+    pub(crate) global_limit: Option<(u32, std::collections::VecDeque<std::time::Instant>)>,
 }
 
 impl State {
@@ -100,6 +103,7 @@ impl State {
             requests: Vec::new(),
             revoked: 0,
             authorize_params: Vec::new(),
+            global_limit: None,
         }
     }
 }
