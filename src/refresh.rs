@@ -198,23 +198,11 @@ impl Refresher {
             Err(RefreshError::OAuth(OAuthError::InvalidGrant { description })) => {
                 tracing::warn!(user = %id, "Discord refused the refresh token ({description}); the user must consent again");
                 let reason = format!("authorization ended at Discord: {description}");
-                match self.mark(id, UserStatus::NeedsReconsent, reason).await {
-                    Ok(()) => Outcome::NeedsReconsent,
-                    Err(e) => {
-                        tracing::error!(user = %id, "cannot record that the user must consent again: {e}");
-                        Outcome::Failed
-                    }
-                }
+                self.needs_reconsent(id, reason).await
             }
             Err(RefreshError::NoTokens) => {
-                let reason = "no stored tokens".to_owned();
-                match self.mark(id, UserStatus::NeedsReconsent, reason).await {
-                    Ok(()) => Outcome::NeedsReconsent,
-                    Err(e) => {
-                        tracing::error!(user = %id, "cannot record that the user must consent again: {e}");
-                        Outcome::Failed
-                    }
-                }
+                self.needs_reconsent(id, "no stored tokens".to_owned())
+                    .await
             }
             Err(error) => {
                 let message = error.to_string();
@@ -243,15 +231,20 @@ impl Refresher {
         outcome
     }
 
-    async fn mark(
-        &self,
-        id: Snowflake,
-        status: UserStatus,
-        reason: String,
-    ) -> Result<(), StoreError> {
-        self.store
+    /// Records that user `id` must consent again, and why.
+    async fn needs_reconsent(&self, id: Snowflake, reason: String) -> Outcome {
+        let status = UserStatus::NeedsReconsent;
+        let marked = self
+            .store
             .run(move |store| store.set_status(id, status, Some(&reason), unix_now()))
-            .await
+            .await;
+        match marked {
+            Ok(()) => Outcome::NeedsReconsent,
+            Err(e) => {
+                tracing::error!(user = %id, "cannot record that the user must consent again: {e}");
+                Outcome::Failed
+            }
+        }
     }
 
     async fn try_refresh(&self, id: Snowflake) -> Result<bool, RefreshError> {

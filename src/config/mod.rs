@@ -15,7 +15,7 @@ mod env;
 mod http_url;
 mod refresh;
 mod server;
-mod site;
+pub(crate) mod site;
 mod store;
 
 use std::path::{Path, PathBuf};

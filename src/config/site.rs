@@ -61,8 +61,11 @@ impl SiteConfig {
     }
 }
 
+/// `site.page_size` when strife.toml does not set it.
+pub(crate) const DEFAULT_PAGE_SIZE: NonZeroUsize = NonZeroUsize::new(100).unwrap();
+
 fn default_page_size() -> NonZeroUsize {
-    NonZeroUsize::new(100).unwrap_or(NonZeroUsize::MIN)
+    DEFAULT_PAGE_SIZE
 }
 fn default_theme() -> String {
     "default".to_owned()

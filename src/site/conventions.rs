@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::model::ProfileSummary;
-use super::profile::Profile;
+use super::profile::{page_url, Profile};
 use super::vanity::NameKind;
 use crate::discord::models::Snowflake;
 
@@ -246,13 +246,12 @@ impl Sitemap {
 impl SitemapIndex {
     /// The index of `parts`, which live at `<base_url>sitemap-<n>.xml`.
     pub(crate) fn new(base_url: &url::Url, parts: &[Sitemap]) -> SitemapIndex {
-        let base = base_url.as_str().trim_end_matches('/');
         SitemapIndex {
             parts: parts
                 .iter()
                 .enumerate()
                 .map(|(at, part)| SitemapEntry {
-                    loc: format!("{base}/{}", sitemap_part_path(at + 1)),
+                    loc: page_url(base_url, &sitemap_part_path(at + 1)),
                     lastmod: part.lastmod(),
                 })
                 .collect(),

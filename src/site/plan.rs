@@ -67,7 +67,7 @@ impl SiteSettings {
         SiteSettings {
             output_dir,
             cname: None,
-            page_size: NonZeroUsize::new(100).unwrap_or(NonZeroUsize::MIN),
+            page_size: crate::config::site::DEFAULT_PAGE_SIZE,
             sitemap_limit: conventions::SITEMAP_URL_LIMIT,
         }
     }
