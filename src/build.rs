@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, ConfigError};
 use crate::content::{Content, ContentWarning};
 use crate::deploy::{DeployError, DeployOutcome};
+use crate::digest::KeyBuilder;
 use crate::discord::cdn::Cdn;
 use crate::discord::lenient::decode;
 use crate::discord::models::Snapshot;
@@ -25,8 +26,9 @@ use crate::site::model::SiteInfo;
 use crate::site::profile::Profile;
 use crate::site::render::{RenderError, Renderer};
 use crate::site::theme::ThemeError;
-use crate::site::{build_site, ProfileEntry, SiteError, SiteReport, SiteSettings};
-use crate::store::{Store, StoreError};
+use crate::site::{ProfileEntry, ProfileInput, SiteBuild, SiteError, SiteReport, SiteSettings};
+use crate::staging::Journal;
+use crate::store::{PublishedRow, Store, StoreError};
 
 /// How many rendered-but-unwritten profiles may wait between the store reader and the renderers:
 /// it bounds memory whatever the number of users.
@@ -228,7 +230,8 @@ impl Build<'_> {
         progress: Arc<Progress>,
     ) -> Result<BuildSummary, BuildError> {
         let (config, store) = (self.config.clone(), self.store.clone());
-        blocking(move || render_locked(&config, &store, inputs, &progress)).await
+        let journal = self.layout.journal.clone();
+        blocking(move || render_locked(&config, &store, journal, inputs, &progress)).await
     }
 
     /// Publishes the output as `[deploy]` says, when the build changed it. A deploy that failed
@@ -309,10 +312,11 @@ impl RenderInputs {
     }
 }
 
-/// [`render`] for a caller that holds the build lock and loaded `inputs`.
+/// [`Build::render`] for a caller that holds the build lock and loaded `inputs`.
 fn render_locked(
     config: &Config,
     store: &Store,
+    journal: Journal,
     inputs: RenderInputs,
     progress: &Progress,
 ) -> Result<BuildSummary, BuildError> {
@@ -322,13 +326,12 @@ fn render_locked(
         mut content_warnings,
         samples,
     } = inputs;
-    let cdn = Cdn::new(config.discord.cdn_base.url().clone());
-    let base_url = config.site.base_url.url().clone();
     let settings = SiteSettings {
         output_dir: config.site.output_dir.clone(),
         cname: config.site.cname.clone(),
         page_size: config.site.page_size,
         sitemap_limit: crate::site::conventions::SITEMAP_URL_LIMIT,
+        journal: Some(journal),
     };
     // Users waiting for a new consent longer than the grace period are no longer published.
     let grace = i64::try_from(config.refresh.grace_period.as_secs()).unwrap_or(i64::MAX);
@@ -337,32 +340,29 @@ fn render_locked(
         "writing pages",
         (samples.len() + store.count_published(reconsent_cutoff)?) as u64,
     );
+    let site = SiteBuild::begin(&settings, &renderer)?;
+    let reader = ProfileReader {
+        store,
+        reconsent_cutoff,
+        cdn: Cdn::new(config.discord.cdn_base.url().clone()),
+        base_url: config.site.base_url.url().clone(),
+        content: &content,
+        site: &site,
+    };
     // The store is read on one thread and profiles flow to the renderers through a bounded
     // channel, so thousands of users never sit in memory at once.
-    let (sender, receiver) = mpsc::sync_channel::<Result<ProfileEntry, SiteError>>(PIPELINE_DEPTH);
-    let reader = {
-        let store = store.clone();
-        let content = content.clone();
-        std::thread::spawn(move || {
-            read_profiles(
-                &store,
-                reconsent_cutoff,
-                samples,
-                &cdn,
-                &base_url,
-                &content,
-                &sender,
-            )
-        })
-    };
-    let site = build_site(&settings, &renderer, receiver.into_iter(), &|| {
-        progress.tick()
+    let (sender, receiver) = mpsc::sync_channel::<Result<ProfileInput, SiteError>>(PIPELINE_DEPTH);
+    let (published, counts) = std::thread::scope(|scope| {
+        let logs = tracing::dispatcher::get_default(Clone::clone);
+        let reading = scope.spawn(move || {
+            tracing::dispatcher::with_default(&logs, || reader.send_all(samples, &sender))
+        });
+        let published = site.publish(receiver.into_iter(), &|| progress.tick());
+        (published, reading.join())
     });
     progress.finish();
-    let counts = reader
-        .join()
-        .map_err(|_| BuildError::Task("the store reader panicked".into()))?;
-    let site = site?;
+    let counts = counts.map_err(|_| BuildError::Task("the store reader panicked".into()))?;
+    let report = site.commit(published?)?;
     content_warnings.extend(content.finish());
     for warning in &content_warnings {
         tracing::warn!("content: {warning}");
@@ -371,7 +371,7 @@ fn render_locked(
         refresh: None,
         profiles: counts.sent,
         skipped: counts.skipped,
-        site,
+        site: report,
         deployed: None,
         elapsed: Duration::ZERO,
         content_warnings,
@@ -385,55 +385,110 @@ struct ReadCounts {
 }
 
 /// Feeds the renderers: sample users first, then every published user from the store, each with
-/// their `content/users/` file applied. A user
-/// whose snapshot cannot be read is left out with a warning; a store that fails part-way sends an
-/// error, which abandons the build (publishing a site with users missing would delete their pages).
-fn read_profiles(
-    store: &Store,
+/// their `content/users/` file applied. A user whose inputs are those of the last build is sent
+/// as unchanged, without reading their snapshot.
+struct ProfileReader<'a> {
+    store: &'a Store,
     reconsent_cutoff: i64,
-    samples: Vec<Snapshot>,
-    cdn: &Cdn,
-    base_url: &url::Url,
-    content: &Content,
-    sender: &mpsc::SyncSender<Result<ProfileEntry, SiteError>>,
-) -> ReadCounts {
-    let mut counts = ReadCounts::default();
-    let everything = Publish {
-        connections: true,
-        guilds: true,
-    };
-    let page = |snapshot: &Snapshot, publish: Publish| {
-        let mut profile = Profile::build(snapshot, publish, cdn, base_url);
-        content.apply(&mut profile);
-        profile
-    };
-    for snapshot in samples {
-        if sender.send(Ok(page(&snapshot, everything).into())).is_err() {
-            return counts;
-        }
-        counts.sent += 1;
-    }
-    let result = store.for_each_published(reconsent_cutoff, |source| match source {
-        Ok(source) => {
+    cdn: Cdn,
+    base_url: url::Url,
+    content: &'a Content,
+    site: &'a SiteBuild<'a>,
+}
+
+impl ProfileReader<'_> {
+    /// Sends every profile. A user whose snapshot cannot be read is left out with a warning; a
+    /// store that fails part-way sends an error, which abandons the build (publishing a site
+    /// with users missing would delete their pages).
+    fn send_all(
+        &self,
+        samples: Vec<Snapshot>,
+        sender: &mpsc::SyncSender<Result<ProfileInput, SiteError>>,
+    ) -> ReadCounts {
+        let mut counts = ReadCounts::default();
+        let everything = Publish {
+            connections: true,
+            guilds: true,
+        };
+        for snapshot in samples {
+            let input = self.sample(snapshot, everything);
+            if sender.send(Ok(input)).is_err() {
+                return counts;
+            }
             counts.sent += 1;
-            let entry = ProfileEntry {
-                profile: page(&source.snapshot, source.publish),
-                old_names: source.old_names,
-                changed_at: Some(source.changed_at),
-            };
-            sender.send(Ok(entry)).is_ok()
         }
-        Err(error) => {
-            tracing::warn!("left out of this build: {error}");
-            counts.skipped += 1;
-            true
+        let result = self
+            .store
+            .for_each_published_row(self.reconsent_cutoff, |row| {
+                match row.and_then(|row| self.stored(row)) {
+                    Ok(input) => {
+                        counts.sent += 1;
+                        sender.send(Ok(input)).is_ok()
+                    }
+                    Err(error) => {
+                        tracing::warn!("left out of this build: {error}");
+                        counts.skipped += 1;
+                        true
+                    }
+                }
+            });
+        if let Err(error) = result {
+            // The receiver may be gone already (the build failed first); nothing else to tell.
+            let _ = sender.send(Err(SiteError::Source(error.to_string())));
         }
-    });
-    if let Err(error) = result {
-        // The receiver may be gone already (the build failed first); nothing else to tell.
-        let _ = sender.send(Err(SiteError::Source(error.to_string())));
+        counts
     }
-    counts
+
+    /// A stored user: unchanged when the digest of their inputs says so, else made from their
+    /// snapshot.
+    fn stored(&self, row: PublishedRow<'_>) -> Result<ProfileInput, StoreError> {
+        let content = self.content.for_user(row.id, &row.username);
+        let source = KeyBuilder::new("stored profile")
+            .text(&self.cdn.url(""))
+            .text(self.base_url.as_str())
+            .text(&row.content_hash)
+            .json(&row.publish)
+            .json(&row.old_names)
+            .json(&row.changed_at)
+            .json(&content.map(|c| c.digest))
+            .finish();
+        if self.site.is_unchanged(row.id, source) {
+            return Ok(ProfileInput::Unchanged { id: row.id, source });
+        }
+        let page = row.page_source()?;
+        let entry = ProfileEntry {
+            profile: self.profile(&page.snapshot, page.publish),
+            old_names: page.old_names,
+            changed_at: Some(page.changed_at),
+        };
+        Ok(ProfileInput::Changed { entry, source })
+    }
+
+    /// A sample user (`examples/`): their snapshot is at hand, so its digest is taken whole.
+    fn sample(&self, snapshot: Snapshot, publish: Publish) -> ProfileInput {
+        let content = self.content.for_user(snapshot.user.id, &snapshot.user.username);
+        let source = KeyBuilder::new("sample profile")
+            .text(&self.cdn.url(""))
+            .text(self.base_url.as_str())
+            .json(&snapshot)
+            .json(&content.map(|c| c.digest))
+            .finish();
+        if self.site.is_unchanged(snapshot.user.id, source) {
+            return ProfileInput::Unchanged {
+                id: snapshot.user.id,
+                source,
+            };
+        }
+        let entry = self.profile(&snapshot, publish).into();
+        ProfileInput::Changed { entry, source }
+    }
+
+    /// The page model of `snapshot`, with the user's content file applied.
+    fn profile(&self, snapshot: &Snapshot, publish: Publish) -> Profile {
+        let mut profile = Profile::build(snapshot, publish, &self.cdn, &self.base_url);
+        self.content.apply(&mut profile);
+        profile
+    }
 }
 
 /// What every page knows about the site (title, base URL, service URL), from the config.

@@ -40,6 +40,7 @@ use std::sync::Mutex;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::digest::{Digest, KeyBuilder};
 use crate::discord::models::Snowflake;
 use crate::files::{Confined, FileError};
 use crate::site::model::FrontPage;
@@ -136,6 +137,8 @@ impl fmt::Display for ContentWarning {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct UserContent {
     pub(crate) path: PathBuf,
+    /// Of the file's path and text: changes whenever what it adds to the page may.
+    pub(crate) digest: Digest,
     pub(crate) bio: Option<String>,
     pub(crate) pronouns: Option<String>,
     pub(crate) links: Vec<ProfileLink>,
@@ -231,7 +234,11 @@ impl Content {
                     continue;
                 }
             };
-            if let Some(user) = parse_user(&path, &text, warnings) {
+            if let Some(mut user) = parse_user(&path, &text, warnings) {
+                user.digest = KeyBuilder::new("content file")
+                    .text(&path.to_string_lossy())
+                    .text(&text)
+                    .finish();
                 self.add_user(stem, user);
             }
         }

@@ -8,12 +8,16 @@
 //! strife.db.deploy-pending  exists while a deploy has not yet succeeded
 //! output/                   the published site (site.output_dir)
 //! output.lock               the build lock: one build of output/ at a time
+//! output.manifest           what the last build left in output/ and its spare (incremental builds)
+//! output.building           exists while a build changes the spare; then the next checks everything
+//! .output.spare/            the tree the next build is staged in (see crate::staging)
 //! ```
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
+use crate::staging::Journal;
 
 /// The paths of one site's output and state files, worked out once from its [`Config`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +30,8 @@ pub struct Layout {
     pub(crate) key_file: PathBuf,
     /// The build lock beside the output folder.
     pub build_lock: PathBuf,
+    /// The build manifest and in-progress mark beside the output folder.
+    pub(crate) journal: Journal,
     /// The git deploy's private repository.
     pub(crate) deploy_cache: PathBuf,
     /// Exists from the start of a deploy until it succeeded, so a failed deploy is retried.
@@ -42,6 +48,10 @@ impl Layout {
             deploy_cache: with_suffix(&store, ".deploy"),
             deploy_pending: with_suffix(&store, ".deploy-pending"),
             build_lock: sibling(&output_dir, ".lock"),
+            journal: Journal {
+                manifest: sibling(&output_dir, ".manifest"),
+                in_progress: sibling(&output_dir, ".building"),
+            },
             output_dir,
             store,
         }
@@ -86,6 +96,14 @@ mod tests {
             Path::new("/srv/site/strife.db.deploy-pending")
         );
         assert_eq!(layout.build_lock, Path::new("/srv/site/output.lock"));
+        assert_eq!(
+            layout.journal.manifest,
+            Path::new("/srv/site/output.manifest")
+        );
+        assert_eq!(
+            layout.journal.in_progress,
+            Path::new("/srv/site/output.building")
+        );
     }
 
     #[test]

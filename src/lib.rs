@@ -10,6 +10,7 @@ pub mod config;
 pub(crate) mod content;
 pub mod crypto;
 pub mod deploy;
+pub mod digest;
 pub mod discord;
 pub mod fault;
 pub mod files;

@@ -18,7 +18,10 @@ pub(crate) mod text;
 pub mod theme;
 pub mod vanity;
 
-pub use plan::{build_site, ProfileEntry, SiteError, SiteReport, SiteSettings, MARKER};
+pub use plan::{
+    build_site, ProfileEntry, ProfileInput, Published, SiteBuild, SiteError, SiteReport,
+    SiteSettings, MARKER,
+};
 
 #[cfg(test)]
 pub(crate) mod fixtures;

@@ -55,7 +55,7 @@ impl Serialize for SiteInfo {
 }
 
 /// A line of the index page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub(crate) struct ProfileSummary {
     pub(crate) id: Snowflake,
     pub(crate) display_name: String,

@@ -19,9 +19,11 @@
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use rayon::iter::{ParallelBridge, ParallelIterator};
+use serde::{Deserialize, Serialize};
 
 use super::conventions::{self, Pagination, RedirectPage, Sitemap, SitemapIndex};
 use super::model::ProfileSummary;
@@ -29,8 +31,9 @@ use super::profile::{page_path, Profile};
 use super::render::{RenderError, Renderer};
 use super::theme::assets::content_hash;
 use super::vanity::{self, Claimant, NameKind};
+use crate::digest::{Digest, KeyBuilder};
 use crate::discord::models::Snowflake;
-use crate::staging::{describe_entries, Ownership, Staging, StagingError, Tally};
+use crate::staging::{describe_entries, Journal, Ownership, Staging, StagingError, Tally};
 
 /// The file at the top of every output folder that marks it as strife-gen's, to be replaced
 /// whole by the next build. Static hosts publish it, so it says nothing but that.
@@ -58,13 +61,25 @@ pub struct SiteSettings {
     pub(crate) page_size: NonZeroUsize,
     /// Most URLs per sitemap file ([`conventions::SITEMAP_URL_LIMIT`] but in tests).
     pub(crate) sitemap_limit: usize,
+    /// Where the build manifest is kept ([`crate::layout::Layout`]); `None`: every build
+    /// renders and checks every file.
+    pub(crate) journal: Option<Journal>,
 }
 
 #[cfg(test)]
 impl SiteSettings {
-    /// Settings for a site in `output_dir` with the default page size and no `CNAME`.
+    /// Settings for a site in `output_dir` with the default page size, no `CNAME`, and a
+    /// journal beside it.
     pub(crate) fn in_dir(output_dir: PathBuf) -> SiteSettings {
+        let beside = |suffix: &str| {
+            let name = output_dir.file_name().unwrap_or_default().to_string_lossy();
+            output_dir.with_file_name(format!("{name}{suffix}"))
+        };
         SiteSettings {
+            journal: Some(Journal {
+                manifest: beside(".manifest"),
+                in_progress: beside(".building"),
+            }),
             output_dir,
             cname: None,
             page_size: crate::config::site::DEFAULT_PAGE_SIZE,
@@ -96,6 +111,8 @@ impl From<Profile> for ProfileEntry {
 /// What a build did. Counts cover every file of the new tree: pages and static files.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SiteReport {
+    /// Profiles whose page was rendered (the others were unchanged and kept unread).
+    pub profiles_rendered: usize,
     /// Files that are new or whose content changed.
     pub pages_written: usize,
     /// Files whose content was the same as before: the previous file was kept.
@@ -114,6 +131,7 @@ impl SiteReport {
 impl From<Tally> for SiteReport {
     fn from(tally: Tally) -> Self {
         SiteReport {
+            profiles_rendered: 0,
             pages_written: tally.written,
             pages_unchanged: tally.unchanged,
             files_removed: tally.removed,
@@ -141,6 +159,9 @@ pub enum SiteError {
     #[error("two profiles have the id {0}")]
     /// Two profiles have the same id.
     DuplicateProfile(Snowflake),
+    #[error("profile {0} was sent as unchanged, but the last build has no current page for it")]
+    /// A source sent [`ProfileInput::Unchanged`] without asking [`SiteBuild::is_unchanged`].
+    NotUnchanged(Snowflake),
     #[error(
         "output folder {} was not written by strife-gen (it has no {MARKER}) and holds {}; every \
          build replaces the output folder whole, so it is left alone: remove it (or empty it), or \
@@ -176,38 +197,371 @@ impl From<StagingError> for SiteError {
     }
 }
 
+/// A profile for [`SiteBuild::finish`], as its source found it.
+#[derive(Debug, Clone)]
+pub enum ProfileInput {
+    /// To render. `source` is the digest of everything the entry was made from (the source's
+    /// data, not the entry: making one is what an unchanged profile saves).
+    Changed {
+        /// The page model and what goes beside it.
+        entry: ProfileEntry,
+        /// What it was made from.
+        source: Digest,
+    },
+    /// The source's inputs are those of the last build ([`SiteBuild::is_unchanged`] said so):
+    /// its published files are kept as they are.
+    Unchanged {
+        /// The user.
+        id: Snowflake,
+        /// What the last build's page was made from.
+        source: Digest,
+    },
+}
+
 /// Builds the site from `profiles` into a tree staged beside `settings.output_dir`, which
-/// replaces it only when everything succeeded: every profile page (rendered in parallel, calling
-/// `on_page` after each, from any thread), the index, host files, the theme's static files and
-/// vanity URLs. On error the previous output is untouched; the spare tree stays for the next
-/// build, which reconciles it.
+/// replaces it only when everything succeeded ([`SiteBuild`] for a source that can skip making
+/// unchanged profiles; here each entry's digest is taken from the entry itself).
 pub fn build_site(
     settings: &SiteSettings,
     renderer: &Renderer,
     profiles: impl Iterator<Item = Result<ProfileEntry, SiteError>> + Send,
     on_page: &(dyn Fn() + Sync),
 ) -> Result<SiteReport, SiteError> {
-    let staging = Staging::begin(&settings.output_dir, OWNERSHIP)?;
-    let pages = publish_profiles(&staging, renderer, profiles, on_page)?;
-    publish_index(&staging, renderer, settings.page_size, &pages)?;
-    publish_host_files(&staging, renderer, settings, &pages)?;
-    publish_static_files(&staging, renderer)?;
-    // Last: a vanity URL never takes a name the site already has at its top level.
-    publish_vanity_urls(&staging, renderer, &pages)?;
-    let output = staging.output().to_path_buf();
-    let report = SiteReport::from(staging.commit()?);
-    tracing::info!(
-        written = report.pages_written,
-        unchanged = report.pages_unchanged,
-        removed = report.files_removed,
-        output = %output.display(),
-        "site built"
-    );
-    Ok(report)
+    let site = SiteBuild::begin(settings, renderer)?;
+    let inputs = profiles.map(|entry| entry.map(|entry| site.input(entry)));
+    let published = site.publish(inputs, on_page)?;
+    site.commit(published)
 }
 
-/// What the rest of the site needs from a published profile page.
+/// One build of a site: begun before the profiles are read, so their source can ask which are
+/// unchanged ([`SiteBuild::is_unchanged`]) and skip reading those; finished with the profiles.
+///
+/// Every file has a key: the digest of everything it is made from (the profile's source, and the
+/// site key: the program, the theme, the site values and settings). A file whose key is the one
+/// in the last build's manifest, and that is still as published, is kept without being
+/// rendered; the rest is rendered and written only where its bytes differ. So a build with
+/// nothing changed renders nothing and writes nothing, and one user's change renders their page
+/// and what lists them (index page, sitemap, vanity URLs).
+pub struct SiteBuild<'a> {
+    settings: &'a SiteSettings,
+    renderer: &'a Renderer,
+    staging: Staging,
+    /// Of everything every file depends on.
+    site_key: Digest,
+    /// The profiles the last build published, by id, when its manifest is trusted.
+    last: HashMap<Snowflake, PublishedProfile>,
+    /// Profiles rendered (not kept).
+    rendered: AtomicUsize,
+}
+
+impl<'a> SiteBuild<'a> {
+    /// Opens the output folder's transaction (see [`crate::staging`]).
+    pub fn begin(
+        settings: &'a SiteSettings,
+        renderer: &'a Renderer,
+    ) -> Result<SiteBuild<'a>, SiteError> {
+        let staging = match &settings.journal {
+            Some(journal) => {
+                Staging::begin_journaled(&settings.output_dir, OWNERSHIP, journal.clone())?
+            }
+            None => Staging::begin(&settings.output_dir, OWNERSHIP)?,
+        };
+        let last = staging.memo().map(read_memo).unwrap_or_default();
+        Ok(SiteBuild {
+            site_key: site_key(settings, renderer),
+            settings,
+            renderer,
+            staging,
+            last,
+            rendered: AtomicUsize::new(0),
+        })
+    }
+
+    /// `entry` as an input, its digest taken from the entry itself (for sources that make
+    /// entries cheaply: tests, benchmarks).
+    fn input(&self, entry: ProfileEntry) -> ProfileInput {
+        let source = KeyBuilder::new("profile entry")
+            .json(&entry.profile)
+            .json(&entry.old_names)
+            .json(&entry.changed_at)
+            .finish();
+        let id = entry.profile.id;
+        if self.is_unchanged(id, source) {
+            ProfileInput::Unchanged { id, source }
+        } else {
+            ProfileInput::Changed { entry, source }
+        }
+    }
+
+    /// Whether the profile `id` made from `source` is published as it would be now: then its
+    /// source sends [`ProfileInput::Unchanged`] and need not make the entry.
+    pub fn is_unchanged(&self, id: Snowflake, source: Digest) -> bool {
+        let key = profile_key(self.site_key, source);
+        self.last.get(&id).is_some_and(|last| last.key == key)
+            && self.staging.is_current(&page_file(id), key)
+            && self.staging.is_current(&conventions::json_path(id), key)
+    }
+
+    /// Publishes every profile (rendered in parallel, calling `on_page` after each, from any
+    /// thread), the index, host files, the theme's static files and vanity URLs into the staged
+    /// tree. Nothing is visible until [`SiteBuild::commit`].
+    pub fn publish(
+        &self,
+        profiles: impl Iterator<Item = Result<ProfileInput, SiteError>> + Send,
+        on_page: &(dyn Fn() + Sync),
+    ) -> Result<Published, SiteError> {
+        let pages = self.publish_profiles(profiles, on_page)?;
+        self.publish_index(&pages)?;
+        self.publish_host_files(&pages)?;
+        self.publish_static_files()?;
+        // Last: a vanity URL never takes a name the site already has at its top level.
+        self.publish_vanity_urls(&pages)?;
+        Ok(Published(pages))
+    }
+
+    /// Swaps the new tree in (when it differs) and records it for the next build. On error the
+    /// previous output is untouched; the spare tree stays for the next build, which reconciles
+    /// it.
+    pub fn commit(self, published: Published) -> Result<SiteReport, SiteError> {
+        let memo = serde_json::to_string(&Memo {
+            profiles: published.0,
+        })
+        .map_err(|e| SiteError::Source(format!("cannot record the build: {e}")))?;
+        let output = self.staging.output().to_path_buf();
+        let profiles_rendered = self.rendered.into_inner();
+        let mut report = SiteReport::from(self.staging.commit_with_memo(memo)?);
+        report.profiles_rendered = profiles_rendered;
+        tracing::info!(
+            rendered = report.profiles_rendered,
+            written = report.pages_written,
+            unchanged = report.pages_unchanged,
+            removed = report.files_removed,
+            output = %output.display(),
+            "site built"
+        );
+        Ok(report)
+    }
+
+    /// Profile pages and their JSON, in parallel. A source that fails part-way means pages are
+    /// missing: the whole build is abandoned.
+    fn publish_profiles(
+        &self,
+        profiles: impl Iterator<Item = Result<ProfileInput, SiteError>> + Send,
+        on_page: &(dyn Fn() + Sync),
+    ) -> Result<Vec<PublishedProfile>, SiteError> {
+        let seen = Mutex::new(HashSet::new());
+        profiles
+            .par_bridge()
+            .map(|input| {
+                let page = self.publish_profile(input?, &seen)?;
+                on_page();
+                Ok(page)
+            })
+            .collect()
+    }
+
+    /// Writes (or keeps) `u/<id>/index.html` and `u/<id>.json` for one profile.
+    fn publish_profile(
+        &self,
+        input: ProfileInput,
+        seen: &Mutex<HashSet<Snowflake>>,
+    ) -> Result<PublishedProfile, SiteError> {
+        let id = match &input {
+            ProfileInput::Changed { entry, .. } => entry.profile.id,
+            ProfileInput::Unchanged { id, .. } => *id,
+        };
+        if !seen.lock().unwrap_or_else(|e| e.into_inner()).insert(id) {
+            return Err(SiteError::DuplicateProfile(id));
+        }
+        match input {
+            ProfileInput::Changed { entry, source } => {
+                self.render_profile(entry, profile_key(self.site_key, source))
+            }
+            ProfileInput::Unchanged { id, source } => {
+                self.keep_profile(id, profile_key(self.site_key, source))
+            }
+        }
+    }
+
+    fn render_profile(
+        &self,
+        entry: ProfileEntry,
+        key: Digest,
+    ) -> Result<PublishedProfile, SiteError> {
+        let ProfileEntry {
+            profile,
+            old_names,
+            changed_at,
+        } = entry;
+        let id = profile.id;
+        let path = page_path(id);
+        let html = self
+            .renderer
+            .render_profile(&profile)
+            .map_err(render_err(&path))?;
+        self.staging
+            .put_keyed(&page_file(id), Some(key), html.as_bytes())?;
+        let json_path = conventions::json_path(id);
+        let json = conventions::profile_json(&profile).map_err(|error| SiteError::Json {
+            page: json_path.clone(),
+            error,
+        })?;
+        self.staging.put_keyed(&json_path, Some(key), &json)?;
+        self.rendered.fetch_add(1, Ordering::Relaxed);
+        let mut summary = ProfileSummary::from(&profile);
+        summary.path = path;
+        Ok(PublishedProfile {
+            key,
+            summary,
+            id,
+            username: profile.username,
+            old_names,
+            url: profile.url,
+            changed_at,
+        })
+    }
+
+    /// Keeps the last build's files of a profile its source found unchanged.
+    fn keep_profile(&self, id: Snowflake, key: Digest) -> Result<PublishedProfile, SiteError> {
+        let last = self.last.get(&id).filter(|last| last.key == key);
+        let kept = last.is_some()
+            && self.staging.keep(&page_file(id), key)?
+            && self.staging.keep(&conventions::json_path(id), key)?;
+        match last {
+            Some(last) if kept => Ok(last.clone()),
+            _ => Err(SiteError::NotUnchanged(id)),
+        }
+    }
+
+    /// `index.html` and, past `page_size` profiles, `page/<n>/index.html`: everyone, sorted by
+    /// display name (then id, for the same names), `page_size` to a page.
+    fn publish_index(&self, pages: &[PublishedProfile]) -> Result<(), SiteError> {
+        let mut summaries: Vec<&ProfileSummary> = pages.iter().map(|p| &p.summary).collect();
+        summaries.sort_by_cached_key(|s| (s.display_name.to_lowercase(), s.id));
+        let summaries: Vec<ProfileSummary> = summaries.into_iter().cloned().collect();
+        for (pagination, profiles) in Pagination::split(&summaries, self.settings.page_size) {
+            let path = format!("{}index.html", pagination.path);
+            let key = self.key("index").json(&pagination).json(&profiles).finish();
+            self.publish_rendered(&path, key, || {
+                self.renderer.render_index(profiles, &pagination)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// `404.html`, `sitemap.xml`, `robots.txt`, `.nojekyll` (GitHub Pages would otherwise run
+    /// Jekyll and hide `_`-prefixed files) and `CNAME` when configured.
+    fn publish_host_files(&self, pages: &[PublishedProfile]) -> Result<(), SiteError> {
+        let renderer = self.renderer;
+        self.publish_rendered("404.html", self.key("404").finish(), || {
+            renderer.render_not_found()
+        })?;
+        self.publish_sitemap(pages)?;
+        self.publish_rendered("robots.txt", self.key("robots").finish(), || {
+            renderer.render_robots()
+        })?;
+        self.staging.put(".nojekyll", b"")?;
+        if let Some(host) = &self.settings.cname {
+            self.staging
+                .put("CNAME", conventions::cname_file(host).as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// `sitemap.xml`; past the sitemap limit, a sitemap index of `sitemap-<n>.xml` parts.
+    fn publish_sitemap(&self, pages: &[PublishedProfile]) -> Result<(), SiteError> {
+        let renderer = self.renderer;
+        let sitemap = Sitemap::new(
+            pages
+                .iter()
+                .map(|p| (p.url.clone(), p.changed_at))
+                .collect(),
+        );
+        let parts = sitemap.split(self.settings.sitemap_limit);
+        if let [sitemap] = parts.as_slice() {
+            let key = self.key("sitemap").json(sitemap).finish();
+            return self.publish_rendered("sitemap.xml", key, || renderer.render_sitemap(sitemap));
+        }
+        for (at, part) in parts.iter().enumerate() {
+            let path = conventions::sitemap_part_path(at + 1);
+            let key = self.key("sitemap part").json(part).finish();
+            self.publish_rendered(&path, key, || renderer.render_sitemap(part))?;
+        }
+        let index = SitemapIndex::new(renderer.base_url(), &parts);
+        let key = self.key("sitemap index").json(&index).finish();
+        self.publish_rendered("sitemap.xml", key, || {
+            renderer.render_sitemap_index(&index)
+        })
+    }
+
+    /// The theme's static files, under their content-hashed names (see [`super::theme::assets`]).
+    fn publish_static_files(&self) -> Result<(), SiteError> {
+        for asset in self.renderer.assets().iter() {
+            self.staging
+                .put(&format!("static/{}", asset.hashed_name), &asset.bytes)?;
+        }
+        Ok(())
+    }
+
+    /// `<slug>/index.html` for every vanity URL: current usernames and former ones.
+    fn publish_vanity_urls(&self, pages: &[PublishedProfile]) -> Result<(), SiteError> {
+        let taken = self.staging.top_level_names();
+        let claimants = pages.iter().map(|p| Claimant {
+            id: p.id,
+            username: &p.username,
+            old_names: &p.old_names,
+        });
+        let urls = vanity::resolve(claimants, &taken);
+        let by_id: HashMap<Snowflake, &PublishedProfile> =
+            pages.iter().map(|p| (p.id, p)).collect();
+        let current: HashMap<Snowflake, &str> = urls
+            .iter()
+            .filter(|url| url.kind == NameKind::Current)
+            .map(|url| (url.id, url.slug.as_str()))
+            .collect();
+        for url in &urls {
+            let profile = by_id[&url.id];
+            let page = RedirectPage::new(
+                &url.slug,
+                url.kind,
+                &profile.summary,
+                &profile.url,
+                current.get(&url.id).copied(),
+            );
+            let path = format!("{}index.html", page.path);
+            let key = self.key("redirect").json(&page).finish();
+            self.publish_rendered(&path, key, || self.renderer.render_redirect(&page))?;
+        }
+        Ok(())
+    }
+
+    /// A key for a file of `kind`, with the site key in it.
+    fn key(&self, kind: &str) -> KeyBuilder {
+        KeyBuilder::new(kind).digest(self.site_key)
+    }
+
+    /// Keeps `path` when it was made from `key`; otherwise renders it and puts it.
+    fn publish_rendered(
+        &self,
+        path: &str,
+        key: Digest,
+        render: impl FnOnce() -> Result<String, RenderError>,
+    ) -> Result<(), SiteError> {
+        if self.staging.keep(path, key)? {
+            return Ok(());
+        }
+        let text = render().map_err(render_err(path))?;
+        self.staging.put_keyed(path, Some(key), text.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// What the rest of the site needs from a published profile page, kept with the manifest for
+/// the next build.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct PublishedProfile {
+    /// What the page was made from.
+    key: Digest,
     summary: ProfileSummary,
     id: Snowflake,
     username: String,
@@ -216,180 +570,69 @@ struct PublishedProfile {
     changed_at: Option<i64>,
 }
 
-/// Profile pages and their JSON, in parallel. A source that fails part-way means pages are
-/// missing: the whole build is abandoned.
-fn publish_profiles(
-    staging: &Staging,
-    renderer: &Renderer,
-    profiles: impl Iterator<Item = Result<ProfileEntry, SiteError>> + Send,
-    on_page: &(dyn Fn() + Sync),
-) -> Result<Vec<PublishedProfile>, SiteError> {
-    let seen = Mutex::new(HashSet::new());
-    profiles
-        .par_bridge()
-        .map(|entry| {
-            let page = publish_profile(staging, renderer, entry?, &seen)?;
-            on_page();
-            Ok(page)
-        })
-        .collect()
+/// Everything [`SiteBuild::publish`] put in the tree, for [`SiteBuild::commit`].
+pub struct Published(Vec<PublishedProfile>);
+
+/// What a build keeps with its manifest: the profiles it published.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Memo {
+    profiles: Vec<PublishedProfile>,
+}
+
+/// The last build's profiles from its memo; none when it cannot be read (then every profile is
+/// rendered).
+fn read_memo(memo: &str) -> HashMap<Snowflake, PublishedProfile> {
+    match serde_json::from_str::<Option<Memo>>(memo) {
+        Ok(memo) => memo
+            .unwrap_or_default()
+            .profiles
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "the last build's record is damaged: rendering every profile");
+            HashMap::new()
+        }
+    }
+}
+
+/// Of everything every file of the site depends on: this program (its version and its own
+/// file, so a rebuilt binary with changed built-in templates counts), the theme and site values
+/// ([`Renderer::fingerprint`]) and the site settings.
+fn site_key(settings: &SiteSettings, renderer: &Renderer) -> Digest {
+    KeyBuilder::new("site")
+        .text(env!("CARGO_PKG_VERSION"))
+        .json(&program_stamp())
+        .digest(renderer.fingerprint())
+        .json(&settings.cname)
+        .json(&settings.page_size)
+        .json(&settings.sitemap_limit)
+        .finish()
+}
+
+/// The size and modification time of the running program's file, when it can be read.
+fn program_stamp() -> Option<(u64, std::time::SystemTime)> {
+    let meta = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
+/// The key of a profile's page and JSON.
+fn profile_key(site_key: Digest, source: Digest) -> Digest {
+    KeyBuilder::new("profile")
+        .digest(site_key)
+        .digest(source)
+        .finish()
+}
+
+/// `u/<id>/index.html`.
+fn page_file(id: Snowflake) -> String {
+    format!("{}index.html", page_path(id))
 }
 
 /// A closure that turns a render error of `page` into [`SiteError::Render`].
 fn render_err(page: &str) -> impl FnOnce(RenderError) -> SiteError {
     let page = page.to_owned();
     move |error| SiteError::Render { page, error }
-}
-
-/// Writes `u/<id>/index.html` and `u/<id>.json` for one profile.
-fn publish_profile(
-    staging: &Staging,
-    renderer: &Renderer,
-    entry: ProfileEntry,
-    seen: &Mutex<HashSet<Snowflake>>,
-) -> Result<PublishedProfile, SiteError> {
-    let ProfileEntry {
-        profile,
-        old_names,
-        changed_at,
-    } = entry;
-    let id = profile.id;
-    if !seen.lock().unwrap_or_else(|e| e.into_inner()).insert(id) {
-        return Err(SiteError::DuplicateProfile(id));
-    }
-    let path = page_path(id);
-    let html = renderer
-        .render_profile(&profile)
-        .map_err(render_err(&path))?;
-    staging.put(&format!("{path}index.html"), html.as_bytes())?;
-    let json_path = conventions::json_path(id);
-    let json = conventions::profile_json(&profile).map_err(|error| SiteError::Json {
-        page: json_path.clone(),
-        error,
-    })?;
-    staging.put(&json_path, &json)?;
-    let mut summary = ProfileSummary::from(&profile);
-    summary.path = path;
-    Ok(PublishedProfile {
-        summary,
-        id,
-        username: profile.username,
-        old_names,
-        url: profile.url,
-        changed_at,
-    })
-}
-
-/// `index.html` and, past `page_size` profiles, `page/<n>/index.html`: everyone, sorted by
-/// display name (then id, for the same names), `page_size` to a page.
-fn publish_index(
-    staging: &Staging,
-    renderer: &Renderer,
-    page_size: NonZeroUsize,
-    pages: &[PublishedProfile],
-) -> Result<(), SiteError> {
-    let mut summaries: Vec<ProfileSummary> = pages.iter().map(|p| p.summary.clone()).collect();
-    summaries.sort_by_cached_key(|s| (s.display_name.to_lowercase(), s.id));
-    for (pagination, profiles) in Pagination::split(&summaries, page_size) {
-        let path = format!("{}index.html", pagination.path);
-        let index = renderer
-            .render_index(profiles, &pagination)
-            .map_err(render_err(&path))?;
-        staging.put(&path, index.as_bytes())?;
-    }
-    Ok(())
-}
-
-/// `404.html`, `sitemap.xml`, `robots.txt`, `.nojekyll` (GitHub Pages would otherwise run Jekyll
-/// and hide `_`-prefixed files) and `CNAME` when configured.
-fn publish_host_files(
-    staging: &Staging,
-    renderer: &Renderer,
-    settings: &SiteSettings,
-    pages: &[PublishedProfile],
-) -> Result<(), SiteError> {
-    let not_found = renderer
-        .render_not_found()
-        .map_err(render_err("404.html"))?;
-    staging.put("404.html", not_found.as_bytes())?;
-
-    let sitemap = Sitemap::new(
-        pages
-            .iter()
-            .map(|p| (p.url.clone(), p.changed_at))
-            .collect(),
-    );
-    let parts = sitemap.split(settings.sitemap_limit);
-    if let [sitemap] = parts.as_slice() {
-        let sitemap = renderer
-            .render_sitemap(sitemap)
-            .map_err(render_err("sitemap.xml"))?;
-        staging.put("sitemap.xml", sitemap.as_bytes())?;
-    } else {
-        for (at, part) in parts.iter().enumerate() {
-            let path = conventions::sitemap_part_path(at + 1);
-            let xml = renderer.render_sitemap(part).map_err(render_err(&path))?;
-            staging.put(&path, xml.as_bytes())?;
-        }
-        let index = SitemapIndex::new(renderer.base_url(), &parts);
-        let xml = renderer
-            .render_sitemap_index(&index)
-            .map_err(render_err("sitemap.xml"))?;
-        staging.put("sitemap.xml", xml.as_bytes())?;
-    }
-
-    let robots = renderer.render_robots().map_err(render_err("robots.txt"))?;
-    staging.put("robots.txt", robots.as_bytes())?;
-
-    staging.put(".nojekyll", b"")?;
-    if let Some(host) = &settings.cname {
-        staging.put("CNAME", conventions::cname_file(host).as_bytes())?;
-    }
-    Ok(())
-}
-
-/// The theme's static files, under their content-hashed names (see [`super::theme::assets`]).
-fn publish_static_files(staging: &Staging, renderer: &Renderer) -> Result<(), SiteError> {
-    for asset in renderer.assets().iter() {
-        staging.put(&format!("static/{}", asset.hashed_name), &asset.bytes)?;
-    }
-    Ok(())
-}
-
-/// `<slug>/index.html` for every vanity URL: current usernames and former ones.
-fn publish_vanity_urls(
-    staging: &Staging,
-    renderer: &Renderer,
-    pages: &[PublishedProfile],
-) -> Result<(), SiteError> {
-    let taken = staging.top_level_names();
-    let claimants = pages.iter().map(|p| Claimant {
-        id: p.id,
-        username: &p.username,
-        old_names: &p.old_names,
-    });
-    let urls = vanity::resolve(claimants, &taken);
-    let by_id: HashMap<Snowflake, &PublishedProfile> = pages.iter().map(|p| (p.id, p)).collect();
-    let current: HashMap<Snowflake, &str> = urls
-        .iter()
-        .filter(|url| url.kind == NameKind::Current)
-        .map(|url| (url.id, url.slug.as_str()))
-        .collect();
-    for url in &urls {
-        let profile = by_id[&url.id];
-        let page = RedirectPage::new(
-            &url.slug,
-            url.kind,
-            &profile.summary,
-            &profile.url,
-            current.get(&url.id).copied(),
-        );
-        let html = renderer
-            .render_redirect(&page)
-            .map_err(render_err(&page.path))?;
-        staging.put(&format!("{}index.html", page.path), html.as_bytes())?;
-    }
-    Ok(())
 }
 
 /// Whether `output` (without a marker) carries what every strife-gen build wrote before markers

@@ -28,6 +28,7 @@ use super::profile::Profile;
 use super::text;
 use super::theme::assets::Assets;
 use super::theme::{Templates, Theme, ThemeError};
+use crate::digest::{Digest, KeyBuilder};
 use crate::fault::Blame;
 
 /// What went wrong loading, compiling or rendering a theme. Messages name the template file and
@@ -78,6 +79,8 @@ pub struct Renderer {
     base_url: url::Url,
     /// `front_page.html` (safe) and `front_page.description` for `index.html`, or none.
     front_page: Value,
+    /// Of everything above: two renderers with the same fingerprint render the same pages.
+    fingerprint: Digest,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -105,6 +108,7 @@ impl Renderer {
         }
         // After compiling: a broken template is named even when others are missing too.
         templates.check_required()?;
+        let fingerprint = fingerprint(&templates, &assets, &site);
         Ok(Renderer {
             env,
             templates,
@@ -112,11 +116,23 @@ impl Renderer {
             base_url: site.base_url.clone(),
             site: Value::from(Serde(site)),
             front_page: Value::from(()),
+            fingerprint,
         })
+    }
+
+    /// Changes whenever a template, a static file, a site value or the front page does (the
+    /// built-in templates change only with the program).
+    pub(crate) fn fingerprint(&self) -> Digest {
+        self.fingerprint
     }
 
     /// The same renderer, with the front-page text (`content/index.md`) for `index.html`.
     pub(crate) fn with_front_page(mut self, page: Option<FrontPage>) -> Renderer {
+        let mut key = KeyBuilder::new("front page").digest(self.fingerprint);
+        if let Some(page) = &page {
+            key = key.text(&page.html).json(&page.description);
+        }
+        self.fingerprint = key.finish();
         self.front_page = match page {
             Some(page) => context! {
                 html => Value::from_safe_string(page.html),
@@ -243,6 +259,19 @@ impl Renderer {
     fn template_path(&self, name: &str) -> PathBuf {
         self.templates.path_of(name)
     }
+}
+
+/// The digest of a theme's templates and static files and the site values.
+fn fingerprint(templates: &Templates, assets: &Assets, site: &SiteInfo) -> Digest {
+    let mut key = KeyBuilder::new("renderer").json(site);
+    for (name, file) in &templates.files {
+        key = key.text(name).text(&file.source);
+    }
+    for asset in assets.iter() {
+        // The published name holds the hash of the bytes; the bytes go in too, whole.
+        key = key.text(&asset.name).text(&asset.hashed_name).bytes(&asset.bytes);
+    }
+    key.finish()
 }
 
 /// An environment with strife-gen's settings: strict undefined values, escaping by extension

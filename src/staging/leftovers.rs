@@ -42,6 +42,11 @@ impl Leftovers {
         Ok(leftovers)
     }
 
+    /// Whether there are none: no build crashed since the last successful one.
+    pub(super) fn is_empty(&self) -> bool {
+        self.old.is_empty() && self.staging.is_empty()
+    }
+
     /// The most recently modified old tree.
     pub(super) fn newest_old(&self) -> Option<PathBuf> {
         self.old

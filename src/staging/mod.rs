@@ -38,12 +38,13 @@
 mod error;
 #[cfg(test)]
 pub(crate) mod fixtures;
+mod journal;
 mod leftovers;
 mod ownership;
 mod swap;
 mod tree;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -52,15 +53,21 @@ use std::sync::{Mutex, MutexGuard};
 
 pub(crate) use self::error::describe_entries;
 pub use self::error::StagingError;
+pub use self::journal::Journal;
 pub(crate) use self::ownership::Ownership;
 
+use serde_json::value::RawValue;
+
 use self::error::io_err;
+use self::journal::{folders_of, Drift, FileRecord, Manifest};
 use self::leftovers::Leftovers;
 use self::ownership::check_ours;
 use self::swap::{recycle, swap};
 use self::tree::{
-    clear, count_removed, ensure_dir, prepare_spare, prune, reuse, same_content, write_new,
+    clear, ensure_dir, prepare_spare, prune, remove_empty_folders_above, removed_paths, reuse,
+    same_content, write_new,
 };
+use crate::digest::Digest;
 
 /// What a committed tree changed. Counts cover every file put, not the marker.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -85,10 +92,40 @@ pub(crate) struct Staging {
     output_exists: bool,
     leftovers: Leftovers,
     ownership: Ownership,
-    /// Every path put so far: the files of the new tree. Anything else in the spare is pruned.
-    staged: Mutex<HashSet<PathBuf>>,
+    /// Where the manifest is kept; `None`: every transaction reconciles every file.
+    journal: Option<Journal>,
+    /// The last commit's manifest when it still describes both trees: files are compared with
+    /// it instead of being read, and the spare is trusted to differ only by its debt.
+    trusted: Option<Trusted>,
+    /// Whether the spare has been changed yet (so its in-progress mark is written).
+    changing: Mutex<bool>,
+    /// Every path put (or kept) so far: the files of the new tree.
+    staged: Mutex<HashMap<String, Staged>>,
     written: AtomicUsize,
     unchanged: AtomicUsize,
+}
+
+/// A manifest that describes the trees, and how the output drifted from it since.
+#[derive(Debug)]
+struct Trusted {
+    manifest: Manifest,
+    drift: Drift,
+}
+
+impl Trusted {
+    /// The manifest's record of `rel`, when the output's file is still as recorded.
+    fn current(&self, rel: &str) -> Option<&FileRecord> {
+        let record = self.manifest.files.get(rel)?;
+        (!self.drift.changed.contains(rel)).then_some(record)
+    }
+}
+
+/// One file of the new tree.
+#[derive(Debug, Clone, Copy)]
+struct Staged {
+    digest: Digest,
+    key: Option<Digest>,
+    outcome: Outcome,
 }
 
 /// What putting one file did.
@@ -100,44 +137,79 @@ enum Outcome {
 
 impl Staging {
     /// Prepares a new tree for `output_dir` in the spare beside it, creating the folders above it
-    /// when missing. Refuses an existing output folder that `ownership` does not recognise.
+    /// when missing, reconciling every file (no journal). Refuses an existing output folder that
+    /// `ownership` does not recognise.
     pub(crate) fn begin(output_dir: &Path, ownership: Ownership) -> Result<Staging, StagingError> {
+        Staging::open(output_dir, ownership, None)
+    }
+
+    /// [`Staging::begin`] with a journal: when its manifest still describes the output and the
+    /// spare, nothing is read or written until a file differs (see the module docs).
+    pub(crate) fn begin_journaled(
+        output_dir: &Path,
+        ownership: Ownership,
+        journal: Journal,
+    ) -> Result<Staging, StagingError> {
+        Staging::open(output_dir, ownership, Some(journal))
+    }
+
+    fn open(
+        output_dir: &Path,
+        ownership: Ownership,
+        journal: Option<Journal>,
+    ) -> Result<Staging, StagingError> {
         // A symlinked output folder (say, a web server's document root) is updated where it
         // points; swapping the link itself would leave its target stale forever.
         let output = resolve_output_link(output_dir)?.unwrap_or_else(|| output_dir.to_path_buf());
         let (parent, name) = parent_and_name(&output)?;
         fs::create_dir_all(&parent).map_err(io_err("create folder", &parent))?;
 
-        let mut leftovers = Leftovers::scan(&parent, &name)?;
+        let leftovers = Leftovers::scan(&parent, &name)?;
         let output_exists = is_existing_folder(&output)?;
         if output_exists {
             check_ours(&output, &ownership)?;
         }
+        let spare = parent.join(format!(".{name}.spare"));
+        let trusted = journal
+            .as_ref()
+            .filter(|_| output_exists && leftovers.is_empty())
+            .and_then(|journal| trust(journal, &output, &spare));
         let previous = if output_exists {
             Some(output.clone())
         } else {
             recover_previous(&leftovers)
         };
-
-        let spare = parent.join(format!(".{name}.spare"));
-        // With the output in place every leftover tree is garbage: one may as well be recycled.
-        let adoptable = if output_exists && fs::symlink_metadata(&spare).is_err() {
-            leftovers.take_one()
-        } else {
-            None
-        };
-        prepare_spare(&spare, adoptable)?;
-        Ok(Staging {
+        let mut staging = Staging {
             output,
             spare,
             previous,
             output_exists,
             leftovers,
             ownership,
-            staged: Mutex::new(HashSet::new()),
+            journal,
+            changing: Mutex::new(false),
+            staged: Mutex::new(HashMap::new()),
             written: AtomicUsize::new(0),
             unchanged: AtomicUsize::new(0),
-        })
+            trusted,
+        };
+        if staging.trusted.is_none() {
+            staging.prepare_for_every_file()?;
+        }
+        Ok(staging)
+    }
+
+    /// Without a trusted manifest the spare's state is unknown: it is marked as changing and
+    /// prepared to be reconciled file by file.
+    fn prepare_for_every_file(&mut self) -> Result<(), StagingError> {
+        self.begin_changes()?;
+        // With the output in place every leftover tree is garbage: one may as well be recycled.
+        let adoptable = if self.output_exists && fs::symlink_metadata(&self.spare).is_err() {
+            self.leftovers.take_one()
+        } else {
+            None
+        };
+        prepare_spare(&self.spare, adoptable)
     }
 
     /// The output folder the tree will replace (where a link to it points).
@@ -145,10 +217,27 @@ impl Staging {
         &self.output
     }
 
+    /// What the caller kept with the last commit ([`Staging::commit_with_memo`]), when its
+    /// manifest is trusted; `None` otherwise.
+    pub(crate) fn memo(&self) -> Option<&str> {
+        self.trusted.as_ref().map(|t| t.manifest.memo.get())
+    }
+
     /// Puts `bytes` at `rel` (a `/`-separated path relative to the tree), reusing the previous
     /// file when its content is the same.
     pub(crate) fn put(&self, rel: &str, bytes: &[u8]) -> Result<(), StagingError> {
-        let counter = match self.stage(rel, bytes)? {
+        self.put_keyed(rel, None, bytes)
+    }
+
+    /// [`Staging::put`], recording `key` (what the caller made the file from) for
+    /// [`Staging::keep`] in the next transaction.
+    pub(crate) fn put_keyed(
+        &self,
+        rel: &str,
+        key: Option<Digest>,
+        bytes: &[u8],
+    ) -> Result<(), StagingError> {
+        let counter = match self.stage(rel, key, bytes)? {
             Outcome::Written => &self.written,
             Outcome::Unchanged => &self.unchanged,
         };
@@ -156,87 +245,366 @@ impl Staging {
         Ok(())
     }
 
+    /// Whether the published `rel` was made from `key` and is still as published, so it needs no
+    /// new content. Reads nothing but what [`Staging::begin_journaled`] checked.
+    pub(crate) fn is_current(&self, rel: &str, key: Digest) -> bool {
+        self.trusted
+            .as_ref()
+            .and_then(|trusted| trusted.current(rel))
+            .is_some_and(|record| record.key == Some(key))
+    }
+
+    /// Keeps the published `rel` in the new tree as it is, when it [`is_current`] for `key`;
+    /// `false` (nothing kept) otherwise: then the caller puts the file.
+    ///
+    /// [`is_current`]: Staging::is_current
+    pub(crate) fn keep(&self, rel: &str, key: Digest) -> Result<bool, StagingError> {
+        check_plain(rel)?;
+        let Some(record) = self.trusted.as_ref().and_then(|t| t.current(rel)) else {
+            return Ok(false);
+        };
+        if record.key != Some(key) {
+            return Ok(false);
+        }
+        let staged = Staged {
+            digest: record.digest,
+            key: Some(key),
+            outcome: Outcome::Unchanged,
+        };
+        self.staged_paths().insert(rel.to_owned(), staged);
+        self.unchanged.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
     /// Lower-cased names of everything at the top of the new tree so far. Read from what was put,
     /// not from the folder, which may still hold the previous tree's files.
     pub(crate) fn top_level_names(&self) -> HashSet<String> {
         self.staged_paths()
-            .iter()
-            .filter_map(|rel| rel.components().next())
-            .map(|first| first.as_os_str().to_string_lossy().to_lowercase())
+            .keys()
+            .filter_map(|rel| rel.split('/').next())
+            .map(str::to_lowercase)
             .collect()
     }
 
-    /// Writes the marker, removes from the tree everything that was not put, and swaps it in
-    /// place of the output folder; the replaced tree becomes the next spare. On error the output
-    /// folder is as it was.
+    /// [`Staging::commit_with_memo`] with nothing to remember.
+    #[cfg(test)]
     pub(crate) fn commit(self) -> Result<Tally, StagingError> {
+        self.commit_with_memo("null".to_owned())
+    }
+
+    /// Writes the marker, removes from the tree everything that was not put, and swaps it in
+    /// place of the output folder; the replaced tree becomes the next spare. With a journal, the
+    /// manifest of the new tree is saved with `memo` (JSON), handed back by the next
+    /// transaction's [`Staging::memo`]. When nothing differs from the trusted manifest, nothing
+    /// at all is written. On error the output folder is as it was.
+    pub(crate) fn commit_with_memo(mut self, memo: String) -> Result<Tally, StagingError> {
         // Bookkeeping, not one of the caller's files: not counted.
-        self.stage(self.ownership.marker, self.ownership.marker_text.as_bytes())?;
-        let Staging {
-            output,
-            spare,
-            previous,
-            output_exists,
-            leftovers,
-            staged,
-            written,
-            unchanged,
-            ..
-        } = self;
-        let staged = staged.into_inner().unwrap_or_else(|e| e.into_inner());
-        prune(&spare, &staged)?;
-        let removed = match &previous {
-            Some(previous) => count_removed(previous, &staged, Path::new(""))?,
-            None => 0,
-        };
-        let replaced = swap(
-            &output,
-            &spare,
-            previous.as_deref(),
-            output_exists,
-            &leftovers,
+        self.stage(
+            self.ownership.marker,
+            None,
+            self.ownership.marker_text.as_bytes(),
         )?;
-        if let Some(replaced) = replaced.filter(|replaced| *replaced != spare) {
-            recycle(&replaced, &spare);
+        let memo = RawValue::from_string(memo).map_err(|e| StagingError::Memo(e.to_string()))?;
+        match self.trusted.take() {
+            Some(trusted) => self.commit_differences(trusted, memo),
+            None => self.commit_every_file(memo),
         }
-        leftovers.remove();
-        Ok(Tally {
-            written: written.into_inner(),
-            unchanged: unchanged.into_inner(),
-            removed,
-        })
+    }
+
+    /// The commit of a transaction that reconciled every file: the spare is pruned to what was
+    /// put, and the debt is everything written or removed.
+    fn commit_every_file(self, memo: Box<RawValue>) -> Result<Tally, StagingError> {
+        let staged = take(self.staged);
+        let paths: HashSet<PathBuf> = staged.keys().map(PathBuf::from).collect();
+        prune(&self.spare, &paths)?;
+        let mut removed = Vec::new();
+        if let Some(previous) = &self.previous {
+            removed_paths(previous, &paths, Path::new(""), &mut removed)?;
+        }
+        let replaced = swap(
+            &self.output,
+            &self.spare,
+            self.previous.as_deref(),
+            self.output_exists,
+            &self.leftovers,
+        )?;
+        if let Some(replaced) = replaced.filter(|replaced| *replaced != self.spare) {
+            recycle(&replaced, &self.spare);
+        }
+        self.leftovers.remove();
+        let tally = Tally {
+            written: self.written.into_inner(),
+            unchanged: self.unchanged.into_inner(),
+            removed: removed.len(),
+        };
+        if let Some(journal) = &self.journal {
+            let debt = written_paths(&staged).chain(removed).collect();
+            let files = files_of(staged);
+            save_manifest(journal, &self.output, &self.spare, files, &HashMap::new(), debt, memo);
+        }
+        Ok(tally)
+    }
+
+    /// The commit of a transaction that trusted the manifest: only the files that differ are
+    /// touched, in the spare, which then trades places with the output. Nothing differs:
+    /// nothing is touched at all.
+    fn commit_differences(
+        mut self,
+        trusted: Trusted,
+        memo: Box<RawValue>,
+    ) -> Result<Tally, StagingError> {
+        let Trusted { manifest, drift } = trusted;
+        let staged = take(std::mem::take(&mut self.staged));
+        let removed: Vec<String> = manifest
+            .files
+            .keys()
+            .filter(|rel| !staged.contains_key(*rel))
+            .cloned()
+            .collect();
+        let written: Vec<String> = written_paths(&staged).collect();
+        let tally = Tally {
+            written: self.written.load(Ordering::Relaxed),
+            unchanged: self.unchanged.load(Ordering::Relaxed),
+            // Entries added by hand go too.
+            removed: removed.len() + drift.foreign.len(),
+        };
+        if written.is_empty() && removed.is_empty() && drift.foreign.is_empty() {
+            return Ok(tally);
+        }
+        self.begin_changes()?;
+        // The first build leaves no spare: its debt is every file, settled into a new one.
+        fs::create_dir_all(&self.spare).map_err(io_err("create folder", &self.spare))?;
+        settle_debt(&self.spare, &self.output, &manifest, &removed, &staged)?;
+        let replaced = swap(
+            &self.output,
+            &self.spare,
+            self.previous.as_deref(),
+            self.output_exists,
+            &self.leftovers,
+        )?;
+        if let Some(replaced) = replaced.filter(|replaced| *replaced != self.spare) {
+            recycle(&replaced, &self.spare);
+        }
+        // Files the spare had as they are published (not its debt, not touched by anyone since)
+        // keep their stamps.
+        let debt_before: HashSet<&String> = manifest.debt.iter().collect();
+        let known: HashMap<String, FileRecord> = staged
+            .iter()
+            .filter(|(rel, s)| s.outcome == Outcome::Unchanged && !debt_before.contains(rel))
+            .filter(|(rel, _)| !drift.touched.contains(*rel))
+            .filter_map(|(rel, _)| Some((rel.clone(), *manifest.files.get(rel)?)))
+            .collect();
+        let debt = written.into_iter().chain(removed).chain(drift.foreign).collect();
+        if let Some(journal) = &self.journal {
+            let files = files_of(staged);
+            save_manifest(journal, &self.output, &self.spare, files, &known, debt, memo);
+        }
+        Ok(tally)
     }
 
     /// Puts one file (see [`Staging::put`]) and says whether the previous one was kept.
-    fn stage(&self, rel: &str, bytes: &[u8]) -> Result<Outcome, StagingError> {
-        let relative = Path::new(rel);
-        let plain = relative.components().next().is_some()
-            && relative
-                .components()
-                .all(|part| matches!(part, Component::Normal(_)));
-        if !plain {
-            return Err(StagingError::BadPath(rel.to_owned()));
-        }
-        self.staged_paths().insert(PathBuf::from(rel));
-        let target = self.spare.join(rel);
-        if let Some(dir) = target.parent() {
-            ensure_dir(&self.spare, dir)?;
-        }
+    fn stage(&self, rel: &str, key: Option<Digest>, bytes: &[u8]) -> Result<Outcome, StagingError> {
+        check_plain(rel)?;
+        let digest = Digest::of(bytes);
+        let outcome = match &self.trusted {
+            Some(trusted) => match trusted.current(rel) {
+                Some(record) if record.digest == digest => Outcome::Unchanged,
+                _ => {
+                    self.begin_changes()?;
+                    self.write(rel, bytes)?;
+                    Outcome::Written
+                }
+            },
+            None => self.reconcile(rel, bytes)?,
+        };
+        let staged = Staged {
+            digest,
+            key,
+            outcome,
+        };
+        self.staged_paths().insert(rel.to_owned(), staged);
+        Ok(outcome)
+    }
+
+    /// Makes the spare's `rel` hold `bytes`, reusing the previous file when it holds them.
+    fn reconcile(&self, rel: &str, bytes: &[u8]) -> Result<Outcome, StagingError> {
         if let Some(previous) = &self.previous {
-            let old = previous.join(rel);
+            let (old, target) = (previous.join(rel), self.spare.join(rel));
+            if let Some(dir) = target.parent() {
+                ensure_dir(&self.spare, dir)?;
+            }
             if same_content(&old, bytes) && reuse(&old, &target).is_ok() {
                 return Ok(Outcome::Unchanged);
             }
         }
-        clear(&target).map_err(io_err("remove", &target))?;
-        write_new(&target, bytes).map_err(io_err("write", &target))?;
+        self.write(rel, bytes)?;
         Ok(Outcome::Written)
     }
 
-    /// The paths put so far. A thread that panicked while holding the lock left the set whole
+    /// Writes a new file at the spare's `rel`, replacing whatever is there.
+    fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), StagingError> {
+        let target = self.spare.join(rel);
+        if let Some(dir) = target.parent() {
+            ensure_dir(&self.spare, dir)?;
+        }
+        clear(&target).map_err(io_err("remove", &target))?;
+        write_new(&target, bytes).map_err(io_err("write", &target))
+    }
+
+    /// Marks the spare as changing (once) before its first change, creating it when the first
+    /// build left none.
+    fn begin_changes(&self) -> Result<(), StagingError> {
+        let mut changing = self.changing.lock().unwrap_or_else(|e| e.into_inner());
+        if !*changing {
+            if let Some(journal) = &self.journal {
+                journal.begin_changes()?;
+            }
+            if self.trusted.is_some() {
+                fs::create_dir_all(&self.spare).map_err(io_err("create folder", &self.spare))?;
+            }
+            *changing = true;
+        }
+        Ok(())
+    }
+
+    /// The paths put so far. A thread that panicked while holding the lock left the map whole
     /// (inserting is one step), so a poisoned lock is used as it is.
-    fn staged_paths(&self) -> MutexGuard<'_, HashSet<PathBuf>> {
+    fn staged_paths(&self) -> MutexGuard<'_, HashMap<String, Staged>> {
         self.staged.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The manifest in `journal`, when it still describes `output` and `spare` and no transaction
+/// was interrupted since: then with how the output drifted from it (files edited or added by
+/// hand).
+fn trust(journal: &Journal, output: &Path, spare: &Path) -> Option<Trusted> {
+    if journal.interrupted() {
+        tracing::info!("the last build was interrupted: checking every file");
+        return None;
+    }
+    let manifest = journal.load()?;
+    if !manifest.describes(output, spare) {
+        tracing::info!("the output folder or its spare changed since the last build: checking every file");
+        return None;
+    }
+    let drift = manifest.drift(output);
+    if !drift.changed.is_empty() || !drift.foreign.is_empty() {
+        tracing::info!(
+            changed = drift.changed.len(),
+            added = drift.foreign.len(),
+            "files in the output folder changed since the last build: they are rewritten"
+        );
+    }
+    Some(Trusted { manifest, drift })
+}
+
+/// Brings the spare up to date where it differs from the output (the last commit's debt) or
+/// where this transaction removes files; what this transaction wrote is already in place.
+fn settle_debt(
+    spare: &Path,
+    output: &Path,
+    manifest: &Manifest,
+    removed: &[String],
+    staged: &HashMap<String, Staged>,
+) -> Result<(), StagingError> {
+    let folders: HashSet<String> = staged.keys().flat_map(|rel| folders_of(rel)).collect();
+    for rel in manifest.debt.iter().chain(removed) {
+        match staged.get(rel) {
+            Some(s) if s.outcome == Outcome::Written => {}
+            // Kept from the output: the spare's copy becomes the published file again.
+            Some(_) => {
+                let target = spare.join(rel);
+                if let Some(dir) = target.parent() {
+                    ensure_dir(spare, dir)?;
+                }
+                reuse(&output.join(rel), &target).map_err(io_err("link", &target))?;
+            }
+            // A folder the new tree has (a file or a foreign entry became one): only what the
+            // new tree does not have goes.
+            None if folders.contains(rel) => prune_below(spare, rel, staged, &folders)?,
+            None => {
+                let target = spare.join(rel);
+                clear(&target).map_err(io_err("remove", &target))?;
+                remove_empty_folders_above(spare, rel, &folders);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes below the spare's folder `rel` everything the new tree does not have.
+fn prune_below(
+    spare: &Path,
+    rel: &str,
+    staged: &HashMap<String, Staged>,
+    folders: &HashSet<String>,
+) -> Result<(), StagingError> {
+    let dir = spare.join(rel);
+    if !dir.is_dir() {
+        return clear(&dir).map_err(io_err("remove", &dir));
+    }
+    for entry in fs::read_dir(&dir).map_err(io_err("read folder", &dir))? {
+        let entry = entry.map_err(io_err("read folder", &dir))?;
+        let child = format!("{rel}/{}", entry.file_name().to_string_lossy());
+        if folders.contains(&child) {
+            prune_below(spare, &child, staged, folders)?;
+        } else if !staged.contains_key(&child) {
+            clear(&entry.path()).map_err(io_err("remove", &entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Saves the manifest of a committed tree. The new tree is already in place, so failing here
+/// only warns: the in-progress mark stays, and the next transaction checks every file.
+fn save_manifest(
+    journal: &Journal,
+    output: &Path,
+    spare: &Path,
+    files: HashMap<String, (Digest, Option<Digest>)>,
+    known: &HashMap<String, FileRecord>,
+    debt: Vec<String>,
+    memo: Box<RawValue>,
+) {
+    let saved = Manifest::record(output, spare, files, known, debt, memo)
+        .and_then(|manifest| journal.save(&manifest));
+    if let Err(error) = saved {
+        tracing::warn!(%error, "cannot save the build manifest: the next build checks every file");
+    }
+}
+
+/// The map of a mutex that is no longer shared.
+fn take(staged: Mutex<HashMap<String, Staged>>) -> HashMap<String, Staged> {
+    staged.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The paths of `staged` that were written.
+fn written_paths(staged: &HashMap<String, Staged>) -> impl Iterator<Item = String> + '_ {
+    staged
+        .iter()
+        .filter(|(_, s)| s.outcome == Outcome::Written)
+        .map(|(rel, _)| rel.clone())
+}
+
+/// What the manifest records of each staged file.
+fn files_of(staged: HashMap<String, Staged>) -> HashMap<String, (Digest, Option<Digest>)> {
+    staged
+        .into_iter()
+        .map(|(rel, s)| (rel, (s.digest, s.key)))
+        .collect()
+}
+
+/// Refuses anything but a plain relative path (no `..`, not absolute, not empty).
+fn check_plain(rel: &str) -> Result<(), StagingError> {
+    let relative = Path::new(rel);
+    let plain = relative.components().next().is_some()
+        && relative
+            .components()
+            .all(|part| matches!(part, Component::Normal(_)));
+    if plain && !rel.contains('\\') && !rel.ends_with('/') && !rel.contains("//") {
+        Ok(())
+    } else {
+        Err(StagingError::BadPath(rel.to_owned()))
     }
 }
 

@@ -56,6 +56,11 @@ pub(super) fn is_carried_over(rel: &Path, entry: &fs::DirEntry) -> bool {
     rel.as_os_str().is_empty() && CARRIED_OVER.iter().any(|c| entry.file_name() == *c)
 }
 
+/// Whether a top-level entry named `name` is carried over ([`CARRIED_OVER`]).
+pub(super) fn is_carried_over_name(name: &str) -> bool {
+    CARRIED_OVER.contains(&name)
+}
+
 /// Creates `dir` below `root`, replacing files that stand where its folders belong (a spare is
 /// never trusted to have the right shape).
 pub(super) fn ensure_dir(root: &Path, dir: &Path) -> Result<(), StagingError> {
@@ -168,15 +173,15 @@ fn prune_folder(
     Ok(())
 }
 
-/// Files below `previous/rel` that the new tree does not have; top-level carried-over entries
-/// excluded.
-pub(super) fn count_removed(
+/// Files below `previous/rel` that the new tree does not have (`/`-separated paths); top-level
+/// carried-over entries excluded.
+pub(super) fn removed_paths(
     previous: &Path,
     staged: &HashSet<PathBuf>,
     rel: &Path,
-) -> Result<usize, StagingError> {
+    removed: &mut Vec<String>,
+) -> Result<(), StagingError> {
     let dir = previous.join(rel);
-    let mut removed = 0;
     for entry in fs::read_dir(&dir).map_err(io_err("read folder", &dir))? {
         let entry = entry.map_err(io_err("read folder", &dir))?;
         if is_carried_over(rel, &entry) {
@@ -188,10 +193,32 @@ pub(super) fn count_removed(
             .map_err(io_err("read", &entry.path()))?
             .is_dir();
         if is_dir {
-            removed += count_removed(previous, staged, &child)?;
+            removed_paths(previous, staged, &child, removed)?;
         } else if !staged.contains(&child) {
-            removed += 1;
+            removed.push(slashed(&child));
         }
     }
-    Ok(removed)
+    Ok(())
+}
+
+/// `rel` with `/` between its parts, as callers name files.
+pub(super) fn slashed(rel: &Path) -> String {
+    let parts: Vec<String> = rel
+        .components()
+        .map(|part| part.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
+/// Removes the folders above `rel` in `root` that are empty and that the new tree does not have.
+pub(super) fn remove_empty_folders_above(root: &Path, rel: &str, keep: &HashSet<String>) {
+    for folder in super::journal::folders_of(rel) {
+        if folder.is_empty() || keep.contains(&folder) {
+            return;
+        }
+        // Fails when the folder is not empty (or gone): then neither are those above it.
+        if fs::remove_dir(root.join(&folder)).is_err() {
+            return;
+        }
+    }
 }

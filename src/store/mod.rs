@@ -608,7 +608,6 @@ impl Store {
     /// Streams the users whose page is published (active, or waiting for a new consent) with
     /// their snapshot, one at a time, so memory does not grow with the number of users.
     ///
-    /// Reads through a connection of its own: WAL lets it read while others write.
     /// Users waiting for a new consent since before `reconsent_cutoff` (Unix seconds) are left
     /// out: their grace period is over.
     pub fn for_each_published(
@@ -616,15 +615,32 @@ impl Store {
         reconsent_cutoff: i64,
         mut visit: impl FnMut(Result<PageSource, StoreError>) -> bool,
     ) -> Result<(), StoreError> {
+        self.for_each_published_row(reconsent_cutoff, |row| {
+            visit(row.and_then(|row| row.page_source()))
+        })
+    }
+
+    /// [`Store::for_each_published`] without decoding snapshots: each user comes as a
+    /// [`PublishedRow`], whose inputs digest is read first and whose snapshot is read only when
+    /// asked for (an incremental build skips those of unchanged users).
+    ///
+    /// Reads through a connection of its own: WAL lets it read while others write.
+    pub(crate) fn for_each_published_row(
+        &self,
+        reconsent_cutoff: i64,
+        mut visit: impl FnMut(Result<PublishedRow<'_>, StoreError>) -> bool,
+    ) -> Result<(), StoreError> {
         let conn = connect(&self.path)?;
         // Old names come with each row (a JSON array from the primary-key index of
-        // `name_history`), so there is one query whatever the number of users.
+        // `name_history`), so there is one query whatever the number of users. The snapshot
+        // comes last: SQLite reads a large value's overflow pages only when it is asked for.
         let mut statement = conn.prepare(&format!(
-            "SELECT u.id, u.publish_connections, u.publish_guilds, s.data, s.changed_at,
+            "SELECT u.id, u.publish_connections, u.publish_guilds, s.content_hash, s.changed_at,
                     (SELECT json_group_array(username) FROM
                         (SELECT h.username FROM name_history h
                          WHERE h.user_id = u.id AND h.username <> u.username
-                         ORDER BY h.last_seen DESC, h.username))
+                         ORDER BY h.last_seen DESC, h.username)),
+                    u.username, s.data
              FROM users u JOIN snapshots s ON s.user_id = u.id
              WHERE {PUBLISHED}
              ORDER BY u.id",
@@ -632,7 +648,7 @@ impl Store {
         let [active, waiting] = PUBLISHED_STATUSES;
         let mut rows = statement.query(params![reconsent_cutoff, active, waiting])?;
         while let Some(row) = rows.next()? {
-            if !visit(read_page_source(row)) {
+            if !visit(PublishedRow::read(row)) {
                 break;
             }
         }
@@ -885,37 +901,71 @@ fn read_user(row: &Row<'_>) -> rusqlite::Result<Result<UserRecord, StoreError>> 
     }))
 }
 
-fn read_page_source(row: &Row<'_>) -> Result<PageSource, StoreError> {
-    let id = parse_id(&row.get::<_, String>(0)?)?;
-    let data: String = row.get(3)?;
-    // Decoded with the same leniency as Discord's answers: a snapshot written by another version
-    // (or by hand) with an odd field loses that detail, not the page.
-    let decoded = decode::<Snapshot>(data.as_bytes()).map_err(|e| StoreError::Snapshot {
-        user: id,
-        detail: e.to_string(),
-    })?;
-    decoded.warn(id, "the stored snapshot");
-    let snapshot = decoded.value;
-    let old_names: Vec<String> =
-        serde_json::from_str(&row.get::<_, String>(5)?).map_err(|e| StoreError::Snapshot {
+/// One published user of [`Store::for_each_published_row`]: what their page is made from, and
+/// their snapshot on request.
+pub(crate) struct PublishedRow<'r> {
+    row: &'r Row<'r>,
+    /// The user.
+    pub(crate) id: Snowflake,
+    pub(crate) publish: Publish,
+    /// The SHA-256 of the stored snapshot (hex): changes exactly when the snapshot does.
+    pub(crate) content_hash: String,
+    /// Their current username (the snapshot's; both are written together).
+    pub(crate) username: String,
+    /// Past usernames, most recently used first, without the current one.
+    pub(crate) old_names: Vec<String>,
+    /// When the snapshot's data last changed (Unix seconds).
+    pub(crate) changed_at: i64,
+}
+
+impl<'r> PublishedRow<'r> {
+    fn read(row: &'r Row<'r>) -> Result<PublishedRow<'r>, StoreError> {
+        let id = parse_id(&row.get::<_, String>(0)?)?;
+        let old_names: Vec<String> =
+            serde_json::from_str(&row.get::<_, String>(5)?).map_err(|e| StoreError::Snapshot {
+                user: id,
+                detail: format!("name history: {e}"),
+            })?;
+        Ok(PublishedRow {
+            row,
+            id,
+            publish: Publish {
+                connections: row.get(1)?,
+                guilds: row.get(2)?,
+            },
+            content_hash: row.get(3)?,
+            changed_at: row.get(4)?,
+            old_names,
+            username: row.get(6)?,
+        })
+    }
+
+    /// Reads and decodes the snapshot: everything the page is rendered from.
+    pub(crate) fn page_source(self) -> Result<PageSource, StoreError> {
+        let id = self.id;
+        let data: String = self.row.get(7)?;
+        // Decoded with the same leniency as Discord's answers: a snapshot written by another
+        // version (or by hand) with an odd field loses that detail, not the page.
+        let decoded = decode::<Snapshot>(data.as_bytes()).map_err(|e| StoreError::Snapshot {
             user: id,
-            detail: format!("name history: {e}"),
+            detail: e.to_string(),
         })?;
-    // `users.username` follows the snapshot, but the page is made from the snapshot: trust it.
-    let old_names = old_names
-        .into_iter()
-        .filter(|name| *name != snapshot.user.username)
-        .collect();
-    Ok(PageSource {
-        id,
-        publish: Publish {
-            connections: row.get(1)?,
-            guilds: row.get(2)?,
-        },
-        snapshot,
-        old_names,
-        changed_at: row.get(4)?,
-    })
+        decoded.warn(id, "the stored snapshot");
+        let snapshot = decoded.value;
+        // `users.username` follows the snapshot, but the page is made from the snapshot: trust it.
+        let old_names = self
+            .old_names
+            .into_iter()
+            .filter(|name| *name != snapshot.user.username)
+            .collect();
+        Ok(PageSource {
+            id,
+            publish: self.publish,
+            snapshot,
+            old_names,
+            changed_at: self.changed_at,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,12 @@ struct Fixture {
 fn fixture() -> Fixture {
     let root = tempfile::tempdir().unwrap();
     let parent = root.path().join("public");
-    let settings = SiteSettings::in_dir(parent.join("output"));
+    let mut settings = SiteSettings::in_dir(parent.join("output"));
+    // Beside the parent: its listing shows the trees only.
+    settings.journal = Some(crate::staging::Journal {
+        manifest: root.path().join("output.manifest"),
+        in_progress: root.path().join("output.building"),
+    });
     let renderer = Renderer::new(&default_theme(), site_info()).unwrap();
     Fixture {
         _root: root,
@@ -103,6 +108,7 @@ fn writes_the_expected_tree() {
     assert_eq!(
         report,
         SiteReport {
+            profiles_rendered: 2,
             pages_written: ALL_FILES,
             pages_unchanged: 0,
             files_removed: 0
@@ -135,6 +141,7 @@ fn only_changed_pages_are_rewritten() {
     assert_eq!(
         report,
         SiteReport {
+            profiles_rendered: 1,
             pages_written: 4,
             pages_unchanged: ALL_FILES - 4,
             files_removed: 1
@@ -173,6 +180,7 @@ fn removed_users_disappear() {
     assert_eq!(
         report,
         SiteReport {
+            profiles_rendered: 0,
             pages_written: 2,
             pages_unchanged: ALL_FILES - 5,
             files_removed: 4

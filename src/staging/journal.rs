@@ -1,0 +1,349 @@
+//! The journal of a tree: a manifest of what the last commit left in the output folder and its
+//! spare, and a mark that exists while the spare is being changed. With both in order a
+//! transaction trusts the two trees without reading them; otherwise it reconciles them file by
+//! file. It must not decide what goes in a tree, only record what went in.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::error::{io_err, StagingError};
+use super::tree::is_carried_over_name;
+use crate::digest::Digest;
+
+/// Changes whenever the manifest's meaning changes: an older manifest is not trusted.
+const FORMAT: u32 = 1;
+
+/// Where a tree's journal is kept (beside the output folder, never inside it: a static host
+/// would publish it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Journal {
+    /// The manifest of the last commit.
+    pub manifest: PathBuf,
+    /// Exists from the first change to the spare until the manifest of the commit is saved: a
+    /// transaction that finds it knows the last one was interrupted.
+    pub in_progress: PathBuf,
+}
+
+/// What identifies one state of a file or folder without reading it: a file edited in place
+/// changes its size, modification time or change time; one replaced changes its inode; a folder
+/// gains or loses an entry and changes its times. `ctime` cannot be set back by hand (`touch -d`
+/// sets `mtime` only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Stamp {
+    #[serde(rename = "n")]
+    len: u64,
+    #[serde(rename = "m")]
+    modified_ns: i64,
+    #[serde(rename = "c")]
+    changed_ns: i64,
+    #[serde(rename = "i")]
+    inode: u64,
+    #[serde(rename = "d")]
+    device: u64,
+}
+
+impl Stamp {
+    #[cfg(unix)]
+    fn of(meta: &fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            len: meta.len(),
+            modified_ns: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
+            changed_ns: meta.ctime().saturating_mul(1_000_000_000) + meta.ctime_nsec(),
+            inode: meta.ino(),
+            device: meta.dev(),
+        }
+    }
+
+    /// Without inodes and change times only size and modification time tell.
+    #[cfg(not(unix))]
+    fn of(meta: &fs::Metadata) -> Stamp {
+        let modified_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i64);
+        Stamp {
+            len: meta.len(),
+            modified_ns,
+            changed_ns: modified_ns,
+            inode: 0,
+            device: 0,
+        }
+    }
+
+    /// The stamp of the regular file at `path`; `None` when it is missing or anything else.
+    pub(super) fn of_file(path: &Path) -> Option<Stamp> {
+        let meta = fs::symlink_metadata(path).ok()?;
+        meta.is_file().then(|| Stamp::of(&meta))
+    }
+
+    /// The stamp of the folder at `path` (not through a link); `None` when it is not one.
+    pub(super) fn of_folder(path: &Path) -> Option<Stamp> {
+        let meta = fs::symlink_metadata(path).ok()?;
+        meta.is_dir().then(|| Stamp::of(&meta))
+    }
+}
+
+/// One file of the tree as the last commit left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct FileRecord {
+    #[serde(rename = "s")]
+    pub(super) stamp: Stamp,
+    /// Of the file's bytes.
+    #[serde(rename = "b")]
+    pub(super) digest: Digest,
+    /// Of what the caller made the file from, when it said.
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    pub(super) key: Option<Digest>,
+}
+
+/// What the last commit left: the output folder, its spare, and where they differ.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Manifest {
+    format: u32,
+    /// The output folder itself: a folder replaced by hand is a different tree.
+    pub(super) output: Stamp,
+    /// The spare: recreated by hand, it is not the tree the manifest knows. `None` when there
+    /// is none yet (after the first build): its debt is then every file.
+    pub(super) spare: Option<Stamp>,
+    /// Every file of the output folder (`/`-separated paths), the marker included.
+    pub(super) files: HashMap<String, FileRecord>,
+    /// Every folder of the output folder (`""` is the top).
+    pub(super) folders: HashMap<String, Stamp>,
+    /// Paths where the spare differs from the output: what the last commit wrote or removed.
+    /// Everywhere else the spare's file is the output's (a hard link to the same inode).
+    pub(super) debt: Vec<String>,
+    /// The caller's own record of the build (opaque here).
+    pub(super) memo: Box<RawValue>,
+}
+
+/// What checking the output folder against the manifest found.
+#[derive(Debug, Default)]
+pub(super) struct Drift {
+    /// Files of the manifest that are missing or hold other bytes (edited by hand): rewritten.
+    pub(super) changed: HashSet<String>,
+    /// Files whose stamp changed but whose bytes did not (touched, or copied over with the same
+    /// content): kept, and stamped again.
+    pub(super) touched: HashSet<String>,
+    /// Entries in the output folder that the manifest does not have (added by hand): the spare
+    /// does not have them, and after the swap they are its debt.
+    pub(super) foreign: Vec<String>,
+}
+
+impl Journal {
+    /// The manifest of the last commit, when there is one this version can trust.
+    pub(super) fn load(&self) -> Option<Manifest> {
+        let text = match fs::read(&self.manifest) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!(manifest = %self.manifest.display(), error = %e, "cannot read the build manifest: checking every file");
+                return None;
+            }
+        };
+        match serde_json::from_slice::<Manifest>(&text) {
+            Ok(manifest) if manifest.format == FORMAT => Some(manifest),
+            Ok(_) => {
+                tracing::info!("the build manifest is from another version: checking every file");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(manifest = %self.manifest.display(), error = %e, "the build manifest is damaged: checking every file");
+                None
+            }
+        }
+    }
+
+    /// Whether an earlier transaction was interrupted while changing the spare.
+    pub(super) fn interrupted(&self) -> bool {
+        fs::symlink_metadata(&self.in_progress).is_ok()
+    }
+
+    /// Marks the spare as being changed, durably, before anything in it is.
+    pub(super) fn begin_changes(&self) -> Result<(), StagingError> {
+        let mark = &self.in_progress;
+        let mut file = fs::File::create(mark).map_err(io_err("create", mark))?;
+        file.write_all(b"a build is changing the spare tree; if no build is running, the next one checks every file\n")
+            .and_then(|()| file.sync_all())
+            .map_err(io_err("write", mark))?;
+        sync_parent(mark);
+        Ok(())
+    }
+
+    /// Saves `manifest` (atomically: a crash leaves the old one or the new one), then removes
+    /// the in-progress mark.
+    pub(super) fn save(&self, manifest: &Manifest) -> Result<(), StagingError> {
+        let path = &self.manifest;
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let json = serde_json::to_vec(manifest)
+            .map_err(|e| io_err("write", path)(io::Error::other(e)))?;
+        let mut file = tempfile::NamedTempFile::new_in(parent).map_err(io_err("write", path))?;
+        file.write_all(&json)
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(io_err("write", path))?;
+        file.persist(path)
+            .map_err(|e| io_err("write", path)(e.error))?;
+        sync_parent(path);
+        match fs::remove_file(&self.in_progress) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("remove", &self.in_progress)(e)),
+        }
+    }
+}
+
+impl Manifest {
+    /// A manifest of `output` (and its spare) as they are now: every file in `files` and every
+    /// folder above them stamped.
+    pub(super) fn record(
+        output: &Path,
+        spare: &Path,
+        files: HashMap<String, (Digest, Option<Digest>)>,
+        known: &HashMap<String, FileRecord>,
+        debt: Vec<String>,
+        memo: Box<RawValue>,
+    ) -> Result<Manifest, StagingError> {
+        let stamp_of_tree = |tree: &Path| {
+            Stamp::of_folder(tree).ok_or_else(|| {
+                io_err("read", tree)(io::Error::new(io::ErrorKind::NotFound, "not a folder"))
+            })
+        };
+        let (output_stamp, spare_stamp) = (stamp_of_tree(output)?, Stamp::of_folder(spare));
+        let folders: HashSet<String> = files.keys().flat_map(|rel| folders_of(rel)).collect();
+        let files = files
+            .into_par_iter()
+            .map(|(rel, (digest, key))| {
+                let stamp = match known.get(&rel) {
+                    Some(record) => Ok(record.stamp),
+                    None => Stamp::of_file(&output.join(&rel)).ok_or_else(|| {
+                        let missing = io::Error::new(io::ErrorKind::NotFound, "missing after the swap");
+                        io_err("read", &output.join(&rel))(missing)
+                    }),
+                }?;
+                Ok((rel, FileRecord { stamp, digest, key }))
+            })
+            .collect::<Result<HashMap<_, _>, StagingError>>()?;
+        let folders = folders
+            .into_par_iter()
+            .filter_map(|rel| Some((rel.clone(), Stamp::of_folder(&output.join(&rel))?)))
+            .collect();
+        Ok(Manifest {
+            format: FORMAT,
+            output: output_stamp,
+            spare: spare_stamp,
+            files,
+            folders,
+            debt,
+            memo,
+        })
+    }
+
+    /// Whether `output` and `spare` are still the trees this manifest describes.
+    pub(super) fn describes(&self, output: &Path, spare: &Path) -> bool {
+        let same = |tree: &Path, stamp: Option<&Stamp>| match (Stamp::of_folder(tree), stamp) {
+            (Some(now), Some(then)) => now.inode == then.inode && now.device == then.device,
+            (None, None) => fs::symlink_metadata(tree).is_err(),
+            _ => false,
+        };
+        same(output, Some(&self.output)) && same(spare, self.spare.as_ref())
+    }
+
+    /// Compares the output folder with the manifest: one `stat` per file and folder, in parallel,
+    /// a read of each file whose stamp changed, and a listing of each folder whose stamp did.
+    pub(super) fn drift(&self, output: &Path) -> Drift {
+        let (touched, changed): (Vec<(String, bool)>, Vec<(String, bool)>) = self
+            .files
+            .par_iter()
+            .filter(|(rel, record)| Stamp::of_file(&output.join(rel.as_str())) != Some(record.stamp))
+            .map(|(rel, record)| {
+                let same = fs::read(output.join(rel)).is_ok_and(|b| Digest::of(&b) == record.digest);
+                (rel.clone(), same)
+            })
+            .partition(|(_, same)| *same);
+        let foreign = self
+            .folders
+            .par_iter()
+            .filter(|(rel, stamp)| Stamp::of_folder(&output.join(rel.as_str())) != Some(**stamp))
+            .flat_map_iter(|(rel, _)| self.unknown_entries(output, rel))
+            .collect();
+        Drift {
+            changed: changed.into_iter().map(|(rel, _)| rel).collect(),
+            touched: touched.into_iter().map(|(rel, _)| rel).collect(),
+            foreign,
+        }
+    }
+
+    /// Entries of the folder `rel` that the manifest has neither as a file nor as a folder.
+    fn unknown_entries(&self, output: &Path, rel: &str) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(output.join(rel)) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter(|name| !(rel.is_empty() && is_carried_over_name(name)))
+            .map(|name| join(rel, &name))
+            .filter(|child| !self.files.contains_key(child) && !self.folders.contains_key(child))
+            .collect()
+    }
+}
+
+/// `rel`'s folders, the top (`""`) included: `a/b/c` → `a/b`, `a`, `""`.
+pub(super) fn folders_of(rel: &str) -> impl Iterator<Item = String> + '_ {
+    let mut rest = Some(rel);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.rfind('/') {
+            Some(at) => {
+                rest = Some(&current[..at]);
+                Some(current[..at].to_owned())
+            }
+            None => {
+                rest = None;
+                Some(String::new())
+            }
+        }
+    })
+}
+
+/// `folder/name`, or `name` at the top.
+fn join(folder: &str, name: &str) -> String {
+    if folder.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{folder}/{name}")
+    }
+}
+
+/// Makes a rename or removal in `path`'s folder durable (best effort: not every platform can).
+fn sync_parent(path: &Path) {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = fs::File::open(parent) {
+        let _ = dir.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_of_a_path_go_up_to_the_top() {
+        let all: Vec<String> = folders_of("a/b/c.html").collect();
+        assert_eq!(all, ["a/b", "a", ""]);
+        assert_eq!(folders_of("top.txt").collect::<Vec<_>>(), [""]);
+    }
+}
