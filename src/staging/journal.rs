@@ -248,14 +248,17 @@ impl Manifest {
         })
     }
 
-    /// Whether `output` and `spare` are still the trees this manifest describes.
+    /// Whether `output` and `spare` are still the trees this manifest describes. The spare's
+    /// whole stamp must match (a folder deleted and made again may get the same inode); the
+    /// output's top folder is checked with the others ([`Manifest::drift`]).
     pub(super) fn describes(&self, output: &Path, spare: &Path) -> bool {
-        let same = |tree: &Path, stamp: Option<&Stamp>| match (Stamp::of_folder(tree), stamp) {
-            (Some(now), Some(then)) => now.inode == then.inode && now.device == then.device,
-            (None, None) => fs::symlink_metadata(tree).is_err(),
-            _ => false,
+        let same_output = Stamp::of_folder(output)
+            .is_some_and(|now| now.inode == self.output.inode && now.device == self.output.device);
+        let same_spare = match &self.spare {
+            Some(then) => Stamp::of_folder(spare) == Some(*then),
+            None => fs::symlink_metadata(spare).is_err(),
         };
-        same(output, Some(&self.output)) && same(spare, self.spare.as_ref())
+        same_output && same_spare
     }
 
     /// Compares the output folder with the manifest: one `stat` per file and folder, in parallel,

@@ -9,6 +9,8 @@ use crate::site::fixtures::{default_theme, profile, site_info, theme};
 use crate::site::model::SiteInfo;
 use crate::staging::fixtures::{age, mtimes, tree};
 
+mod incremental;
+
 struct Fixture {
     _root: tempfile::TempDir,
     parent: PathBuf,
