@@ -117,11 +117,12 @@ impl std::fmt::Display for BuildSummary {
         }
         write!(
             f,
-            "{} profiles: pages written {}, unchanged {}, files removed {}",
+            "{} profiles: pages written {}, unchanged {}, files removed {}; profiles rendered {}",
             self.profiles,
             self.site.pages_written,
             self.site.pages_unchanged,
-            self.site.files_removed
+            self.site.files_removed,
+            self.site.profiles_rendered
         )?;
         if self.skipped > 0 {
             write!(f, ", {} skipped (unreadable snapshot)", self.skipped)?;
@@ -461,12 +462,17 @@ impl ProfileReader<'_> {
             old_names: page.old_names,
             changed_at: Some(page.changed_at),
         };
-        Ok(ProfileInput::Changed { entry, source })
+        Ok(ProfileInput::Changed {
+            entry: Box::new(entry),
+            source,
+        })
     }
 
     /// A sample user (`examples/`): their snapshot is at hand, so its digest is taken whole.
     fn sample(&self, snapshot: Snapshot, publish: Publish) -> ProfileInput {
-        let content = self.content.for_user(snapshot.user.id, &snapshot.user.username);
+        let content = self
+            .content
+            .for_user(snapshot.user.id, &snapshot.user.username);
         let source = KeyBuilder::new("sample profile")
             .text(&self.cdn.url(""))
             .text(self.base_url.as_str())
@@ -479,7 +485,7 @@ impl ProfileReader<'_> {
                 source,
             };
         }
-        let entry = self.profile(&snapshot, publish).into();
+        let entry = Box::new(self.profile(&snapshot, publish).into());
         ProfileInput::Changed { entry, source }
     }
 

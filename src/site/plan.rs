@@ -203,8 +203,8 @@ pub enum ProfileInput {
     /// To render. `source` is the digest of everything the entry was made from (the source's
     /// data, not the entry: making one is what an unchanged profile saves).
     Changed {
-        /// The page model and what goes beside it.
-        entry: ProfileEntry,
+        /// The page model and what goes beside it (boxed: the other variant is two words).
+        entry: Box<ProfileEntry>,
         /// What it was made from.
         source: Digest,
     },
@@ -289,7 +289,10 @@ impl<'a> SiteBuild<'a> {
         if self.is_unchanged(id, source) {
             ProfileInput::Unchanged { id, source }
         } else {
-            ProfileInput::Changed { entry, source }
+            ProfileInput::Changed {
+                entry: Box::new(entry),
+                source,
+            }
         }
     }
 
@@ -375,7 +378,7 @@ impl<'a> SiteBuild<'a> {
         }
         match input {
             ProfileInput::Changed { entry, source } => {
-                self.render_profile(entry, profile_key(self.site_key, source))
+                self.render_profile(*entry, profile_key(self.site_key, source))
             }
             ProfileInput::Unchanged { id, source } => {
                 self.keep_profile(id, profile_key(self.site_key, source))
@@ -489,9 +492,7 @@ impl<'a> SiteBuild<'a> {
         }
         let index = SitemapIndex::new(renderer.base_url(), &parts);
         let key = self.key("sitemap index").json(&index).finish();
-        self.publish_rendered("sitemap.xml", key, || {
-            renderer.render_sitemap_index(&index)
-        })
+        self.publish_rendered("sitemap.xml", key, || renderer.render_sitemap_index(&index))
     }
 
     /// The theme's static files, under their content-hashed names (see [`super::theme::assets`]).

@@ -269,7 +269,10 @@ fn fingerprint(templates: &Templates, assets: &Assets, site: &SiteInfo) -> Diges
     }
     for asset in assets.iter() {
         // The published name holds the hash of the bytes; the bytes go in too, whole.
-        key = key.text(&asset.name).text(&asset.hashed_name).bytes(&asset.bytes);
+        key = key
+            .text(&asset.name)
+            .text(&asset.hashed_name)
+            .bytes(&asset.bytes);
     }
     key.finish()
 }

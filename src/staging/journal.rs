@@ -185,8 +185,8 @@ impl Journal {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let json = serde_json::to_vec(manifest)
-            .map_err(|e| io_err("write", path)(io::Error::other(e)))?;
+        let json =
+            serde_json::to_vec(manifest).map_err(|e| io_err("write", path)(io::Error::other(e)))?;
         let mut file = tempfile::NamedTempFile::new_in(parent).map_err(io_err("write", path))?;
         file.write_all(&json)
             .and_then(|()| file.as_file().sync_all())
@@ -226,7 +226,8 @@ impl Manifest {
                 let stamp = match known.get(&rel) {
                     Some(record) => Ok(record.stamp),
                     None => Stamp::of_file(&output.join(&rel)).ok_or_else(|| {
-                        let missing = io::Error::new(io::ErrorKind::NotFound, "missing after the swap");
+                        let missing =
+                            io::Error::new(io::ErrorKind::NotFound, "missing after the swap");
                         io_err("read", &output.join(&rel))(missing)
                     }),
                 }?;
@@ -264,15 +265,19 @@ impl Manifest {
     /// Compares the output folder with the manifest: one `stat` per file and folder, in parallel,
     /// a read of each file whose stamp changed, and a listing of each folder whose stamp did.
     pub(super) fn drift(&self, output: &Path) -> Drift {
-        let (touched, changed): (Vec<(String, bool)>, Vec<(String, bool)>) = self
+        let drifted: Vec<(String, bool)> = self
             .files
             .par_iter()
-            .filter(|(rel, record)| Stamp::of_file(&output.join(rel.as_str())) != Some(record.stamp))
+            .filter(|(rel, record)| {
+                Stamp::of_file(&output.join(rel.as_str())) != Some(record.stamp)
+            })
             .map(|(rel, record)| {
-                let same = fs::read(output.join(rel)).is_ok_and(|b| Digest::of(&b) == record.digest);
+                let same =
+                    fs::read(output.join(rel)).is_ok_and(|b| Digest::of(&b) == record.digest);
                 (rel.clone(), same)
             })
-            .partition(|(_, same)| *same);
+            .collect();
+        let (touched, changed): (Vec<_>, Vec<_>) = drifted.into_iter().partition(|(_, same)| *same);
         let foreign = self
             .folders
             .par_iter()

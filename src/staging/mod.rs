@@ -340,7 +340,15 @@ impl Staging {
         if let Some(journal) = &self.journal {
             let debt = written_paths(&staged).chain(removed).collect();
             let files = files_of(staged);
-            save_manifest(journal, &self.output, &self.spare, files, &HashMap::new(), debt, memo);
+            save_manifest(
+                journal,
+                &self.output,
+                &self.spare,
+                files,
+                &HashMap::new(),
+                debt,
+                memo,
+            );
         }
         Ok(tally)
     }
@@ -394,10 +402,22 @@ impl Staging {
             .filter(|(rel, _)| !drift.touched.contains(*rel))
             .filter_map(|(rel, _)| Some((rel.clone(), *manifest.files.get(rel)?)))
             .collect();
-        let debt = written.into_iter().chain(removed).chain(drift.foreign).collect();
+        let debt = written
+            .into_iter()
+            .chain(removed)
+            .chain(drift.foreign)
+            .collect();
         if let Some(journal) = &self.journal {
             let files = files_of(staged);
-            save_manifest(journal, &self.output, &self.spare, files, &known, debt, memo);
+            save_manifest(
+                journal,
+                &self.output,
+                &self.spare,
+                files,
+                &known,
+                debt,
+                memo,
+            );
         }
         Ok(tally)
     }
@@ -484,7 +504,9 @@ fn trust(journal: &Journal, output: &Path, spare: &Path) -> Option<Trusted> {
     }
     let manifest = journal.load()?;
     if !manifest.describes(output, spare) {
-        tracing::info!("the output folder or its spare changed since the last build: checking every file");
+        tracing::info!(
+            "the output folder or its spare changed since the last build: checking every file"
+        );
         return None;
     }
     let drift = manifest.drift(output);

@@ -82,7 +82,8 @@ fn build_writes_static_host_files_and_reports_progress_and_a_summary() {
     let again = strife(&root, &["build", "--offline"]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
-        stderr(&again).contains("pages written 0, unchanged 13, files removed 0"),
+        stderr(&again)
+            .contains("pages written 0, unchanged 13, files removed 0; profiles rendered 0"),
         "{}",
         stderr(&again)
     );

@@ -176,7 +176,10 @@ fn a_touched_file_is_kept_as_it_is() {
     build(&f, &three());
     build(&f, &three());
     let page = f.output().join("index.html");
-    set_mtime(&page, SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000));
+    set_mtime(
+        &page,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000),
+    );
     let copy = f.parent.join("index.copy");
     fs::hard_link(&page, &copy).unwrap();
     let report = build(&f, &three());
@@ -203,7 +206,10 @@ fn an_interrupted_build_is_repaired_by_the_next() {
     fs::remove_file(spare.join(format!("u/{B}.json"))).unwrap();
 
     let report = build(&f, &three());
-    assert_eq!(report.profiles_rendered, 3, "everything is checked: {report:?}");
+    assert_eq!(
+        report.profiles_rendered, 3,
+        "everything is checked: {report:?}"
+    );
     assert_eq!(tree(f.output()), fresh(&f, &three()));
     assert!(!journal(&f).in_progress.exists());
     for _ in 0..2 {
@@ -267,7 +273,10 @@ fn a_profile_sent_as_unchanged_without_a_current_page_fails_the_build() {
         source,
     }));
     let err = site.publish(inputs, &|| {}).err().unwrap();
-    assert!(matches!(err, SiteError::NotUnchanged(id) if id == Snowflake(A)), "{err}");
+    assert!(
+        matches!(err, SiteError::NotUnchanged(id) if id == Snowflake(A)),
+        "{err}"
+    );
     assert!(!f.output().exists());
 }
 
