@@ -24,9 +24,9 @@ use crate::store::{unix_now, Store, StoreError, Tokens, UserRecord, UserStatus};
 /// How often committing rotated tokens is tried before giving up.
 const TOKEN_COMMIT_ATTEMPTS: u64 = 4;
 
-/// Access tokens closer than this to expiry are refreshed before use. Discord's live a week; a
-/// day of margin means a build that runs every few hours refreshes each user about once a week.
-const REFRESH_MARGIN: Duration = Duration::from_secs(24 * 3600);
+/// How long a refresh run may take, beyond the interval between runs: an access token must
+/// outlive the next run's use of it.
+const RUN_SLACK: Duration = Duration::from_secs(15 * 60);
 
 /// Why refreshing one user failed.
 #[derive(Debug, thiserror::Error)]
@@ -142,9 +142,20 @@ pub struct Refresher {
     pub(crate) concurrency: usize,
     /// Waits between retries of a user whose refreshes keep failing.
     pub(crate) backoff: Backoff,
+    /// Access tokens that expire sooner than this are refreshed before use
+    /// ([`Refresher::access_margin`]).
+    pub(crate) access_margin: Duration,
 }
 
 impl Refresher {
+    /// The access-token margin for runs `interval` apart: a token is refreshed only when it
+    /// expires before the next run is over. Every refresh grant rotates the refresh token, and a
+    /// rotation lost in a crash costs the user their authorization, so none is done early;
+    /// Discord's access tokens live a week, so runs every few hours refresh each user weekly.
+    pub(crate) fn access_margin(interval: Duration) -> Duration {
+        interval.saturating_add(RUN_SLACK)
+    }
+
     /// Refreshes `targets`, `concurrency` at a time, ticking `progress` once per user.
     pub(crate) async fn refresh(
         &self,
@@ -249,13 +260,16 @@ impl Refresher {
 
     async fn try_refresh(&self, id: Snowflake) -> Result<bool, RefreshError> {
         let (record, tokens) = self.load(id).await?;
-        let (access_token, fresh) = if expires_soon(&tokens) {
+        let (access_token, fresh) = if self.expires_soon(&tokens) {
             (self.rotate(id, &tokens).await?.access_token, true)
         } else {
             (tokens.access_token.clone(), false)
         };
         let fetched = match self.fetch(&record, &access_token).await {
-            // The access token died early (revoked, or Discord reset it): one refresh, one retry.
+            // The access token died early (revoked, or Discord reset it): one refresh, one retry
+            // with the new token. The dead one is never sent again (every 401 counts towards
+            // Discord's limit of invalid requests), and a 401 with a fresh token ends the run
+            // for this user.
             Err(RefreshError::Discord(DiscordError::Unauthorized { .. })) if !fresh => {
                 let rotated = self.rotate(id, &tokens).await?;
                 self.fetch(&record, &rotated.access_token).await?
@@ -302,7 +316,7 @@ impl Refresher {
                     return Err(OAuthError::InvalidGrant { description }.into());
                 }
                 tracing::info!(user = %id, "refresh token was rotated by another process; using the new one");
-                if !expires_soon(&current) {
+                if !self.expires_soon(&current) {
                     return Ok(current);
                 }
                 self.rotate_once(id, &current).await
@@ -407,8 +421,12 @@ pub(crate) fn tokens_from(answer: TokenSet, previous_refresh: Option<&str>, now:
     }
 }
 
-fn expires_soon(tokens: &Tokens) -> bool {
-    tokens.access_expires_at - unix_now() < REFRESH_MARGIN.as_secs() as i64
+impl Refresher {
+    /// Whether the access token expires before the next run is over.
+    fn expires_soon(&self, tokens: &Tokens) -> bool {
+        let margin = i64::try_from(self.access_margin.as_secs()).unwrap_or(i64::MAX);
+        tokens.access_expires_at.saturating_sub(unix_now()) < margin
+    }
 }
 
 #[cfg(test)]

@@ -135,6 +135,7 @@ impl Service {
                 base: service.config.refresh.retry_backoff,
                 max: service.config.refresh.retry_backoff_max,
             },
+            access_margin: Refresher::access_margin(service.config.refresh.interval),
         });
         Ok(service)
     }

@@ -15,7 +15,8 @@ use super::{more_than_zero, SectionCheck};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RefreshConfig {
-    /// How often `serve` refreshes everyone and rebuilds, e.g. "6h".
+    /// How often `serve` refreshes everyone and rebuilds, e.g. "6h" (and how far apart scheduled
+    /// `build`s are): access tokens that outlive the next run are not refreshed.
     #[serde(with = "humantime_serde")]
     pub(crate) interval: Duration,
     /// How many users are fetched from Discord at the same time.

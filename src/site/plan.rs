@@ -14,7 +14,11 @@
 //! - [`MARKER`], which tells strife-gen's output folders from anyone else's.
 //!
 //! Every file goes through the same staging, so unchanged ones keep their mtime, and those of
-//! removed users disappear with the swap.
+//! removed users disappear with the swap. Every file has a key, the digest of what it is made
+//! from, so a build renders only what changed ([`SiteBuild`]): a profile's page and JSON from
+//! the profile's source; an index page from the summaries it lists; the sitemap from the URLs
+//! and dates; a vanity URL from its redirect page; and all of them from the site key (this
+//! program, the theme, the site values and settings).
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
@@ -326,10 +330,11 @@ impl<'a> SiteBuild<'a> {
     /// previous output is untouched; the spare tree stays for the next build, which reconciles
     /// it.
     pub fn commit(self, published: Published) -> Result<SiteReport, SiteError> {
-        let memo = serde_json::to_string(&Memo {
-            profiles: published.0,
-        })
-        .map_err(|e| SiteError::Source(format!("cannot record the build: {e}")))?;
+        // In a stable order (pages arrive in any): an unchanged site records the same memo.
+        let mut profiles = published.0;
+        profiles.sort_unstable_by_key(|p| p.id);
+        let memo = serde_json::to_string(&Memo { profiles })
+            .map_err(|e| SiteError::Source(format!("cannot record the build: {e}")))?;
         let output = self.staging.output().to_path_buf();
         let profiles_rendered = self.rendered.into_inner();
         let mut report = SiteReport::from(self.staging.commit_with_memo(memo)?);

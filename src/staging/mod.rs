@@ -12,11 +12,38 @@
 //!
 //! The tree is staged in `.output.spare`: the tree the previous commit replaced, recycled rather
 //! than deleted, because deleting (and recreating) thousands of folders every time is what
-//! made an incremental build slow on small machines. The spare's state is never trusted: every
-//! file of the new tree is checked against the published one, anything else is removed, and
-//! nothing is ever written into an existing file, since a spare's files are hard links shared
-//! with the published tree. A transaction that fails leaves the (partly reconciled) spare for
-//! the next.
+//! made an incremental build slow on small machines. Nothing is ever written into an existing
+//! file, since a spare's files are hard links shared with the published tree.
+//!
+//! How much of the spare is trusted depends on the journal ([`Journal`], kept beside the output
+//! folder, never in it):
+//!
+//! - **Every file** (no journal, no manifest, a manifest of another version, an in-progress mark
+//!   left by an interrupted transaction, leftover trees, or a spare or output folder that is not
+//!   the one the manifest knows): every file of the new tree is checked against the published
+//!   one by reading it, and anything else in the spare is removed. This is how any state, a
+//!   `kill -9` at any point included, is repaired.
+//! - **Differences only** (the manifest of the last commit describes both trees): the manifest
+//!   has every published file's stamp (size, mtime, ctime, inode), the digest of its bytes and
+//!   the key the caller made it from, and the spare's *debt*: the paths where it differs from
+//!   the output (what the last commit wrote or removed). A file whose key is unchanged is kept
+//!   without being made ([`Staging::keep`]); a file put with the digest on record is kept
+//!   without being read; only a file that differs is written into the spare. At the commit the
+//!   debt is settled (relinked from the output, or removed), the trees trade places, and the new
+//!   debt is what this commit wrote or removed: the cost follows what changed, not the size of
+//!   the site. When nothing differs, nothing at all is written: not the spare, not the manifest.
+//!
+//! Before trusting a manifest one `stat` per published file and folder tells what changed by
+//! hand since: a file with another stamp is read, and rewritten when its bytes differ from the
+//! record (kept, and stamped again, when only its times changed); a folder with another stamp
+//! is listed, and entries the manifest does not have are removed from the next tree. A change
+//! that keeps size, inode and both times (possible only within the file system's timestamp
+//! granularity of the build) goes unnoticed until the next build that checks every file.
+//!
+//! The spare is marked as changing (the journal's in-progress file, synced) before its first
+//! change, and the mark is removed only after the new manifest is saved, so a transaction that
+//! finds the mark knows not to trust anything and checks every file. A transaction that fails
+//! leaves the spare (partly reconciled) and the mark for the next.
 //!
 //! The swap is one atomic exchange where the platform has one (`renameat2(RENAME_EXCHANGE)`),
 //! otherwise three renames: `output` → `.output.old-XXXX`, `.output.spare` → `output`, then the
@@ -377,6 +404,7 @@ impl Staging {
             removed: removed.len() + drift.foreign.len(),
         };
         if written.is_empty() && removed.is_empty() && drift.foreign.is_empty() {
+            self.record_unchanged_tree(manifest, drift, staged, memo);
             return Ok(tally);
         }
         self.begin_changes()?;
@@ -420,6 +448,43 @@ impl Staging {
             );
         }
         Ok(tally)
+    }
+
+    /// A commit that changed no file leaves both trees as they are. Its manifest is saved only
+    /// when what it records changed: keys or memo (a theme change that renders the same bytes),
+    /// or stamps (files touched by hand). A build with nothing changed writes nothing at all.
+    fn record_unchanged_tree(
+        &self,
+        manifest: Manifest,
+        drift: Drift,
+        staged: HashMap<String, Staged>,
+        memo: Box<RawValue>,
+    ) {
+        let keys_changed = staged
+            .iter()
+            .any(|(rel, s)| manifest.files.get(rel).is_none_or(|r| r.key != s.key));
+        let memo_changed = memo.get() != manifest.memo.get();
+        let (Some(journal), true) = (
+            &self.journal,
+            keys_changed || memo_changed || !drift.touched.is_empty(),
+        ) else {
+            return;
+        };
+        let known = staged
+            .keys()
+            .filter(|rel| !drift.touched.contains(*rel))
+            .filter_map(|rel| Some((rel.clone(), *manifest.files.get(rel)?)))
+            .collect();
+        let files = files_of(staged);
+        save_manifest(
+            journal,
+            &self.output,
+            &self.spare,
+            files,
+            &known,
+            manifest.debt,
+            memo,
+        );
     }
 
     /// Puts one file (see [`Staging::put`]) and says whether the previous one was kept.

@@ -538,3 +538,49 @@ async fn the_service_serves_the_theme_files_under_their_hashed_names() {
         assert_eq!(reply.status(), StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+#[tokio::test]
+async fn an_access_token_is_refreshed_only_when_it_expires_before_the_next_run() {
+    // Half a day of life left, runs every six hours (the default): used as it is.
+    let site = Site::with_ada().await;
+    site.fake.set_access_token_lifetime(12 * 3600);
+    site.sign_in("/login").await;
+    let grants = site.fake.count("/oauth2/token");
+    assert_eq!(site.build().await.refresh.unwrap().refreshed, 1);
+    assert_eq!(site.fake.count("/oauth2/token"), grants, "no refresh grant");
+
+    // Runs a day apart: the token would die before the next one, so it is refreshed now.
+    let daily = Site::with(
+        |config| config.replace("[refresh]\n", "[refresh]\ninterval = \"1d\"\n"),
+        |app| app,
+    )
+    .await;
+    daily.fake.add_user(ada());
+    daily.fake.login_as(ADA);
+    daily.fake.set_access_token_lifetime(12 * 3600);
+    daily.sign_in("/login").await;
+    let grants = daily.fake.count("/oauth2/token");
+    assert_eq!(daily.build().await.refresh.unwrap().refreshed, 1);
+    assert_eq!(daily.fake.count("/oauth2/token"), grants + 1);
+}
+
+#[tokio::test]
+async fn a_token_that_got_401_is_never_sent_again_in_that_run() {
+    let site = Site::with_ada().await;
+    site.sign_in("/login").await;
+    // Discord refuses the access token on the second call of the run (the connections).
+    site.fake.fail_next("/users/@me/connections", 401, 1);
+    let summary = site.build().await;
+    assert_eq!(summary.refresh.unwrap().refreshed, 1);
+    assert_eq!(site.fake.count_status(401), 1, "{:?}", site.fake.requests());
+
+    // A refused access token and a refused refresh: one 401, one 400, and the user waits for
+    // a new consent instead of being retried.
+    site.fake.deauthorize(ADA);
+    let before = site.fake.count_status(401);
+    let summary = site.build().await;
+    assert_eq!(summary.refresh.unwrap().needs_reconsent, 1);
+    assert_eq!(site.fake.count_status(401), before + 1);
+    site.build().await;
+    assert_eq!(site.fake.count_status(401), before + 1, "not retried");
+}

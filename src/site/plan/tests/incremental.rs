@@ -263,6 +263,37 @@ fn a_theme_or_settings_change_renders_everything_that_depends_on_it() {
 }
 
 #[test]
+fn a_theme_change_that_renders_the_same_bytes_is_recorded_once() {
+    let f = fixture();
+    build(&f, &three());
+    // Text outside the blocks of a child template renders nowhere.
+    let default = crate::site::fixtures::default_theme();
+    let copy = tempfile::tempdir().unwrap();
+    let theme = copy.path().join("default");
+    for entry in walkdir::WalkDir::new(&default) {
+        let entry = entry.unwrap();
+        let target = theme.join(entry.path().strip_prefix(&default).unwrap());
+        if entry.file_type().is_dir() {
+            fs::create_dir_all(&target).unwrap();
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    let profile_html = theme.join("templates/profile.html");
+    let mut text = fs::read_to_string(&profile_html).unwrap();
+    text.push_str("<!-- outside every block -->\n");
+    fs::write(&profile_html, text).unwrap();
+    let renderer = Renderer::new(&theme, site_info()).unwrap();
+    let report = build_with(&f, &renderer, &three());
+    assert_eq!((report.profiles_rendered, report.pages_written), (3, 0));
+    let report = build_with(&f, &renderer, &three());
+    assert_eq!(
+        report.profiles_rendered, 0,
+        "the new keys were recorded: {report:?}"
+    );
+}
+
+#[test]
 fn a_profile_sent_as_unchanged_without_a_current_page_fails_the_build() {
     let f = fixture();
     let site = SiteBuild::begin(&f.settings, &f.renderer).unwrap();
