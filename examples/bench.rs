@@ -42,6 +42,15 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("__build") {
         return child_build(Path::new(&args[2]));
     }
+    if args.get(1).map(String::as_str) == Some("--prepare") {
+        // A site to profile by hand: `bench --prepare DIR --users N`, then
+        // `strife-gen --config DIR/strife/strife.toml build --offline`.
+        let dir = PathBuf::from(args.get(2).unwrap_or_else(|| usage("--prepare")));
+        let options = Options::parse(&args[3..]);
+        let (config, _) = strife_site(&dir, options.users);
+        println!("{}", config.display());
+        return;
+    }
     let options = Options::parse(&args[1..]);
     let hugo = options.hugo.clone().or_else(|| find_on_path("hugo"));
     println!(
@@ -141,8 +150,8 @@ fn row(table: &mut String, place: &str, case: &str, strife: Run, hugo: Option<Ru
 
 // ===== strife-gen =====
 
-/// The four cases for strife-gen in `dir/strife`.
-fn strife_cases(dir: &Path, users: u64) -> Vec<(&'static str, Run)> {
+/// A strife-gen site in `dir/strife` with `users` stored: its config file and its open store.
+fn strife_site(dir: &Path, users: u64) -> (PathBuf, Service) {
     let site = dir.join("strife");
     let themes = site.join("themes");
     copy_dir(&repo().join("themes"), &themes);
@@ -163,7 +172,14 @@ fn strife_cases(dir: &Path, users: u64) -> Vec<(&'static str, Run)> {
         record(&service, &cipher, n, &format!("User {n}"));
     }
     eprintln!("stored {users} users in {:.1?}", started.elapsed());
+    (config_path, service)
+}
 
+/// The four cases for strife-gen in `dir/strife`.
+fn strife_cases(dir: &Path, users: u64) -> Vec<(&'static str, Run)> {
+    let (config_path, service) = strife_site(dir, users);
+    let themes = dir.join("strife/themes");
+    let cipher = TokenCipher::random();
     let build = || {
         measure(
             Command::new(std::env::current_exe().expect("self"))

@@ -43,14 +43,22 @@ impl fmt::Debug for Digest {
     }
 }
 
+/// Hex in text formats (JSON), the 16 bytes as they are in binary ones (the build manifest).
 impl Serialize for Digest {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_hex())
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&self.to_hex())
+        } else {
+            self.0.serialize(serializer)
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Digest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Digest, D::Error> {
+        if !deserializer.is_human_readable() {
+            return <[u8; 16]>::deserialize(deserializer).map(Digest);
+        }
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         Digest::from_hex(&text).ok_or_else(|| serde::de::Error::custom("not a 32-digit hex digest"))
     }
@@ -120,6 +128,9 @@ mod tests {
         assert_eq!(Digest::from_hex(&digest.to_hex()), Some(digest));
         let json = serde_json::to_string(&digest).unwrap();
         assert_eq!(serde_json::from_str::<Digest>(&json).unwrap(), digest);
+        let binary = postcard::to_stdvec(&digest).unwrap();
+        assert_eq!(binary.len(), 16);
+        assert_eq!(postcard::from_bytes::<Digest>(&binary).unwrap(), digest);
         assert!(serde_json::from_str::<Digest>("\"xyz\"").is_err());
         assert_eq!(Digest::from_hex("2cf24dba"), None);
     }

@@ -264,6 +264,7 @@ impl<'a> SiteBuild<'a> {
         settings: &'a SiteSettings,
         renderer: &'a Renderer,
     ) -> Result<SiteBuild<'a>, SiteError> {
+        let started = std::time::Instant::now();
         let staging = match &settings.journal {
             Some(journal) => {
                 Staging::begin_journaled(&settings.output_dir, OWNERSHIP, journal.clone())?
@@ -271,6 +272,7 @@ impl<'a> SiteBuild<'a> {
             None => Staging::begin(&settings.output_dir, OWNERSHIP)?,
         };
         let last = staging.memo().map(read_memo).unwrap_or_default();
+        tracing::debug!(elapsed = ?started.elapsed(), "output folder checked");
         Ok(SiteBuild {
             site_key: site_key(settings, renderer),
             settings,
@@ -317,12 +319,16 @@ impl<'a> SiteBuild<'a> {
         profiles: impl Iterator<Item = Result<ProfileInput, SiteError>> + Send,
         on_page: &(dyn Fn() + Sync),
     ) -> Result<Published, SiteError> {
+        let started = std::time::Instant::now();
         let pages = self.publish_profiles(profiles, on_page)?;
+        tracing::debug!(elapsed = ?started.elapsed(), "profiles published");
         self.publish_index(&pages)?;
         self.publish_host_files(&pages)?;
         self.publish_static_files()?;
+        tracing::debug!(elapsed = ?started.elapsed(), "index and host files published");
         // Last: a vanity URL never takes a name the site already has at its top level.
         self.publish_vanity_urls(&pages)?;
+        tracing::debug!(elapsed = ?started.elapsed(), "vanity URLs published");
         Ok(Published(pages))
     }
 
@@ -333,7 +339,7 @@ impl<'a> SiteBuild<'a> {
         // In a stable order (pages arrive in any): an unchanged site records the same memo.
         let mut profiles = published.0;
         profiles.sort_unstable_by_key(|p| p.id);
-        let memo = serde_json::to_string(&Memo { profiles })
+        let memo = postcard::to_stdvec(&Memo { profiles })
             .map_err(|e| SiteError::Source(format!("cannot record the build: {e}")))?;
         let output = self.staging.output().to_path_buf();
         let profiles_rendered = self.rendered.into_inner();
@@ -587,14 +593,12 @@ struct Memo {
 
 /// The last build's profiles from its memo; none when it cannot be read (then every profile is
 /// rendered).
-fn read_memo(memo: &str) -> HashMap<Snowflake, PublishedProfile> {
-    match serde_json::from_str::<Option<Memo>>(memo) {
-        Ok(memo) => memo
-            .unwrap_or_default()
-            .profiles
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect(),
+fn read_memo(memo: &[u8]) -> HashMap<Snowflake, PublishedProfile> {
+    if memo.is_empty() {
+        return HashMap::new();
+    }
+    match postcard::from_bytes::<Memo>(memo) {
+        Ok(memo) => memo.profiles.into_iter().map(|p| (p.id, p)).collect(),
         Err(error) => {
             tracing::warn!(%error, "the last build's record is damaged: rendering every profile");
             HashMap::new()

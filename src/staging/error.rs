@@ -25,9 +25,6 @@ pub enum StagingError {
     /// A path to stage that is not a plain relative path (`..`, absolute, empty).
     #[error("cannot stage {0:?}: not a relative path inside the tree")]
     BadPath(String),
-    /// What the caller asked to keep with the manifest is not JSON.
-    #[error("cannot keep the build's record: {0}")]
-    Memo(String),
     #[error(
         "output folder {} has no {marker} and holds {}: it was not written by this program, so it \
          is left alone",

@@ -83,8 +83,6 @@ pub use self::error::StagingError;
 pub use self::journal::Journal;
 pub(crate) use self::ownership::Ownership;
 
-use serde_json::value::RawValue;
-
 use self::error::io_err;
 use self::journal::{folders_of, Drift, FileRecord, Manifest};
 use self::leftovers::Leftovers;
@@ -246,8 +244,8 @@ impl Staging {
 
     /// What the caller kept with the last commit ([`Staging::commit_with_memo`]), when its
     /// manifest is trusted; `None` otherwise.
-    pub(crate) fn memo(&self) -> Option<&str> {
-        self.trusted.as_ref().map(|t| t.manifest.memo.get())
+    pub(crate) fn memo(&self) -> Option<&[u8]> {
+        self.trusted.as_ref().map(|t| t.manifest.memo.as_slice())
     }
 
     /// Puts `bytes` at `rel` (a `/`-separated path relative to the tree), reusing the previous
@@ -316,22 +314,21 @@ impl Staging {
     /// [`Staging::commit_with_memo`] with nothing to remember.
     #[cfg(test)]
     pub(crate) fn commit(self) -> Result<Tally, StagingError> {
-        self.commit_with_memo("null".to_owned())
+        self.commit_with_memo(Vec::new())
     }
 
     /// Writes the marker, removes from the tree everything that was not put, and swaps it in
     /// place of the output folder; the replaced tree becomes the next spare. With a journal, the
-    /// manifest of the new tree is saved with `memo` (JSON), handed back by the next
+    /// manifest of the new tree is saved with `memo` (any bytes), handed back by the next
     /// transaction's [`Staging::memo`]. When nothing differs from the trusted manifest, nothing
     /// at all is written. On error the output folder is as it was.
-    pub(crate) fn commit_with_memo(mut self, memo: String) -> Result<Tally, StagingError> {
+    pub(crate) fn commit_with_memo(mut self, memo: Vec<u8>) -> Result<Tally, StagingError> {
         // Bookkeeping, not one of the caller's files: not counted.
         self.stage(
             self.ownership.marker,
             None,
             self.ownership.marker_text.as_bytes(),
         )?;
-        let memo = RawValue::from_string(memo).map_err(|e| StagingError::Memo(e.to_string()))?;
         match self.trusted.take() {
             Some(trusted) => self.commit_differences(trusted, memo),
             None => self.commit_every_file(memo),
@@ -340,7 +337,7 @@ impl Staging {
 
     /// The commit of a transaction that reconciled every file: the spare is pruned to what was
     /// put, and the debt is everything written or removed.
-    fn commit_every_file(self, memo: Box<RawValue>) -> Result<Tally, StagingError> {
+    fn commit_every_file(self, memo: Vec<u8>) -> Result<Tally, StagingError> {
         let staged = take(self.staged);
         let paths: HashSet<PathBuf> = staged.keys().map(PathBuf::from).collect();
         prune(&self.spare, &paths)?;
@@ -386,7 +383,7 @@ impl Staging {
     fn commit_differences(
         mut self,
         trusted: Trusted,
-        memo: Box<RawValue>,
+        memo: Vec<u8>,
     ) -> Result<Tally, StagingError> {
         let Trusted { manifest, drift } = trusted;
         let staged = take(std::mem::take(&mut self.staged));
@@ -458,12 +455,12 @@ impl Staging {
         manifest: Manifest,
         drift: Drift,
         staged: HashMap<String, Staged>,
-        memo: Box<RawValue>,
+        memo: Vec<u8>,
     ) {
         let keys_changed = staged
             .iter()
             .any(|(rel, s)| manifest.files.get(rel).is_none_or(|r| r.key != s.key));
-        let memo_changed = memo.get() != manifest.memo.get();
+        let memo_changed = memo != manifest.memo;
         let (Some(journal), true) = (
             &self.journal,
             keys_changed || memo_changed || !drift.touched.is_empty(),
@@ -651,7 +648,7 @@ fn save_manifest(
     files: HashMap<String, (Digest, Option<Digest>)>,
     known: &HashMap<String, FileRecord>,
     debt: Vec<String>,
-    memo: Box<RawValue>,
+    memo: Vec<u8>,
 ) {
     let saved = Manifest::record(output, spare, files, known, debt, memo)
         .and_then(|manifest| journal.save(&manifest));

@@ -631,24 +631,11 @@ impl Store {
         mut visit: impl FnMut(Result<PublishedRow<'_>, StoreError>) -> bool,
     ) -> Result<(), StoreError> {
         let conn = connect(&self.path)?;
-        // Old names come with each row (a JSON array from the primary-key index of
-        // `name_history`), so there is one query whatever the number of users. The snapshot
-        // comes last: SQLite reads a large value's overflow pages only when it is asked for.
-        let mut statement = conn.prepare(&format!(
-            "SELECT u.id, u.publish_connections, u.publish_guilds, s.content_hash, s.changed_at,
-                    (SELECT json_group_array(username) FROM
-                        (SELECT h.username FROM name_history h
-                         WHERE h.user_id = u.id AND h.username <> u.username
-                         ORDER BY h.last_seen DESC, h.username)),
-                    u.username, s.data
-             FROM users u JOIN snapshots s ON s.user_id = u.id
-             WHERE {PUBLISHED}
-             ORDER BY u.id",
-        ))?;
+        let mut statement = conn.prepare(&published_rows_sql())?;
         let [active, waiting] = PUBLISHED_STATUSES;
         let mut rows = statement.query(params![reconsent_cutoff, active, waiting])?;
         while let Some(row) = rows.next()? {
-            if !visit(PublishedRow::read(row)) {
+            if !visit(PublishedRow::read(row, &conn)) {
                 break;
             }
         }
@@ -718,6 +705,30 @@ impl Store {
 /// [`PUBLISHED_STATUSES`]): active users, and users waiting for a new consent whose grace period
 /// has not ended.
 const PUBLISHED: &str = "(u.status = ?2 OR (u.status = ?3 AND u.status_since >= ?1))";
+/// The query of [`Store::for_each_published_row`]. Old names come with each row (a JSON array
+/// from the primary-key index of `name_history`), so there is one query whatever the number of
+/// users. Snapshots are not read here: the hash and date come from the covering index
+/// `snapshots_heads` (named, since SQLite would otherwise pick the primary key and read each
+/// row, whose snapshot comes before the hash: overflow pages and all), and
+/// [`PublishedRow::page_source`] reads a snapshot when it is needed.
+fn published_rows_sql() -> String {
+    format!(
+        "SELECT u.id, u.publish_connections, u.publish_guilds, s.content_hash, s.changed_at,
+                (SELECT json_group_array(username) FROM
+                    (SELECT h.username FROM name_history h
+                     WHERE h.user_id = u.id AND h.username <> u.username
+                     ORDER BY h.last_seen DESC, h.username)),
+                u.username
+         FROM users u JOIN snapshots s INDEXED BY snapshots_heads ON s.user_id = u.id
+         WHERE {PUBLISHED_IN_ID_ORDER}
+         ORDER BY u.id"
+    )
+}
+
+/// [`PUBLISHED`] for a scan in id order: `+` keeps SQLite from the status index, whose rows
+/// come in another order and would be sorted in a temporary file, snapshots and all (tens of
+/// megabytes written and read back on every build).
+const PUBLISHED_IN_ID_ORDER: &str = "(+u.status = ?2 OR (+u.status = ?3 AND u.status_since >= ?1))";
 /// The statuses `?2` and `?3` of [`PUBLISHED`].
 const PUBLISHED_STATUSES: [UserStatus; 2] = [UserStatus::Active, UserStatus::NeedsReconsent];
 
@@ -904,7 +915,8 @@ fn read_user(row: &Row<'_>) -> rusqlite::Result<Result<UserRecord, StoreError>> 
 /// One published user of [`Store::for_each_published_row`]: what their page is made from, and
 /// their snapshot on request.
 pub(crate) struct PublishedRow<'r> {
-    row: &'r Row<'r>,
+    /// The connection the row was read through (inside the same read transaction).
+    conn: &'r Connection,
     /// The user.
     pub(crate) id: Snowflake,
     pub(crate) publish: Publish,
@@ -919,7 +931,7 @@ pub(crate) struct PublishedRow<'r> {
 }
 
 impl<'r> PublishedRow<'r> {
-    fn read(row: &'r Row<'r>) -> Result<PublishedRow<'r>, StoreError> {
+    fn read(row: &Row<'_>, conn: &'r Connection) -> Result<PublishedRow<'r>, StoreError> {
         let id = parse_id(&row.get::<_, String>(0)?)?;
         let old_names: Vec<String> =
             serde_json::from_str(&row.get::<_, String>(5)?).map_err(|e| StoreError::Snapshot {
@@ -927,7 +939,7 @@ impl<'r> PublishedRow<'r> {
                 detail: format!("name history: {e}"),
             })?;
         Ok(PublishedRow {
-            row,
+            conn,
             id,
             publish: Publish {
                 connections: row.get(1)?,
@@ -943,7 +955,10 @@ impl<'r> PublishedRow<'r> {
     /// Reads and decodes the snapshot: everything the page is rendered from.
     pub(crate) fn page_source(self) -> Result<PageSource, StoreError> {
         let id = self.id;
-        let data: String = self.row.get(7)?;
+        let data: String = self
+            .conn
+            .prepare_cached("SELECT data FROM snapshots WHERE user_id = ?1")?
+            .query_row(params![id.to_string()], |row| row.get(0))?;
         // Decoded with the same leniency as Discord's answers: a snapshot written by another
         // version (or by hand) with an odd field loses that detail, not the page.
         let decoded = decode::<Snapshot>(data.as_bytes()).map_err(|e| StoreError::Snapshot {

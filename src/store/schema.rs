@@ -70,6 +70,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX seen_signatures_signed_at ON seen_signatures(signed_at);
     "#,
+    // 4: what a build needs to tell whether a page changed, without the snapshot: the
+    // covering index answers it from a few pages, where the table's rows hold whole snapshots.
+    r#"
+    CREATE INDEX snapshots_heads ON snapshots(user_id, content_hash, changed_at);
+    "#,
 ];
 
 /// Brings the store up to the newest schema; refuses a store from a newer strife-gen.

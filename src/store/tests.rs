@@ -606,7 +606,9 @@ fn a_store_from_before_the_replay_records_gains_them() {
     // What strife-gen wrote before migration 3.
     store
         .conn()
-        .execute_batch("DROP TABLE seen_signatures; PRAGMA user_version = 2;")
+        .execute_batch(
+            "DROP TABLE seen_signatures; DROP INDEX snapshots_heads; PRAGMA user_version = 2;",
+        )
         .unwrap();
     drop(store);
     let store = Store::open(&dir.path().join("strife.db")).unwrap();
@@ -677,4 +679,42 @@ fn statuses_round_trip_through_their_names() {
         assert_eq!(status.as_str().parse::<UserStatus>().unwrap(), status);
     }
     assert!("Active".parse::<UserStatus>().is_err());
+}
+
+#[test]
+fn published_users_stream_in_id_order_without_a_sort_on_disk() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    for id in [30u64, 10, 20] {
+        store
+            .record_consent(&consent(id, &format!("u{id}"), "r"), &cipher, 5)
+            .unwrap();
+    }
+    assert_eq!(page_ids(&store), [10, 20, 30]);
+    // The plan walks the users' primary key: no temporary B-tree for the outer ORDER BY, which
+    // would copy every snapshot into a temporary file on each build.
+    let conn = store.conn();
+    let mut plan = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", published_rows_sql()))
+        .unwrap();
+    let steps: Vec<(i64, String)> = plan
+        .query_map(params![0, "active", "needs_reconsent"], |r| {
+            Ok((r.get(1)?, r.get(3)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        !steps
+            .iter()
+            .any(|(parent, step)| *parent == 0 && step.contains("TEMP B-TREE")),
+        "{steps:?}"
+    );
+    // And snapshots are not read: the covering index has what is needed.
+    assert!(
+        steps
+            .iter()
+            .any(|(_, step)| step.contains("COVERING INDEX snapshots_heads")),
+        "{steps:?}"
+    );
 }
