@@ -335,16 +335,9 @@ impl Staging {
         }
     }
 
-    /// The commit of a transaction that reconciled every file: the spare is pruned to what was
-    /// put, and the debt is everything written or removed.
-    fn commit_every_file(self, memo: Vec<u8>) -> Result<Tally, StagingError> {
-        let staged = take(self.staged);
-        let paths: HashSet<PathBuf> = staged.keys().map(PathBuf::from).collect();
-        prune(&self.spare, &paths)?;
-        let mut removed = Vec::new();
-        if let Some(previous) = &self.previous {
-            removed_paths(previous, &paths, Path::new(""), &mut removed)?;
-        }
+    /// Swaps the spare in place of the output folder and keeps the replaced tree as the next
+    /// spare.
+    fn swap_in(&self) -> Result<(), StagingError> {
         let replaced = swap(
             &self.output,
             &self.spare,
@@ -355,6 +348,20 @@ impl Staging {
         if let Some(replaced) = replaced.filter(|replaced| *replaced != self.spare) {
             recycle(&replaced, &self.spare);
         }
+        Ok(())
+    }
+
+    /// The commit of a transaction that reconciled every file: the spare is pruned to what was
+    /// put, and the debt is everything written or removed.
+    fn commit_every_file(mut self, memo: Vec<u8>) -> Result<Tally, StagingError> {
+        let staged = take(std::mem::take(&mut self.staged));
+        let paths: HashSet<PathBuf> = staged.keys().map(PathBuf::from).collect();
+        prune(&self.spare, &paths)?;
+        let mut removed = Vec::new();
+        if let Some(previous) = &self.previous {
+            removed_paths(previous, &paths, Path::new(""), &mut removed)?;
+        }
+        self.swap_in()?;
         self.leftovers.remove();
         let tally = Tally {
             written: self.written.into_inner(),
@@ -408,16 +415,7 @@ impl Staging {
         // The first build leaves no spare: its debt is every file, settled into a new one.
         fs::create_dir_all(&self.spare).map_err(io_err("create folder", &self.spare))?;
         settle_debt(&self.spare, &self.output, &manifest, &removed, &staged)?;
-        let replaced = swap(
-            &self.output,
-            &self.spare,
-            self.previous.as_deref(),
-            self.output_exists,
-            &self.leftovers,
-        )?;
-        if let Some(replaced) = replaced.filter(|replaced| *replaced != self.spare) {
-            recycle(&replaced, &self.spare);
-        }
+        self.swap_in()?;
         // Files the spare had as they are published (not its debt, not touched by anyone since)
         // keep their stamps.
         let debt_before: HashSet<&String> = manifest.debt.iter().collect();
