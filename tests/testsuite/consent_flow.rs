@@ -567,12 +567,18 @@ async fn an_access_token_is_refreshed_only_when_it_expires_before_the_next_run()
 #[tokio::test]
 async fn a_token_that_got_401_is_never_sent_again_in_that_run() {
     let site = Site::with_ada().await;
-    site.sign_in("/login").await;
-    // Discord refuses the access token on the second call of the run (the connections).
-    site.fake.fail_next("/users/@me/connections", 401, 1);
+    site.sign_in("/login?publish=connections").await;
+    // Discord ends the access token early: every use of it from now on is a 401. The run
+    // refreshes after the first 401 and fetches the user and the connections with the new one.
+    site.fake.expire_access_tokens(ADA);
     let summary = site.build().await;
     assert_eq!(summary.refresh.unwrap().refreshed, 1);
     assert_eq!(site.fake.count_status(401), 1, "{:?}", site.fake.requests());
+    assert_eq!(
+        site.fake.count("/users/@me/connections"),
+        2,
+        "fetched once at consent, once now"
+    );
 
     // A refused access token and a refused refresh: one 401, one 400, and the user waits for
     // a new consent instead of being retried.
