@@ -51,6 +51,24 @@ fn main() {
         println!("{}", config.display());
         return;
     }
+    if args.get(1).map(String::as_str) == Some("--rename") {
+        // One change to profile by hand: `bench --rename DIR N` gives user N of a prepared site
+        // another display name, as the "one change" case does.
+        let dir = PathBuf::from(args.get(2).unwrap_or_else(|| usage("--rename")));
+        let n = args
+            .get(3)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| usage("--rename"));
+        let config = Arc::new(Config::load(&dir.join("strife/strife.toml")).expect("config"));
+        let service = Service::open_offline(config).expect("store");
+        record(
+            &service,
+            &TokenCipher::random(),
+            n,
+            &format!("Renamed {}", unique_suffix()),
+        );
+        return;
+    }
     let options = Options::parse(&args[1..]);
     let hugo = options.hugo.clone().or_else(|| find_on_path("hugo"));
     println!(
@@ -202,6 +220,13 @@ fn strife_cases(dir: &Path, users: u64) -> Vec<(&'static str, Run)> {
         ("one change", one),
         ("no-op", noop),
     ]
+}
+
+/// A different text on every call (the time in nanoseconds).
+fn unique_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// `strife-gen build --offline` of the site at `config` (the child process).
