@@ -453,8 +453,8 @@ impl ProfileReader<'_> {
             .json(&row.changed_at)
             .json(&content.map(|c| c.digest))
             .finish();
-        if self.site.is_unchanged(row.id, source) {
-            return Ok(ProfileInput::Unchanged { id: row.id, source });
+        if let Some(kept) = self.site.keep_if_unchanged(row.id, source) {
+            return Ok(ProfileInput::Unchanged(kept));
         }
         let page = row.page_source()?;
         let entry = ProfileEntry {
@@ -479,11 +479,8 @@ impl ProfileReader<'_> {
             .json(&snapshot)
             .json(&content.map(|c| c.digest))
             .finish();
-        if self.site.is_unchanged(snapshot.user.id, source) {
-            return ProfileInput::Unchanged {
-                id: snapshot.user.id,
-                source,
-            };
+        if let Some(kept) = self.site.keep_if_unchanged(snapshot.user.id, source) {
+            return ProfileInput::Unchanged(kept);
         }
         let entry = Box::new(self.profile(&snapshot, publish).into());
         ProfileInput::Changed { entry, source }

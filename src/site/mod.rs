@@ -19,8 +19,8 @@ pub mod theme;
 pub mod vanity;
 
 pub use plan::{
-    build_site, ProfileEntry, ProfileInput, Published, SiteBuild, SiteError, SiteReport,
-    SiteSettings, MARKER,
+    build_site, KeptProfile, ProfileEntry, ProfileInput, Published, SiteBuild, SiteError,
+    SiteReport, SiteSettings, MARKER,
 };
 
 #[cfg(test)]

@@ -23,7 +23,7 @@
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -163,8 +163,8 @@ pub enum SiteError {
     #[error("two profiles have the id {0}")]
     /// Two profiles have the same id.
     DuplicateProfile(Snowflake),
-    #[error("profile {0} was sent as unchanged, but the last build has no current page for it")]
-    /// A source sent [`ProfileInput::Unchanged`] without asking [`SiteBuild::is_unchanged`].
+    #[error("profile {0} was sent as unchanged, but another build kept its files")]
+    /// A source sent [`ProfileInput::Unchanged`] that another [`SiteBuild`] kept.
     NotUnchanged(Snowflake),
     #[error(
         "output folder {} was not written by strife-gen (it has no {MARKER}) and holds {}; every \
@@ -201,26 +201,34 @@ impl From<StagingError> for SiteError {
     }
 }
 
-/// A profile for [`SiteBuild::finish`], as its source found it.
-#[derive(Debug, Clone)]
+/// A profile for [`SiteBuild::publish`], as its source found it.
+#[derive(Debug)]
 pub enum ProfileInput {
     /// To render. `source` is the digest of everything the entry was made from (the source's
     /// data, not the entry: making one is what an unchanged profile saves).
     Changed {
-        /// The page model and what goes beside it (boxed: the other variant is two words).
+        /// The page model and what goes beside it (boxed: the other variant is small).
         entry: Box<ProfileEntry>,
         /// What it was made from.
         source: Digest,
     },
-    /// The source's inputs are those of the last build ([`SiteBuild::is_unchanged`] said so):
-    /// its published files are kept as they are.
-    Unchanged {
-        /// The user.
-        id: Snowflake,
-        /// What the last build's page was made from.
-        source: Digest,
-    },
+    /// The source's inputs are those of the last build: its published files are already kept
+    /// ([`SiteBuild::keep_if_unchanged`]).
+    Unchanged(KeptProfile),
 }
+
+/// A profile whose last published files one [`SiteBuild`] kept: only
+/// [`SiteBuild::keep_if_unchanged`] makes one, so an unchanged profile cannot be sent without
+/// its files.
+#[derive(Debug)]
+pub struct KeptProfile {
+    /// The build that kept the files.
+    build: u64,
+    published: Box<PublishedProfile>,
+}
+
+/// Tells builds apart, for [`KeptProfile`].
+static BUILDS: AtomicU64 = AtomicU64::new(0);
 
 /// Builds the site from `profiles` into a tree staged beside `settings.output_dir`, which
 /// replaces it only when everything succeeded ([`SiteBuild`] for a source that can skip making
@@ -238,7 +246,7 @@ pub fn build_site(
 }
 
 /// One build of a site: begun before the profiles are read, so their source can ask which are
-/// unchanged ([`SiteBuild::is_unchanged`]) and skip reading those; finished with the profiles.
+/// unchanged ([`SiteBuild::keep_if_unchanged`]) and skip reading those; finished with the profiles.
 ///
 /// Every file has a key: the digest of everything it is made from (the profile's source, and the
 /// site key: the program, the theme, the site values and settings). A file whose key is the one
@@ -256,6 +264,8 @@ pub struct SiteBuild<'a> {
     last: HashMap<Snowflake, PublishedProfile>,
     /// Profiles rendered (not kept).
     rendered: AtomicUsize,
+    /// This build among others (see [`KeptProfile`]).
+    id: u64,
 }
 
 impl<'a> SiteBuild<'a> {
@@ -280,6 +290,7 @@ impl<'a> SiteBuild<'a> {
             staging,
             last,
             rendered: AtomicUsize::new(0),
+            id: BUILDS.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -291,24 +302,31 @@ impl<'a> SiteBuild<'a> {
             .json(&entry.old_names)
             .json(&entry.changed_at)
             .finish();
-        let id = entry.profile.id;
-        if self.is_unchanged(id, source) {
-            ProfileInput::Unchanged { id, source }
-        } else {
-            ProfileInput::Changed {
+        match self.keep_if_unchanged(entry.profile.id, source) {
+            Some(kept) => ProfileInput::Unchanged(kept),
+            None => ProfileInput::Changed {
                 entry: Box::new(entry),
                 source,
-            }
+            },
         }
     }
 
-    /// Whether the profile `id` made from `source` is published as it would be now: then its
-    /// source sends [`ProfileInput::Unchanged`] and need not make the entry.
-    pub fn is_unchanged(&self, id: Snowflake, source: Digest) -> bool {
+    /// When the profile `id` made from `source` is published as it would be now, keeps its
+    /// files in the new tree: its source then sends [`ProfileInput::Unchanged`] and need not make
+    /// the entry. `None`: it must be rendered.
+    pub fn keep_if_unchanged(&self, id: Snowflake, source: Digest) -> Option<KeptProfile> {
         let key = profile_key(self.site_key, source);
-        self.last.get(&id).is_some_and(|last| last.key == key)
-            && self.staging.is_current(&page_file(id), key)
-            && self.staging.is_current(&conventions::json_path(id), key)
+        let last = self.last.get(&id).filter(|last| last.key == key)?;
+        let (page, json) = (page_file(id), conventions::json_path(id));
+        // Both or neither: a profile half kept would be half rendered.
+        if !(self.staging.is_current(&page, key) && self.staging.is_current(&json, key)) {
+            return None;
+        }
+        let kept = self.staging.keep(&page, key).ok()? && self.staging.keep(&json, key).ok()?;
+        kept.then(|| KeptProfile {
+            build: self.id,
+            published: Box::new(last.clone()),
+        })
     }
 
     /// Publishes every profile (rendered in parallel, calling `on_page` after each, from any
@@ -382,7 +400,7 @@ impl<'a> SiteBuild<'a> {
     ) -> Result<PublishedProfile, SiteError> {
         let id = match &input {
             ProfileInput::Changed { entry, .. } => entry.profile.id,
-            ProfileInput::Unchanged { id, .. } => *id,
+            ProfileInput::Unchanged(kept) => kept.published.id,
         };
         if !seen.lock().unwrap_or_else(|e| e.into_inner()).insert(id) {
             return Err(SiteError::DuplicateProfile(id));
@@ -391,9 +409,8 @@ impl<'a> SiteBuild<'a> {
             ProfileInput::Changed { entry, source } => {
                 self.render_profile(*entry, profile_key(self.site_key, source))
             }
-            ProfileInput::Unchanged { id, source } => {
-                self.keep_profile(id, profile_key(self.site_key, source))
-            }
+            ProfileInput::Unchanged(kept) if kept.build == self.id => Ok(*kept.published),
+            ProfileInput::Unchanged(_) => Err(SiteError::NotUnchanged(id)),
         }
     }
 
@@ -435,29 +452,24 @@ impl<'a> SiteBuild<'a> {
         })
     }
 
-    /// Keeps the last build's files of a profile its source found unchanged.
-    fn keep_profile(&self, id: Snowflake, key: Digest) -> Result<PublishedProfile, SiteError> {
-        let last = self.last.get(&id).filter(|last| last.key == key);
-        let kept = last.is_some()
-            && self.staging.keep(&page_file(id), key)?
-            && self.staging.keep(&conventions::json_path(id), key)?;
-        match last {
-            Some(last) if kept => Ok(last.clone()),
-            _ => Err(SiteError::NotUnchanged(id)),
-        }
-    }
-
     /// `index.html` and, past `page_size` profiles, `page/<n>/index.html`: everyone, sorted by
     /// display name (then id, for the same names), `page_size` to a page.
     fn publish_index(&self, pages: &[PublishedProfile]) -> Result<(), SiteError> {
-        let mut summaries: Vec<&ProfileSummary> = pages.iter().map(|p| &p.summary).collect();
-        summaries.sort_by_cached_key(|s| (s.display_name.to_lowercase(), s.id));
-        let summaries: Vec<ProfileSummary> = summaries.into_iter().cloned().collect();
-        for (pagination, profiles) in Pagination::split(&summaries, self.settings.page_size) {
+        let mut sorted: Vec<&PublishedProfile> = pages.iter().collect();
+        sorted.sort_by_cached_key(|p| (p.summary.display_name.to_lowercase(), p.id));
+        for (pagination, listed) in Pagination::split(&sorted, self.settings.page_size) {
             let path = format!("{}index.html", pagination.path);
-            let key = self.key("index").json(&pagination).json(&profiles).finish();
+            // Each profile's key stands for its summary.
+            let key = listed
+                .iter()
+                .fold(self.key("index").json(&pagination), |key, p| {
+                    key.digest(p.key)
+                })
+                .finish();
             self.publish_rendered(&path, key, || {
-                self.renderer.render_index(profiles, &pagination)
+                let summaries: Vec<ProfileSummary> =
+                    listed.iter().map(|p| p.summary.clone()).collect();
+                self.renderer.render_index(&summaries, &pagination)
             })?;
         }
         Ok(())
@@ -533,16 +545,26 @@ impl<'a> SiteBuild<'a> {
             .collect();
         for url in &urls {
             let profile = by_id[&url.id];
-            let page = RedirectPage::new(
-                &url.slug,
-                url.kind,
-                &profile.summary,
-                &profile.url,
-                current.get(&url.id).copied(),
-            );
-            let path = format!("{}index.html", page.path);
-            let key = self.key("redirect").json(&page).finish();
-            self.publish_rendered(&path, key, || self.renderer.render_redirect(&page))?;
+            let current = current.get(&url.id).copied();
+            // The profile's key stands for everything the page shows of it (its summary and
+            // URL are made from what the key is made from), so the page need not be built to be
+            // kept.
+            let key = self
+                .key("redirect")
+                .text(&url.slug)
+                .text(match url.kind {
+                    NameKind::Current => "current",
+                    NameKind::Former => "former",
+                })
+                .json(&current)
+                .digest(profile.key)
+                .finish();
+            let path = format!("{}/index.html", url.slug);
+            self.publish_rendered(&path, key, || {
+                let page =
+                    RedirectPage::new(&url.slug, url.kind, &profile.summary, &profile.url, current);
+                self.renderer.render_redirect(&page)
+            })?;
         }
         Ok(())
     }

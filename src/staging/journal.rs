@@ -3,7 +3,7 @@
 //! transaction trusts the two trees without reading them; otherwise it reconciles them file by
 //! file. It must not decide what goes in a tree, only record what went in.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -134,13 +134,15 @@ pub(super) struct Manifest {
     /// is none yet (after the first build): its debt is then every file.
     pub(super) spare: Option<Stamp>,
     /// Every file of the output folder (`/`-separated paths), the marker included.
-    pub(super) files: HashMap<String, FileRecord>,
+    pub(super) files: FxHashMap<String, FileRecord>,
     /// Every folder of the output folder (`""` is the top).
-    pub(super) folders: HashMap<String, Stamp>,
+    pub(super) folders: FxHashMap<String, Stamp>,
     /// Paths where the spare differs from the output: what the last commit wrote or removed.
     /// Everywhere else the spare's file is the output's (a hard link to the same inode).
     pub(super) debt: Vec<String>,
-    /// The caller's own record of the build (opaque here).
+    /// The caller's own record of the build (opaque here). As bytes, not a sequence of numbers:
+    /// the same encoding, read in one copy instead of a call per byte.
+    #[serde(with = "serde_bytes")]
     pub(super) memo: Vec<u8>,
 }
 
@@ -148,10 +150,10 @@ pub(super) struct Manifest {
 #[derive(Debug, Default)]
 pub(super) struct Drift {
     /// Files of the manifest that are missing or hold other bytes (edited by hand): rewritten.
-    pub(super) changed: HashSet<String>,
+    pub(super) changed: FxHashSet<String>,
     /// Files whose stamp changed but whose bytes did not (touched, or copied over with the same
     /// content): kept, and stamped again.
-    pub(super) touched: HashSet<String>,
+    pub(super) touched: FxHashSet<String>,
     /// Entries in the output folder that the manifest does not have (added by hand): the spare
     /// does not have them, and after the swap they are its debt.
     pub(super) foreign: Vec<String>,
@@ -286,8 +288,8 @@ impl Manifest {
     pub(super) fn record(
         output: &Path,
         spare: &Path,
-        files: HashMap<String, (Digest, Option<Digest>)>,
-        known: &HashMap<String, FileRecord>,
+        files: FxHashMap<String, (Digest, Option<Digest>)>,
+        known: &FxHashMap<String, FileRecord>,
         debt: Vec<String>,
         memo: Vec<u8>,
     ) -> Result<Manifest, StagingError> {
@@ -297,7 +299,7 @@ impl Manifest {
             })
         };
         let (output_stamp, spare_stamp) = (stamp_of_tree(output)?, Stamp::of_folder(spare));
-        let folders: HashSet<String> = files.keys().flat_map(|rel| folders_of(rel)).collect();
+        let folders: FxHashSet<String> = files.keys().flat_map(|rel| folders_of(rel)).collect();
         let tree = Tree::open(output);
         let files = files
             .into_par_iter()
@@ -312,7 +314,7 @@ impl Manifest {
                 }?;
                 Ok((rel, FileRecord { stamp, digest, key }))
             })
-            .collect::<Result<HashMap<_, _>, StagingError>>()?;
+            .collect::<Result<FxHashMap<_, _>, StagingError>>()?;
         let folders = folders
             .into_par_iter()
             .filter_map(|rel| Some((rel.clone(), tree.stamp(&rel, false)?)))

@@ -242,7 +242,17 @@ fn files_that_are_not_put_again_are_removed() {
 fn paths_that_leave_the_tree_are_refused() {
     let f = fixture();
     let staging = Staging::begin(f.output(), ownership()).unwrap();
-    for rel in ["../escape", "/etc/passwd", "a/../../b", "", "."] {
+    for rel in [
+        "../escape",
+        "/etc/passwd",
+        "a/../../b",
+        "",
+        ".",
+        "a/./b",
+        "a//b",
+        "a/",
+        "a\\..\\b",
+    ] {
         let err = staging.put(rel, b"x").unwrap_err();
         assert!(matches!(err, StagingError::BadPath(_)), "{rel}: {err:?}");
     }

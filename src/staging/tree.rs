@@ -1,7 +1,7 @@
 //! Reconciling a tree file by file: preparing the spare, writing a file without touching a
 //! linked one, reusing an identical published file, pruning. It must not swap trees into place.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -140,9 +140,31 @@ pub(super) fn reuse(old: &Path, target: &Path) -> io::Result<()> {
     copy.set_modified(modified)
 }
 
+/// Makes `target` (below `root`) a hard link to `old` (a copy that keeps the old modification
+/// time where links are not possible), replacing whatever is there. For files known to differ:
+/// it does not first check whether they are the same, which costs two opens.
+pub(super) fn relink(root: &Path, old: &Path, target: &Path) -> Result<(), StagingError> {
+    match fs::remove_file(target) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        // A folder (or something unremovable) where the file belongs.
+        Err(_) => clear(target).map_err(io_err("remove", target))?,
+    }
+    match fs::hard_link(old, target) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = target.parent() {
+                ensure_dir(root, dir)?;
+            }
+        }
+        Err(_) => {}
+    }
+    reuse(old, target).map_err(io_err("link", target))
+}
+
 /// Removes from the spare every file the new tree does not have, and the folders left empty.
-pub(super) fn prune(spare: &Path, staged: &HashSet<PathBuf>) -> Result<(), StagingError> {
-    let folders: HashSet<&Path> = staged.iter().flat_map(|rel| rel.ancestors()).collect();
+pub(super) fn prune(spare: &Path, staged: &FxHashSet<PathBuf>) -> Result<(), StagingError> {
+    let folders: FxHashSet<&Path> = staged.iter().flat_map(|rel| rel.ancestors()).collect();
     prune_folder(spare, Path::new(""), staged, &folders)
 }
 
@@ -150,8 +172,8 @@ pub(super) fn prune(spare: &Path, staged: &HashSet<PathBuf>) -> Result<(), Stagi
 fn prune_folder(
     root: &Path,
     rel: &Path,
-    staged: &HashSet<PathBuf>,
-    folders: &HashSet<&Path>,
+    staged: &FxHashSet<PathBuf>,
+    folders: &FxHashSet<&Path>,
 ) -> Result<(), StagingError> {
     let dir = root.join(rel);
     for entry in fs::read_dir(&dir).map_err(io_err("read folder", &dir))? {
@@ -177,7 +199,7 @@ fn prune_folder(
 /// carried-over entries excluded.
 pub(super) fn removed_paths(
     previous: &Path,
-    staged: &HashSet<PathBuf>,
+    staged: &FxHashSet<PathBuf>,
     rel: &Path,
     removed: &mut Vec<String>,
 ) -> Result<(), StagingError> {
@@ -211,7 +233,7 @@ pub(super) fn slashed(rel: &Path) -> String {
 }
 
 /// Removes the folders above `rel` in `root` that are empty and that the new tree does not have.
-pub(super) fn remove_empty_folders_above(root: &Path, rel: &str, keep: &HashSet<String>) {
+pub(super) fn remove_empty_folders_above(root: &Path, rel: &str, keep: &FxHashSet<String>) {
     for folder in super::journal::folders_of(rel) {
         if folder.is_empty() || keep.contains(&folder) {
             return;

@@ -631,11 +631,20 @@ impl Store {
         mut visit: impl FnMut(Result<PublishedRow<'_>, StoreError>) -> bool,
     ) -> Result<(), StoreError> {
         let conn = connect(&self.path)?;
+        // One read transaction: the users, their name histories and the snapshots read on
+        // request are of one moment, whatever is written meanwhile.
+        let conn = conn.unchecked_transaction()?;
         let mut statement = conn.prepare(&published_rows_sql())?;
         let [active, waiting] = PUBLISHED_STATUSES;
         let mut rows = statement.query(params![reconsent_cutoff, active, waiting])?;
+        let mut history = conn.prepare(NAME_HISTORY_IN_ID_ORDER)?;
+        let mut history = NameHistory::new(history.query([])?);
         while let Some(row) = rows.next()? {
-            if !visit(PublishedRow::read(row, &conn)) {
+            let read = PublishedRow::read(row, &conn).and_then(|mut published| {
+                published.old_names = history.old_names(published.id, &published.username)?;
+                Ok(published)
+            });
+            if !visit(read) {
                 break;
             }
         }
@@ -714,15 +723,74 @@ const PUBLISHED: &str = "(u.status = ?2 OR (u.status = ?3 AND u.status_since >= 
 fn published_rows_sql() -> String {
     format!(
         "SELECT u.id, u.publish_connections, u.publish_guilds, s.content_hash, s.changed_at,
-                (SELECT json_group_array(username) FROM
-                    (SELECT h.username FROM name_history h
-                     WHERE h.user_id = u.id AND h.username <> u.username
-                     ORDER BY h.last_seen DESC, h.username)),
                 u.username
          FROM users u JOIN snapshots s INDEXED BY snapshots_heads ON s.user_id = u.id
          WHERE {PUBLISHED_IN_ID_ORDER}
          ORDER BY u.id"
     )
+}
+
+/// Every user's former names in the order of [`published_rows_sql`] (the primary key's): read
+/// beside it and matched up in one pass ([`NameHistory`]). A subquery per user sorted each
+/// user's names in a temporary tree and took most of the scan.
+const NAME_HISTORY_IN_ID_ORDER: &str =
+    "SELECT user_id, username, last_seen FROM name_history ORDER BY user_id";
+
+/// The name history, read alongside the published users in the same order.
+struct NameHistory<'s> {
+    rows: rusqlite::Rows<'s>,
+    /// A row read but not yet used: of a user after the one asked for.
+    ahead: Option<(String, String, i64)>,
+    done: bool,
+}
+
+impl<'s> NameHistory<'s> {
+    fn new(rows: rusqlite::Rows<'s>) -> Self {
+        NameHistory {
+            rows,
+            ahead: None,
+            done: false,
+        }
+    }
+
+    /// The former names of `id` (whose name is `current`), most recently used first. Users must
+    /// be asked for in the order of the scan; names of users never asked for are skipped.
+    fn old_names(&mut self, id: Snowflake, current: &str) -> Result<Vec<String>, StoreError> {
+        let id = id.to_string();
+        let mut names: Vec<(i64, String)> = Vec::new();
+        while let Some((user, name, last_seen)) = self.next_row()? {
+            match user.as_str().cmp(id.as_str()) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => {
+                    if name != current {
+                        names.push((last_seen, name));
+                    }
+                }
+                std::cmp::Ordering::Greater => {
+                    self.ahead = Some((user, name, last_seen));
+                    break;
+                }
+            }
+        }
+        names.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        Ok(names.into_iter().map(|(_, name)| name).collect())
+    }
+
+    fn next_row(&mut self) -> Result<Option<(String, String, i64)>, StoreError> {
+        if let Some(row) = self.ahead.take() {
+            return Ok(Some(row));
+        }
+        if self.done {
+            return Ok(None);
+        }
+        match self.rows.next()? {
+            Some(row) => Ok(Some((row.get(0)?, row.get(1)?, row.get(2)?))),
+            None => {
+                self.done = true;
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// [`PUBLISHED`] for a scan in id order: `+` keeps SQLite from the status index, whose rows
@@ -933,11 +1001,6 @@ pub(crate) struct PublishedRow<'r> {
 impl<'r> PublishedRow<'r> {
     fn read(row: &Row<'_>, conn: &'r Connection) -> Result<PublishedRow<'r>, StoreError> {
         let id = parse_id(&row.get::<_, String>(0)?)?;
-        let old_names: Vec<String> =
-            serde_json::from_str(&row.get::<_, String>(5)?).map_err(|e| StoreError::Snapshot {
-                user: id,
-                detail: format!("name history: {e}"),
-            })?;
         Ok(PublishedRow {
             conn,
             id,
@@ -947,8 +1010,9 @@ impl<'r> PublishedRow<'r> {
             },
             content_hash: row.get(3)?,
             changed_at: row.get(4)?,
-            old_names,
-            username: row.get(6)?,
+            // From the name history, read beside the users.
+            old_names: Vec::new(),
+            username: row.get(5)?,
         })
     }
 

@@ -179,6 +179,43 @@ fn snapshots_report_changes_and_keep_name_history() {
 }
 
 #[test]
+fn each_published_user_gets_their_own_old_names_with_unpublished_users_in_between() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    // Ids whose text order differs from their number order (9 > 10 as text), every user
+    // renamed once, and every other one not published: the histories must still line up.
+    let ids = [9u64, 10, 11, 100, 2, 35];
+    for (at, id) in ids.iter().enumerate() {
+        let at = at as i64;
+        store
+            .record_consent(&consent(*id, &format!("old{id}"), "r"), &cipher, 100 + at)
+            .unwrap();
+        store
+            .save_snapshot(&snapshot(*id, &format!("new{id}")), 200 + at)
+            .unwrap();
+        if at % 2 == 1 {
+            store
+                .set_status(Snowflake(*id), UserStatus::Revoked, None, 300)
+                .unwrap();
+        }
+    }
+    let mut seen = Vec::new();
+    store
+        .for_each_published(i64::MIN, |source| {
+            let source = source.unwrap();
+            seen.push((source.id.0, source.old_names));
+            true
+        })
+        .unwrap();
+    seen.sort();
+    let expected: Vec<(u64, Vec<String>)> = [2u64, 9, 11]
+        .iter()
+        .map(|id| (*id, vec![format!("old{id}")]))
+        .collect();
+    assert_eq!(seen, expected);
+}
+
+#[test]
 fn page_sources_carry_old_names_and_when_data_changed() {
     let (_dir, store) = open();
     let cipher = TokenCipher::random();
@@ -715,6 +752,19 @@ fn published_users_stream_in_id_order_without_a_sort_on_disk() {
         steps
             .iter()
             .any(|(_, step)| step.contains("COVERING INDEX snapshots_heads")),
+        "{steps:?}"
+    );
+    // The name histories come in the same order from their primary key, unsorted.
+    let mut plan = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {NAME_HISTORY_IN_ID_ORDER}"))
+        .unwrap();
+    let steps: Vec<String> = plan
+        .query_map([], |r| r.get(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        !steps.iter().any(|step| step.contains("TEMP B-TREE")),
         "{steps:?}"
     );
 }

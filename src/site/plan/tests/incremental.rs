@@ -294,21 +294,23 @@ fn a_theme_change_that_renders_the_same_bytes_is_recorded_once() {
 }
 
 #[test]
-fn a_profile_sent_as_unchanged_without_a_current_page_fails_the_build() {
+fn a_profile_kept_by_another_build_fails_the_build() {
     let f = fixture();
-    let site = SiteBuild::begin(&f.settings, &f.renderer).unwrap();
-    let source = crate::digest::Digest::of(b"anything");
-    assert!(!site.is_unchanged(Snowflake(A), source));
-    let inputs = std::iter::once(Ok(ProfileInput::Unchanged {
-        id: Snowflake(A),
-        source,
-    }));
-    let err = site.publish(inputs, &|| {}).err().unwrap();
+    build(&f, &three());
+    let before = tree(f.output());
+    let first = SiteBuild::begin(&f.settings, &f.renderer).unwrap();
+    let ProfileInput::Unchanged(kept) = first.input(three().remove(0)) else {
+        panic!("the last build published this profile as it is");
+    };
+    drop(first);
+    let second = SiteBuild::begin(&f.settings, &f.renderer).unwrap();
+    let inputs = std::iter::once(Ok(ProfileInput::Unchanged(kept)));
+    let err = second.publish(inputs, &|| {}).err().unwrap();
     assert!(
         matches!(err, SiteError::NotUnchanged(id) if id == Snowflake(A)),
         "{err}"
     );
-    assert!(!f.output().exists());
+    assert_eq!(tree(f.output()), before);
 }
 
 /// A step of [`successive_builds_write_what_a_fresh_build_writes`]: which of five people are
