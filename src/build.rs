@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use crate::build_pool::BuildPool;
+
 use crate::config::{Config, ConfigError};
 use crate::content::{Content, ContentWarning};
 use crate::deploy::{DeployError, DeployOutcome};
@@ -169,6 +171,8 @@ pub(crate) struct Build<'a> {
     pub(crate) store: &'a Store,
     /// The Discord side; required when the options ask for a refresh.
     pub(crate) refresher: Option<&'a Refresher>,
+    /// Where the theme is compiled, pages rendered and the output deployed.
+    pub(crate) pool: &'a BuildPool,
 }
 
 impl Build<'_> {
@@ -201,7 +205,7 @@ impl Build<'_> {
 
     async fn load_inputs(&self) -> Result<RenderInputs, BuildError> {
         let config = self.config.clone();
-        blocking(move || RenderInputs::load(&config)).await
+        on_pool(self.pool, move || RenderInputs::load(&config)).await
     }
 
     /// Refreshes `targets` (none: an offline build).
@@ -232,7 +236,10 @@ impl Build<'_> {
     ) -> Result<BuildSummary, BuildError> {
         let (config, store) = (self.config.clone(), self.store.clone());
         let journal = self.layout.journal.clone();
-        blocking(move || render_locked(&config, &store, journal, inputs, &progress)).await
+        on_pool(self.pool, move || {
+            render_locked(&config, &store, journal, inputs, &progress)
+        })
+        .await
     }
 
     /// Publishes the output as `[deploy]` says, when the build changed it. A deploy that failed
@@ -263,14 +270,28 @@ impl Build<'_> {
             "{} profiles, {} files written, {} removed",
             summary.profiles, summary.site.pages_written, summary.site.files_removed
         );
-        let outcome = blocking(move || Ok(deploy.run(&output, &root, &cache, &message)?)).await?;
+        let outcome = on_pool(self.pool, move || {
+            Ok(deploy.run(&output, &root, &cache, &message)?)
+        })
+        .await?;
         tracing::info!("deployed: {outcome:?}");
         let _ = std::fs::remove_file(marker);
         Ok(Some(outcome))
     }
 }
 
-/// Runs blocking work (file system, SQLite, rendering) off the async executor, logging to the
+/// Runs a build's CPU work on its pool (see [`crate::build_pool`]).
+async fn on_pool<T: Send + 'static>(
+    pool: &BuildPool,
+    work: impl FnOnce() -> Result<T, BuildError> + Send + 'static,
+) -> Result<T, BuildError> {
+    pool.run(work)
+        .await
+        .map_err(|e| BuildError::Task(e.to_string()))?
+}
+
+/// Runs blocking work that waits rather than computes (the build lock) off the async
+/// executor, logging to the
 /// caller's subscriber (a thread-local one included, as the watch preview and tests set).
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, BuildError> + Send + 'static,

@@ -4,6 +4,7 @@
 //! Data flows one way: config → store / Discord → profile model → render → output.
 
 pub mod build;
+pub mod build_pool;
 pub mod cli;
 pub mod cmd;
 pub mod config;

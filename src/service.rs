@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::build::{Build, BuildError, BuildOptions, BuildSummary};
+use crate::build_pool::{BuildPool, PoolError};
 use crate::config::{Config, ConfigError, Secrets, TOKEN_KEY_VAR};
 use crate::crypto::{CryptoError, KeySource, TokenCipher};
 use crate::discord::client::{ClientOptions, DiscordClient, DiscordError};
@@ -41,6 +42,9 @@ pub enum ServiceError {
     #[error("cannot set up the OAuth client: {0}")]
     /// The OAuth client cannot be built.
     OAuth(#[from] OAuthError),
+    #[error(transparent)]
+    /// The build threads cannot be started.
+    Pool(#[from] PoolError),
 }
 
 impl Blame for ServiceError {
@@ -49,7 +53,7 @@ impl Blame for ServiceError {
             ServiceError::Config(error) => error.is_users_fault(),
             ServiceError::Key(error) => error.is_users_fault(),
             ServiceError::Store(error) => error.is_users_fault(),
-            ServiceError::Discord(_) | ServiceError::OAuth(_) => false,
+            ServiceError::Discord(_) | ServiceError::OAuth(_) | ServiceError::Pool(_) => false,
         }
     }
 }
@@ -111,6 +115,8 @@ pub struct Service {
     jobs: JobQueue,
     /// Wait before a batch whose revocation failed runs again.
     revoke_retry: Duration,
+    /// Where builds do their CPU work.
+    pool: BuildPool,
 }
 
 impl Service {
@@ -152,6 +158,7 @@ impl Service {
             discord: None,
             jobs: JobQueue::new(),
             revoke_retry: REVOKE_RETRY,
+            pool: BuildPool::shared()?,
         })
     }
 
@@ -160,6 +167,13 @@ impl Service {
         if let Some(refresher) = &mut self.discord {
             refresher.discord = client;
         }
+        self
+    }
+
+    /// Runs builds on `pool` (`serve` and `watch` use one of [`crate::build_pool::Priority::Background`] threads,
+    /// so that requests are answered while a build runs).
+    pub fn with_build_pool(mut self, pool: BuildPool) -> Service {
+        self.pool = pool;
         self
     }
 
@@ -206,6 +220,7 @@ impl Service {
             layout: &self.layout,
             store: &self.store,
             refresher,
+            pool: &self.pool,
         };
         build.run(options).await
     }

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::build_pool::{BuildPool, Priority};
 use crate::config::{Config, Secrets};
 use crate::fault::{Doing, Report};
 use crate::server::{self, App};
@@ -16,7 +17,9 @@ pub(crate) async fn run(config_path: &Path) -> Result<(), Report> {
     let config = Arc::new(Config::load(config_path)?);
     let secrets = Secrets::from_env(&config)?;
     config.check_theme()?;
-    let service = Arc::new(Service::open(config.clone(), &secrets)?);
+    // Builds run behind the requests (see crate::build_pool).
+    let pool = BuildPool::per_core(Priority::Background).doing(|| "starting the build threads")?;
+    let service = Arc::new(Service::open(config.clone(), &secrets)?.with_build_pool(pool));
     let renderer = Renderer::new(&config.theme_dir(), crate::build::site_info(&config))
         .doing(|| "loading the theme")?;
     let listener = tokio::net::TcpListener::bind(config.server.bind)

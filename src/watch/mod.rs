@@ -29,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::build::{self, BuildOptions, BuildSummary};
+use crate::build_pool::{BuildPool, PoolError, Priority};
 use crate::config::{Config, ConfigError};
 use crate::fault::Blame;
 use crate::http_server::{ConnectionStats, FileLimitError, Limits};
@@ -93,6 +94,9 @@ pub enum WatchError {
     #[error(transparent)]
     /// The process may not open enough files for the preview server.
     FileLimit(#[from] FileLimitError),
+    #[error(transparent)]
+    /// The build threads cannot be started.
+    Pool(#[from] PoolError),
 }
 
 impl Blame for WatchError {
@@ -168,6 +172,8 @@ pub async fn start(config_path: &Path, options: WatchOptions) -> Result<Session,
         config_error: None,
         sources,
         service: None,
+        // Behind the preview server's requests (see crate::build_pool).
+        pool: BuildPool::per_core(Priority::Background)?,
         site,
         stats: Arc::new(WatchStats::default()),
     };
@@ -289,6 +295,8 @@ struct SiteBuilder {
     sources: Sources,
     /// Opened (offline) for the first build after the config loaded, then kept.
     service: Option<Service>,
+    /// Where every build of the session runs.
+    pool: BuildPool,
     site: watch::Sender<Published>,
     stats: Arc<WatchStats>,
 }
@@ -410,7 +418,8 @@ impl SiteBuilder {
     fn service(&mut self) -> Result<&Service, crate::service::ServiceError> {
         let service = match self.service.take() {
             Some(service) => service,
-            None => Service::open_offline(Arc::new(self.config.clone()))?,
+            None => Service::open_offline(Arc::new(self.config.clone()))?
+                .with_build_pool(self.pool.clone()),
         };
         Ok(self.service.insert(service))
     }
