@@ -1,11 +1,12 @@
 //! `cargo run --release --example bench -- --users N`: strife-gen's whole build against Hugo's on
 //! the same machine, with the same profiles.
 //!
-//! Generates N synthetic users (a few connections, forty servers each) into a store, and the
-//! equivalent Hugo site (one Markdown file per user with the same data in its front matter;
-//! templates with the same loops; a JSON output per page; an alias per user, Hugo's redirect
-//! page, for strife-gen's vanity URL; a paginated index and the sitemap). Then it runs both as
-//! child processes, on tmpfs (`/dev/shm`) and on disk (the system's temporary folder):
+//! Generates N synthetic users (a few connections, forty servers each: the criterion benchmarks'
+//! users, from `strife_gen::bench_support`) into a store, and the equivalent Hugo site (one
+//! Markdown file per user with the same data in its front matter; templates with the same loops;
+//! a JSON output per page; an alias per user, Hugo's redirect page, for strife-gen's vanity URL; a
+//! paginated index and the sitemap). Then it runs both as child processes, on tmpfs (`/dev/shm`)
+//! and on disk (the system's temporary folder):
 //!
 //! - cold: an empty output folder;
 //! - warm: everything again over an existing site (strife-gen: a theme change; Hugo: a rebuild,
@@ -23,12 +24,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use strife_gen::bench_support::{synthetic_consent, synthetic_user_id};
 use strife_gen::config::Config;
 use strife_gen::crypto::TokenCipher;
-use strife_gen::discord::models::Snapshot;
-use strife_gen::publish::Publish;
 use strife_gen::service::Service;
-use strife_gen::store::{Consent, Tokens};
 
 /// What one run of a tool cost.
 #[derive(Clone, Copy)]
@@ -245,45 +244,12 @@ fn child_build(config: &Path) {
     }
 }
 
-/// Stores user `n` with a realistic amount of data: four connections and forty servers.
+/// Stores synthetic user `n` (four connections, forty servers) called `display_name`.
 fn record(service: &Service, cipher: &TokenCipher, n: u64, display_name: &str) {
-    let consent = Consent {
-        scopes: strife_gen::discord::scope::Scope::ALL.to_vec(),
-        publish: Publish {
-            connections: true,
-            guilds: true,
-        },
-        tokens: Tokens {
-            access_token: "bench-access".into(),
-            access_expires_at: i64::MAX / 2,
-            refresh_token: "bench-refresh".into(),
-        },
-        snapshot: snapshot(n, display_name),
-    };
     service
         .store()
-        .record_consent(&consent, cipher, 0)
+        .record_consent(&synthetic_consent(n, display_name), cipher, 0)
         .expect("consent");
-}
-
-fn user_id(n: u64) -> u64 {
-    100_000_000_000_000_000 + n * 4_194_304
-}
-
-fn snapshot(n: u64, display_name: &str) -> Snapshot {
-    let connections: Vec<_> = (0..4)
-        .map(|c| serde_json::json!({"id": format!("c{c}"), "name": format!("user{n}-{c}"), "type": "github", "verified": true, "visibility": 1}))
-        .collect();
-    let guilds: Vec<_> = (0..40u64)
-        .map(|g| serde_json::json!({"id": (200_000_000_000_000_000 + g).to_string(), "name": format!("Server {g}"), "icon": null}))
-        .collect();
-    serde_json::from_value(serde_json::json!({
-        "user": {"id": user_id(n).to_string(), "username": format!("user{n}"), "global_name": display_name,
-                 "avatar": "a1b2c3d4e5f6", "discriminator": "0", "public_flags": 64},
-        "connections": connections,
-        "guilds": guilds,
-    }))
-    .expect("snapshot")
 }
 
 // ===== Hugo =====
@@ -305,7 +271,7 @@ fn hugo_cases(hugo: &Path, dir: &Path, users: u64) -> Vec<(&'static str, Run)> {
     let cold = build();
     let warm = build();
     std::fs::write(
-        site.join(format!("content/u/{}.md", user_id(users / 2))),
+        site.join(format!("content/u/{}.md", synthetic_user_id(users / 2))),
         hugo_page(users / 2, "Someone Else"),
     )
     .expect("content");
@@ -347,7 +313,7 @@ fn write_hugo_site(site: &Path, users: u64) {
     std::fs::write(site.join("layouts/index.html"), HUGO_INDEX).expect("layout");
     for n in 0..users {
         std::fs::write(
-            site.join(format!("content/u/{}.md", user_id(n))),
+            site.join(format!("content/u/{}.md", synthetic_user_id(n))),
             hugo_page(n, &format!("User {n}")),
         )
         .expect("content");
@@ -356,7 +322,7 @@ fn write_hugo_site(site: &Path, users: u64) {
 
 /// User `n`'s page: the data strife-gen renders, as front matter.
 fn hugo_page(n: u64, display_name: &str) -> String {
-    let id = user_id(n);
+    let id = synthetic_user_id(n);
     let mut page = format!(
         "+++\ntitle = \"{display_name}\"\nid = \"{id}\"\nusername = \"user{n}\"\n\
          avatar = \"https://cdn.discordapp.com/avatars/{id}/a1b2c3d4e5f6.webp?size=256\"\n\

@@ -111,6 +111,10 @@ impl FromStr for Hide {
     }
 }
 
+/// Headings in a user file's body start at `<h3>`: the page has its own `<h1>` (the name) and
+/// `<h2>` sections.
+pub(crate) const USER_HEADING_OFFSET: usize = 2;
+
 /// Longest front-page description (for `<meta name="description">`), in characters.
 const DESCRIPTION_CHARS: usize = 200;
 
@@ -404,7 +408,7 @@ fn parse_user(path: &Path, text: &str, warnings: &mut Vec<ContentWarning>) -> Op
         }
     }
     if !body.trim().is_empty() {
-        user.body_html = Some(markdown::to_html(body, 2));
+        user.body_html = Some(markdown::to_html(body, USER_HEADING_OFFSET));
     }
     Some(user)
 }

@@ -3,6 +3,10 @@
 //!
 //! Data flows one way: config → store / Discord → profile model → render → output.
 
+/// For the benchmarks only (`benches/`, `examples/bench.rs`): thin wrappers over crate-private
+/// items, so that none of them is made public for a benchmark's sake. Not part of the API.
+#[doc(hidden)]
+pub mod bench_support;
 pub mod build;
 pub mod build_pool;
 pub mod cli;
