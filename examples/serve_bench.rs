@@ -1,0 +1,360 @@
+//! The service under load: `cargo run --release --example serve_bench -- [--users N] [--consents C]`.
+//!
+//! A site of N stored users (default 10,000) is built once, then `strife-gen serve` (a child
+//! process, its builds on background threads) runs against a fake Discord on loopback. The
+//! benchmark measures, and prints (never asserts):
+//!
+//! - one consent on an idle service: the `/callback` and the time until the new page is on disk;
+//! - C consents (default 300) whose callbacks arrive at once: `/callback` latencies, and the
+//!   time from each answer until that user's page is on disk;
+//! - `/healthz` latencies, probed every few milliseconds throughout.
+//!
+//! The authorize step (the browser at Discord) is done before the burst, one user at a time,
+//! as the fake Discord signs in one user at a time; the burst is the part the service pays for.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake_discord::{FakeDiscord, FakeUser, CLIENT_ID, CLIENT_SECRET};
+use strife_gen::bench_support::{synthetic_consent, synthetic_user_id};
+use strife_gen::config::Config;
+use strife_gen::crypto::TokenCipher;
+use strife_gen::service::Service;
+
+/// The token key of the benchmark's store (`STRIFE_TOKEN_KEY`), the same in the parent and the
+/// service.
+const TOKEN_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+/// The public address of the site (a reverse proxy would stand in front of the service).
+const PUBLIC: &str = "https://bench.example";
+
+struct Options {
+    users: u64,
+    consents: u64,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("__serve") {
+        return child_serve(Path::new(&args[2]));
+    }
+    let options = parse(&args[1..]);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(bench(options));
+}
+
+fn parse(args: &[String]) -> Options {
+    let mut options = Options {
+        users: 10_000,
+        consents: 300,
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().and_then(|v| v.parse().ok());
+        match (flag.as_str(), value) {
+            ("--users", Some(n)) => options.users = n,
+            ("--consents", Some(n)) => options.consents = n,
+            _ => {
+                eprintln!("usage: serve_bench [--users N] [--consents C]");
+                std::process::exit(2);
+            }
+        }
+    }
+    options
+}
+
+async fn bench(options: Options) {
+    let dir = tempfile::tempdir_in(shm_or_temp()).expect("a temporary folder");
+    let fake = FakeDiscord::start().await;
+    let port = free_port();
+    let config = write_config(dir.path(), &fake, port);
+    store_users(&config, options.users);
+    prebuild(&config);
+    let mut service = start_service(&config, port);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(1000)
+        .build()
+        .expect("client");
+    wait_until_idle(&client, &base).await;
+    let output = dir.path().join("output");
+    println!(
+        "{} stored users, {} consents at once, {} cores",
+        options.users,
+        options.consents,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    // One consent on an idle service.
+    let ready = authorize(&fake, &client, &base, options.users).await;
+    let (callback, live) = consent(&client, &base, &output, ready).await;
+    println!(
+        "idle: /callback {:.1} ms, page live {:.0} ms after the answer",
+        ms(callback),
+        ms(live)
+    );
+
+    // The burst, with /healthz probed throughout.
+    let mut pending = Vec::new();
+    for n in 0..options.consents {
+        pending.push(authorize(&fake, &client, &base, options.users + 1 + n).await);
+    }
+    let probing = Arc::new(AtomicBool::new(true));
+    let probe = tokio::spawn(probe_healthz(client.clone(), base.clone(), probing.clone()));
+    let burst: Vec<_> = pending
+        .into_iter()
+        .map(|ready| {
+            let (client, base, output) = (client.clone(), base.clone(), output.clone());
+            tokio::spawn(async move { consent(&client, &base, &output, ready).await })
+        })
+        .collect();
+    let mut callbacks = Vec::new();
+    let mut lives = Vec::new();
+    for task in burst {
+        let (callback, live) = task.await.expect("a consent");
+        callbacks.push(callback);
+        lives.push(live);
+    }
+    probing.store(false, Ordering::Relaxed);
+    let healthz = probe.await.expect("the probe");
+    println!("| what | n | p50 ms | p99 ms | max ms |");
+    println!("|---|---:|---:|---:|---:|");
+    row("/callback during the burst", callbacks);
+    row("answer → page live", lives);
+    row("/healthz during the burst", healthz);
+    service.kill().ok();
+    service.wait().ok();
+}
+
+/// A sign-in up to Discord's redirect back: the callback path and the cookie that goes with it.
+struct Ready {
+    id: String,
+    callback: String,
+    cookie: String,
+}
+
+/// Adds user `n` to the fake Discord and takes them through `/login` and the authorize page.
+async fn authorize(fake: &FakeDiscord, client: &reqwest::Client, base: &str, n: u64) -> Ready {
+    let id = synthetic_user_id(n).to_string();
+    fake.add_user(FakeUser::new(&id, &format!("new{n}")));
+    fake.login_as(&id);
+    let login = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("/login");
+    let cookie = header(&login, "set-cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let at_discord = client
+        .get(header(&login, "location"))
+        .send()
+        .await
+        .expect("authorize");
+    let back = header(&at_discord, "location");
+    let callback = back
+        .strip_prefix(PUBLIC)
+        .expect("redirected to the registered URI")
+        .to_owned();
+    Ready {
+        id,
+        callback,
+        cookie,
+    }
+}
+
+/// The callback of `ready`: how long it took, and how long after its answer the page appeared.
+async fn consent(
+    client: &reqwest::Client,
+    base: &str,
+    output: &Path,
+    ready: Ready,
+) -> (Duration, Duration) {
+    let started = Instant::now();
+    let answer = client
+        .get(format!("{base}{}", ready.callback))
+        .header("cookie", &ready.cookie)
+        .send()
+        .await
+        .expect("/callback");
+    assert_eq!(answer.status(), 200, "the consent was taken");
+    let answered = Instant::now();
+    let page = output.join("u").join(&ready.id).join("index.html");
+    while !page.exists() {
+        assert!(
+            answered.elapsed() < Duration::from_secs(120),
+            "the page appears"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    (answered - started, answered.elapsed())
+}
+
+/// `/healthz` every 5 ms until `probing` is cleared: each answer's latency.
+async fn probe_healthz(
+    client: reqwest::Client,
+    base: String,
+    probing: Arc<AtomicBool>,
+) -> Vec<Duration> {
+    let mut latencies = Vec::new();
+    while probing.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let answer = client.get(format!("{base}/healthz")).send().await;
+        assert!(answer.is_ok_and(|a| a.status().is_success()), "/healthz");
+        latencies.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    latencies
+}
+
+fn row(what: &str, mut values: Vec<Duration>) {
+    values.sort();
+    let at = |q: f64| values[((values.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "| {what} | {} | {:.1} | {:.1} | {:.1} |",
+        values.len(),
+        ms(at(0.5)),
+        ms(at(0.99)),
+        ms(at(1.0))
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_owned()
+}
+
+/// Waits until the service answers and its build at start is over (a no-op: the site was
+/// built before).
+async fn wait_until_idle(client: &reqwest::Client, base: &str) {
+    let started = Instant::now();
+    loop {
+        if let Ok(answer) = client.get(format!("{base}/healthz")).send().await {
+            if answer.status().is_success() {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the service starts"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The refresh and build at start find nobody due and nothing changed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+}
+
+fn write_config(dir: &Path, fake: &FakeDiscord, port: u16) -> PathBuf {
+    let themes = Path::new(env!("CARGO_MANIFEST_DIR")).join("themes");
+    let text = format!(
+        "[site]\ntitle = \"Bench\"\nbase_url = \"{PUBLIC}/\"\nthemes_dir = \"{themes}\"\n\n\
+         [discord]\nclient_id = \"{CLIENT_ID}\"\nredirect_uri = \"{PUBLIC}/callback\"\n\
+         api_base = \"{api}\"\nauthorize_url = \"{authorize}\"\n\n\
+         [server]\nbind = \"127.0.0.1:{port}\"\n",
+        themes = themes.display(),
+        api = fake.api_base(),
+        authorize = fake.authorize_url(),
+    );
+    let path = dir.join("strife.toml");
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+/// Stores `users` users, none of them due for a refresh (as if refreshed a moment ago: the
+/// service's refresh at start must not turn the benchmark into a refresh benchmark).
+fn store_users(config_path: &Path, users: u64) {
+    let config = Arc::new(Config::load(config_path).expect("config"));
+    let service = Service::open_offline(config).expect("store");
+    // Their tokens are never opened (nobody is due), so any key seals them.
+    let cipher = TokenCipher::random();
+    let started = Instant::now();
+    for n in 0..users {
+        let consent = synthetic_consent(n, &format!("User {n}"));
+        service
+            .store()
+            .record_consent(&consent, &cipher, 0)
+            .expect("consent");
+    }
+    let store = service.config().store.path.clone();
+    let conn = rusqlite::Connection::open(store).expect("store");
+    conn.execute("UPDATE users SET next_attempt_at = 4102444800", [])
+        .expect("not due");
+    eprintln!("stored {users} users in {:.1?}", started.elapsed());
+}
+
+/// The site built once before the service starts, so its build at start changes nothing.
+fn prebuild(config: &Path) {
+    let started = Instant::now();
+    let status = Command::new(std::env::current_exe().expect("self"))
+        .args(["__serve".as_ref(), config.as_os_str()])
+        .env("STRIFE_BENCH_BUILD_ONLY", "1")
+        .status()
+        .expect("build");
+    assert!(status.success(), "the first build");
+    eprintln!("built the site in {:.1?}", started.elapsed());
+}
+
+fn start_service(config: &Path, port: u16) -> Child {
+    let child = Command::new(std::env::current_exe().expect("self"))
+        .args(["__serve".as_ref(), config.as_os_str()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    eprintln!("service on port {port} (pid {})", child.id());
+    child
+}
+
+/// `strife-gen serve` (or, with `STRIFE_BENCH_BUILD_ONLY`, `build --offline`) of `config`, in
+/// this child process, with the secrets in its environment.
+fn child_serve(config: &Path) {
+    // SAFETY: set before the runtime or any other thread starts.
+    unsafe {
+        std::env::set_var("STRIFE_DISCORD_CLIENT_SECRET", CLIENT_SECRET);
+        std::env::set_var("STRIFE_TOKEN_KEY", TOKEN_KEY);
+    }
+    let command: &[&str] = match std::env::var_os("STRIFE_BENCH_BUILD_ONLY") {
+        Some(_) => &["build", "--offline"],
+        None => &["serve"],
+    };
+    let mut args = vec!["strife-gen".to_owned(), "--config".to_owned()];
+    args.push(config.display().to_string());
+    args.extend(command.iter().map(|s| (*s).to_owned()));
+    let cli = <strife_gen::cli::Cli as clap::Parser>::parse_from(args);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    if let Err(report) = runtime.block_on(strife_gen::cmd::run(cli)) {
+        eprintln!("error: {}", report.describe());
+        std::process::exit(1);
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+fn shm_or_temp() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
