@@ -204,11 +204,12 @@ fn strife_cases(dir: &Path, users: u64) -> Vec<(&'static str, Run)> {
         )
     };
     let cold = build();
-    // A theme change: every page is rendered again and replaces the old one.
-    let template = themes.join("default/templates/profile.html");
-    let mut text = std::fs::read_to_string(&template).expect("theme");
-    text.push_str("{# changed #}\n<!-- changed -->\n");
-    std::fs::write(&template, text).expect("theme");
+    // A theme change: the style sheet's hashed name is in every page, so every page is
+    // rendered again and replaces the old one.
+    let style = themes.join("default/static/style.css");
+    let mut text = std::fs::read_to_string(&style).expect("theme");
+    text.push_str("\n/* changed */\n");
+    std::fs::write(&style, text).expect("theme");
     let warm = build();
     record(&service, &cipher, users / 2, "Someone Else");
     let one = build();
