@@ -36,6 +36,36 @@ use crate::store::{PublishedRow, Store, StoreError};
 /// it bounds memory whatever the number of users.
 const PIPELINE_DEPTH: usize = 256;
 
+/// Profiles cross to the renderers this many at a time: one hand-over per batch rather than per
+/// user, since keeping an unchanged user costs less than waking a thread for it.
+const BATCH: usize = 64;
+
+/// Some profiles for the renderers, in the store's order.
+type InputBatch = Vec<Result<ProfileInput, SiteError>>;
+
+/// The reader's end of the channel: collects profiles and hands them over by the batch.
+struct BatchSender<'s> {
+    sender: &'s mpsc::SyncSender<InputBatch>,
+    batch: InputBatch,
+}
+
+impl BatchSender<'_> {
+    /// Queues `input`; `false` when the renderers have stopped (the build failed).
+    fn send(&mut self, input: Result<ProfileInput, SiteError>) -> bool {
+        self.batch.push(input);
+        self.batch.len() < BATCH || self.flush()
+    }
+
+    /// Hands over what is queued.
+    fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let full = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.sender.send(full).is_ok()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 /// Why a build failed; the previous output is untouched.
 pub enum BuildError {
@@ -373,13 +403,18 @@ fn render_locked(
     };
     // The store is read on one thread and profiles flow to the renderers through a bounded
     // channel, so thousands of users never sit in memory at once.
-    let (sender, receiver) = mpsc::sync_channel::<Result<ProfileInput, SiteError>>(PIPELINE_DEPTH);
+    let (sender, receiver) = mpsc::sync_channel::<InputBatch>(PIPELINE_DEPTH / BATCH);
     let (published, counts) = std::thread::scope(|scope| {
         let logs = tracing::dispatcher::get_default(Clone::clone);
         let reading = scope.spawn(move || {
-            tracing::dispatcher::with_default(&logs, || reader.send_all(samples, &sender))
+            let mut batches = BatchSender {
+                sender: &sender,
+                batch: Vec::with_capacity(BATCH),
+            };
+            tracing::dispatcher::with_default(&logs, || reader.send_all(samples, &mut batches))
         });
-        let published = site.publish(receiver.into_iter(), &|| progress.tick());
+        let inputs = receiver.into_iter().flatten();
+        let published = site.publish(inputs, &|| progress.tick());
         (published, reading.join())
     });
     progress.finish();
@@ -422,11 +457,7 @@ impl ProfileReader<'_> {
     /// Sends every profile. A user whose snapshot cannot be read is left out with a warning; a
     /// store that fails part-way sends an error, which abandons the build (publishing a site
     /// with users missing would delete their pages).
-    fn send_all(
-        &self,
-        samples: Vec<Snapshot>,
-        sender: &mpsc::SyncSender<Result<ProfileInput, SiteError>>,
-    ) -> ReadCounts {
+    fn send_all(&self, samples: Vec<Snapshot>, sender: &mut BatchSender<'_>) -> ReadCounts {
         let mut counts = ReadCounts::default();
         let everything = Publish {
             connections: true,
@@ -434,7 +465,7 @@ impl ProfileReader<'_> {
         };
         for snapshot in samples {
             let input = self.sample(snapshot, everything);
-            if sender.send(Ok(input)).is_err() {
+            if !sender.send(Ok(input)) {
                 return counts;
             }
             counts.sent += 1;
@@ -445,7 +476,7 @@ impl ProfileReader<'_> {
                 match row.and_then(|row| self.stored(row)) {
                     Ok(input) => {
                         counts.sent += 1;
-                        sender.send(Ok(input)).is_ok()
+                        sender.send(Ok(input))
                     }
                     Err(error) => {
                         tracing::warn!("left out of this build: {error}");
@@ -458,6 +489,7 @@ impl ProfileReader<'_> {
             // The receiver may be gone already (the build failed first); nothing else to tell.
             let _ = sender.send(Err(SiteError::Source(error.to_string())));
         }
+        sender.flush();
         counts
     }
 
