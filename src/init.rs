@@ -57,7 +57,7 @@ pub(crate) fn init(dir: &Path) -> Result<(), InitError> {
     write(
         dir,
         ".gitignore",
-        b"/output/*\n!/output/.gitkeep\n/.output.*\n/output.lock\n/strife.db*\n/.env\n",
+        b"/output/*\n!/output/.gitkeep\n/.output.*\n/output.lock\n/output.manifest\n/output.building\n/strife.db*\n/.env\n",
     )?;
     write_tree(&dir.join("themes"), &THEMES)
 }

@@ -201,6 +201,42 @@ fn init_creates_a_site_that_builds() {
         stderr(&output)
     );
 
+    // Two builds (the second one changes a page), so every state file exists: git sees
+    // nothing a build wrote but the placeholder it keeps.
+    std::fs::write(site.join("content/index.md"), "Changed.\n").unwrap();
+    let output = strife(&site, &["build", "--offline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(&site)
+            .output()
+            .unwrap()
+    };
+    assert!(git(&["init", "-q"]).status.success());
+    let status = git(&[
+        "status",
+        "--porcelain",
+        "--untracked-files=all",
+        "--ignored=no",
+    ]);
+    let untracked = String::from_utf8_lossy(&status.stdout).into_owned();
+    let written_by_builds: Vec<&str> = untracked
+        .lines()
+        .filter(|line| {
+            ![
+                "strife.toml",
+                ".gitignore",
+                "content/",
+                "themes/",
+                "output/.gitkeep",
+            ]
+            .iter()
+            .any(|shipped| line[3..].starts_with(shipped))
+        })
+        .collect();
+    assert!(written_by_builds.is_empty(), "{untracked}");
+
     let output = strife(dir.path(), &["init", "my-site"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("not empty"));
