@@ -7,7 +7,9 @@
 //! - one consent on an idle service: the `/callback` and the time until the new page is on disk;
 //! - C consents (default 300) whose callbacks arrive at once: `/callback` latencies, and the
 //!   time from each answer until that user's page is on disk;
-//! - `/healthz` latencies, probed every few milliseconds throughout.
+//! - `/healthz` latencies, probed every few milliseconds throughout;
+//! - then `strife-gen build` refreshing those users against the fake's global limit of 50
+//!   requests a second: the rate reached and the 429s collected.
 //!
 //! The authorize step (the browser at Discord) is done before the burst, one user at a time,
 //! as the fake Discord signs in one user at a time; the burst is the part the service pays for.
@@ -131,6 +133,61 @@ async fn bench(options: Options) {
     row("/healthz during the burst", healthz);
     service.kill().ok();
     service.wait().ok();
+    refresh(&fake, &config).await;
+}
+
+/// `strife-gen build` refreshing the users who consented above (the stored ones are not due),
+/// with the fake Discord enforcing the global limit of 50 requests a second: the rate reached
+/// and the global 429s collected.
+async fn refresh(fake: &FakeDiscord, config: &Path) {
+    const LIMIT: u32 = 50;
+    fake.set_global_limit(LIMIT);
+    let before = fake.requests().len();
+    let mut build = Command::new(std::env::current_exe().expect("self"))
+        .args(["__serve".as_ref(), config.as_os_str()])
+        .env("STRIFE_BENCH_REFRESH", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("build");
+    // The fake runs in this process: watch its log for the first and last request to the API.
+    let (mut first, mut last) = (None, None);
+    let mut seen = 0;
+    while build.try_wait().expect("the build").is_none() {
+        let api = api_requests(fake, before);
+        if api > seen {
+            seen = api;
+            first.get_or_insert_with(Instant::now);
+            last = Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let sent: Vec<_> = fake.requests().into_iter().skip(before).collect();
+    let api = sent.iter().filter(|r| r.path.contains("/users/")).count();
+    let limited = sent.iter().filter(|r| r.status == 429).count();
+    let seconds = match (first, last) {
+        (Some(first), Some(last)) => (last - first).as_secs_f64(),
+        _ => 0.0,
+    };
+    // n requests span n - 1 intervals.
+    let rate = if seconds > 0.0 {
+        (api.saturating_sub(1)) as f64 / seconds
+    } else {
+        0.0
+    };
+    println!(
+        "refresh: {api} API requests in {seconds:.1} s: {rate:.1} req/s ({:.0}% of {LIMIT}), {limited} answered 429",
+        rate * 100.0 / f64::from(LIMIT)
+    );
+}
+
+/// Requests to the REST API (`/users/…`) the fake answered since the first `before`.
+fn api_requests(fake: &FakeDiscord, before: usize) -> usize {
+    fake.requests()
+        .iter()
+        .skip(before)
+        .filter(|r| r.path.contains("/users/"))
+        .count()
 }
 
 /// A sign-in up to Discord's redirect back: the callback path and the cookie that goes with it.
@@ -322,17 +379,21 @@ fn start_service(config: &Path, port: u16) -> Child {
     child
 }
 
-/// `strife-gen serve` (or, with `STRIFE_BENCH_BUILD_ONLY`, `build --offline`) of `config`, in
-/// this child process, with the secrets in its environment.
+/// `strife-gen serve` (or, with `STRIFE_BENCH_BUILD_ONLY`, `build --offline`; with
+/// `STRIFE_BENCH_REFRESH`, `build`) of `config`, in this child process, with the secrets in its
+/// environment.
 fn child_serve(config: &Path) {
     // SAFETY: set before the runtime or any other thread starts.
     unsafe {
         std::env::set_var("STRIFE_DISCORD_CLIENT_SECRET", CLIENT_SECRET);
         std::env::set_var("STRIFE_TOKEN_KEY", TOKEN_KEY);
     }
-    let command: &[&str] = match std::env::var_os("STRIFE_BENCH_BUILD_ONLY") {
-        Some(_) => &["build", "--offline"],
-        None => &["serve"],
+    let command: &[&str] = if std::env::var_os("STRIFE_BENCH_BUILD_ONLY").is_some() {
+        &["build", "--offline"]
+    } else if std::env::var_os("STRIFE_BENCH_REFRESH").is_some() {
+        &["build"]
+    } else {
+        &["serve"]
     };
     let mut args = vec!["strife-gen".to_owned(), "--config".to_owned()];
     args.push(config.display().to_string());
