@@ -361,6 +361,7 @@ impl<'a> SiteBuild<'a> {
             .map_err(|e| SiteError::Source(format!("cannot record the build: {e}")))?;
         let output = self.staging.output().to_path_buf();
         let profiles_rendered = self.rendered.into_inner();
+        tracing::debug!(bytes = memo.len(), "build recorded");
         let mut report = SiteReport::from(self.staging.commit_with_memo(memo)?);
         report.profiles_rendered = profiles_rendered;
         tracing::info!(

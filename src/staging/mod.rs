@@ -675,8 +675,12 @@ fn save_manifest(
     debt: Vec<String>,
     memo: Vec<u8>,
 ) {
-    let saved = Manifest::record(output, spare, files, known, debt, memo)
-        .and_then(|manifest| journal.save(&manifest));
+    let started = std::time::Instant::now();
+    let saved = Manifest::record(output, spare, files, known, debt, memo).and_then(|manifest| {
+        tracing::debug!(elapsed = ?started.elapsed(), "new tree stamped");
+        journal.save(&manifest)
+    });
+    tracing::debug!(elapsed = ?started.elapsed(), "build manifest saved");
     if let Err(error) = saved {
         tracing::warn!(%error, "cannot save the build manifest: the next build checks every file");
     }
