@@ -114,6 +114,44 @@ fn one_changed_profile_renders_that_profile_and_only_what_lists_it() {
     assert_eq!(tree(f.output()), fresh(&f, &three()));
 }
 
+/// Every file of `root`, relative to it.
+fn files_below(root: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
+        .collect()
+}
+
+#[test]
+fn after_a_build_that_changed_files_the_spare_is_the_output_again() {
+    let f = fixture();
+    build(&f, &three());
+    build(&f, &three());
+    let mut changed = three();
+    changed[1].profile.display_name = "Alice B.".into();
+    changed.pop();
+    let report = build(&f, &changed);
+    assert!(
+        report.pages_written > 0 && report.files_removed > 0,
+        "{report:?}"
+    );
+    // Settled right after the swap: the next build owes nothing for this one's changes.
+    let mut published = files_below(f.output());
+    let mut spared = files_below(&spare(&f));
+    published.sort();
+    spared.sort();
+    assert_eq!(published, spared);
+    for rel in &published {
+        assert!(
+            same_inode(&f.output().join(rel), &spare(&f).join(rel)),
+            "{}",
+            rel.display()
+        );
+    }
+}
+
 #[test]
 fn users_who_arrive_and_leave_change_only_their_files_and_the_lists() {
     let f = fixture();
