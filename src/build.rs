@@ -9,7 +9,6 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::build_pool::BuildPool;
-
 use crate::config::{Config, ConfigError};
 use crate::content::{Content, ContentWarning};
 use crate::deploy::{DeployError, DeployOutcome};
@@ -320,9 +319,9 @@ async fn on_pool<T: Send + 'static>(
         .map_err(|e| BuildError::Task(e.to_string()))?
 }
 
-/// Runs blocking work that waits rather than computes (the build lock) off the async
-/// executor, logging to the
-/// caller's subscriber (a thread-local one included, as the watch preview and tests set).
+/// Runs blocking work that waits rather than computes (the build lock) off the async executor,
+/// logging to the caller's subscriber (a thread-local one included, as the watch preview and
+/// tests set).
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, BuildError> + Send + 'static,
 ) -> Result<T, BuildError> {

@@ -170,8 +170,9 @@ impl Service {
         self
     }
 
-    /// Runs builds on `pool` (`serve` and `watch` use one of [`crate::build_pool::Priority::Background`] threads,
-    /// so that requests are answered while a build runs).
+    /// Runs builds on `pool`: `serve` and `watch` give one of
+    /// [`crate::build_pool::Priority::Background`] threads, so that requests are answered while
+    /// a build runs.
     pub fn with_build_pool(mut self, pool: BuildPool) -> Service {
         self.pool = pool;
         self

@@ -71,14 +71,14 @@ impl RedirectPage {
         current: Option<&str>,
     ) -> Self {
         RedirectPage {
-            path: format!("{slug}/"),
+            path: vanity_path(slug),
             target: target.path.clone(),
             target_url: target_url.to_owned(),
             display_name: target.display_name.clone(),
             handle: target.handle.clone(),
             former: kind == NameKind::Former,
             current_path: match kind {
-                NameKind::Former => current.map(|slug| format!("{slug}/")),
+                NameKind::Former => current.map(vanity_path),
                 NameKind::Current => None,
             },
         }
@@ -278,6 +278,11 @@ pub(crate) fn profile_json(profile: &Profile) -> Result<Vec<u8>, serde_json::Err
     let mut json = serde_json::to_vec_pretty(profile)?;
     json.push(b'\n');
     Ok(json)
+}
+
+/// The folder of the vanity URL `slug`, relative to the site root: `nelly/`.
+pub(crate) fn vanity_path(slug: &str) -> String {
+    format!("{slug}/")
 }
 
 /// Path of a profile's JSON twin: `u/<id>.json`.

@@ -560,7 +560,7 @@ impl<'a> SiteBuild<'a> {
                 .json(&current)
                 .digest(profile.key)
                 .finish();
-            let path = format!("{}/index.html", url.slug);
+            let path = format!("{}index.html", conventions::vanity_path(&url.slug));
             self.publish_rendered(&path, key, || {
                 let page =
                     RedirectPage::new(&url.slug, url.kind, &profile.summary, &profile.url, current);

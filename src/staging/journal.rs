@@ -3,12 +3,12 @@
 //! transaction trusts the two trees without reading them; otherwise it reconciles them file by
 //! file. It must not decide what goes in a tree, only record what went in.
 
-use rustc_hash::{FxHashMap, FxHashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use super::error::{io_err, StagingError};

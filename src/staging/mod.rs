@@ -71,7 +71,6 @@ mod ownership;
 mod swap;
 mod tree;
 
-use rustc_hash::{FxHashMap, FxHashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -79,6 +78,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 pub(crate) use self::error::describe_entries;
 pub use self::error::StagingError;
@@ -611,7 +611,8 @@ enum Settle {
 
 /// Makes the spare hold the new tree at `paths` (where it differs from the output): a staged file
 /// is linked from the output, a folder of the new tree is pruned to it, anything else removed.
-/// In parallel: paths are distinct, and a folder the new tree has is never removed.
+/// In parallel: each path once (the last commit's debt and this one's removals may share some),
+/// and a folder the new tree has is never removed.
 fn settle<'p>(
     spare: &Path,
     output: &Path,
@@ -619,7 +620,9 @@ fn settle<'p>(
     staged: &FxHashMap<String, Staged>,
     when: Settle,
 ) -> Result<(), StagingError> {
-    let paths: Vec<&String> = paths.into_iter().collect();
+    let mut paths: Vec<&String> = paths.into_iter().collect();
+    paths.sort_unstable();
+    paths.dedup();
     if paths.is_empty() {
         return Ok(());
     }

@@ -1,10 +1,11 @@
 //! Reconciling a tree file by file: preparing the spare, writing a file without touching a
 //! linked one, reusing an identical published file, pruning. It must not swap trees into place.
 
-use rustc_hash::FxHashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashSet;
 
 use super::error::{io_err, StagingError};
 

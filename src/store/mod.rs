@@ -640,11 +640,7 @@ impl Store {
         let mut history = conn.prepare(NAME_HISTORY_IN_ID_ORDER)?;
         let mut history = NameHistory::new(history.query([])?);
         while let Some(row) = rows.next()? {
-            let read = PublishedRow::read(row, &conn).and_then(|mut published| {
-                published.old_names = history.old_names(published.id, &published.username)?;
-                Ok(published)
-            });
-            if !visit(read) {
+            if !visit(PublishedRow::read(row, &conn, &mut history)) {
                 break;
             }
         }
@@ -714,9 +710,9 @@ impl Store {
 /// [`PUBLISHED_STATUSES`]): active users, and users waiting for a new consent whose grace period
 /// has not ended.
 const PUBLISHED: &str = "(u.status = ?2 OR (u.status = ?3 AND u.status_since >= ?1))";
-/// The query of [`Store::for_each_published_row`]. Old names come with each row (a JSON array
-/// from the primary-key index of `name_history`), so there is one query whatever the number of
-/// users. Snapshots are not read here: the hash and date come from the covering index
+/// The query of [`Store::for_each_published_row`]. Old names are read beside it
+/// ([`NAME_HISTORY_IN_ID_ORDER`]), so there are two queries whatever the number of users.
+/// Snapshots are not read here: the hash and date come from the covering index
 /// `snapshots_heads` (named, since SQLite would otherwise pick the primary key and read each
 /// row, whose snapshot comes before the hash: overflow pages and all), and
 /// [`PublishedRow::page_source`] reads a snapshot when it is needed.
@@ -738,19 +734,15 @@ const NAME_HISTORY_IN_ID_ORDER: &str =
 
 /// The name history, read alongside the published users in the same order.
 struct NameHistory<'s> {
+    /// Once they are exhausted, they stay so (rusqlite resets the statement and answers `None`).
     rows: rusqlite::Rows<'s>,
     /// A row read but not yet used: of a user after the one asked for.
     ahead: Option<(String, String, i64)>,
-    done: bool,
 }
 
 impl<'s> NameHistory<'s> {
     fn new(rows: rusqlite::Rows<'s>) -> Self {
-        NameHistory {
-            rows,
-            ahead: None,
-            done: false,
-        }
+        NameHistory { rows, ahead: None }
     }
 
     /// The former names of `id` (whose name is `current`), most recently used first. Users must
@@ -780,15 +772,9 @@ impl<'s> NameHistory<'s> {
         if let Some(row) = self.ahead.take() {
             return Ok(Some(row));
         }
-        if self.done {
-            return Ok(None);
-        }
         match self.rows.next()? {
             Some(row) => Ok(Some((row.get(0)?, row.get(1)?, row.get(2)?))),
-            None => {
-                self.done = true;
-                Ok(None)
-            }
+            None => Ok(None),
         }
     }
 }
@@ -999,8 +985,14 @@ pub(crate) struct PublishedRow<'r> {
 }
 
 impl<'r> PublishedRow<'r> {
-    fn read(row: &Row<'_>, conn: &'r Connection) -> Result<PublishedRow<'r>, StoreError> {
+    /// The user of `row`, with their former names from `history` (read in the same order).
+    fn read(
+        row: &Row<'_>,
+        conn: &'r Connection,
+        history: &mut NameHistory<'_>,
+    ) -> Result<PublishedRow<'r>, StoreError> {
         let id = parse_id(&row.get::<_, String>(0)?)?;
+        let username: String = row.get(5)?;
         Ok(PublishedRow {
             conn,
             id,
@@ -1010,9 +1002,8 @@ impl<'r> PublishedRow<'r> {
             },
             content_hash: row.get(3)?,
             changed_at: row.get(4)?,
-            // From the name history, read beside the users.
-            old_names: Vec::new(),
-            username: row.get(5)?,
+            old_names: history.old_names(id, &username)?,
+            username,
         })
     }
 
