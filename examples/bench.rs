@@ -24,7 +24,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strife_gen::bench_support::{synthetic_consent, synthetic_user_id};
+use strife_gen::bench_support::{
+    run_command, store_synthetic_users, synthetic_consent, synthetic_user_id,
+};
 use strife_gen::config::Config;
 use strife_gen::crypto::TokenCipher;
 use strife_gen::service::Service;
@@ -39,7 +41,8 @@ struct Run {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("__build") {
-        return child_build(Path::new(&args[2]));
+        // `strife-gen build --offline` of the site at that config (the child process).
+        return run_command(Path::new(&args[2]), &["build", "--offline"]);
     }
     if args.get(1).map(String::as_str) == Some("--prepare") {
         // A site to profile by hand: `bench --prepare DIR --users N`, then
@@ -183,11 +186,8 @@ fn strife_site(dir: &Path, users: u64) -> (PathBuf, Service) {
     .expect("config");
     let config = Arc::new(Config::load(&config_path).expect("config"));
     let service = Service::open_offline(config).expect("store");
-    let cipher = TokenCipher::random();
     let started = Instant::now();
-    for n in 0..users {
-        record(&service, &cipher, n, &format!("User {n}"));
-    }
+    store_synthetic_users(&service, users);
     eprintln!("stored {users} users in {:.1?}", started.elapsed());
     (config_path, service)
 }
@@ -227,22 +227,6 @@ fn unique_suffix() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())
-}
-
-/// `strife-gen build --offline` of the site at `config` (the child process).
-fn child_build(config: &Path) {
-    let cli = <strife_gen::cli::Cli as clap::Parser>::parse_from([
-        "strife-gen".as_ref(),
-        "--config".as_ref(),
-        config.as_os_str(),
-        "build".as_ref(),
-        "--offline".as_ref(),
-    ]);
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    if let Err(report) = runtime.block_on(strife_gen::cmd::run(cli)) {
-        eprintln!("error: {}", report.describe());
-        std::process::exit(1);
-    }
 }
 
 /// Stores synthetic user `n` (four connections, forty servers) called `display_name`.

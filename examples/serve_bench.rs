@@ -22,9 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_discord::{FakeDiscord, FakeUser, CLIENT_ID, CLIENT_SECRET};
-use strife_gen::bench_support::{synthetic_consent, synthetic_user_id};
+use strife_gen::bench_support::{run_command, store_synthetic_users, synthetic_user_id};
 use strife_gen::config::Config;
-use strife_gen::crypto::TokenCipher;
 use strife_gen::service::Service;
 
 /// The token key of the benchmark's store (`STRIFE_TOKEN_KEY`), the same in the parent and the
@@ -339,16 +338,9 @@ fn write_config(dir: &Path, fake: &FakeDiscord, port: u16) -> PathBuf {
 fn store_users(config_path: &Path, users: u64) {
     let config = Arc::new(Config::load(config_path).expect("config"));
     let service = Service::open_offline(config).expect("store");
-    // Their tokens are never opened (nobody is due), so any key seals them.
-    let cipher = TokenCipher::random();
     let started = Instant::now();
-    for n in 0..users {
-        let consent = synthetic_consent(n, &format!("User {n}"));
-        service
-            .store()
-            .record_consent(&consent, &cipher, 0)
-            .expect("consent");
-    }
+    // Their tokens are never opened (nobody is due), so the fresh key that seals them will do.
+    store_synthetic_users(&service, users);
     let store = service.config().store.path.clone();
     let conn = rusqlite::Connection::open(store).expect("store");
     conn.execute("UPDATE users SET next_attempt_at = 4102444800", [])
@@ -395,15 +387,7 @@ fn child_serve(config: &Path) {
     } else {
         &["serve"]
     };
-    let mut args = vec!["strife-gen".to_owned(), "--config".to_owned()];
-    args.push(config.display().to_string());
-    args.extend(command.iter().map(|s| (*s).to_owned()));
-    let cli = <strife_gen::cli::Cli as clap::Parser>::parse_from(args);
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    if let Err(report) = runtime.block_on(strife_gen::cmd::run(cli)) {
-        eprintln!("error: {}", report.describe());
-        std::process::exit(1);
-    }
+    run_command(config, command);
 }
 
 fn free_port() -> u16 {

@@ -1,18 +1,23 @@
 //! Owns what the benchmarks need from inside the crate: the synthetic users and thin wrappers
-//! over crate-private pieces. It exists for `benches/` and `examples/bench.rs` only; it must not
+//! over crate-private pieces. It exists for `benches/` and `examples/` only; it must not
 //! be used by shipped code, nor grow logic of its own (every wrapper calls what a build calls).
 //!
 //! Benchmarks can only use the public API, and the pieces worth timing alone (a page model, the
 //! CDN rules, the Markdown renderer) are rightly `pub(crate)`: this one hidden module reaches them,
 //! so that nothing else has to be made public for the benchmarks' sake.
 
+use std::ffi::OsString;
+use std::path::Path;
+
 use crate::build::site_info;
 use crate::config::Config;
 use crate::content::{markdown, USER_HEADING_OFFSET};
+use crate::crypto::TokenCipher;
 use crate::discord::cdn::Cdn;
 use crate::discord::models::{Connection, Guild, Snapshot, Snowflake, User};
 use crate::discord::scope::Scope;
 use crate::publish::Publish;
+use crate::service::Service;
 use crate::site::profile::Profile;
 use crate::site::render::{RenderError, Renderer};
 use crate::store::{Consent, Tokens};
@@ -55,6 +60,32 @@ pub fn synthetic_consent(n: u64, display_name: &str) -> Consent {
             refresh_token: "bench-refresh".into(),
         },
         snapshot: synthetic_snapshot(n, display_name),
+    }
+}
+
+/// Stores synthetic users `0..users`, user `n` called `User <n>`, their tokens sealed with a
+/// fresh key: a benchmark's builds are offline, so nothing ever opens them.
+pub fn store_synthetic_users(service: &Service, users: u64) {
+    let cipher = TokenCipher::random();
+    for n in 0..users {
+        service
+            .store()
+            .record_consent(&synthetic_consent(n, &format!("User {n}")), &cipher, 0)
+            .expect("a synthetic consent is stored");
+    }
+}
+
+/// Runs `strife-gen --config <config> <command>` in this process, as the binary would, and
+/// exits with status 1 (the error described) when it fails: the child processes of the
+/// whole-program benchmarks, which time the real command without needing the binary built.
+pub fn run_command(config: &Path, command: &[&str]) {
+    let mut args: Vec<OsString> = vec!["strife-gen".into(), "--config".into(), config.into()];
+    args.extend(command.iter().map(OsString::from));
+    let cli = <crate::cli::Cli as clap::Parser>::parse_from(args);
+    let runtime = tokio::runtime::Runtime::new().expect("an async runtime");
+    if let Err(report) = runtime.block_on(crate::cmd::run(cli)) {
+        eprintln!("error: {}", report.describe());
+        std::process::exit(1);
     }
 }
 

@@ -6,9 +6,8 @@ use std::cell::OnceCell;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion};
-use strife_gen::bench_support::synthetic_consent;
+use strife_gen::bench_support::store_synthetic_users;
 use strife_gen::build::{BuildOptions, BuildSummary};
-use strife_gen::crypto::TokenCipher;
 use strife_gen::service::Service;
 use tokio::runtime::Runtime;
 
@@ -29,14 +28,7 @@ impl Stored {
     fn new() -> Stored {
         let site = TempSite::new();
         let service = Service::open_offline(site.config().clone()).expect("store");
-        let cipher = TokenCipher::random();
-        for n in 0..USERS {
-            let consent = synthetic_consent(n, &format!("User {n}"));
-            service
-                .store()
-                .record_consent(&consent, &cipher, 0)
-                .expect("consent");
-        }
+        store_synthetic_users(&service, USERS);
         let runtime = Runtime::new().expect("runtime");
         Stored {
             service,
