@@ -76,13 +76,26 @@ fn three() -> Vec<ProfileEntry> {
     ]
 }
 
+/// A site of [`three`] built twice: the first build writes it, the second leaves a spare and a
+/// manifest that describes both trees, where every later build of a running site starts.
+fn built_twice() -> Fixture {
+    let f = fixture();
+    build(&f, &three());
+    build(&f, &three());
+    f
+}
+
+/// [`three`] with Alice's display name changed (her page, JSON, vanity pages and the index).
+fn alice_renamed() -> Vec<ProfileEntry> {
+    let mut changed = three();
+    changed[1].profile.display_name = "Alice B.".into();
+    changed
+}
+
 #[test]
 fn a_build_with_nothing_changed_renders_nothing_and_writes_nothing() {
-    let f = fixture();
-    // Three builds: the first writes the site, the second gives the spare its place, the
-    // third and fourth change nothing.
-    build(&f, &three());
-    build(&f, &three());
+    // The third and fourth builds change nothing.
+    let f = built_twice();
     let report = build(&f, &three());
     assert_eq!(report.profiles_rendered, 0, "{report:?}");
     assert_eq!((report.pages_written, report.files_removed), (0, 0));
@@ -97,11 +110,8 @@ fn a_build_with_nothing_changed_renders_nothing_and_writes_nothing() {
 
 #[test]
 fn one_changed_profile_renders_that_profile_and_only_what_lists_it() {
-    let f = fixture();
-    build(&f, &three());
-    build(&f, &three());
-    let mut changed = three();
-    changed[1].profile.display_name = "Alice B.".into();
+    let f = built_twice();
+    let changed = alice_renamed();
     let report = build(&f, &changed);
     assert_eq!(report.profiles_rendered, 1, "{report:?}");
     // Her page, JSON and two vanity URLs (both show her name), and the index that lists her.
@@ -126,11 +136,8 @@ fn files_below(root: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn after_a_build_that_changed_files_the_spare_is_the_output_again() {
-    let f = fixture();
-    build(&f, &three());
-    build(&f, &three());
-    let mut changed = three();
-    changed[1].profile.display_name = "Alice B.".into();
+    let f = built_twice();
+    let mut changed = alice_renamed();
     changed.pop();
     let report = build(&f, &changed);
     assert!(
@@ -184,9 +191,7 @@ fn set_mtime(path: &Path, mtime: SystemTime) {
 
 #[test]
 fn files_edited_deleted_or_added_by_hand_are_noticed_and_put_right() {
-    let f = fixture();
-    build(&f, &three());
-    build(&f, &three());
+    let f = built_twice();
     let page = f.output().join(format!("u/{A}/index.html"));
     let mtime = fs::metadata(&page).unwrap().modified().unwrap();
     // The same size, the same mtime: only the change time tells.
@@ -210,9 +215,7 @@ fn files_edited_deleted_or_added_by_hand_are_noticed_and_put_right() {
 
 #[test]
 fn a_touched_file_is_kept_as_it_is() {
-    let f = fixture();
-    build(&f, &three());
-    build(&f, &three());
+    let f = built_twice();
     let page = f.output().join("index.html");
     set_mtime(
         &page,
