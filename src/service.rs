@@ -260,6 +260,7 @@ impl Service {
             .map_err(SignInError::Exchange)?;
         let user = discord
             .discord
+            .for_sign_in()
             .current_user(&tokens.access_token)
             .await
             .map_err(SignInError::User)?;
@@ -322,7 +323,8 @@ impl Service {
         publish: Publish,
         mut snapshot: Snapshot,
     ) {
-        let Some(discord) = self.discord.as_ref().map(|d| &d.discord) else {
+        // Someone is waiting on the page for these too: the sign-in's lane.
+        let Some(discord) = self.discord.as_ref().map(|d| d.discord.for_sign_in()) else {
             return;
         };
         let id = snapshot.user.id;

@@ -20,7 +20,7 @@ use url::Url;
 pub(crate) use super::lenient::describe_json_error;
 use super::lenient::{decode, Decoded, Document};
 use super::models::{Connection, Guild, Snowflake, User};
-use super::ratelimit::{Permit, RateLimitHeaders, RateLimiter, TokenKey, MAX_WAIT};
+use super::ratelimit::{Lane, Permit, RateLimitHeaders, RateLimiter, TokenKey, MAX_WAIT};
 
 /// Page size of `GET /users/@me/guilds` (Discord's maximum).
 const GUILD_PAGE: usize = 200;
@@ -135,6 +135,9 @@ pub enum DiscordError {
 #[derive(Clone)]
 pub struct DiscordClient {
     inner: Arc<Inner>,
+    /// The rate limiter's lane of this handle's requests: background unless made
+    /// [`for_sign_in`](Self::for_sign_in).
+    lane: Lane,
 }
 
 struct Inner {
@@ -180,7 +183,18 @@ impl DiscordClient {
                 options,
                 limiter,
             }),
+            lane: Lane::Background,
         })
+    }
+
+    /// The same client for the requests of a sign-in someone is waiting on: they keep to their
+    /// buckets but do not queue behind the refresh's global pace (see
+    /// [`ratelimit`](super::ratelimit)). Only for requests with the signing-in user's token.
+    pub(crate) fn for_sign_in(&self) -> DiscordClient {
+        DiscordClient {
+            inner: self.inner.clone(),
+            lane: Lane::Interactive,
+        }
     }
 
     /// The HTTP client used for Discord (no redirects, timeouts set); share it with
@@ -285,7 +299,7 @@ impl DiscordClient {
         let max_retries = self.inner.options.max_retries;
         let mut retries = 0;
         loop {
-            let permit = self.inner.limiter.acquire(route.key, key).await;
+            let permit = self.inner.limiter.acquire(route.key, key, self.lane).await;
             let outcome = self.attempt(route, url, token, key, permit, retries).await;
             let (wait, status, detail) = match outcome {
                 Attempt::Success(body) => return Ok(body),
@@ -681,6 +695,38 @@ mod tests {
             "the client overshot the bucket"
         );
         assert_eq!(server.requests().len(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_is_answered_while_the_refresh_waits_for_its_pace() {
+        let server = FakeServer::start(|_, _| Reply::json(200, USER)).await;
+        // One request a second: the four background requests take three seconds to go out.
+        let background = DiscordClient::new(ClientOptions {
+            global_per_second: 1,
+            ..options(&server)
+        })
+        .unwrap();
+        let sign_in = background.for_sign_in();
+        let mut refresh = tokio::task::JoinSet::new();
+        for n in 0..4 {
+            let client = background.clone();
+            refresh.spawn(async move { client.current_user(&format!("old-{n}")).await });
+        }
+        while server.requests().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        sign_in.current_user("fresh").await.unwrap();
+        let sent: Vec<_> = server
+            .requests()
+            .iter()
+            .filter_map(|r| r.header("authorization").map(str::to_owned))
+            .collect();
+        assert!(sent.contains(&"Bearer fresh".to_owned()));
+        assert!(
+            sent.len() < 5,
+            "the sign-in waited for the background requests: {sent:?}"
+        );
+        refresh.abort_all();
     }
 
     #[tokio::test]

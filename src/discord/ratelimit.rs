@@ -5,10 +5,18 @@
 //!
 //! Discord counts invalid requests (401/403/429) and bans IPs that send too many, so the point of
 //! this module is to *avoid* 429s rather than to recover from them: a request waits before it is
-//! sent when its bucket is known to be empty, and all requests together are spaced to stay under
+//! sent when its bucket is known to be empty, and the background work is spaced to stay under
 //! the global per-second limit. While a bucket's slots are all taken by requests in flight and
 //! its next window is unknown, further requests wait for those to end: an answer tells the new
 //! window, and a request that ends without one ([`Permit`] dropped) hands its slot back.
+//!
+//! Two [`Lane`]s share the buckets but not the global pace. Discord applies its global limit per
+//! credential ("individuals are determined using a request's authentication"), so the limit
+//! itself never binds one user's token; the shared pace is a budget for the refresh, which sends
+//! many users' requests from one address without anyone waiting on it. A sign-in's requests are
+//! made for a person looking at the page, with that person's fresh token, which nothing else
+//! uses: they go in the [`Lane::Interactive`] lane, paced by their buckets only, and never queue
+//! behind a refresh. They are few (a human clicks), so they cannot crowd the budget out either.
 //!
 //! State is keyed by the bucket id Discord sends (`X-RateLimit-Bucket`) *and* the access token,
 //! because the `@me` routes are limited per user. Tokens are never stored: only a SHA-256
@@ -155,6 +163,16 @@ struct Claim {
     refill: u64,
 }
 
+/// Whose request it is, which decides whether it takes a slot of the global pace (see the
+/// module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// Work nobody waits on (refreshes, builds): spaced to the global budget.
+    Background,
+    /// A sign-in a person waits on: its buckets only.
+    Interactive,
+}
+
 /// What a request has to do before it may be sent.
 #[derive(Debug, PartialEq)]
 enum Step {
@@ -200,7 +218,14 @@ impl State {
 
     /// Decides whether a request on `route` for `token` may go now, taking a slot if so.
     /// `ignore_bucket` skips the bucket check: the last resort after waiting [`MAX_WAIT`] in vain.
-    fn reserve(&mut self, route: &str, token: TokenKey, now: Instant, ignore_bucket: bool) -> Step {
+    fn reserve(
+        &mut self,
+        route: &str,
+        token: TokenKey,
+        lane: Lane,
+        now: Instant,
+        ignore_bucket: bool,
+    ) -> Step {
         if let Some(until) = self.global_until.filter(|until| *until > now) {
             return Step::WaitUntil(until);
         }
@@ -226,6 +251,9 @@ impl State {
                     }
                 }
             }
+        }
+        if lane == Lane::Interactive {
+            return Step::Go(now, claim);
         }
         let mut slot = self.next_slot.max(now);
         if self.recent.len() >= self.per_window {
@@ -348,7 +376,12 @@ impl RateLimiter {
 
     /// Waits until a request on `route` with this token may be sent, and takes its slot. Hold the
     /// permit while the request is in flight and [record](Permit::record) its response on it.
-    pub(crate) async fn acquire<'a>(&'a self, route: &'a str, token: TokenKey) -> Permit<'a> {
+    pub(crate) async fn acquire<'a>(
+        &'a self,
+        route: &'a str,
+        token: TokenKey,
+        lane: Lane,
+    ) -> Permit<'a> {
         // Only a backstop: in-flight requests end (answer, error or timeout) long before, and each
         // end wakes the waiters. Fixed up front so that wake-ups never push it back.
         let deadline = Instant::now() + MAX_WAIT;
@@ -358,7 +391,9 @@ impl RateLimiter {
             let updated = self.updated.notified();
             tokio::pin!(updated);
             updated.as_mut().enable();
-            let step = self.lock().reserve(route, token, now, now >= deadline);
+            let step = self
+                .lock()
+                .reserve(route, token, lane, now, now >= deadline);
             match step {
                 Step::Go(slot, claim) => {
                     // Built before the sleep: a request dropped while paced still hands back.
@@ -499,7 +534,13 @@ mod tests {
         let mut slots = Vec::new();
         for n in 0..35u32 {
             let now = start + Duration::from_millis(if n < 20 { 0 } else { 3_000 });
-            match s.reserve("GET /users/@me", TokenKey([n as u8; 16]), now, false) {
+            match s.reserve(
+                "GET /users/@me",
+                TokenKey([n as u8; 16]),
+                Lane::Background,
+                now,
+                false,
+            ) {
                 Step::Go(at, _) => slots.push(at),
                 other => panic!("{other:?}"),
             }
@@ -601,46 +642,46 @@ mod tests {
         let now = Instant::now();
         // Unknown bucket: go.
         assert!(matches!(
-            state.reserve("GET /a", token, now, false),
+            state.reserve("GET /a", token, Lane::Background, now, false),
             Step::Go(..)
         ));
         state.record("GET /a", token, &seen(1, 500), now);
         // One slot left: the first request takes it, the second must wait for the reset.
         assert!(matches!(
-            state.reserve("GET /a", token, now, false),
+            state.reserve("GET /a", token, Lane::Background, now, false),
             Step::Go(..)
         ));
         assert_eq!(
-            state.reserve("GET /a", token, now, false),
+            state.reserve("GET /a", token, Lane::Background, now, false),
             Step::WaitUntil(now + Duration::from_millis(500))
         );
         // A late response claiming more room does not give the slot back within the window.
         state.record("GET /a", token, &seen(1, 500), now);
         assert!(matches!(
-            state.reserve("GET /a", token, now, false),
+            state.reserve("GET /a", token, Lane::Background, now, false),
             Step::WaitUntil(_)
         ));
         // Another user's token has its own bucket.
         assert!(matches!(
-            state.reserve("GET /a", TokenKey::of("u"), now, false),
+            state.reserve("GET /a", TokenKey::of("u"), Lane::Background, now, false),
             Step::Go(..)
         ));
         // After the reset the bucket refills to its limit, then waits for news of the new window.
         let later = now + Duration::from_millis(600);
         assert!(matches!(
-            state.reserve("GET /a", token, later, false),
+            state.reserve("GET /a", token, Lane::Background, later, false),
             Step::Go(..)
         ));
         assert!(matches!(
-            state.reserve("GET /a", token, later, false),
+            state.reserve("GET /a", token, Lane::Background, later, false),
             Step::Go(..)
         ));
         assert_eq!(
-            state.reserve("GET /a", token, later, false),
+            state.reserve("GET /a", token, Lane::Background, later, false),
             Step::WaitForUpdate
         );
         assert!(matches!(
-            state.reserve("GET /a", token, later, true),
+            state.reserve("GET /a", token, Lane::Background, later, true),
             Step::Go(..)
         ));
     }
@@ -653,7 +694,7 @@ mod tests {
         state.record("GET /a", token, &seen(0, 500), now);
         state.routes.insert("GET /b".into(), "b1".into());
         assert!(matches!(
-            state.reserve("GET /b", token, now, false),
+            state.reserve("GET /b", token, Lane::Background, now, false),
             Step::WaitUntil(_)
         ));
     }
@@ -663,10 +704,51 @@ mod tests {
         let mut state = state(50);
         let token = TokenKey::of("t");
         let now = Instant::now();
-        let first = state.reserve("GET /a", token, now, false);
-        let second = state.reserve("GET /b", token, now, false);
+        let first = state.reserve("GET /a", token, Lane::Background, now, false);
+        let second = state.reserve("GET /b", token, Lane::Background, now, false);
         assert_eq!(first, Step::Go(now, None));
         assert_eq!(second, Step::Go(now + Duration::from_millis(20), None));
+    }
+
+    #[test]
+    fn a_sign_in_does_not_queue_behind_the_background_pace() {
+        let mut state = state(50);
+        let now = Instant::now();
+        // A refresh has booked the global pace two seconds ahead.
+        for n in 0..100u8 {
+            state.reserve("GET /a", TokenKey([n; 16]), Lane::Background, now, false);
+        }
+        let signing_in = TokenKey::of("fresh");
+        assert_eq!(
+            state.reserve("GET /a", signing_in, Lane::Interactive, now, false),
+            Step::Go(now, None)
+        );
+        // It took no slot of the budget: the next background request goes where it would have.
+        let Step::Go(next, _) =
+            state.reserve("GET /a", TokenKey::of("b"), Lane::Background, now, false)
+        else {
+            panic!("a background request must be paced, not refused");
+        };
+        assert!(next >= now + Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_sign_in_still_waits_for_its_own_bucket_and_a_global_block() {
+        let mut state = state(50);
+        let token = TokenKey::of("t");
+        let now = Instant::now();
+        state.record("GET /a", token, &seen(0, 500), now);
+        assert!(matches!(
+            state.reserve("GET /a", token, Lane::Interactive, now, false),
+            Step::WaitUntil(at) if at > now
+        ));
+        let limiter = RateLimiter::new(50);
+        limiter.block_global(Duration::from_secs(60));
+        let step =
+            limiter
+                .lock()
+                .reserve("GET /a", TokenKey::of("x"), Lane::Interactive, now, false);
+        assert!(matches!(step, Step::WaitUntil(until) if until > now));
     }
 
     #[test]
@@ -675,9 +757,13 @@ mod tests {
         limiter.block_global(Duration::from_secs(60));
         assert!(limiter.saw_global_block());
         let now = Instant::now();
-        let step = limiter
-            .lock()
-            .reserve("GET /other", TokenKey::of("x"), now, false);
+        let step = limiter.lock().reserve(
+            "GET /other",
+            TokenKey::of("x"),
+            Lane::Background,
+            now,
+            false,
+        );
         assert!(matches!(step, Step::WaitUntil(until) if until > now));
     }
 
@@ -699,31 +785,34 @@ mod tests {
         let now = Instant::now();
         // A window that is already over: we refill ourselves and its next window is unknown.
         state.record("GET /a", token, &solo("s", 0, 0), now);
-        let Step::Go(_, Some(claim)) = state.reserve("GET /a", token, now, false) else {
+        let Step::Go(_, Some(claim)) = state.reserve("GET /a", token, Lane::Background, now, false)
+        else {
             panic!("the only slot of an unknown window must be claimed");
         };
         assert_eq!(
-            state.reserve("GET /a", token, now, false),
+            state.reserve("GET /a", token, Lane::Background, now, false),
             Step::WaitForUpdate
         );
         assert_eq!(
-            state.reserve("GET /a", token, now, false),
+            state.reserve("GET /a", token, Lane::Background, now, false),
             Step::WaitForUpdate
         );
         // That request dies without an answer: one waiter may go, the other still waits.
         assert!(state.hand_back(&claim));
-        let Step::Go(_, Some(second)) = state.reserve("GET /a", token, now, false) else {
+        let Step::Go(_, Some(second)) =
+            state.reserve("GET /a", token, Lane::Background, now, false)
+        else {
             panic!("the handed-back slot must be taken");
         };
         assert_eq!(
-            state.reserve("GET /a", token, now, false),
+            state.reserve("GET /a", token, Lane::Background, now, false),
             Step::WaitForUpdate
         );
         // Once an answer has told the bucket's window, a lost request gives nothing back.
         state.record("GET /a", token, &solo("s", 0, 500), now);
         assert!(!state.hand_back(&second));
         assert!(matches!(
-            state.reserve("GET /a", token, now, false),
+            state.reserve("GET /a", token, Lane::Background, now, false),
             Step::WaitUntil(_)
         ));
     }
@@ -746,7 +835,9 @@ mod tests {
     }
 
     async fn request(limiter: &RateLimiter, server: &CountingServer, delay: Duration) {
-        let mut permit = limiter.acquire("GET /a", TokenKey::of("t")).await;
+        let mut permit = limiter
+            .acquire("GET /a", TokenKey::of("t"), Lane::Background)
+            .await;
         permit.record(&server.answer(delay).await);
     }
 
@@ -755,7 +846,9 @@ mod tests {
         let limiter = RateLimiter::new(1000);
         let server = CountingServer::default();
         // Learn the bucket; its window is over, so the next one is unknown until an answer.
-        let mut first = limiter.acquire("GET /a", TokenKey::of("t")).await;
+        let mut first = limiter
+            .acquire("GET /a", TokenKey::of("t"), Lane::Background)
+            .await;
         first.record(&solo("s", 0, 0));
         drop(first);
         // The first answer takes longer than any grace period; the others must queue behind it.
@@ -779,24 +872,26 @@ mod tests {
     async fn a_waiter_is_released_while_other_buckets_stay_busy() {
         let limiter = RateLimiter::new(1000);
         let token = TokenKey::of("t");
-        let mut learn = limiter.acquire("GET /x", token).await;
+        let mut learn = limiter.acquire("GET /x", token, Lane::Background).await;
         learn.record(&solo("x", 0, 0));
         drop(learn);
         // Takes bucket x's only slot; its window is unknown, so the waiter below must wait for it.
-        let in_flight = limiter.acquire("GET /x", token).await;
+        let in_flight = limiter.acquire("GET /x", token, Lane::Background).await;
         let stop = AtomicBool::new(false);
         let waiter = async {
-            let released =
-                tokio::time::timeout(Duration::from_secs(30), limiter.acquire("GET /x", token))
-                    .await
-                    .is_ok();
+            let released = tokio::time::timeout(
+                Duration::from_secs(30),
+                limiter.acquire("GET /x", token, Lane::Background),
+            )
+            .await
+            .is_ok();
             stop.store(true, Ordering::SeqCst);
             released
         };
         // Steady answers on bucket y wake every waiter, again and again.
         let other_traffic = async {
             while !stop.load(Ordering::SeqCst) {
-                let mut permit = limiter.acquire("GET /y", token).await;
+                let mut permit = limiter.acquire("GET /y", token, Lane::Background).await;
                 permit.record(&RateLimitHeaders {
                     limit: Some(50),
                     ..solo("y", 49, 10)
@@ -821,7 +916,7 @@ mod tests {
         let now = Instant::now();
         state.record("GET /a", token, &seen(0, 7_200_000), now);
         assert!(matches!(
-            state.reserve("GET /a", token, now, false),
+            state.reserve("GET /a", token, Lane::Background, now, false),
             Step::Go(..)
         ));
     }

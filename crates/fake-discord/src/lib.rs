@@ -20,7 +20,7 @@
 //! [`FakeDiscord::authorize_interactively`] makes the authorize step a page with buttons, and
 //! [`FakeDiscord::cdn_base`] serves real (PNG) images at Discord's CDN paths.
 //!
-//! The server binds `127.0.0.1:0` and runs on a thread of its own, so a test may block its own
+//! The server binds `127.0.0.1:0` and runs on threads of its own, so a test may block its own
 //! thread; it stops when the last `FakeDiscord` clone is dropped. All state sits behind one
 //! `Arc<Mutex<..>>`, so clones are cheap and share everything. Handlers never panic on bad input:
 //! they answer 4xx like Discord does.
@@ -95,7 +95,7 @@ impl std::fmt::Debug for FakeDiscord {
 impl FakeDiscord {
     /// Binds `127.0.0.1:0` and starts serving.
     ///
-    /// The server runs on a thread of its own (with its own small runtime), so a test may block
+    /// The server runs on threads of its own (with its own small runtime), so a test may block
     /// its thread — for example on `std::process::Command::output()` running the binary against
     /// the fake — without stalling the fake. It shuts down when the last clone is dropped.
     pub async fn start() -> FakeDiscord {
@@ -107,7 +107,10 @@ impl FakeDiscord {
         let addr = listener.local_addr().expect("fake discord: local_addr");
         let state = Arc::new(Mutex::new(State::new()));
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // Two workers: Discord answers many clients at once, and a fake that served one request
+        // at a time would be what a benchmark of a burst of sign-ins measured.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .enable_all()
             .build()
             .expect("fake discord: runtime");
