@@ -352,7 +352,7 @@ impl Store {
         let user = &consent.snapshot.user;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO users (id, username, scopes, publish_connections, publish_guilds, status,
                                 status_since, created_at, updated_at, last_refresh_at, last_error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6, ?6, ?6, ?6, NULL)
@@ -363,16 +363,16 @@ impl Store {
                 status = excluded.status, status_since = excluded.status_since,
                 updated_at = excluded.updated_at, last_refresh_at = excluded.last_refresh_at,
                 last_error = NULL, failure_count = 0, next_attempt_at = NULL",
-            params![
-                user.id.to_string(),
-                user.username,
-                Scope::join(&consent.scopes),
-                consent.publish.connections,
-                consent.publish.guilds,
-                now,
-                UserStatus::Active
-            ],
-        )?;
+        )?
+        .execute(params![
+            user.id.to_string(),
+            user.username,
+            Scope::join(&consent.scopes),
+            consent.publish.connections,
+            consent.publish.guilds,
+            now,
+            UserStatus::Active
+        ])?;
         write_tokens(&tx, user.id, &consent.tokens, cipher, now)?;
         write_snapshot(&tx, &consent.snapshot, now)?;
         tx.commit()?;
@@ -444,12 +444,12 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let changed = write_snapshot(&tx, snapshot, now)?;
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE users SET username = ?2, last_refresh_at = ?3, updated_at = ?3, last_error = NULL,
                               failure_count = 0, next_attempt_at = NULL
              WHERE id = ?1",
-            params![snapshot.user.id.to_string(), snapshot.user.username, now],
-        )?;
+        )?
+        .execute(params![snapshot.user.id.to_string(), snapshot.user.username, now])?;
         tx.commit()?;
         Ok(changed)
     }
@@ -830,6 +830,10 @@ fn warn_if_others_can_read(path: &Path) {
 #[cfg(not(unix))]
 fn warn_if_others_can_read(_: &Path) {}
 
+/// How many prepared statements a connection keeps: more than the store's distinct cached
+/// statements, so none is ever parsed twice.
+const STATEMENT_CACHE: usize = 32;
+
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let open_error = |source| StoreError::Open {
         path: path.to_owned(),
@@ -844,6 +848,9 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open_error)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open_error)?;
+    // Consents and refreshes write through the same few statements thousands of times a run:
+    // they are prepared once per connection (see `prepare_cached`), so room for all of them.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 
@@ -877,20 +884,20 @@ fn write_tokens(
     cipher: &TokenCipher,
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO tokens (user_id, access_token, access_expires_at, refresh_token, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (user_id) DO UPDATE SET
             access_token = excluded.access_token, access_expires_at = excluded.access_expires_at,
             refresh_token = excluded.refresh_token, updated_at = excluded.updated_at",
-        params![
-            id.to_string(),
-            cipher.seal(&tokens.access_token, &token_context(id, "access")),
-            tokens.access_expires_at,
-            cipher.seal(&tokens.refresh_token, &token_context(id, "refresh")),
-            now
-        ],
-    )?;
+    )?
+    .execute(params![
+        id.to_string(),
+        cipher.seal(&tokens.access_token, &token_context(id, "access")),
+        tokens.access_expires_at,
+        cipher.seal(&tokens.refresh_token, &token_context(id, "refresh")),
+        now
+    ])?;
     Ok(())
 }
 
@@ -904,14 +911,11 @@ fn write_snapshot(conn: &Connection, snapshot: &Snapshot, now: i64) -> Result<bo
     })?;
     let hash = hex::encode(Sha256::digest(data.as_bytes()));
     let previous: Option<String> = conn
-        .query_row(
-            "SELECT content_hash FROM snapshots WHERE user_id = ?1",
-            params![id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT content_hash FROM snapshots WHERE user_id = ?1")?
+        .query_row(params![id], |r| r.get(0))
         .optional()?;
     let changed = previous.as_deref() != Some(hash.as_str());
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO snapshots (user_id, data, content_hash, fetched_at, changed_at)
          VALUES (?1, ?2, ?3, ?4, ?4)
          ON CONFLICT (user_id) DO UPDATE SET
@@ -919,13 +923,13 @@ fn write_snapshot(conn: &Connection, snapshot: &Snapshot, now: i64) -> Result<bo
             fetched_at = excluded.fetched_at,
             changed_at = CASE WHEN snapshots.content_hash = excluded.content_hash
                               THEN snapshots.changed_at ELSE excluded.changed_at END",
-        params![id, data, hash, now],
-    )?;
-    conn.execute(
+    )?
+    .execute(params![id, data, hash, now])?;
+    conn.prepare_cached(
         "INSERT INTO name_history (user_id, username, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
          ON CONFLICT (user_id, username) DO UPDATE SET last_seen = excluded.last_seen",
-        params![id, user.username, now],
-    )?;
+    )?
+    .execute(params![id, user.username, now])?;
     Ok(changed)
 }
 
