@@ -22,7 +22,9 @@ use std::sync::Arc;
 use minijinja::value::{Serde, Value};
 use minijinja::{context, Environment, UndefinedBehavior};
 
-use super::conventions::{builtin_template, Pagination, RedirectPage, Sitemap, SitemapIndex};
+use super::conventions::{
+    builtin_template, Pagination, RedirectPage, Sitemap, SitemapIndex, BUILTIN_TEMPLATES,
+};
 use super::model::{FrontPage, LandingPage, MessagePage, ProfileSummary, SiteInfo};
 use super::profile::Profile;
 use super::text;
@@ -105,6 +107,18 @@ impl Renderer {
                     message: describe(&err),
                     path: file.path.clone(),
                 })?;
+        }
+        // The built-in templates the theme does not override, compiled once like the theme's:
+        // a vanity page or sitemap rendered from source each time would parse it every time.
+        for (name, source) in BUILTIN_TEMPLATES {
+            if !templates.files.contains_key(name) {
+                env.add_template(name, source)
+                    .map_err(|err| RenderError::Syntax {
+                        line: err.line().unwrap_or(0),
+                        message: describe(&err),
+                        path: builtin_path(name),
+                    })?;
+            }
         }
         // After compiling: a broken template is named even when others are missing too.
         templates.check_required()?;
@@ -208,7 +222,7 @@ impl Renderer {
 
     /// `redirect.html` (a vanity URL) with `site` and `page`.
     pub(crate) fn render_redirect(&self, page: &RedirectPage) -> Result<String, RenderError> {
-        self.render_builtin(
+        self.render(
             "redirect.html",
             context! { site => self.site.clone(), page => Serde(page) },
         )
@@ -216,7 +230,7 @@ impl Renderer {
 
     /// `sitemap.xml` with `site` and `sitemap`.
     pub(crate) fn render_sitemap(&self, sitemap: &Sitemap) -> Result<String, RenderError> {
-        self.render_builtin(
+        self.render(
             "sitemap.xml",
             context! { site => self.site.clone(), sitemap => Serde(sitemap) },
         )
@@ -229,7 +243,7 @@ impl Renderer {
 
     /// `sitemap_index.xml` with `site` and `index`: the `sitemap.xml` of a split sitemap.
     pub(crate) fn render_sitemap_index(&self, index: &SitemapIndex) -> Result<String, RenderError> {
-        self.render_builtin(
+        self.render(
             "sitemap_index.xml",
             context! { site => self.site.clone(), index => Serde(index) },
         )
@@ -237,28 +251,22 @@ impl Renderer {
 
     /// `robots.txt` with `site`.
     pub(crate) fn render_robots(&self) -> Result<String, RenderError> {
-        self.render_builtin("robots.txt", context! { site => self.site.clone() })
+        self.render("robots.txt", context! { site => self.site.clone() })
     }
 
-    /// The theme's template `name` when it has one, otherwise strife-gen's built-in one (with the
-    /// same settings: strict undefined values, escaping by extension).
-    fn render_builtin(&self, name: &str, ctx: Value) -> Result<String, RenderError> {
-        if self.env.get_template(name).is_ok() {
-            return self.render(name, ctx);
-        }
-        let source = builtin_template(name).unwrap_or_default();
-        self.env
-            .render_named_str(name, source, ctx)
-            .map_err(|err| RenderError::Render {
-                path: PathBuf::from(format!("(built-in template) {name}")),
-                line: err.line().unwrap_or(0),
-                message: describe(&err),
-            })
-    }
-
+    /// Where the template `name` comes from, for error messages: the theme's file, or
+    /// strife-gen's built-in template when the theme has none of that name.
     fn template_path(&self, name: &str) -> PathBuf {
+        if !self.templates.files.contains_key(name) && builtin_template(name).is_some() {
+            return builtin_path(name);
+        }
         self.templates.path_of(name)
     }
+}
+
+/// How error messages name the built-in template `name`.
+fn builtin_path(name: &str) -> PathBuf {
+    PathBuf::from(format!("(built-in template) {name}"))
 }
 
 /// The digest of a theme's templates and static files and the site values.
