@@ -18,7 +18,7 @@ use crate::digest::Digest;
 /// Changes whenever the manifest's meaning or encoding changes: an older manifest is not
 /// trusted. The manifest is postcard (compact binary serde): tens of thousands of records load
 /// in milliseconds, where JSON took the better part of a no-op build.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// The first bytes of a manifest, before its format number.
 const MAGIC: &[u8] = b"strife-gen manifest\n";
@@ -137,6 +137,10 @@ pub(super) struct Manifest {
     pub(super) files: FxHashMap<String, FileRecord>,
     /// Every folder of the output folder (`""` is the top).
     pub(super) folders: FxHashMap<String, Stamp>,
+    /// The same folders in the spare, when it holds the output's tree (no debt): after the
+    /// next swap they are the output's, and only the folders that commit changes need to be
+    /// stamped again.
+    pub(super) spare_folders: Option<FxHashMap<String, Stamp>>,
     /// Paths where the spare differs from the output: what the last commit wrote or removed.
     /// Everywhere else the spare's file is the output's (a hard link to the same inode).
     pub(super) debt: Vec<String>,
@@ -157,6 +161,77 @@ pub(super) struct Drift {
     /// Entries in the output folder that the manifest does not have (added by hand): the spare
     /// does not have them, and after the swap they are its debt.
     pub(super) foreign: Vec<String>,
+    /// Folders whose stamp changed (an entry added, removed or renamed in them).
+    pub(super) folders: FxHashSet<String>,
+}
+
+/// What a commit knows of one tree's folders: stamps it may carry over instead of taking them
+/// again (`None`: take every one), and the paths it changed in that tree since those stamps were
+/// taken. A folder above or below a changed path, or one the carried stamps lack, is stamped
+/// afresh, and so is the top (a swap renames it).
+#[derive(Debug, Default)]
+pub(super) struct FolderHistory {
+    pub(super) carried: Option<FxHashMap<String, Stamp>>,
+    pub(super) changed: FxHashSet<String>,
+}
+
+impl FolderHistory {
+    /// Nothing known: every folder is stamped.
+    pub(super) fn unknown() -> FolderHistory {
+        FolderHistory::default()
+    }
+
+    /// `carried` stamps, valid but where `changed` paths were changed.
+    pub(super) fn carried(
+        carried: Option<FxHashMap<String, Stamp>>,
+        changed: impl IntoIterator<Item = String>,
+    ) -> FolderHistory {
+        FolderHistory {
+            carried,
+            changed: changed.into_iter().collect(),
+        }
+    }
+
+    /// The stamps of `folders` in `tree`: carried where nothing changed, taken otherwise.
+    fn stamps(&self, tree: &Tree, folders: FxHashSet<String>) -> FxHashMap<String, Stamp> {
+        let above_changed: FxHashSet<String> = self
+            .changed
+            .iter()
+            .flat_map(|rel| folders_of(rel))
+            .collect();
+        let mut stamps = FxHashMap::with_capacity_and_hasher(folders.len(), Default::default());
+        let mut unknown = Vec::new();
+        for rel in folders {
+            let carried = self.carried.as_ref().and_then(|c| c.get(&rel)).copied();
+            let unchanged = !rel.is_empty()
+                && !above_changed.contains(&rel)
+                && !self_and_above(&rel).any(|at| self.changed.contains(at));
+            match carried.filter(|_| unchanged) {
+                Some(stamp) => {
+                    stamps.insert(rel, stamp);
+                }
+                None => unknown.push(rel),
+            }
+        }
+        let stamped: Vec<_> = unknown
+            .into_par_iter()
+            .filter_map(|rel| Some((tree.stamp(&rel, false)?, rel)))
+            .collect();
+        stamps.extend(stamped.into_iter().map(|(stamp, rel)| (rel, stamp)));
+        stamps
+    }
+}
+
+/// What a commit leaves, for [`Manifest::record`]: every file of the new tree (digest and key),
+/// the stamps already known of some, what is known of both trees' folders (the spare's `None`
+/// when it does not hold the new tree), and where the spare still differs.
+pub(super) struct Commit<'a> {
+    pub(super) files: FxHashMap<String, (Digest, Option<Digest>)>,
+    pub(super) known: &'a FxHashMap<String, FileRecord>,
+    pub(super) output_folders: FolderHistory,
+    pub(super) spare_folders: Option<FolderHistory>,
+    pub(super) debt: Vec<String>,
+    pub(super) memo: Vec<u8>,
 }
 
 /// Stamps of entries below one folder, looked up relative to it (`fstatat` on an open folder
@@ -283,15 +358,12 @@ impl Journal {
 }
 
 impl Manifest {
-    /// A manifest of `output` (and its spare) as they are now: every file in `files` and every
-    /// folder above them stamped.
+    /// A manifest of `output` (and its spare) as they are now: every file of the commit and every
+    /// folder above them stamped, stamps known or carried over where nothing changed.
     pub(super) fn record(
         output: &Path,
         spare: &Path,
-        files: FxHashMap<String, (Digest, Option<Digest>)>,
-        known: &FxHashMap<String, FileRecord>,
-        debt: Vec<String>,
-        memo: Vec<u8>,
+        commit: Commit<'_>,
     ) -> Result<Manifest, StagingError> {
         let stamp_of_tree = |tree: &Path| {
             Stamp::of_folder(tree).ok_or_else(|| {
@@ -299,32 +371,51 @@ impl Manifest {
             })
         };
         let (output_stamp, spare_stamp) = (stamp_of_tree(output)?, Stamp::of_folder(spare));
+        let Commit {
+            files,
+            known,
+            output_folders,
+            spare_folders,
+            debt,
+            memo,
+        } = commit;
         let folders: FxHashSet<String> = files.keys().flat_map(|rel| folders_of(rel)).collect();
         let tree = Tree::open(output);
-        let files = files
+        // Most stamps are known: only the others are taken, in parallel. (Collecting every record
+        // through rayon would cost more than the few stats it spreads.)
+        let (known_files, unknown): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .partition(|(rel, _)| known.contains_key(rel));
+        let stamped = unknown
             .into_par_iter()
             .map(|(rel, (digest, key))| {
-                let stamp = match known.get(&rel) {
-                    Some(record) => Ok(record.stamp),
-                    None => tree.stamp(&rel, true).ok_or_else(|| {
-                        let missing =
-                            io::Error::new(io::ErrorKind::NotFound, "missing after the swap");
-                        io_err("read", &output.join(&rel))(missing)
-                    }),
-                }?;
+                let stamp = tree.stamp(&rel, true).ok_or_else(|| {
+                    let missing = io::Error::new(io::ErrorKind::NotFound, "missing after the swap");
+                    io_err("read", &output.join(&rel))(missing)
+                })?;
                 Ok((rel, FileRecord { stamp, digest, key }))
             })
-            .collect::<Result<FxHashMap<_, _>, StagingError>>()?;
-        let folders = folders
-            .into_par_iter()
-            .filter_map(|rel| Some((rel.clone(), tree.stamp(&rel, false)?)))
-            .collect();
+            .collect::<Result<Vec<_>, StagingError>>()?;
+        let mut files = FxHashMap::with_capacity_and_hasher(
+            known_files.len() + stamped.len(),
+            Default::default(),
+        );
+        files.extend(stamped);
+        for (rel, (digest, key)) in known_files {
+            let stamp = known[&rel].stamp;
+            files.insert(rel, FileRecord { stamp, digest, key });
+        }
+        let spare_folders = spare_folders
+            .filter(|_| spare_stamp.is_some())
+            .map(|history| history.stamps(&Tree::open(spare), folders.clone()));
+        let folders = output_folders.stamps(&tree, folders);
         Ok(Manifest {
             format: FORMAT,
             output: output_stamp,
             spare: spare_stamp,
             files,
             folders,
+            spare_folders,
             debt,
             memo,
         })
@@ -358,16 +449,21 @@ impl Manifest {
             })
             .collect();
         let (touched, changed): (Vec<_>, Vec<_>) = drifted.into_iter().partition(|(_, same)| *same);
-        let foreign = self
+        let folders: FxHashSet<String> = self
             .folders
             .par_iter()
             .filter(|(rel, stamp)| tree.stamp(rel, false) != Some(**stamp))
-            .flat_map_iter(|(rel, _)| self.unknown_entries(output, rel))
+            .map(|(rel, _)| rel.clone())
+            .collect();
+        let foreign = folders
+            .par_iter()
+            .flat_map_iter(|rel| self.unknown_entries(output, rel))
             .collect();
         Drift {
             changed: changed.into_iter().map(|(rel, _)| rel).collect(),
             touched: touched.into_iter().map(|(rel, _)| rel).collect(),
             foreign,
+            folders,
         }
     }
 
@@ -402,6 +498,12 @@ pub(super) fn folders_of(rel: &str) -> impl Iterator<Item = String> + '_ {
             }
         }
     })
+}
+
+/// `rel` and its folders but the top, without copying: `a/b/c` → `a/b/c`, `a/b`, `a`.
+fn self_and_above(rel: &str) -> impl Iterator<Item = &str> {
+    let ends = rel.match_indices('/').map(|(at, _)| at);
+    std::iter::once(rel).chain(ends.map(|at| &rel[..at]))
 }
 
 /// `folder/name`, or `name` at the top.

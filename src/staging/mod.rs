@@ -86,7 +86,7 @@ pub use self::journal::Journal;
 pub(crate) use self::ownership::Ownership;
 
 use self::error::io_err;
-use self::journal::{folders_of, Drift, FileRecord, Manifest};
+use self::journal::{folders_of, Commit, Drift, FileRecord, FolderHistory, Manifest};
 use self::leftovers::Leftovers;
 use self::ownership::check_ours;
 use self::swap::{recycle, swap};
@@ -371,17 +371,17 @@ impl Staging {
             removed: removed.len(),
         };
         if let Some(journal) = &self.journal {
-            let debt = written_paths(&staged).chain(removed).collect();
-            let files = files_of(staged);
-            save_manifest(
-                journal,
-                &self.output,
-                &self.spare,
-                files,
-                &FxHashMap::default(),
-                debt,
+            let known = FxHashMap::default();
+            let commit = Commit {
+                debt: written_paths(&staged).chain(removed).collect(),
+                files: files_of(staged),
+                known: &known,
+                output_folders: FolderHistory::unknown(),
+                // The replaced tree, as it was: not the new one.
+                spare_folders: None,
                 memo,
-            );
+            };
+            save_manifest(journal, &self.output, &self.spare, commit);
         }
         Ok(tally)
     }
@@ -394,7 +394,10 @@ impl Staging {
         trusted: Trusted,
         memo: Vec<u8>,
     ) -> Result<Tally, StagingError> {
-        let Trusted { manifest, drift } = trusted;
+        let Trusted {
+            mut manifest,
+            drift,
+        } = trusted;
         let staged = take(std::mem::take(&mut self.staged));
         let removed: Vec<String> = manifest
             .files
@@ -424,6 +427,16 @@ impl Staging {
             &staged,
             Settle::BeforeSwap,
         )?;
+        // What changed in the spare, which the swap makes the output.
+        let output_folders = FolderHistory::carried(
+            manifest.spare_folders.take(),
+            manifest
+                .debt
+                .iter()
+                .chain(&removed)
+                .chain(&written)
+                .cloned(),
+        );
         self.swap_in()?;
         // Files the spare had as they are published (not its debt, not touched by anyone since)
         // keep their stamps.
@@ -441,24 +454,38 @@ impl Staging {
             .collect();
         // Settled now, so the next build pays only for its own changes. Should that fail the
         // site is live all the same: the debt is recorded and settled by the next build.
-        let debt = match settle(&self.spare, &self.output, &debt, &staged, Settle::AfterSwap) {
-            Ok(()) => Vec::new(),
+        let (debt, spare_folders) = match settle(
+            &self.spare,
+            &self.output,
+            &debt,
+            &staged,
+            Settle::AfterSwap,
+        ) {
+            // The replaced tree (the last output, folders changed by hand included) is the
+            // new tree now, but where it was just settled.
+            Ok(()) => {
+                let changed = drift.folders.into_iter().chain(debt);
+                let folders = std::mem::take(&mut manifest.folders);
+                (
+                    Vec::new(),
+                    Some(FolderHistory::carried(Some(folders), changed)),
+                )
+            }
             Err(error) => {
                 tracing::warn!(%error, "cannot bring the spare tree up to date: the next build will");
-                debt
+                (debt, None)
             }
         };
         if let Some(journal) = &self.journal {
-            let files = files_of(staged);
-            save_manifest(
-                journal,
-                &self.output,
-                &self.spare,
-                files,
-                &known,
+            let commit = Commit {
+                files: files_of(staged),
+                known: &known,
+                output_folders,
+                spare_folders,
                 debt,
                 memo,
-            );
+            };
+            save_manifest(journal, &self.output, &self.spare, commit);
         }
         Ok(tally)
     }
@@ -477,10 +504,8 @@ impl Staging {
             .iter()
             .any(|(rel, s)| manifest.files.get(rel).is_none_or(|r| r.key != s.key));
         let memo_changed = memo != manifest.memo;
-        let (Some(journal), true) = (
-            &self.journal,
-            keys_changed || memo_changed || !drift.touched.is_empty(),
-        ) else {
+        let restamp = !drift.touched.is_empty() || !drift.folders.is_empty();
+        let (Some(journal), true) = (&self.journal, keys_changed || memo_changed || restamp) else {
             return;
         };
         let known = staged
@@ -488,16 +513,18 @@ impl Staging {
             .filter(|rel| !drift.touched.contains(*rel))
             .filter_map(|rel| Some((rel.clone(), *manifest.files.get(rel)?)))
             .collect();
-        let files = files_of(staged);
-        save_manifest(
-            journal,
-            &self.output,
-            &self.spare,
-            files,
-            &known,
-            manifest.debt,
+        let commit = Commit {
+            files: files_of(staged),
+            known: &known,
+            // Neither tree was changed: only what someone else changed is stamped again.
+            output_folders: FolderHistory::carried(Some(manifest.folders), drift.folders),
+            spare_folders: manifest
+                .spare_folders
+                .map(|folders| FolderHistory::carried(Some(folders), [])),
+            debt: manifest.debt,
             memo,
-        );
+        };
+        save_manifest(journal, &self.output, &self.spare, commit);
     }
 
     /// Puts one file (see [`Staging::put`]) and says whether the previous one was kept.
@@ -669,17 +696,9 @@ fn prune_below(
 
 /// Saves the manifest of a committed tree. The new tree is already in place, so failing here
 /// only warns: the in-progress mark stays, and the next transaction checks every file.
-fn save_manifest(
-    journal: &Journal,
-    output: &Path,
-    spare: &Path,
-    files: FxHashMap<String, (Digest, Option<Digest>)>,
-    known: &FxHashMap<String, FileRecord>,
-    debt: Vec<String>,
-    memo: Vec<u8>,
-) {
+fn save_manifest(journal: &Journal, output: &Path, spare: &Path, commit: Commit<'_>) {
     let started = std::time::Instant::now();
-    let saved = Manifest::record(output, spare, files, known, debt, memo).and_then(|manifest| {
+    let saved = Manifest::record(output, spare, commit).and_then(|manifest| {
         tracing::debug!(elapsed = ?started.elapsed(), "new tree stamped");
         journal.save(&manifest)
     });

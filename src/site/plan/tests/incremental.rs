@@ -214,6 +214,26 @@ fn files_edited_deleted_or_added_by_hand_are_noticed_and_put_right() {
 }
 
 #[test]
+fn a_file_slipped_into_the_spare_is_removed_once_the_spare_is_published() {
+    let f = built_twice();
+    // Two changing builds: each swap makes the spare the output, so both trees have been
+    // through a commit that brought the other's folder stamps along.
+    build(&f, &alice_renamed());
+    build(&f, &three());
+    // Someone writes into the hidden spare, in a folder the next build does not touch.
+    let slipped = format!("u/{C}/slipped.html");
+    fs::write(spare(&f).join(&slipped), "not ours").unwrap();
+    build(&f, &alice_renamed());
+    // That build published the spare; the next one notices the stranger and removes it.
+    build(&f, &alice_renamed());
+    assert!(
+        !f.output().join(&slipped).exists(),
+        "{slipped} is still published"
+    );
+    assert_eq!(tree(f.output()), fresh(&f, &alice_renamed()));
+}
+
+#[test]
 fn a_touched_file_is_kept_as_it_is() {
     let f = built_twice();
     let page = f.output().join("index.html");
