@@ -223,7 +223,9 @@ impl DiscordClient {
         for _ in 0..MAX_GUILD_PAGES {
             let mut url = self.url(&GUILDS);
             url.query_pairs_mut()
-                .append_pair("limit", &GUILD_PAGE.to_string());
+                .append_pair("limit", &GUILD_PAGE.to_string())
+                // The member counts shown beside each server.
+                .append_pair("with_counts", "true");
             if let Some(after) = after {
                 url.query_pairs_mut()
                     .append_pair("after", &after.to_string());
@@ -902,6 +904,10 @@ mod tests {
         assert_eq!(requests.len(), 2);
         assert_eq!(requests[0].path, "/api/v10/users/@me/guilds");
         assert_eq!(requests[0].query_value("limit").as_deref(), Some("200"));
+        assert_eq!(
+            requests[0].query_value("with_counts").as_deref(),
+            Some("true")
+        );
         assert_eq!(requests[1].query_value("after").as_deref(), Some("1199"));
         assert_eq!(requests[1].query_value("limit").as_deref(), Some("200"));
     }

@@ -7,7 +7,9 @@ use std::process::Command;
 
 use crate::content::Content;
 use crate::discord::cdn::Cdn;
-use crate::discord::models::{Connection, Snapshot};
+use crate::discord::models::{
+    AvatarDecoration, Collectibles, Connection, Guild, Nameplate, PrimaryGuild, Snapshot, Snowflake,
+};
 use crate::publish::Publish;
 
 use super::conventions::Pagination;
@@ -42,6 +44,25 @@ fn people() -> Vec<(&'static str, Snapshot)> {
     migrated.avatar = Some("a_1269e74af4df7417b13759eae50c83dc".into());
     migrated.accent_color = Some(0x5865f2);
     migrated.public_flags = (1 << 22) | (1 << 9) | (1 << 7);
+    // Today's profile: a decoration, a server tag she shows and a nameplate.
+    migrated.avatar_decoration_data = Some(AvatarDecoration {
+        asset: "a_d3c0".into(),
+        sku_id: Some(Snowflake(1144058844004233369)),
+    });
+    migrated.primary_guild = Some(PrimaryGuild {
+        identity_guild_id: Some(Snowflake(197038439483310086)),
+        identity_enabled: true,
+        tag: Some("TEST".into()),
+        badge: Some("7d1734ae5a615e82bc7a4033b98fade8".into()),
+    });
+    migrated.collectibles = Some(Collectibles {
+        nameplate: Some(Nameplate {
+            asset: "nameplates/nameplates/twilight/".into(),
+            sku_id: None,
+            label: Some("Twilight".into()),
+            palette: Some("violet".into()),
+        }),
+    });
     let migrated = Snapshot {
         user: migrated,
         connections: Some(vec![
@@ -51,11 +72,18 @@ fn people() -> Vec<(&'static str, Snapshot)> {
                 ..connection("reddit", "secret-alt")
             },
         ]),
-        guilds: Some(vec![guild(
-            197038439483310086,
-            "Discord Testers",
-            Some("b1e2"),
-        )]),
+        guilds: Some(vec![
+            Guild {
+                banner: Some("5e4b".into()),
+                owner: true,
+                approximate_member_count: Some(12345),
+                ..guild(197038439483310086, "Discord Testers", Some("b1e2"))
+            },
+            Guild {
+                approximate_member_count: Some(1),
+                ..guild(81384788765712384, "Discord API", None)
+            },
+        ]),
     };
 
     let legacy = Snapshot {
@@ -74,6 +102,25 @@ fn people() -> Vec<(&'static str, Snapshot)> {
     );
     hostile.avatar = Some("../../evil\"onerror=".into());
     hostile.banner = Some("0123456789abcdef".into());
+    // A tag, a decoration and a nameplate made of markup, paths and bidi controls.
+    hostile.primary_guild = Some(PrimaryGuild {
+        identity_guild_id: Some(Snowflake(1)),
+        identity_enabled: true,
+        tag: Some("<b>\u{202E}".into()),
+        badge: Some("../x\"".into()),
+    });
+    hostile.avatar_decoration_data = Some(AvatarDecoration {
+        asset: "\"><script>".into(),
+        sku_id: None,
+    });
+    hostile.collectibles = Some(Collectibles {
+        nameplate: Some(Nameplate {
+            asset: "../../../etc/".into(),
+            sku_id: None,
+            label: Some("\"><i>plate\u{202E}".into()),
+            palette: Some("red;background:url(x)".into()),
+        }),
+    });
     let hostile = Snapshot {
         user: hostile,
         connections: Some(vec![
@@ -134,11 +181,16 @@ fn people() -> Vec<(&'static str, Snapshot)> {
             (0..213)
                 .map(|i| {
                     let icon = (i % 3 == 0).then(|| format!("icon{i}"));
-                    guild(
-                        300000000000000000 + i,
-                        &format!("Server {i:03}"),
-                        icon.as_deref(),
-                    )
+                    Guild {
+                        banner: (i % 7 == 0).then(|| format!("banner{i}")),
+                        owner: i % 50 == 0,
+                        approximate_member_count: (i % 2 == 0).then_some(i * 1000),
+                        ..guild(
+                            300000000000000000 + i,
+                            &format!("Server {i:03}"),
+                            icon.as_deref(),
+                        )
+                    }
                 })
                 .collect(),
         ),

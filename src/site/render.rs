@@ -297,6 +297,7 @@ fn environment(
             message: describe(&err),
         })?;
     env.set_syntax(syntax);
+    env.set_auto_escape_callback(auto_escape);
     env.set_formatter(html_formatter);
     env.add_filter("strip_bidi", strip_bidi_filter);
     env.add_function("static_url", static_url_function(assets, root));
@@ -336,6 +337,25 @@ fn strip_bidi_filter(value: Value) -> Value {
     }
 }
 
+/// minijinja's choice by extension, plus `.svg` (the card): SVG is XML, and the five escapes
+/// below are XML's too.
+fn auto_escape(name: &str) -> minijinja::AutoEscape {
+    if is_svg(name) {
+        return minijinja::AutoEscape::Html;
+    }
+    minijinja::default_auto_escape_callback(name)
+}
+
+fn is_svg(name: &str) -> bool {
+    name.ends_with(".svg") || name.ends_with(".svg.j2")
+}
+
+/// Whether XML 1.0 allows `c` at all (escaped or not): the C0 controls but tab, newline and
+/// carriage return, and U+FFFE/U+FFFF are never allowed, and one would make the card unreadable.
+fn allowed_in_xml(c: char) -> bool {
+    !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
 /// minijinja's formatter, except that HTML escaping leaves `/` alone: `&lt; &gt; &amp; &quot; &#x27;`
 /// are all HTML needs in text and quoted attributes, and URLs stay readable in the output (and in
 /// `git diff`s of a published site).
@@ -346,6 +366,13 @@ fn html_formatter(
 ) -> Result<(), minijinja::Error> {
     if matches!(state.auto_escape(), minijinja::AutoEscape::Html) && !value.is_safe() {
         if let Some(text) = value.as_str() {
+            let xml_safe: String;
+            let text = if is_svg(state.name()) && !text.chars().all(allowed_in_xml) {
+                xml_safe = text.chars().filter(|&c| allowed_in_xml(c)).collect();
+                &xml_safe
+            } else {
+                text
+            };
             let mut rest = text;
             while let Some(at) = rest.find(['<', '>', '&', '"', '\'']) {
                 out.write_str(&rest[..at])?;
@@ -486,7 +513,10 @@ mod tests {
         }
         let html = r.render_profile(&p).unwrap();
         // Names are bidi-isolated so an RTL override cannot reorder the text around them.
-        assert!(html.contains("<bdi>evil\u{202E}txt.exe</bdi>"), "{html}");
+        assert!(
+            html.contains("<bdi class=\"guild-name\">evil\u{202E}txt.exe</bdi>"),
+            "{html}"
+        );
     }
 
     #[test]
