@@ -12,6 +12,7 @@ use crate::discord::models::{
 };
 use crate::publish::Publish;
 
+use super::card::Card;
 use super::conventions::Pagination;
 use super::fixtures::{connection, guild, site_info, theme, themes_dir, user};
 use super::model::{FrontPage, LandingPage, Link, MessagePage, ProfileSummary};
@@ -280,6 +281,81 @@ fn snapshots_of_every_page() {
         );
         insta::assert_snapshot!(format!("{theme}_index"), html);
     }
+}
+
+/// The card of every fixture person, light and dark, as the site with copies of every picture
+/// renders it (a 1×1 PNG stands in for each).
+fn cards(r: &Renderer) -> Vec<(String, String)> {
+    let png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let copies = |_: &str| Some((png.clone(), "image/png"));
+    let mut cards = Vec::new();
+    for (key, profile) in profiles() {
+        for dark in [false, true] {
+            let card = Card::new(&profile, dark, &copies);
+            let name = format!("card_{key}{}", if dark { "_dark" } else { "" });
+            cards.push((name, r.render_card(&profile, &card).unwrap()));
+        }
+    }
+    cards
+}
+
+#[test]
+fn cards_are_self_contained_xml_with_everything_escaped() {
+    let r = renderer("default");
+    for (name, svg) in cards(&r) {
+        insta::assert_snapshot!(name.clone(), svg);
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name}: {e}\n{svg}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg", "{name}");
+        assert_eq!(
+            root.tag_name().namespace(),
+            Some("http://www.w3.org/2000/svg")
+        );
+        for node in doc.descendants().filter(|n| n.is_element()) {
+            let tag = node.tag_name().name();
+            assert!(
+                !["script", "foreignObject", "a", "style"].contains(&tag),
+                "{name}: <{tag}>"
+            );
+            for attribute in node.attributes() {
+                let value = attribute.value();
+                assert!(
+                    !attribute.name().starts_with("on"),
+                    "{name}: {}",
+                    attribute.name()
+                );
+                if attribute.name() == "href" {
+                    assert!(
+                        value.starts_with('#') || value.starts_with("data:image/png;base64,"),
+                        "{name}: an external reference {value}"
+                    );
+                }
+                assert!(!value.contains("url(http"), "{name}: {value}");
+            }
+        }
+        // Names and the tag are text, never markup.
+        if name.starts_with("card_hostile") {
+            assert!(svg.contains("&lt;script&gt;"), "{svg}");
+            let title = doc.descendants().find(|n| n.has_tag_name("title")).unwrap();
+            assert!(title.text().unwrap().starts_with("<script>"), "{svg}");
+        }
+    }
+    // Without copies, pictures are left out, not linked.
+    let p = &profiles()[0].1;
+    let svg = r.render_card(p, &Card::new(p, false, &|_| None)).unwrap();
+    assert!(!svg.contains("<image"), "{svg}");
+    assert!(!svg.contains("cdn.discordapp.com"), "{svg}");
+}
+
+#[test]
+fn xml_forbidden_characters_are_dropped_from_cards_only() {
+    let r = renderer("default");
+    let mut p = profiles()[0].1.clone();
+    p.display_name = "bell\u{7}and\u{1b}escape".into();
+    let svg = r.render_card(&p, &Card::new(&p, false, &|_| None)).unwrap();
+    roxmltree::Document::parse(&svg).unwrap();
+    assert!(svg.contains("bellandescape"), "{svg}");
+    assert!(r.render_profile(&p).unwrap().contains("bell\u{7}and"));
 }
 
 #[test]

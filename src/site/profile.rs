@@ -68,6 +68,12 @@ pub(crate) struct Profile {
     /// The Markdown body as sanitised HTML (raw HTML escaped, unsafe links dropped): themes insert
     /// it with `|safe`.
     pub(crate) body_html: Option<String>,
+    /// The avatar still as an absolute URL, for link previews (`og:image`): the site's copy when
+    /// it has one, else the CDN's.
+    pub(crate) share_image_url: String,
+    /// The files under `img/` the page uses (`site.images = "mirror"`): published with it.
+    #[serde(skip)]
+    pub(crate) image_files: Vec<String>,
 }
 
 /// A link the user listed in their content file.
@@ -183,7 +189,7 @@ impl Profile {
             }
             _ => None,
         };
-        Profile {
+        let mut profile = Profile {
             id: user.id,
             username: user.username.clone(),
             display_name: user.display_name().to_owned(),
@@ -231,7 +237,28 @@ impl Profile {
             pronouns: None,
             links: Vec::new(),
             body_html: None,
+            share_image_url: String::new(),
+            image_files: Vec::new(),
+        };
+        profile.share_image_url = profile.avatar_still_url.clone();
+        profile
+    }
+
+    /// Every image URL of the page, to fetch or to point at the site's copy: avatar (both
+    /// forms), banner, decoration, tag badge, nameplate, server icons and banners.
+    pub(crate) fn image_urls_mut(&mut self) -> Vec<&mut String> {
+        let mut urls = vec![&mut self.avatar_url, &mut self.avatar_still_url];
+        urls.extend(self.banner_url.as_mut());
+        if let Some(decoration) = &mut self.decoration {
+            urls.extend([&mut decoration.url, &mut decoration.still_url]);
         }
+        urls.extend(self.server_tag.as_mut().and_then(|t| t.badge_url.as_mut()));
+        urls.extend(self.nameplate.as_mut().and_then(|n| n.url.as_mut()));
+        for guild in self.guilds.iter_mut().flatten() {
+            urls.extend(guild.icon_url.as_mut());
+            urls.extend(guild.banner_url.as_mut());
+        }
+        urls
     }
 }
 

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use minijinja::value::{Serde, Value};
 use minijinja::{context, Environment, UndefinedBehavior};
 
+use super::card::Card;
 use super::conventions::{builtin_template, Pagination, RedirectPage, Sitemap, SitemapIndex};
 use super::model::{FrontPage, LandingPage, MessagePage, ProfileSummary, SiteInfo};
 use super::profile::Profile;
@@ -77,6 +78,8 @@ pub struct Renderer {
     site: Value,
     /// The site's public URL (also in `site`), for the absolute links of a sitemap index.
     base_url: url::Url,
+    /// Its path, ending with `/` (also in `site`): what root-relative links start with.
+    root: String,
     /// `front_page.html` (safe) and `front_page.description` for `index.html`, or none.
     front_page: Value,
     /// Of everything above: two renderers with the same fingerprint render the same pages.
@@ -114,6 +117,7 @@ impl Renderer {
             templates,
             assets,
             base_url: site.base_url.clone(),
+            root: site.root(),
             site: Value::from(Serde(site)),
             front_page: Value::from(()),
             fingerprint,
@@ -153,6 +157,24 @@ impl Renderer {
         self.render(
             "profile.html",
             context! { site => self.site.clone(), profile => Serde(profile) },
+        )
+    }
+
+    /// Whether the theme (or the default theme behind it) has a `card.svg`: only then are cards
+    /// published.
+    pub(crate) fn has_card(&self) -> bool {
+        self.env.get_template("card.svg").is_ok()
+    }
+
+    /// `card.svg` with `site`, `profile` and `card` (its variant and inlined pictures).
+    pub(crate) fn render_card(
+        &self,
+        profile: &Profile,
+        card: &Card<'_>,
+    ) -> Result<String, RenderError> {
+        self.render(
+            "card.svg",
+            context! { site => self.site.clone(), profile => Serde(profile), card => Serde(card) },
         )
     }
 
@@ -225,6 +247,11 @@ impl Renderer {
     /// The site's public URL.
     pub(crate) fn base_url(&self) -> &url::Url {
         &self.base_url
+    }
+
+    /// The path of the site's public URL, ending with `/`.
+    pub(crate) fn root(&self) -> &str {
+        &self.root
     }
 
     /// `sitemap_index.xml` with `site` and `index`: the `sitemap.xml` of a split sitemap.

@@ -71,9 +71,9 @@ impl Fixture {
 /// The output's parent folder after a build that replaced an output.
 const WITH_SPARE: [&str; 2] = [".output.spare", "output"];
 
-/// Files of a build of [`people`]: 2 × (page, json, vanity URL), index, 404, sitemap,
-/// robots.txt, .nojekyll, style.css.
-const ALL_FILES: usize = 12;
+/// Files of a build of [`people`]: 2 × (page, json, two cards, vanity URL), index, 404,
+/// sitemap, robots.txt, .nojekyll, style.css.
+const ALL_FILES: usize = 16;
 
 const A: u64 = 80351110224678912;
 const B: u64 = 175928847299117063;
@@ -102,8 +102,12 @@ fn writes_the_expected_tree() {
             "sitemap.xml",
             &style,
             &format!("u/{B}.json"),
+            &format!("u/{B}/card-dark.svg"),
+            &format!("u/{B}/card.svg"),
             &format!("u/{B}/index.html"),
             &format!("u/{A}.json"),
+            &format!("u/{A}/card-dark.svg"),
+            &format!("u/{A}/card.svg"),
             &format!("u/{A}/index.html")
         ]
     );
@@ -139,13 +143,13 @@ fn only_changed_pages_are_rewritten() {
     let report = f
         .build(vec![profile(A, "Nelly"), profile(B, "Alicia")])
         .unwrap();
-    // Alice's page, JSON and vanity URL (now `alicia/`) and the index changed.
+    // Alice's page, JSON, cards and vanity URL (now `alicia/`) and the index changed.
     assert_eq!(
         report,
         SiteReport {
             profiles_rendered: 1,
-            pages_written: 4,
-            pages_unchanged: ALL_FILES - 4,
+            pages_written: 6,
+            pages_unchanged: ALL_FILES - 6,
             files_removed: 1
         }
     );
@@ -153,6 +157,7 @@ fn only_changed_pages_are_rewritten() {
     for unchanged in [
         format!("u/{A}/index.html"),
         format!("u/{A}.json"),
+        format!("u/{A}/card.svg"),
         "nelly/index.html".into(),
         f.style(),
         "sitemap.xml".into(),
@@ -163,6 +168,7 @@ fn only_changed_pages_are_rewritten() {
     for changed in [
         format!("u/{B}/index.html"),
         format!("u/{B}.json"),
+        format!("u/{B}/card-dark.svg"),
         "alicia/index.html".into(),
         "index.html".into(),
     ] {
@@ -178,14 +184,14 @@ fn removed_users_disappear() {
     fs::write(f.output().join("stray.txt"), "not ours").unwrap();
 
     let report = f.build(vec![profile(A, "Nelly")]).unwrap();
-    // Written: index and sitemap. Removed: Alice's page, JSON, vanity URL, and the stray.
+    // Written: index and sitemap. Removed: Alice's page, JSON, cards, vanity URL, and the stray.
     assert_eq!(
         report,
         SiteReport {
             profiles_rendered: 0,
             pages_written: 2,
-            pages_unchanged: ALL_FILES - 5,
-            files_removed: 4
+            pages_unchanged: ALL_FILES - 7,
+            files_removed: 6
         }
     );
     assert!(!f.output().join(format!("u/{B}")).exists());
@@ -202,7 +208,7 @@ fn removed_users_disappear() {
     }
 
     let report = f.build(vec![]).unwrap();
-    assert_eq!(report.files_removed, 3);
+    assert_eq!(report.files_removed, 5);
     assert!(!f.output().join("u").exists());
     assert!(!f.output().join("nelly").exists());
 }
