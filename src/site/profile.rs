@@ -14,6 +14,9 @@ use super::text;
 
 /// Avatar size on a profile page (CSS pixels × 2 for high-density screens).
 const AVATAR_SIZE: u16 = 256;
+/// Avatar size in lists (the index: 48 CSS pixels), and twice it for high-density screens.
+const THUMB_SIZE: u16 = 64;
+const THUMB_2X_SIZE: u16 = 128;
 /// Banner width requested from the CDN.
 const BANNER_SIZE: u16 = 1024;
 /// Server icon size in the servers list.
@@ -35,6 +38,9 @@ pub(crate) struct Profile {
     /// A still PNG of the avatar (the first frame of an animated one): for link previews, which
     /// want PNG, and for readers who asked for reduced motion.
     pub(crate) avatar_still_url: String,
+    /// The avatar at the size lists show it, and at twice that (`srcset`).
+    pub(crate) avatar_thumb_url: String,
+    pub(crate) avatar_thumb_2x_url: String,
     pub(crate) banner_url: Option<String>,
     /// The profile accent colour as `#rrggbb`.
     pub(crate) accent_color: Option<String>,
@@ -199,6 +205,8 @@ impl Profile {
             avatar_still_url: cdn
                 .still_image("avatars", user.id.0, user.avatar.as_deref(), AVATAR_SIZE)
                 .unwrap_or_else(|| user.avatar_url(cdn, AVATAR_SIZE)),
+            avatar_thumb_url: user.avatar_url(cdn, THUMB_SIZE),
+            avatar_thumb_2x_url: user.avatar_url(cdn, THUMB_2X_SIZE),
             banner_url: user.banner_url(cdn, BANNER_SIZE),
             accent_color: user
                 .accent_color
@@ -247,7 +255,12 @@ impl Profile {
     /// Every image URL of the page, to fetch or to point at the site's copy: avatar (both
     /// forms), banner, decoration, tag badge, nameplate, server icons and banners.
     pub(crate) fn image_urls_mut(&mut self) -> Vec<&mut String> {
-        let mut urls = vec![&mut self.avatar_url, &mut self.avatar_still_url];
+        let mut urls = vec![
+            &mut self.avatar_url,
+            &mut self.avatar_still_url,
+            &mut self.avatar_thumb_url,
+            &mut self.avatar_thumb_2x_url,
+        ];
         urls.extend(self.banner_url.as_mut());
         if let Some(decoration) = &mut self.decoration {
             urls.extend([&mut decoration.url, &mut decoration.still_url]);

@@ -162,8 +162,8 @@ async fn images_are_fetched_once_and_a_build_with_nothing_new_writes_nothing() {
     site.build().await;
     assert_eq!(
         cdn_requests(&site),
-        fetched + 2,
-        "avatar WebP and still PNG"
+        fetched + 4,
+        "avatar WebP, still PNG and the two list sizes"
     );
     let after = copies(&site.root);
     // The fake serves the same avatar bytes for every hash: same copy, different URLs.

@@ -51,6 +51,11 @@ impl Fixture {
     }
 
     /// `static/style.<hash>.css`.
+    fn favicon(&self) -> String {
+        let asset = self.renderer.assets().get("favicon.svg").unwrap();
+        format!("static/{}", asset.hashed_name)
+    }
+
     fn style(&self) -> String {
         let asset = self.renderer.assets().get("style.css").unwrap();
         format!("static/{}", asset.hashed_name)
@@ -72,8 +77,8 @@ impl Fixture {
 const WITH_SPARE: [&str; 2] = [".output.spare", "output"];
 
 /// Files of a build of [`people`]: 2 × (page, json, two cards, vanity URL), index, 404,
-/// sitemap, robots.txt, .nojekyll, style.css.
-const ALL_FILES: usize = 16;
+/// sitemap, robots.txt, .nojekyll, style.css, favicon.svg.
+const ALL_FILES: usize = 17;
 
 const A: u64 = 80351110224678912;
 const B: u64 = 175928847299117063;
@@ -100,6 +105,7 @@ fn writes_the_expected_tree() {
             "nelly/index.html",
             "robots.txt",
             "sitemap.xml",
+            &f.favicon(),
             &style,
             &format!("u/{B}.json"),
             &format!("u/{B}/card-dark.svg"),
@@ -467,9 +473,13 @@ fn vanity_urls_never_shadow_the_sites_own_files() {
             "u"
         ]
     );
+    let favicon = format!(
+        "static/{}",
+        f.renderer.assets().get("favicon.svg").unwrap().hashed_name
+    );
     assert!(files
         .iter()
-        .all(|f| !f.starts_with("static/") || *f == f_style));
+        .all(|f| !f.starts_with("static/") || *f == f_style || *f == favicon));
     assert!(read(&f, "sitemap.xml").starts_with("<?xml"));
     assert!(read(&f, "404.html").contains("Page not found"));
     assert_eq!(
@@ -528,7 +538,9 @@ fn the_404_page_links_root_relative_under_a_path_prefix() {
         .collect();
     assert!(!links.is_empty(), "{html}");
     for link in links {
-        assert!(link.starts_with("/people/"), "{link} in {html}");
+        // Absolute only where they must be: the canonical link and Open Graph's URL.
+        let inside = link.starts_with("/people/") || link.starts_with("https://x.example/people/");
+        assert!(inside, "{link} in {html}");
     }
     assert!(read(&f, "robots.txt").contains("https://x.example/people/sitemap.xml"));
 }
