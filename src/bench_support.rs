@@ -109,6 +109,8 @@ fn synthetic_user(n: u64, display_name: &str) -> User {
         // HypeSquad Bravery.
         public_flags: 1 << 6,
         avatar_decoration_data: None,
+        primary_guild: None,
+        collectibles: None,
     }
 }
 
@@ -130,7 +132,9 @@ fn server(g: u64) -> Guild {
         id: Snowflake(200_000_000_000_000_000 + g),
         name: format!("Server {g}"),
         icon: None,
+        banner: None,
         owner: false,
+        approximate_member_count: None,
     }
 }
 

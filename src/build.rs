@@ -9,6 +9,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::build_pool::BuildPool;
+use crate::config::site::ImageMode;
 use crate::config::{Config, ConfigError};
 use crate::content::{Content, ContentWarning};
 use crate::deploy::{DeployError, DeployOutcome};
@@ -18,6 +19,8 @@ use crate::discord::lenient::decode;
 use crate::discord::models::Snapshot;
 use crate::fault::Blame;
 use crate::files::{Confined, FileError};
+use crate::images::fetch::fetch_missing;
+use crate::images::{image_urls, images_key, localise};
 use crate::layout::Layout;
 use crate::lock::{BuildLock, LockError};
 use crate::progress::Progress;
@@ -27,7 +30,9 @@ use crate::site::model::SiteInfo;
 use crate::site::profile::Profile;
 use crate::site::render::{RenderError, Renderer};
 use crate::site::theme::ThemeError;
-use crate::site::{ProfileEntry, ProfileInput, SiteBuild, SiteError, SiteReport, SiteSettings};
+use crate::site::{
+    ImageSource, ProfileEntry, ProfileInput, SiteBuild, SiteError, SiteReport, SiteSettings,
+};
 use crate::staging::Journal;
 use crate::store::{PublishedRow, Store, StoreError};
 
@@ -214,7 +219,11 @@ impl Build<'_> {
         // rotates refresh tokens at Discord, and the new tokens of a build that fails afterwards
         // (a template syntax error) are lost wherever the store is kept only on success (CI jobs).
         let inputs = self.load_inputs().await?;
+        let online = options.refresh.is_some();
         let refresh = self.refresh(options.refresh, &options.progress).await?;
+        if online {
+            self.fetch_images(&inputs.samples).await?;
+        }
         let mut summary = self.render(inputs, options.progress).await?;
         summary.refresh = refresh;
         // Still under the lock: the next build must not change output/ while it is deployed.
@@ -256,6 +265,21 @@ impl Build<'_> {
             summary.failed
         );
         Ok(Some(summary))
+    }
+
+    /// With `site.images = "mirror"`, downloads the images pages use that the store lacks (see
+    /// [`crate::images::fetch`]); a failed image is a warning, never a failed build.
+    async fn fetch_images(&self, samples: &[Snapshot]) -> Result<(), BuildError> {
+        let Some(refresher) = self.refresher else {
+            return Ok(());
+        };
+        if self.config.site.images != ImageMode::Mirror {
+            return Ok(());
+        }
+        let cdn = Cdn::new(self.config.discord.cdn_base.url().clone());
+        let cutoff = reconsent_cutoff(self.config);
+        fetch_missing(self.store, &refresher.discord, &cdn, cutoff, samples).await?;
+        Ok(())
     }
 
     async fn render(
@@ -384,19 +408,24 @@ fn render_locked(
         sitemap_limit: crate::site::conventions::SITEMAP_URL_LIMIT,
         journal: Some(journal),
     };
-    // Users waiting for a new consent longer than the grace period are no longer published.
-    let grace = i64::try_from(config.refresh.grace_period.as_secs()).unwrap_or(i64::MAX);
-    let reconsent_cutoff = crate::store::unix_now().saturating_sub(grace);
+    let reconsent_cutoff = reconsent_cutoff(config);
     progress.start(
         "writing pages",
         (samples.len() + store.count_published(reconsent_cutoff)?) as u64,
     );
-    let site = SiteBuild::begin(&settings, &renderer)?;
+    let store_images = StoreImages(store);
+    let mirror = config.site.images == ImageMode::Mirror;
+    let site = match mirror {
+        true => SiteBuild::begin(&settings, &renderer)?.with_images(&store_images),
+        false => SiteBuild::begin(&settings, &renderer)?,
+    };
+    let info = site_info(config);
     let reader = ProfileReader {
         store,
         reconsent_cutoff,
         cdn: Cdn::new(config.discord.cdn_base.url().clone()),
         base_url: config.site.base_url.url().clone(),
+        images: mirror.then(|| (info.root(), info.base())),
         content: &content,
         site: &site,
     };
@@ -434,6 +463,28 @@ fn render_locked(
     })
 }
 
+/// Users waiting for a new consent longer than the grace period are no longer published: the
+/// time before which their wait began.
+fn reconsent_cutoff(config: &Config) -> i64 {
+    let grace = i64::try_from(config.refresh.grace_period.as_secs()).unwrap_or(i64::MAX);
+    crate::store::unix_now().saturating_sub(grace)
+}
+
+/// The store's image cache, for the site plan.
+struct StoreImages<'a>(&'a Store);
+
+impl ImageSource for StoreImages<'_> {
+    fn image_bytes(&self, file: &str) -> Option<Vec<u8>> {
+        match self.0.image_bytes(file) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(file, "cannot read an image copy from the store: {error}");
+                None
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct ReadCounts {
     sent: usize,
@@ -448,6 +499,9 @@ struct ProfileReader<'a> {
     reconsent_cutoff: i64,
     cdn: Cdn,
     base_url: url::Url,
+    /// With `site.images = "mirror"`: the site's root path and base URL, which the pages' image
+    /// copies are addressed by.
+    images: Option<(String, String)>,
     content: &'a Content,
     site: &'a SiteBuild<'a>,
 }
@@ -463,8 +517,10 @@ impl ProfileReader<'_> {
             guilds: true,
         };
         for snapshot in samples {
-            let input = self.sample(snapshot, everything);
-            if !sender.send(Ok(input)) {
+            let input = self
+                .sample(snapshot, everything)
+                .map_err(|e| SiteError::Source(e.to_string()));
+            if !sender.send(input) {
                 return counts;
             }
             counts.sent += 1;
@@ -504,13 +560,15 @@ impl ProfileReader<'_> {
             .json(&row.old_names)
             .json(&row.changed_at)
             .json(&content.map(|c| c.digest))
+            .text(self.image_mode())
+            .json(&row.images_key)
             .finish();
         if let Some(kept) = self.site.keep_if_unchanged(row.id, source) {
             return Ok(ProfileInput::Unchanged(kept));
         }
         let page = row.page_source()?;
         let entry = ProfileEntry {
-            profile: self.profile(&page.snapshot, page.publish),
+            profile: self.profile(&page.snapshot, page.publish)?,
             old_names: page.old_names,
             changed_at: Some(page.changed_at),
         };
@@ -521,28 +579,49 @@ impl ProfileReader<'_> {
     }
 
     /// A sample user (`examples/`): their snapshot is at hand, so its digest is taken whole.
-    fn sample(&self, snapshot: Snapshot, publish: Publish) -> ProfileInput {
+    fn sample(&self, snapshot: Snapshot, publish: Publish) -> Result<ProfileInput, StoreError> {
         let content = self
             .content
             .for_user(snapshot.user.id, &snapshot.user.username);
+        let images = match self.images {
+            Some(_) => Some(images_key(
+                self.store,
+                &image_urls(&snapshot, publish, &self.cdn),
+            )?),
+            None => None,
+        };
         let source = KeyBuilder::new("sample profile")
             .text(&self.cdn.url(""))
             .text(self.base_url.as_str())
             .json(&snapshot)
             .json(&content.map(|c| c.digest))
+            .text(self.image_mode())
+            .json(&images)
             .finish();
         if let Some(kept) = self.site.keep_if_unchanged(snapshot.user.id, source) {
-            return ProfileInput::Unchanged(kept);
+            return Ok(ProfileInput::Unchanged(kept));
         }
-        let entry = Box::new(self.profile(&snapshot, publish).into());
-        ProfileInput::Changed { entry, source }
+        let entry = Box::new(self.profile(&snapshot, publish)?.into());
+        Ok(ProfileInput::Changed { entry, source })
     }
 
-    /// The page model of `snapshot`, with the user's content file applied.
-    fn profile(&self, snapshot: &Snapshot, publish: Publish) -> Profile {
+    /// `site.images`, for the inputs of a page.
+    fn image_mode(&self) -> &'static str {
+        match self.images {
+            Some(_) => "mirror",
+            None => "link",
+        }
+    }
+
+    /// The page model of `snapshot`, with the user's content file applied and, when the site
+    /// mirrors images, pointing at the copies it has.
+    fn profile(&self, snapshot: &Snapshot, publish: Publish) -> Result<Profile, StoreError> {
         let mut profile = Profile::build(snapshot, publish, &self.cdn, &self.base_url);
         self.content.apply(&mut profile);
-        profile
+        if let Some((root, base)) = &self.images {
+            localise(&mut profile, self.store, root, base)?;
+        }
+        Ok(profile)
     }
 }
 

@@ -20,6 +20,7 @@ pub mod discord;
 pub mod fault;
 pub mod files;
 pub mod http_server;
+pub(crate) mod images;
 pub(crate) mod init;
 pub mod jobs;
 pub mod layout;

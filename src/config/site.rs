@@ -35,6 +35,21 @@ pub struct SiteConfig {
     /// Profiles per index page: `/` has the first ones, `/page/2/` the next, and so on.
     #[serde(default = "default_page_size")]
     pub(crate) page_size: NonZeroUsize,
+    /// Where pages take Discord's images from: the site's own copies (the default) or the CDN.
+    #[serde(default)]
+    pub(crate) images: ImageMode,
+}
+
+/// `site.images`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ImageMode {
+    /// Every image a page uses is downloaded at build time into `output/img/` and the pages point
+    /// there: a visitor's browser sends nothing to Discord, and pages survive CDN URL changes.
+    #[default]
+    Mirror,
+    /// Pages point at Discord's CDN.
+    Link,
 }
 
 impl SiteConfig {

@@ -69,6 +69,56 @@ impl Cdn {
     }
 }
 
+impl Cdn {
+    /// An avatar decoration: an APNG at `avatar-decoration-presets/{asset}.png`; `still` asks
+    /// for its first frame (`passthrough=false`), for readers who asked for reduced motion.
+    pub(crate) fn decoration(&self, asset: &str, still: bool) -> Option<String> {
+        let asset = Some(asset).filter(|a| is_safe_hash(a))?;
+        let query = if still { "?passthrough=false" } else { "" };
+        Some(self.url(&format!("avatar-decoration-presets/{asset}.png{query}")))
+    }
+
+    /// A server tag's badge: `guild-tag-badges/{guild}/{badge}.png` (PNG only).
+    pub(crate) fn tag_badge(&self, guild: u64, badge: &str) -> Option<String> {
+        let badge = Some(badge).filter(|b| is_safe_hash(b))?;
+        Some(self.url(&format!("guild-tag-badges/{guild}/{badge}.png")))
+    }
+
+    /// A nameplate's still image, `assets/collectibles/{asset}static.png`. Not in Discord's
+    /// official CDN table (community docs): best effort, and `None` for an asset that is not a
+    /// plain relative folder path (`nameplates/nameplates/twilight/`).
+    pub(crate) fn nameplate(&self, asset: &str) -> Option<String> {
+        let folder = asset.strip_suffix('/')?;
+        let plain = |segment: &str| {
+            !segment.is_empty()
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        let ok = asset.len() <= 256 && folder.split('/').all(plain);
+        ok.then(|| self.url(&format!("assets/collectibles/{asset}static.png")))
+    }
+}
+
+/// The colour of a nameplate's `palette` (Discord names them), as `#rrggbb`: the background
+/// shown when the image cannot be had. `None` for a palette strife-gen does not know.
+pub(crate) fn palette_color(palette: &str) -> Option<&'static str> {
+    Some(match palette {
+        "crimson" => "#8c1c2c",
+        "berry" => "#8a2a6b",
+        "sky" => "#1f5f99",
+        "teal" => "#146b6b",
+        "forest" => "#27603a",
+        "bubble_gum" => "#b0457f",
+        "violet" => "#5a3296",
+        "cobalt" => "#23409a",
+        "clover" => "#3c7a2a",
+        "lemon" => "#8a7a10",
+        "white" => "#7c8088",
+        _ => return None,
+    })
+}
+
 impl Default for Cdn {
     fn default() -> Self {
         Cdn::discord()
@@ -323,6 +373,16 @@ pub(crate) fn utc_date(unix_ms: u64) -> String {
         .unwrap_or_default()
 }
 
+/// A date as people read it, `Aug 10, 2015` (UTC), of a Unix timestamp in milliseconds.
+pub(crate) fn readable_date(unix_ms: u64) -> String {
+    let format = time::macros::format_description!("[month repr:short] [day padding:none], [year]");
+    let nanos = i128::from(unix_ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,11 +507,41 @@ mod tests {
     }
 
     #[test]
+    fn decoration_tag_and_nameplate_urls() {
+        let cdn = Cdn::discord();
+        assert_eq!(
+            cdn.decoration("a_5087", false).unwrap(),
+            "https://cdn.discordapp.com/avatar-decoration-presets/a_5087.png"
+        );
+        assert_eq!(
+            cdn.decoration("a_5087", true).unwrap(),
+            "https://cdn.discordapp.com/avatar-decoration-presets/a_5087.png?passthrough=false"
+        );
+        assert_eq!(cdn.decoration("../x", false), None);
+        assert_eq!(
+            cdn.tag_badge(42, "beef").unwrap(),
+            "https://cdn.discordapp.com/guild-tag-badges/42/beef.png"
+        );
+        assert_eq!(cdn.tag_badge(42, "a/b"), None);
+        assert_eq!(
+            cdn.nameplate("nameplates/nameplates/twilight/").unwrap(),
+            "https://cdn.discordapp.com/assets/collectibles/nameplates/nameplates/twilight/static.png"
+        );
+        for odd in ["", "/", "twilight", "a//", "../x/", "a/./", "x?y/", "/abs/"] {
+            assert_eq!(cdn.nameplate(odd), None, "{odd:?}");
+        }
+        assert_eq!(palette_color("crimson"), Some("#8c1c2c"));
+        assert_eq!(palette_color("<script>"), None);
+    }
+
+    #[test]
     fn dates() {
         assert_eq!(utc_date(0), "1970-01-01");
         assert_eq!(utc_date(1_420_070_400_000), "2015-01-01");
         assert_eq!(utc_date(951_782_400_000), "2000-02-29");
         assert_eq!(utc_date(1_709_164_800_000), "2024-02-29");
         assert_eq!(utc_date(1_735_689_599_999), "2024-12-31");
+        assert_eq!(readable_date(1_439_164_800_000), "Aug 10, 2015");
+        assert_eq!(readable_date(1_735_689_599_999), "Dec 31, 2024");
     }
 }

@@ -50,6 +50,35 @@ const GUILDS: Route = Route {
     segments: &["users", "@me", "guilds"],
 };
 
+/// The rate limiter's key for CDN requests (one bucket for all images).
+const CDN_ROUTE: &str = "GET cdn";
+
+/// Why an image could not be fetched from the CDN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum CdnError {
+    /// Not a 2xx answer (redirects are not followed either).
+    #[error("the CDN answered HTTP {0}")]
+    Status(u16),
+    /// The body is longer than allowed.
+    #[error("larger than {} MB", .0 / (1024 * 1024))]
+    TooLarge(usize),
+    /// No answer (connection, timeout, a body cut short).
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl CdnError {
+    /// Whether trying again later may succeed (the CDN was unreachable or overloaded); a 404 or
+    /// an oversized image stays what it is.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            CdnError::Status(status) => *status == 429 || *status >= 500,
+            CdnError::TooLarge(_) => false,
+            CdnError::Transport(_) => true,
+        }
+    }
+}
+
 /// Settings of a [`DiscordClient`].
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -237,7 +266,9 @@ impl DiscordClient {
         for _ in 0..MAX_GUILD_PAGES {
             let mut url = self.url(&GUILDS);
             url.query_pairs_mut()
-                .append_pair("limit", &GUILD_PAGE.to_string());
+                .append_pair("limit", &GUILD_PAGE.to_string())
+                // The member counts shown beside each server.
+                .append_pair("with_counts", "true");
             if let Some(after) = after {
                 url.query_pairs_mut()
                     .append_pair("after", &after.to_string());
@@ -265,6 +296,48 @@ impl DiscordClient {
             "GET /users/@me/guilds: page cap reached, list may be incomplete"
         );
         Ok(all)
+    }
+
+    /// `GET` of an image on Discord's CDN (no token: the CDN is public), through the rate
+    /// limiter like every request, tried once (a failed image is fetched again at the next
+    /// build). A body longer than `limit` bytes is refused as soon as that is known: from
+    /// `Content-Length`, or while it streams in.
+    pub(crate) async fn cdn_get(&self, url: &Url, limit: usize) -> Result<Vec<u8>, CdnError> {
+        let mut permit = self
+            .inner
+            .limiter
+            .acquire(CDN_ROUTE, TokenKey::of(CDN_ROUTE), self.lane)
+            .await;
+        let mut response = self
+            .inner
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| CdnError::Transport(describe_reqwest(e)))?;
+        permit.record(&RateLimitHeaders::parse(response.headers()));
+        let status = response.status();
+        if !status.is_success() {
+            return Err(CdnError::Status(status.as_u16()));
+        }
+        let too_large = response
+            .content_length()
+            .is_some_and(|length| length > limit as u64);
+        if too_large {
+            return Err(CdnError::TooLarge(limit));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| CdnError::Transport(describe_reqwest(e)))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(CdnError::TooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// API base + route path. `Url::join` would drop the base's last segment (`v10`), so segments
@@ -948,6 +1021,10 @@ mod tests {
         assert_eq!(requests.len(), 2);
         assert_eq!(requests[0].path, "/api/v10/users/@me/guilds");
         assert_eq!(requests[0].query_value("limit").as_deref(), Some("200"));
+        assert_eq!(
+            requests[0].query_value("with_counts").as_deref(),
+            Some("true")
+        );
         assert_eq!(requests[1].query_value("after").as_deref(), Some("1199"));
         assert_eq!(requests[1].query_value("limit").as_deref(), Some("200"));
     }

@@ -78,6 +78,10 @@ pub(crate) struct User {
     pub(crate) accent_color: Option<u32>,
     pub(crate) public_flags: u64,
     pub(crate) avatar_decoration_data: Option<AvatarDecoration>,
+    /// The server tag the user wears; shown only when `identity_enabled`.
+    pub(crate) primary_guild: Option<PrimaryGuild>,
+    /// Profile collectibles (today only the nameplate).
+    pub(crate) collectibles: Option<Collectibles>,
 }
 
 fn migrated_discriminator() -> String {
@@ -89,6 +93,36 @@ fn migrated_discriminator() -> String {
 pub(crate) struct AvatarDecoration {
     pub(crate) asset: String,
     pub(crate) sku_id: Option<Snowflake>,
+}
+
+/// `primary_guild` of a user: the server tag shown beside their name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct PrimaryGuild {
+    pub(crate) identity_guild_id: Option<Snowflake>,
+    /// Whether the user chose to show the tag: when false it is never published.
+    pub(crate) identity_enabled: bool,
+    /// Up to four characters, typed by the server's owner.
+    pub(crate) tag: Option<String>,
+    /// Hash of the tag's badge image.
+    pub(crate) badge: Option<String>,
+}
+
+/// `collectibles` of a user.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Collectibles {
+    pub(crate) nameplate: Option<Nameplate>,
+}
+
+/// `collectibles.nameplate`: the picture behind the name block.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Nameplate {
+    /// A path such as `nameplates/nameplates/twilight/` (the CDN URL is best effort, see `cdn`).
+    pub(crate) asset: String,
+    pub(crate) sku_id: Option<Snowflake>,
+    /// What the nameplate is called, e.g. `Twilight`.
+    pub(crate) label: Option<String>,
+    /// A named colour (`crimson`, `berry`, ...): the fallback when the image is missing.
+    pub(crate) palette: Option<String>,
 }
 
 /// One entry of `GET /users/@me/connections`.
@@ -114,7 +148,10 @@ pub(crate) struct Guild {
     /// Never blank.
     pub(crate) name: String,
     pub(crate) icon: Option<String>,
+    pub(crate) banner: Option<String>,
     pub(crate) owner: bool,
+    /// From `with_counts=true`.
+    pub(crate) approximate_member_count: Option<u64>,
 }
 
 /// Everything fetched for one user in one refresh: what a profile page is rendered from.
@@ -160,6 +197,8 @@ pub(crate) struct WireUser {
     accent_color: Field<Option<u32>>,
     public_flags: Field<u64>,
     avatar_decoration_data: Field<Option<WireAvatarDecoration>>,
+    primary_guild: Field<Option<WirePrimaryGuild>>,
+    collectibles: Field<Option<WireCollectibles>>,
 }
 
 impl Expected for WireUser {}
@@ -192,6 +231,8 @@ impl FromWire for WireUser {
             public_flags: fields.or_default("public_flags", self.public_flags),
             avatar_decoration_data: fields
                 .nested("avatar_decoration_data", self.avatar_decoration_data),
+            primary_guild: fields.nested("primary_guild", self.primary_guild),
+            collectibles: fields.nested("collectibles", self.collectibles),
         })
     }
 }
@@ -224,6 +265,76 @@ impl FromWire for WireAvatarDecoration {
         Ok(AvatarDecoration {
             asset: fields.required("asset", not_blank(self.asset))?,
             sku_id: fields.optional("sku_id", self.sku_id),
+        })
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WirePrimaryGuild {
+    identity_guild_id: Field<Option<Snowflake>>,
+    identity_enabled: Field<Option<bool>>,
+    tag: Field<Option<String>>,
+    badge: Field<Option<String>>,
+}
+
+impl Expected for WirePrimaryGuild {}
+
+impl FromWire for WirePrimaryGuild {
+    type Model = PrimaryGuild;
+
+    /// Whether the tag may be shown is never guessed: an unreadable `identity_enabled` counts as
+    /// off (Discord sends `null` for users who never picked a tag).
+    fn into_model(self, fields: &mut Fields<'_>) -> Result<PrimaryGuild, Unusable> {
+        Ok(PrimaryGuild {
+            identity_guild_id: fields.optional("identity_guild_id", self.identity_guild_id),
+            identity_enabled: fields
+                .optional("identity_enabled", self.identity_enabled)
+                .unwrap_or(false),
+            tag: fields.optional("tag", not_blank_option(self.tag)),
+            badge: fields.optional("badge", self.badge),
+        })
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireCollectibles {
+    nameplate: Field<Option<WireNameplate>>,
+}
+
+impl Expected for WireCollectibles {}
+
+impl FromWire for WireCollectibles {
+    type Model = Collectibles;
+
+    fn into_model(self, fields: &mut Fields<'_>) -> Result<Collectibles, Unusable> {
+        Ok(Collectibles {
+            nameplate: fields.nested("nameplate", self.nameplate),
+        })
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireNameplate {
+    asset: Field<String>,
+    sku_id: Field<Option<Snowflake>>,
+    label: Field<Option<String>>,
+    palette: Field<Option<String>>,
+}
+
+impl Expected for WireNameplate {}
+
+impl FromWire for WireNameplate {
+    type Model = Nameplate;
+
+    fn into_model(self, fields: &mut Fields<'_>) -> Result<Nameplate, Unusable> {
+        Ok(Nameplate {
+            asset: fields.required("asset", not_blank(self.asset))?,
+            sku_id: fields.optional("sku_id", self.sku_id),
+            label: fields.optional("label", not_blank_option(self.label)),
+            palette: fields.optional("palette", self.palette),
         })
     }
 }
@@ -274,7 +385,9 @@ pub(crate) struct WireGuild {
     id: Field<Snowflake>,
     name: Field<String>,
     icon: Field<Option<String>>,
+    banner: Field<Option<String>>,
     owner: Field<bool>,
+    approximate_member_count: Field<Option<u64>>,
 }
 
 impl Expected for WireGuild {}
@@ -287,7 +400,10 @@ impl FromWire for WireGuild {
             id: fields.required("id", self.id)?,
             name: fields.required("name", not_blank(self.name))?,
             icon: fields.optional("icon", self.icon),
+            banner: fields.optional("banner", self.banner),
             owner: fields.or_default("owner", self.owner),
+            approximate_member_count: fields
+                .optional("approximate_member_count", self.approximate_member_count),
         })
     }
 }
@@ -325,6 +441,14 @@ impl Document for Snapshot {
 /// A string that must say something: blank ones are unusable.
 fn not_blank(field: Field<String>) -> Field<String> {
     field.check(|text| !text.trim().is_empty(), "a blank string")
+}
+
+/// [`not_blank`] for a string that may be null.
+fn not_blank_option(field: Field<Option<String>>) -> Field<Option<String>> {
+    field.check(
+        |text| text.as_ref().is_none_or(|t| !t.trim().is_empty()),
+        "a blank string",
+    )
 }
 
 // --- Display facts: names, CDN URLs, public connections (see `super::cdn`). ---
@@ -379,6 +503,25 @@ impl User {
     pub(crate) fn banner_url(&self, cdn: &Cdn, size: u16) -> Option<String> {
         cdn.image("banners", self.id.0, self.banner.as_deref(), size)
     }
+
+    /// The server tag the user chose to show: only when `identity_enabled` and it has text.
+    pub(crate) fn shown_tag(&self) -> Option<&PrimaryGuild> {
+        self.primary_guild
+            .as_ref()
+            .filter(|tag| tag.identity_enabled && tag.tag.is_some())
+    }
+
+    /// The nameplate, when the user has one.
+    pub(crate) fn nameplate(&self) -> Option<&Nameplate> {
+        self.collectibles.as_ref()?.nameplate.as_ref()
+    }
+}
+
+impl PrimaryGuild {
+    /// The tag's badge image, when the server and badge are known and look safe.
+    pub(crate) fn badge_url(&self, cdn: &Cdn) -> Option<String> {
+        cdn.tag_badge(self.identity_guild_id?.0, self.badge.as_deref()?)
+    }
 }
 
 impl Connection {
@@ -403,6 +546,11 @@ impl Guild {
     pub(crate) fn icon_url(&self, cdn: &Cdn, size: u16) -> Option<String> {
         cdn.image("icons", self.id.0, self.icon.as_deref(), size)
     }
+
+    /// The server banner, if it has one (guild banners live beside user banners).
+    pub(crate) fn banner_url(&self, cdn: &Cdn, size: u16) -> Option<String> {
+        cdn.image("banners", self.id.0, self.banner.as_deref(), size)
+    }
 }
 
 #[cfg(test)]
@@ -420,6 +568,8 @@ mod display_tests {
             accent_color: None,
             public_flags: 0,
             avatar_decoration_data: None,
+            primary_guild: None,
+            collectibles: None,
         }
     }
 
@@ -501,9 +651,17 @@ mod display_tests {
             id: Snowflake(42),
             name: "G".into(),
             icon: None,
+            banner: None,
             owner: false,
+            approximate_member_count: None,
         };
         assert_eq!(g.icon_url(&cdn, 64), None);
+        assert_eq!(g.banner_url(&cdn, 600), None);
+        g.banner = Some("bb".into());
+        assert_eq!(
+            g.banner_url(&cdn, 600).unwrap(),
+            "https://cdn.discordapp.com/banners/42/bb.webp?size=1024"
+        );
         g.icon = Some("a_ff".into());
         assert_eq!(
             g.icon_url(&cdn, 64).unwrap(),
@@ -566,7 +724,9 @@ mod lenient_tests {
             "discriminator": "1337", "global_name": "Nelly", "avatar": "a_1", "banner": null,
             "accent_color": 0x00ff_ffff, "public_flags": u64::MAX,
             "avatar_decoration_data": {"asset": "deco", "sku_id": "42"},
-            "primary_guild": {"tag": "ABC"}, "collectibles": null, "premium_type": 2,
+            "primary_guild": {"identity_guild_id": "7", "identity_enabled": true, "tag": "ABC", "badge": "beef"},
+            "collectibles": {"nameplate": {"asset": "nameplates/x/", "sku_id": "9", "label": "X", "palette": "sky"}},
+            "premium_type": 2,
         }));
         assert!(decoded.dropped.is_empty(), "{:?}", decoded.dropped);
         let u = decoded.value;
@@ -579,6 +739,11 @@ mod lenient_tests {
                 asset: "deco".into(),
                 sku_id: Some(Snowflake(42))
             })
+        );
+        assert_eq!(u.shown_tag().and_then(|t| t.tag.as_deref()), Some("ABC"));
+        assert_eq!(
+            u.nameplate().map(|n| n.asset.as_str()),
+            Some("nameplates/x/")
         );
         // Absent optional fields are defaults, silently.
         let decoded = user(json!({}));
@@ -605,6 +770,8 @@ mod lenient_tests {
             ("avatar", json!(7)),
             ("banner", json!({"hash": "x"})),
             ("avatar_decoration_data", json!("sparkles")),
+            ("primary_guild", json!(7)),
+            ("collectibles", json!("shiny")),
         ] {
             let mut fields = serde_json::Map::new();
             fields.insert(field.to_owned(), value.clone());
@@ -650,6 +817,35 @@ mod lenient_tests {
             dropped_paths(&decoded),
             ["user.avatar_decoration_data.sku_id"]
         );
+    }
+
+    #[test]
+    fn a_server_tag_is_shown_only_when_enabled_and_odd_parts_are_left_out() {
+        let tag = |fields: serde_json::Value| user(json!({ "primary_guild": fields }));
+        let hidden =
+            tag(json!({"identity_guild_id": "7", "identity_enabled": false, "tag": "ABC"}));
+        assert!(hidden.dropped.is_empty());
+        assert_eq!(hidden.value.shown_tag(), None);
+        let never_chosen = tag(
+            json!({"identity_guild_id": null, "identity_enabled": null, "tag": null, "badge": null}),
+        );
+        assert!(never_chosen.dropped.is_empty());
+        assert_eq!(never_chosen.value.shown_tag(), None);
+        let odd = tag(
+            json!({"identity_guild_id": "x", "identity_enabled": "yes", "tag": "ABC", "badge": 3}),
+        );
+        assert_eq!(
+            dropped_paths(&odd),
+            [
+                "user.primary_guild.identity_guild_id",
+                "user.primary_guild.identity_enabled",
+                "user.primary_guild.badge"
+            ]
+        );
+        assert_eq!(odd.value.shown_tag(), None, "an unreadable switch is off");
+        let plate = user(json!({"collectibles": {"nameplate": {"asset": "", "palette": "sky"}}}));
+        assert_eq!(dropped_paths(&plate), ["user.collectibles.nameplate.asset"]);
+        assert_eq!(plate.value.nameplate(), None);
     }
 
     #[test]
@@ -731,7 +927,7 @@ mod lenient_tests {
             {"id": "not-a-snowflake", "name": "bad id"},
             {"id": "2", "name": null},
             {"id": "3", "name": "odd icon and owner", "icon": 12, "owner": "yes"},
-            {"id": "4", "name": "fine", "icon": "abc", "owner": true, "permissions": "8", "features": []},
+            {"id": "4", "name": "fine", "icon": "abc", "banner": "bb", "owner": true, "permissions": "8", "features": [], "approximate_member_count": 1234},
         ]);
         let decoded = decode::<Vec<Guild>>(json.to_string().as_bytes()).unwrap();
         assert_eq!(
@@ -741,13 +937,17 @@ mod lenient_tests {
                     id: Snowflake(3),
                     name: "odd icon and owner".into(),
                     icon: None,
-                    owner: false
+                    banner: None,
+                    owner: false,
+                    approximate_member_count: None,
                 },
                 Guild {
                     id: Snowflake(4),
                     name: "fine".into(),
                     icon: Some("abc".into()),
-                    owner: true
+                    banner: Some("bb".into()),
+                    owner: true,
+                    approximate_member_count: Some(1234),
                 },
             ]
         );

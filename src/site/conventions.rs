@@ -285,6 +285,10 @@ pub(crate) fn vanity_path(slug: &str) -> String {
     format!("{slug}/")
 }
 
+/// The folder of the site's copies of Discord's images (`site.images = "mirror"`):
+/// `img/<content hash>.<ext>`.
+pub(crate) const IMAGE_DIR: &str = "img";
+
 /// Path of a profile's JSON twin: `u/<id>.json`.
 pub(crate) fn json_path(id: Snowflake) -> String {
     format!("u/{id}.json")

@@ -37,6 +37,8 @@ pub(crate) fn user(
         accent_color: None,
         public_flags: 0,
         avatar_decoration_data: None,
+        primary_guild: None,
+        collectibles: None,
     }
 }
 
@@ -58,7 +60,9 @@ pub(crate) fn guild(id: u64, name: &str, icon: Option<&str>) -> Guild {
         id: Snowflake(id),
         name: name.into(),
         icon: icon.map(Into::into),
+        banner: None,
         owner: false,
+        approximate_member_count: None,
     }
 }
 

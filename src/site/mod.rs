@@ -4,11 +4,13 @@
 //! The pieces, in the order data flows through them:
 //!
 //! - [`profile`] and [`model`]: what pages show (a profile page, index lines, the service's pages);
+//!   [`card`]: the embeddable card of a profile;
 //! - [`theme`]: a theme's template sources and static files ([`theme::assets`]), read from disk;
 //! - [`render`]: the compiled templates turning models into HTML;
 //! - [`conventions`] and [`vanity`]: what static hosts expect beside the pages, and vanity URLs;
 //! - [`plan`]: which files a built site has and where they go ([`build_site`]).
 
+pub(crate) mod card;
 pub(crate) mod conventions;
 pub(crate) mod model;
 pub(crate) mod plan;
@@ -19,8 +21,8 @@ pub mod theme;
 pub mod vanity;
 
 pub use plan::{
-    build_site, KeptProfile, ProfileEntry, ProfileInput, Published, SiteBuild, SiteError,
-    SiteReport, SiteSettings, MARKER,
+    build_site, ImageSource, KeptProfile, ProfileEntry, ProfileInput, Published, SiteBuild,
+    SiteError, SiteReport, SiteSettings, MARKER,
 };
 
 #[cfg(test)]

@@ -60,7 +60,12 @@ pub(crate) struct ProfileSummary {
     pub(crate) id: Snowflake,
     pub(crate) display_name: String,
     pub(crate) handle: String,
+    /// The avatar at the size the index shows it, and twice that for `srcset`.
     pub(crate) avatar_url: String,
+    pub(crate) avatar_2x_url: String,
+    /// Shown on `accent_color` behind the avatar, so a missing image never looks broken.
+    pub(crate) initial: String,
+    pub(crate) accent_color: Option<String>,
     /// `u/<id>/`, relative to the site root.
     pub(crate) path: String,
 }
@@ -71,7 +76,10 @@ impl From<&Profile> for ProfileSummary {
             id: p.id,
             display_name: p.display_name.clone(),
             handle: p.handle.clone(),
-            avatar_url: p.avatar_url.clone(),
+            avatar_url: p.avatar_thumb_url.clone(),
+            avatar_2x_url: p.avatar_thumb_2x_url.clone(),
+            initial: p.initial.clone(),
+            accent_color: p.accent_color.clone(),
             path: p.path.clone(),
         }
     }

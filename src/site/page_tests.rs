@@ -7,9 +7,12 @@ use std::process::Command;
 
 use crate::content::Content;
 use crate::discord::cdn::Cdn;
-use crate::discord::models::{Connection, Snapshot};
+use crate::discord::models::{
+    AvatarDecoration, Collectibles, Connection, Guild, Nameplate, PrimaryGuild, Snapshot, Snowflake,
+};
 use crate::publish::Publish;
 
+use super::card::Card;
 use super::conventions::Pagination;
 use super::fixtures::{connection, guild, site_info, theme, themes_dir, user};
 use super::model::{FrontPage, LandingPage, Link, MessagePage, ProfileSummary};
@@ -42,6 +45,25 @@ fn people() -> Vec<(&'static str, Snapshot)> {
     migrated.avatar = Some("a_1269e74af4df7417b13759eae50c83dc".into());
     migrated.accent_color = Some(0x5865f2);
     migrated.public_flags = (1 << 22) | (1 << 9) | (1 << 7);
+    // Today's profile: a decoration, a server tag she shows and a nameplate.
+    migrated.avatar_decoration_data = Some(AvatarDecoration {
+        asset: "a_d3c0".into(),
+        sku_id: Some(Snowflake(1144058844004233369)),
+    });
+    migrated.primary_guild = Some(PrimaryGuild {
+        identity_guild_id: Some(Snowflake(197038439483310086)),
+        identity_enabled: true,
+        tag: Some("TEST".into()),
+        badge: Some("7d1734ae5a615e82bc7a4033b98fade8".into()),
+    });
+    migrated.collectibles = Some(Collectibles {
+        nameplate: Some(Nameplate {
+            asset: "nameplates/nameplates/twilight/".into(),
+            sku_id: None,
+            label: Some("Twilight".into()),
+            palette: Some("violet".into()),
+        }),
+    });
     let migrated = Snapshot {
         user: migrated,
         connections: Some(vec![
@@ -51,11 +73,18 @@ fn people() -> Vec<(&'static str, Snapshot)> {
                 ..connection("reddit", "secret-alt")
             },
         ]),
-        guilds: Some(vec![guild(
-            197038439483310086,
-            "Discord Testers",
-            Some("b1e2"),
-        )]),
+        guilds: Some(vec![
+            Guild {
+                banner: Some("5e4b".into()),
+                owner: true,
+                approximate_member_count: Some(12345),
+                ..guild(197038439483310086, "Discord Testers", Some("b1e2"))
+            },
+            Guild {
+                approximate_member_count: Some(1),
+                ..guild(81384788765712384, "Discord API", None)
+            },
+        ]),
     };
 
     let legacy = Snapshot {
@@ -74,6 +103,25 @@ fn people() -> Vec<(&'static str, Snapshot)> {
     );
     hostile.avatar = Some("../../evil\"onerror=".into());
     hostile.banner = Some("0123456789abcdef".into());
+    // A tag, a decoration and a nameplate made of markup, paths and bidi controls.
+    hostile.primary_guild = Some(PrimaryGuild {
+        identity_guild_id: Some(Snowflake(1)),
+        identity_enabled: true,
+        tag: Some("<b>\u{202E}".into()),
+        badge: Some("../x\"".into()),
+    });
+    hostile.avatar_decoration_data = Some(AvatarDecoration {
+        asset: "\"><script>".into(),
+        sku_id: None,
+    });
+    hostile.collectibles = Some(Collectibles {
+        nameplate: Some(Nameplate {
+            asset: "../../../etc/".into(),
+            sku_id: None,
+            label: Some("\"><i>plate\u{202E}".into()),
+            palette: Some("red;background:url(x)".into()),
+        }),
+    });
     let hostile = Snapshot {
         user: hostile,
         connections: Some(vec![
@@ -134,11 +182,16 @@ fn people() -> Vec<(&'static str, Snapshot)> {
             (0..213)
                 .map(|i| {
                     let icon = (i % 3 == 0).then(|| format!("icon{i}"));
-                    guild(
-                        300000000000000000 + i,
-                        &format!("Server {i:03}"),
-                        icon.as_deref(),
-                    )
+                    Guild {
+                        banner: (i % 7 == 0).then(|| format!("banner{i}")),
+                        owner: i % 50 == 0,
+                        approximate_member_count: (i % 2 == 0).then_some(i * 1000),
+                        ..guild(
+                            300000000000000000 + i,
+                            &format!("Server {i:03}"),
+                            icon.as_deref(),
+                        )
+                    }
                 })
                 .collect(),
         ),
@@ -228,6 +281,81 @@ fn snapshots_of_every_page() {
         );
         insta::assert_snapshot!(format!("{theme}_index"), html);
     }
+}
+
+/// The card of every fixture person, light and dark, as the site with copies of every picture
+/// renders it (a 1×1 PNG stands in for each).
+fn cards(r: &Renderer) -> Vec<(String, String)> {
+    let png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let copies = |_: &str| Some((png.clone(), "image/png"));
+    let mut cards = Vec::new();
+    for (key, profile) in profiles() {
+        for dark in [false, true] {
+            let card = Card::new(&profile, dark, &copies);
+            let name = format!("card_{key}{}", if dark { "_dark" } else { "" });
+            cards.push((name, r.render_card(&profile, &card).unwrap()));
+        }
+    }
+    cards
+}
+
+#[test]
+fn cards_are_self_contained_xml_with_everything_escaped() {
+    let r = renderer("default");
+    for (name, svg) in cards(&r) {
+        insta::assert_snapshot!(name.clone(), svg);
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name}: {e}\n{svg}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "svg", "{name}");
+        assert_eq!(
+            root.tag_name().namespace(),
+            Some("http://www.w3.org/2000/svg")
+        );
+        for node in doc.descendants().filter(|n| n.is_element()) {
+            let tag = node.tag_name().name();
+            assert!(
+                !["script", "foreignObject", "a", "style"].contains(&tag),
+                "{name}: <{tag}>"
+            );
+            for attribute in node.attributes() {
+                let value = attribute.value();
+                assert!(
+                    !attribute.name().starts_with("on"),
+                    "{name}: {}",
+                    attribute.name()
+                );
+                if attribute.name() == "href" {
+                    assert!(
+                        value.starts_with('#') || value.starts_with("data:image/png;base64,"),
+                        "{name}: an external reference {value}"
+                    );
+                }
+                assert!(!value.contains("url(http"), "{name}: {value}");
+            }
+        }
+        // Names and the tag are text, never markup.
+        if name.starts_with("card_hostile") {
+            assert!(svg.contains("&lt;script&gt;"), "{svg}");
+            let title = doc.descendants().find(|n| n.has_tag_name("title")).unwrap();
+            assert!(title.text().unwrap().starts_with("<script>"), "{svg}");
+        }
+    }
+    // Without copies, pictures are left out, not linked.
+    let p = &profiles()[0].1;
+    let svg = r.render_card(p, &Card::new(p, false, &|_| None)).unwrap();
+    assert!(!svg.contains("<image"), "{svg}");
+    assert!(!svg.contains("cdn.discordapp.com"), "{svg}");
+}
+
+#[test]
+fn xml_forbidden_characters_are_dropped_from_cards_only() {
+    let r = renderer("default");
+    let mut p = profiles()[0].1.clone();
+    p.display_name = "bell\u{7}and\u{1b}escape".into();
+    let svg = r.render_card(&p, &Card::new(&p, false, &|_| None)).unwrap();
+    roxmltree::Document::parse(&svg).unwrap();
+    assert!(svg.contains("bellandescape"), "{svg}");
+    assert!(r.render_profile(&p).unwrap().contains("bell\u{7}and"));
 }
 
 #[test]

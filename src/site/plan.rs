@@ -29,6 +29,7 @@ use std::sync::Mutex;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use serde::{Deserialize, Serialize};
 
+use super::card::{image_mime, Card};
 use super::conventions::{self, Pagination, RedirectPage, Sitemap, SitemapIndex};
 use super::model::ProfileSummary;
 use super::profile::{page_path, Profile};
@@ -90,6 +91,12 @@ impl SiteSettings {
             sitemap_limit: conventions::SITEMAP_URL_LIMIT,
         }
     }
+}
+
+/// Where the bytes of the images pages use (`img/<file>`) come from: the store's cache.
+pub trait ImageSource: Sync {
+    /// The bytes of `file`, when there is such a copy.
+    fn image_bytes(&self, file: &str) -> Option<Vec<u8>>;
 }
 
 /// A profile and what the site needs beside its page.
@@ -266,6 +273,8 @@ pub struct SiteBuild<'a> {
     rendered: AtomicUsize,
     /// This build among others (see [`KeptProfile`]).
     id: u64,
+    /// The bytes of the site's image copies, when pages use any.
+    images: Option<&'a dyn ImageSource>,
 }
 
 impl<'a> SiteBuild<'a> {
@@ -291,7 +300,14 @@ impl<'a> SiteBuild<'a> {
             last,
             rendered: AtomicUsize::new(0),
             id: BUILDS.fetch_add(1, Ordering::Relaxed),
+            images: None,
         })
+    }
+
+    /// The same build, publishing the image copies pages use from `images`.
+    pub fn with_images(mut self, images: &'a dyn ImageSource) -> SiteBuild<'a> {
+        self.images = Some(images);
+        self
     }
 
     /// `entry` as an input, its digest taken from the entry itself (for sources that make
@@ -317,16 +333,33 @@ impl<'a> SiteBuild<'a> {
     pub fn keep_if_unchanged(&self, id: Snowflake, source: Digest) -> Option<KeptProfile> {
         let key = profile_key(self.site_key, source);
         let last = self.last.get(&id).filter(|last| last.key == key)?;
-        let (page, json) = (page_file(id), conventions::json_path(id));
-        // Both or neither: a profile half kept would be half rendered.
-        if !(self.staging.is_current(&page, key) && self.staging.is_current(&json, key)) {
+        let files = self.profile_files(id);
+        // All or none: a profile half kept would be half rendered.
+        if !files.iter().all(|file| self.staging.is_current(file, key)) {
             return None;
         }
-        let kept = self.staging.keep(&page, key).ok()? && self.staging.keep(&json, key).ok()?;
-        kept.then(|| KeptProfile {
+        for file in &files {
+            if !self.staging.keep(file, key).ok()? {
+                return None;
+            }
+        }
+        Some(KeptProfile {
             build: self.id,
             published: Box::new(last.clone()),
         })
+    }
+
+    /// The files of one profile: its page, its JSON and, when the theme has a card, both cards.
+    fn profile_files(&self, id: Snowflake) -> Vec<String> {
+        let mut files = vec![page_file(id), conventions::json_path(id)];
+        if self.renderer.has_card() {
+            files.extend(
+                CARDS
+                    .iter()
+                    .map(|(name, _)| format!("{}{name}", page_path(id))),
+            );
+        }
+        files
     }
 
     /// Publishes every profile (rendered in parallel, calling `on_page` after each, from any
@@ -343,7 +376,8 @@ impl<'a> SiteBuild<'a> {
         self.publish_index(&pages)?;
         self.publish_host_files(&pages)?;
         self.publish_static_files()?;
-        tracing::debug!(elapsed = ?started.elapsed(), "index and host files published");
+        self.publish_images(&pages)?;
+        tracing::debug!(elapsed = ?started.elapsed(), "index, host files and images published");
         // Last: a vanity URL never takes a name the site already has at its top level.
         self.publish_vanity_urls(&pages)?;
         tracing::debug!(elapsed = ?started.elapsed(), "vanity URLs published");
@@ -439,6 +473,9 @@ impl<'a> SiteBuild<'a> {
             error,
         })?;
         self.staging.put_keyed(&json_path, Some(key), &json)?;
+        if self.renderer.has_card() {
+            self.render_cards(&profile, key)?;
+        }
         self.rendered.fetch_add(1, Ordering::Relaxed);
         let mut summary = ProfileSummary::from(&profile);
         summary.path = path;
@@ -446,11 +483,31 @@ impl<'a> SiteBuild<'a> {
             key,
             summary,
             id,
+            images: profile.image_files,
             username: profile.username,
             old_names,
             url: profile.url,
             changed_at,
         })
+    }
+
+    /// `u/<id>/card.svg` and `card-dark.svg`, with the site's copies of the pictures inlined.
+    fn render_cards(&self, profile: &Profile, key: Digest) -> Result<(), SiteError> {
+        let copies = format!("{}{}/", self.renderer.root(), conventions::IMAGE_DIR);
+        let bytes_of = |url: &str| {
+            let file = url.strip_prefix(&copies)?;
+            Some((self.images?.image_bytes(file)?, image_mime(file)?))
+        };
+        for (name, dark) in CARDS {
+            let path = format!("{}{name}", page_path(profile.id));
+            let card = Card::new(profile, dark, &bytes_of);
+            let svg = self
+                .renderer
+                .render_card(profile, &card)
+                .map_err(render_err(&path))?;
+            self.staging.put_keyed(&path, Some(key), svg.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// `index.html` and, past `page_size` profiles, `page/<n>/index.html`: everyone, sorted by
@@ -528,6 +585,31 @@ impl<'a> SiteBuild<'a> {
         Ok(())
     }
 
+    /// `img/<file>` for every image copy a page uses (once, however many pages share it). A copy
+    /// is named by its content, so its name is its key; one that is no longer used is not
+    /// published, so the swap removes it.
+    fn publish_images(&self, pages: &[PublishedProfile]) -> Result<(), SiteError> {
+        let Some(images) = self.images else {
+            return Ok(());
+        };
+        let files: std::collections::BTreeSet<&str> = pages
+            .iter()
+            .flat_map(|p| p.images.iter().map(String::as_str))
+            .collect();
+        for file in files {
+            let path = format!("{}/{file}", conventions::IMAGE_DIR);
+            let key = self.key("image").text(file).finish();
+            if self.staging.keep(&path, key)? {
+                continue;
+            }
+            match images.image_bytes(file) {
+                Some(bytes) => self.staging.put_keyed(&path, Some(key), &bytes)?,
+                None => tracing::warn!(file, "image copy missing from the store: not published"),
+            }
+        }
+        Ok(())
+    }
+
     /// `<slug>/index.html` for every vanity URL: current usernames and former ones.
     fn publish_vanity_urls(&self, pages: &[PublishedProfile]) -> Result<(), SiteError> {
         let taken = self.staging.top_level_names();
@@ -599,6 +681,8 @@ struct PublishedProfile {
     key: Digest,
     summary: ProfileSummary,
     id: Snowflake,
+    /// The image copies (`img/<file>`) its pages use.
+    images: Vec<String>,
     username: String,
     old_names: Vec<String>,
     url: String,
@@ -656,6 +740,9 @@ fn profile_key(site_key: Digest, source: Digest) -> Digest {
         .digest(source)
         .finish()
 }
+
+/// The cards of a profile, in its folder: light, and dark (for `prefers-color-scheme`).
+const CARDS: [(&str, bool); 2] = [("card.svg", false), ("card-dark.svg", true)];
 
 /// `u/<id>/index.html`.
 fn page_file(id: Snowflake) -> String {

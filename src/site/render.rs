@@ -22,6 +22,7 @@ use std::sync::Arc;
 use minijinja::value::{Serde, Value};
 use minijinja::{context, Environment, UndefinedBehavior};
 
+use super::card::Card;
 use super::conventions::{
     builtin_template, Pagination, RedirectPage, Sitemap, SitemapIndex, BUILTIN_TEMPLATES,
 };
@@ -79,6 +80,8 @@ pub struct Renderer {
     site: Value,
     /// The site's public URL (also in `site`), for the absolute links of a sitemap index.
     base_url: url::Url,
+    /// Its path, ending with `/` (also in `site`): what root-relative links start with.
+    root: String,
     /// `front_page.html` (safe) and `front_page.description` for `index.html`, or none.
     front_page: Value,
     /// Of everything above: two renderers with the same fingerprint render the same pages.
@@ -128,6 +131,7 @@ impl Renderer {
             templates,
             assets,
             base_url: site.base_url.clone(),
+            root: site.root(),
             site: Value::from(Serde(site)),
             front_page: Value::from(()),
             fingerprint,
@@ -167,6 +171,24 @@ impl Renderer {
         self.render(
             "profile.html",
             context! { site => self.site.clone(), profile => Serde(profile) },
+        )
+    }
+
+    /// Whether the theme (or the default theme behind it) has a `card.svg`: only then are cards
+    /// published.
+    pub(crate) fn has_card(&self) -> bool {
+        self.env.get_template("card.svg").is_ok()
+    }
+
+    /// `card.svg` with `site`, `profile` and `card` (its variant and inlined pictures).
+    pub(crate) fn render_card(
+        &self,
+        profile: &Profile,
+        card: &Card<'_>,
+    ) -> Result<String, RenderError> {
+        self.render(
+            "card.svg",
+            context! { site => self.site.clone(), profile => Serde(profile), card => Serde(card) },
         )
     }
 
@@ -241,6 +263,11 @@ impl Renderer {
         &self.base_url
     }
 
+    /// The path of the site's public URL, ending with `/`.
+    pub(crate) fn root(&self) -> &str {
+        &self.root
+    }
+
     /// `sitemap_index.xml` with `site` and `index`: the `sitemap.xml` of a split sitemap.
     pub(crate) fn render_sitemap_index(&self, index: &SitemapIndex) -> Result<String, RenderError> {
         self.render(
@@ -305,6 +332,7 @@ fn environment(
             message: describe(&err),
         })?;
     env.set_syntax(syntax);
+    env.set_auto_escape_callback(auto_escape);
     env.set_formatter(html_formatter);
     env.add_filter("strip_bidi", strip_bidi_filter);
     env.add_function("static_url", static_url_function(assets, root));
@@ -344,6 +372,25 @@ fn strip_bidi_filter(value: Value) -> Value {
     }
 }
 
+/// minijinja's choice by extension, plus `.svg` (the card): SVG is XML, and the five escapes
+/// below are XML's too.
+fn auto_escape(name: &str) -> minijinja::AutoEscape {
+    if is_svg(name) {
+        return minijinja::AutoEscape::Html;
+    }
+    minijinja::default_auto_escape_callback(name)
+}
+
+fn is_svg(name: &str) -> bool {
+    name.ends_with(".svg") || name.ends_with(".svg.j2")
+}
+
+/// Whether XML 1.0 allows `c` at all (escaped or not): the C0 controls but tab, newline and
+/// carriage return, and U+FFFE/U+FFFF are never allowed, and one would make the card unreadable.
+fn allowed_in_xml(c: char) -> bool {
+    !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
 /// minijinja's formatter, except that HTML escaping leaves `/` alone: `&lt; &gt; &amp; &quot; &#x27;`
 /// are all HTML needs in text and quoted attributes, and URLs stay readable in the output (and in
 /// `git diff`s of a published site).
@@ -354,6 +401,13 @@ fn html_formatter(
 ) -> Result<(), minijinja::Error> {
     if matches!(state.auto_escape(), minijinja::AutoEscape::Html) && !value.is_safe() {
         if let Some(text) = value.as_str() {
+            let xml_safe: String;
+            let text = if is_svg(state.name()) && !text.chars().all(allowed_in_xml) {
+                xml_safe = text.chars().filter(|&c| allowed_in_xml(c)).collect();
+                &xml_safe
+            } else {
+                text
+            };
             let mut rest = text;
             while let Some(at) = rest.find(['<', '>', '&', '"', '\'']) {
                 out.write_str(&rest[..at])?;
@@ -494,7 +548,10 @@ mod tests {
         }
         let html = r.render_profile(&p).unwrap();
         // Names are bidi-isolated so an RTL override cannot reorder the text around them.
-        assert!(html.contains("<bdi>evil\u{202E}txt.exe</bdi>"), "{html}");
+        assert!(
+            html.contains("<bdi class=\"guild-name\">evil\u{202E}txt.exe</bdi>"),
+            "{html}"
+        );
     }
 
     #[test]

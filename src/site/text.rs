@@ -29,6 +29,22 @@ pub(crate) fn strip_bidi(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The first letters (upper-cased) of the first `count` words of `name` that start with a
+/// letter or digit: what stands in for a missing avatar or server icon. `?` when there is none.
+pub(crate) fn initials(name: &str, count: usize) -> String {
+    let letters: String = name
+        .split_whitespace()
+        .filter_map(|word| word.chars().find(|c| c.is_alphanumeric()))
+        .take(count)
+        .flat_map(char::to_uppercase)
+        .collect();
+    if letters.is_empty() {
+        "?".to_owned()
+    } else {
+        letters
+    }
+}
+
 /// What a CSS class name made from data falls back to when nothing usable is left.
 pub(crate) const CLASS_FALLBACK: &str = "other";
 
@@ -67,6 +83,16 @@ mod tests {
         assert_eq!(strip_bidi(kept), kept);
         assert!(matches!(strip_bidi("plain"), std::borrow::Cow::Borrowed(_)));
         assert_eq!(strip_bidi("evil\u{202E}gpj.exe\u{202C}"), "evilgpj.exe");
+    }
+
+    #[test]
+    fn initials_of_names() {
+        assert_eq!(initials("Rust Programming Language", 2), "RP");
+        assert_eq!(initials("  nelly ", 1), "N");
+        assert_eq!(initials("🎮 gamers", 2), "G");
+        assert_eq!(initials("ßig", 1), "SS");
+        assert_eq!(initials("!!! ???", 2), "?");
+        assert_eq!(initials("", 1), "?");
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //!
 //! Tokens are sealed with [`TokenCipher`] before they reach SQLite: the plaintext never touches disk.
 
+mod images;
 mod schema;
+
+pub(crate) use images::ImagesPending;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -719,8 +722,9 @@ const PUBLISHED: &str = "(u.status = ?2 OR (u.status = ?3 AND u.status_since >= 
 fn published_rows_sql() -> String {
     format!(
         "SELECT u.id, u.publish_connections, u.publish_guilds, s.content_hash, s.changed_at,
-                u.username
+                u.username, i.images_key
          FROM users u JOIN snapshots s INDEXED BY snapshots_heads ON s.user_id = u.id
+              LEFT JOIN user_images i ON i.user_id = u.id
          WHERE {PUBLISHED_IN_ID_ORDER}
          ORDER BY u.id"
     )
@@ -986,6 +990,9 @@ pub(crate) struct PublishedRow<'r> {
     pub(crate) old_names: Vec<String>,
     /// When the snapshot's data last changed (Unix seconds).
     pub(crate) changed_at: i64,
+    /// Of the site's copies of the images the page uses ([`Store::record_images`]); `None`
+    /// before any were fetched.
+    pub(crate) images_key: Option<String>,
 }
 
 impl<'r> PublishedRow<'r> {
@@ -1006,6 +1013,7 @@ impl<'r> PublishedRow<'r> {
             },
             content_hash: row.get(3)?,
             changed_at: row.get(4)?,
+            images_key: row.get(6)?,
             old_names: history.old_names(id, &username)?,
             username,
         })

@@ -75,6 +75,24 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX snapshots_heads ON snapshots(user_id, content_hash, changed_at);
     "#,
+    // 5: the site's own copies of Discord's images (`site.images = "mirror"`), by URL (a CDN URL
+    // names one image for good: a changed avatar gets a new hash), and per user which snapshot's
+    // images were fetched (`mirrored_hash`, NULL while a fetch must be retried) and the digest
+    // of the files their page uses (`images_key`: part of the page's inputs).
+    r#"
+    CREATE TABLE images (
+        url              TEXT PRIMARY KEY NOT NULL,
+        file             TEXT NOT NULL,              -- <sha-256 prefix>.<ext>, under output/img/
+        bytes            BLOB NOT NULL,
+        fetched_at       INTEGER NOT NULL
+    );
+    CREATE INDEX images_file ON images(file);
+    CREATE TABLE user_images (
+        user_id          TEXT PRIMARY KEY NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        mirrored_hash    TEXT,
+        images_key       TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the store up to the newest schema; refuses a store from a newer strife-gen.

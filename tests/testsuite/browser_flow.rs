@@ -149,8 +149,9 @@ async fn a_person_publishes_their_page_and_removes_it_again() {
     browser.close().await;
 }
 
-/// What a person sees on their page: name, avatar (really loaded from the CDN), the connection
-/// they chose to publish and nothing they did not.
+/// What a person sees on their page: name, avatar (fetched from the CDN by the build, loaded
+/// from the site's own copy: `site.images = "mirror"`), the connection they chose to publish and
+/// nothing they did not.
 async fn see_the_published_page(tab: &browser::Tab, fake: &FakeDiscord) {
     assert_eq!(tab.text("h1").await, "Ada Lovelace");
     tab.wait_for(
@@ -175,9 +176,33 @@ async fn see_the_published_page(tab: &browser::Tab, fake: &FakeDiscord) {
         .eval("document.querySelector('img.avatar').currentSrc")
         .await;
     let avatar_path = format!("/cdn/avatars/{ADA}/{AVATAR}.");
+    let origin: String = tab.eval("location.origin").await;
+    assert!(source.starts_with(&format!("{origin}/img/")), "{source}");
+    // The visitor's browser asks nothing of Discord: no image, and no CDN URL in the page.
+    let all_local: bool = tab
+        .eval(
+            "[...document.querySelectorAll('img[src], source[srcset]')].every(e => \
+             new URL(e.getAttribute('src') || e.getAttribute('srcset'), location.href).origin === location.origin)",
+        )
+        .await;
+    assert!(all_local, "an image of the page is not the site's own");
+    // The embeddable card, as an <img> (as a README shows it): it loads, with nothing outside it.
+    let _: bool = tab
+        .eval("(document.querySelector('img.card-image').scrollIntoView(), true)")
+        .await;
+    tab.wait_for(
+        "the card to load",
+        "document.querySelector('img.card-image').complete && document.querySelector('img.card-image').naturalWidth > 0",
+    )
+    .await;
+    let card_width: u32 = tab
+        .eval("document.querySelector('img.card-image').naturalWidth")
+        .await;
+    assert_eq!(card_width, 500, "the card's own size");
+    let html: String = tab.eval("document.documentElement.outerHTML").await;
     assert!(
-        source.starts_with(&format!("{}/avatars/{ADA}/{AVATAR}.", fake.cdn_base())),
-        "{source}"
+        !html.contains(&fake.cdn_base()),
+        "a CDN URL in the page:\n{html}"
     );
     let served: Vec<u16> = fake
         .requests()

@@ -75,7 +75,7 @@ fn build_writes_static_host_files_and_reports_progress_and_a_summary() {
     assert!(log.contains("writing pages: 2 of 2"), "{log}");
     assert!(!log.contains('\r'), "no bar drawn: {log}");
     assert!(
-        log.contains("2 profiles: pages written 13, unchanged 0, files removed 0"),
+        log.contains("2 profiles: pages written 18, unchanged 0, files removed 0"),
         "{log}"
     );
 
@@ -83,7 +83,7 @@ fn build_writes_static_host_files_and_reports_progress_and_a_summary() {
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
         stderr(&again)
-            .contains("pages written 0, unchanged 13, files removed 0; profiles rendered 0"),
+            .contains("pages written 0, unchanged 18, files removed 0; profiles rendered 0"),
         "{}",
         stderr(&again)
     );
@@ -356,15 +356,19 @@ fn content_is_rendered_and_its_problems_are_warnings_naming_file_and_line() {
         index.contains("Welcome, &lt;b&gt;friends&lt;/b&gt;."),
         "{index}"
     );
-    let statics: Vec<String> = std::fs::read_dir(root.join("output/static"))
+    let mut statics: Vec<String> = std::fs::read_dir(root.join("output/static"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(statics.len(), 1, "{statics:?}");
-    assert!(
-        index.contains(&format!("/people/static/{}", statics[0])),
-        "{index}"
+    statics.sort();
+    assert_eq!(
+        statics.len(),
+        2,
+        "the favicon and the stylesheet: {statics:?}"
     );
+    for file in &statics {
+        assert!(index.contains(&format!("/people/static/{file}")), "{index}");
+    }
 }
 
 #[test]

@@ -44,6 +44,8 @@ async fn only_what_changed_is_rendered_and_the_result_is_a_fresh_builds() {
     site.fake.add_user(FakeUser::new(GRACE, "grace"));
     site.fake.login_as(GRACE);
     site.sign_in("/login").await;
+    // An online build first: it fetches the images pages use, which are then part of them.
+    site.build().await;
     let summary = site.render_offline().await.unwrap();
     assert_eq!(summary.profiles, 2);
 

@@ -9,6 +9,7 @@ mod browser_flow;
 mod cli;
 mod consent_flow;
 mod head_requests;
+mod images;
 mod incremental;
 mod odd_data;
 mod paths;

@@ -21,7 +21,11 @@ fn write_config(root: &Path, fake: &FakeDiscord) {
             &format!("{PUBLIC_HOST}/"),
             &[("themes_dir", &themes_dir())],
         ),
-        discord = discord_table(fake, &format!("{PUBLIC_HOST}/callback"), None),
+        discord = discord_table(
+            fake,
+            &format!("{PUBLIC_HOST}/callback"),
+            Some(&fake.cdn_base()),
+        ),
     );
     std::fs::write(root.join("strife.toml"), text).unwrap();
 }

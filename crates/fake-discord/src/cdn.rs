@@ -1,46 +1,104 @@
-//! The fake Discord's CDN (`/cdn/...`): real PNG bytes for the avatars the fake knows and for the
-//! default avatars, 404 for anything else. It serves images only: no API route lives here.
+//! The fake Discord's CDN (`/cdn/...`): real images at Discord's CDN paths (PNG avatars, an APNG
+//! decoration, PNG tag badges and nameplates, WebP banners, GIF server icons), 404 for anything
+//! else, and the odd answers a test asks for ([`CdnAnswer`]). It serves images only: no API route
+//! lives here.
 
 use warp::http::Method;
 
 use crate::http::{Req, Resp};
 use crate::state::State;
 
-/// The image every CDN route serves: a real 64×64 PNG, so that a browser shows it.
+/// A real 64×64 PNG: avatars and default avatars.
 const AVATAR_PNG: &[u8] = include_bytes!("../assets/avatar.png");
+/// A real 96×96 APNG of two frames (`assets/make.py` makes these).
+const DECORATION_APNG: &[u8] = include_bytes!("../assets/decoration.png");
+/// A real 16×16 PNG.
+const BADGE_PNG: &[u8] = include_bytes!("../assets/badge.png");
+/// A real 240×48 PNG.
+const NAMEPLATE_PNG: &[u8] = include_bytes!("../assets/nameplate.png");
+/// A real 240×96 WebP.
+const BANNER_WEBP: &[u8] = include_bytes!("../assets/banner.webp");
+/// A real 1×1 GIF.
+const ICON_GIF: &[u8] = include_bytes!("../assets/icon.gif");
 
-/// `GET /cdn/<path>`: a user's avatar when the hash is theirs, a default avatar, else 404. Every
-/// format gets the same PNG (browsers go by the bytes, not the extension; there is no WebP
-/// encoder here).
+/// What the CDN answers for one path, when a test says so ([`crate::FakeDiscord::set_cdn_answer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CdnAnswer {
+    /// 404, as for an asset Discord does not have.
+    NotFound,
+    /// 200 with `Content-Type: image/png` and an HTML page as the body.
+    NotAnImage,
+    /// 200 with a valid PNG header followed by 9 MB of padding (more than any image should be).
+    Oversized,
+    /// 503, as when the CDN is overloaded: worth trying again later.
+    Unavailable,
+    /// 200 with these bytes as `image/png`.
+    Bytes(Vec<u8>),
+}
+
+/// `GET /cdn/<path>`: what a test asked for this path, else the image Discord would have there.
 pub(crate) fn cdn_route(state: &State, req: &Req, path: &str) -> Resp {
     if req.method != Method::GET {
         return Resp::text(405, "405: Method Not Allowed");
     }
-    let segments: Vec<&str> = path.split('/').collect();
-    let found = match segments.as_slice() {
-        ["avatars", user, file] => file
-            .rsplit_once('.')
-            .filter(|(_, ext)| matches!(*ext, "png" | "webp"))
-            .and_then(|(hash, _)| {
-                let user = state.users.get(*user)?;
-                (user.user["avatar"].as_str() == Some(hash)).then_some(())
-            })
-            .is_some(),
-        ["embed", "avatars", file] => {
-            matches!(
-                *file,
-                "0.png" | "1.png" | "2.png" | "3.png" | "4.png" | "5.png"
-            )
-        }
-        _ => false,
-    };
-    if !found {
-        return Resp::text(404, "404: Not Found");
+    if let Some(answer) = state.cdn_answers.get(path) {
+        return scripted(answer);
     }
-    Resp {
+    match image_at(state, path) {
+        Some((content_type, body)) => Resp {
+            status: 200,
+            headers: Vec::new(),
+            content_type,
+            body: body.to_vec(),
+        },
+        None => Resp::text(404, "404: Not Found"),
+    }
+}
+
+fn scripted(answer: &CdnAnswer) -> Resp {
+    let image = |body: Vec<u8>| Resp {
         status: 200,
         headers: Vec::new(),
         content_type: "image/png",
-        body: AVATAR_PNG.to_vec(),
+        body,
+    };
+    match answer {
+        CdnAnswer::NotFound => Resp::text(404, "404: Not Found"),
+        CdnAnswer::Unavailable => Resp::text(503, "503: Service Unavailable"),
+        CdnAnswer::NotAnImage => {
+            image(b"<!doctype html><title>Oops</title><script>x()</script>".to_vec())
+        }
+        CdnAnswer::Oversized => {
+            let mut body = AVATAR_PNG.to_vec();
+            body.resize(9 * 1024 * 1024, 0);
+            image(body)
+        }
+        CdnAnswer::Bytes(bytes) => image(bytes.clone()),
+    }
+}
+
+/// The image at `path` (without `/cdn/`), with its content type. Every format asked for gets the
+/// kind of file Discord stores for that kind of image (browsers go by the bytes).
+fn image_at(state: &State, path: &str) -> Option<(&'static str, &'static [u8])> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let known_avatar = |user: &str, file: &str| {
+        let (hash, ext) = file.rsplit_once('.')?;
+        let user = state.users.get(user)?;
+        let known = matches!(ext, "png" | "webp") && user.user["avatar"].as_str() == Some(hash);
+        known.then_some(())
+    };
+    match segments.as_slice() {
+        ["avatars", user, file] => known_avatar(user, file).map(|()| ("image/png", AVATAR_PNG)),
+        ["embed", "avatars", "0.png" | "1.png" | "2.png" | "3.png" | "4.png" | "5.png"] => {
+            Some(("image/png", AVATAR_PNG))
+        }
+        ["avatar-decoration-presets", file] if file.ends_with(".png") => {
+            Some(("image/png", DECORATION_APNG))
+        }
+        ["guild-tag-badges", _, file] if file.ends_with(".png") => Some(("image/png", BADGE_PNG)),
+        ["assets", "collectibles", .., "static.png"] => Some(("image/png", NAMEPLATE_PNG)),
+        ["banners", _, _] => Some(("image/webp", BANNER_WEBP)),
+        ["icons", _, _] => Some(("image/gif", ICON_GIF)),
+        _ => None,
     }
 }

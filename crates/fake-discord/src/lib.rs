@@ -43,6 +43,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 pub use accounts::{connection, guild, FakeUser};
+pub use cdn::CdnAnswer;
 use state::{lock, Injection, InjectionKind, State};
 
 /// The application's client id (a snowflake, like Discord's).
@@ -211,9 +212,22 @@ impl FakeDiscord {
     /// `http://127.0.0.1:PORT/cdn`: Discord's CDN for `discord.cdn_base`. It serves a real PNG
     /// for the avatar of every user whose `avatar` hash matches
     /// (`avatars/{id}/{hash}.{png|webp}`) and for the default avatars
-    /// (`embed/avatars/{0-5}.png`), 404 for anything else.
+    /// (`embed/avatars/{0-5}.png`); an APNG at every `avatar-decoration-presets/{asset}.png`,
+    /// PNGs at `guild-tag-badges/{guild}/{badge}.png` and `assets/collectibles/…/static.png`, a
+    /// WebP at every `banners/{id}/{hash}.*` and a GIF at every `icons/{id}/{hash}.*`; 404 for
+    /// anything else.
     pub fn cdn_base(&self) -> String {
         format!("{}/cdn", self.base_url())
+    }
+
+    /// From now on the CDN answers `answer` for `path` (below `/cdn/`, without the query).
+    pub fn set_cdn_answer(&self, path: &str, answer: CdnAnswer) {
+        self.state().cdn_answers.insert(path.to_owned(), answer);
+    }
+
+    /// The CDN answers `path` as usual again.
+    pub fn clear_cdn_answer(&self, path: &str) {
+        self.state().cdn_answers.remove(path);
     }
 
     /// The next `/oauth2/authorize` redirects back with `error=access_denied`.

@@ -83,6 +83,8 @@ pub(crate) struct State {
     /// Discord's global limit, when asked for: at most this many `/users/…` requests in any
     /// second, and the times of those accepted in the last second.
     pub(crate) global_limit: Option<(u32, std::collections::VecDeque<std::time::Instant>)>,
+    /// Odd CDN answers a test asked for, by path below `/cdn/`.
+    pub(crate) cdn_answers: HashMap<String, crate::CdnAnswer>,
 }
 
 impl State {
@@ -104,6 +106,7 @@ impl State {
             revoked: 0,
             authorize_params: Vec::new(),
             global_limit: None,
+            cdn_answers: HashMap::new(),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use fake_discord::{FakeDiscord, FakeUser, CLIENT_ID, CLIENT_SECRET};
+use fake_discord::{CdnAnswer, FakeDiscord, FakeUser, CLIENT_ID, CLIENT_SECRET};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use reqwest::{redirect, Client, Response, StatusCode};
@@ -375,11 +375,63 @@ async fn the_cdn_serves_a_real_png_for_known_avatars_only() {
         // Alice has no avatar at all.
         &format!("avatars/{ALICE}/null.png"),
         "embed/avatars/6.png",
-        "banners/80351110224678914/0123abcd.png",
+        "splashes/80351110224678914/0123abcd.png",
+        "avatar-decoration-presets/a_1.gif",
     ] {
         assert_eq!(fetch(path).await.unwrap().status(), 404, "{path}");
     }
     assert_eq!(discord.count_status(200), 3);
+}
+
+#[tokio::test]
+async fn the_cdn_serves_every_kind_of_image_and_the_odd_answers_a_test_asks_for() {
+    let discord = discord().await;
+    let fetch = |path: String| {
+        client()
+            .get(format!("{}/{path}", discord.cdn_base()))
+            .send()
+    };
+    let is_apng = |bytes: &[u8]| {
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.windows(4).any(|w| w == b"acTL")
+    };
+    for (path, kind) in [
+        (
+            "avatar-decoration-presets/a_d3c0.png?passthrough=false",
+            "apng",
+        ),
+        ("guild-tag-badges/42/beef.png", "png"),
+        (
+            "assets/collectibles/nameplates/nameplates/twilight/static.png",
+            "png",
+        ),
+        ("banners/42/5e4b.webp?size=512", "webp"),
+        ("icons/42/1c0n.webp?size=64", "gif"),
+    ] {
+        let resp = fetch(path.to_owned()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let bytes = resp.bytes().await.unwrap();
+        let ok = match kind {
+            "apng" => is_apng(&bytes),
+            "png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n") && !is_apng(&bytes),
+            "webp" => bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP",
+            _ => bytes.starts_with(b"GIF89a"),
+        };
+        assert!(ok, "{path} is no {kind}");
+    }
+    let badge = "guild-tag-badges/42/beef.png";
+    discord.set_cdn_answer(badge, CdnAnswer::NotAnImage);
+    let resp = fetch(badge.to_owned()).await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert!(resp.bytes().await.unwrap().starts_with(b"<!doctype html>"));
+    discord.set_cdn_answer(badge, CdnAnswer::Oversized);
+    let resp = fetch(badge.to_owned()).await.unwrap();
+    assert!(resp.content_length().unwrap() > 8 * 1024 * 1024);
+    for (answer, status) in [(CdnAnswer::NotFound, 404), (CdnAnswer::Unavailable, 503)] {
+        discord.set_cdn_answer(badge, answer);
+        assert_eq!(fetch(badge.to_owned()).await.unwrap().status(), status);
+    }
+    discord.clear_cdn_answer(badge);
+    assert_eq!(fetch(badge.to_owned()).await.unwrap().status(), 200);
 }
 
 #[tokio::test]

@@ -51,6 +51,11 @@ impl Fixture {
     }
 
     /// `static/style.<hash>.css`.
+    fn favicon(&self) -> String {
+        let asset = self.renderer.assets().get("favicon.svg").unwrap();
+        format!("static/{}", asset.hashed_name)
+    }
+
     fn style(&self) -> String {
         let asset = self.renderer.assets().get("style.css").unwrap();
         format!("static/{}", asset.hashed_name)
@@ -71,9 +76,9 @@ impl Fixture {
 /// The output's parent folder after a build that replaced an output.
 const WITH_SPARE: [&str; 2] = [".output.spare", "output"];
 
-/// Files of a build of [`people`]: 2 × (page, json, vanity URL), index, 404, sitemap,
-/// robots.txt, .nojekyll, style.css.
-const ALL_FILES: usize = 12;
+/// Files of a build of [`people`]: 2 × (page, json, two cards, vanity URL), index, 404,
+/// sitemap, robots.txt, .nojekyll, style.css, favicon.svg.
+const ALL_FILES: usize = 17;
 
 const A: u64 = 80351110224678912;
 const B: u64 = 175928847299117063;
@@ -100,10 +105,15 @@ fn writes_the_expected_tree() {
             "nelly/index.html",
             "robots.txt",
             "sitemap.xml",
+            &f.favicon(),
             &style,
             &format!("u/{B}.json"),
+            &format!("u/{B}/card-dark.svg"),
+            &format!("u/{B}/card.svg"),
             &format!("u/{B}/index.html"),
             &format!("u/{A}.json"),
+            &format!("u/{A}/card-dark.svg"),
+            &format!("u/{A}/card.svg"),
             &format!("u/{A}/index.html")
         ]
     );
@@ -139,13 +149,13 @@ fn only_changed_pages_are_rewritten() {
     let report = f
         .build(vec![profile(A, "Nelly"), profile(B, "Alicia")])
         .unwrap();
-    // Alice's page, JSON and vanity URL (now `alicia/`) and the index changed.
+    // Alice's page, JSON, cards and vanity URL (now `alicia/`) and the index changed.
     assert_eq!(
         report,
         SiteReport {
             profiles_rendered: 1,
-            pages_written: 4,
-            pages_unchanged: ALL_FILES - 4,
+            pages_written: 6,
+            pages_unchanged: ALL_FILES - 6,
             files_removed: 1
         }
     );
@@ -153,6 +163,7 @@ fn only_changed_pages_are_rewritten() {
     for unchanged in [
         format!("u/{A}/index.html"),
         format!("u/{A}.json"),
+        format!("u/{A}/card.svg"),
         "nelly/index.html".into(),
         f.style(),
         "sitemap.xml".into(),
@@ -163,6 +174,7 @@ fn only_changed_pages_are_rewritten() {
     for changed in [
         format!("u/{B}/index.html"),
         format!("u/{B}.json"),
+        format!("u/{B}/card-dark.svg"),
         "alicia/index.html".into(),
         "index.html".into(),
     ] {
@@ -178,14 +190,14 @@ fn removed_users_disappear() {
     fs::write(f.output().join("stray.txt"), "not ours").unwrap();
 
     let report = f.build(vec![profile(A, "Nelly")]).unwrap();
-    // Written: index and sitemap. Removed: Alice's page, JSON, vanity URL, and the stray.
+    // Written: index and sitemap. Removed: Alice's page, JSON, cards, vanity URL, and the stray.
     assert_eq!(
         report,
         SiteReport {
             profiles_rendered: 0,
             pages_written: 2,
-            pages_unchanged: ALL_FILES - 5,
-            files_removed: 4
+            pages_unchanged: ALL_FILES - 7,
+            files_removed: 6
         }
     );
     assert!(!f.output().join(format!("u/{B}")).exists());
@@ -202,7 +214,7 @@ fn removed_users_disappear() {
     }
 
     let report = f.build(vec![]).unwrap();
-    assert_eq!(report.files_removed, 3);
+    assert_eq!(report.files_removed, 5);
     assert!(!f.output().join("u").exists());
     assert!(!f.output().join("nelly").exists());
 }
@@ -461,9 +473,13 @@ fn vanity_urls_never_shadow_the_sites_own_files() {
             "u"
         ]
     );
+    let favicon = format!(
+        "static/{}",
+        f.renderer.assets().get("favicon.svg").unwrap().hashed_name
+    );
     assert!(files
         .iter()
-        .all(|f| !f.starts_with("static/") || *f == f_style));
+        .all(|f| !f.starts_with("static/") || *f == f_style || *f == favicon));
     assert!(read(&f, "sitemap.xml").starts_with("<?xml"));
     assert!(read(&f, "404.html").contains("Page not found"));
     assert_eq!(
@@ -522,7 +538,9 @@ fn the_404_page_links_root_relative_under_a_path_prefix() {
         .collect();
     assert!(!links.is_empty(), "{html}");
     for link in links {
-        assert!(link.starts_with("/people/"), "{link} in {html}");
+        // Absolute only where they must be: the canonical link and Open Graph's URL.
+        let inside = link.starts_with("/people/") || link.starts_with("https://x.example/people/");
+        assert!(inside, "{link} in {html}");
     }
     assert!(read(&f, "robots.txt").contains("https://x.example/people/sitemap.xml"));
 }

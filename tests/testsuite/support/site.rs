@@ -71,7 +71,8 @@ impl Site {
             discord = discord_table(
                 &fake,
                 "https://profiles.example.org/callback",
-                Some("https://cdn.example.org"),
+                // The fake's CDN: builds mirror the images pages use, and tests talk to nobody else.
+                Some(&fake.cdn_base()),
             ),
         );
         std::fs::write(root.join("strife.toml"), edit_config(text)).unwrap();
