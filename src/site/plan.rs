@@ -391,7 +391,7 @@ impl<'a> SiteBuild<'a> {
         // In a stable order (pages arrive in any): an unchanged site records the same memo.
         let mut profiles = published.0;
         profiles.sort_unstable_by_key(|p| p.id);
-        let memo = postcard::to_stdvec(&Memo { profiles })
+        let memo = postcard::to_stdvec(&(MEMO_FORMAT, Memo { profiles }))
             .map_err(|e| SiteError::Source(format!("cannot record the build: {e}")))?;
         let output = self.staging.output().to_path_buf();
         let profiles_rendered = self.rendered.into_inner();
@@ -692,6 +692,10 @@ struct PublishedProfile {
 /// Everything [`SiteBuild::publish`] put in the tree, for [`SiteBuild::commit`].
 pub struct Published(Vec<PublishedProfile>);
 
+/// Changes whenever [`Memo`] does: a memo of another version is not read (its profiles are
+/// rendered again), and says so as such rather than as damage.
+const MEMO_FORMAT: u32 = 2;
+
 /// What a build keeps with its manifest: the profiles it published.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Memo {
@@ -704,8 +708,15 @@ fn read_memo(memo: &[u8]) -> HashMap<Snowflake, PublishedProfile> {
     if memo.is_empty() {
         return HashMap::new();
     }
-    match postcard::from_bytes::<Memo>(memo) {
-        Ok(memo) => memo.profiles.into_iter().map(|p| (p.id, p)).collect(),
+    match postcard::take_from_bytes::<u32>(memo) {
+        Ok((MEMO_FORMAT, _)) => {}
+        _ => {
+            tracing::info!("the last build was made by another version: rendering every profile");
+            return HashMap::new();
+        }
+    }
+    match postcard::from_bytes::<(u32, Memo)>(memo) {
+        Ok((_, memo)) => memo.profiles.into_iter().map(|p| (p.id, p)).collect(),
         Err(error) => {
             tracing::warn!(%error, "the last build's record is damaged: rendering every profile");
             HashMap::new()

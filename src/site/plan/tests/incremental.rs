@@ -415,3 +415,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_memo_of_another_version_is_not_read_and_a_damaged_one_neither() {
+    let f = fixture();
+    let site = SiteBuild::begin(&f.settings, &f.renderer).unwrap();
+    let inputs = three().into_iter().map(|e| Ok(site.input(e)));
+    let Published(profiles) = site.publish(inputs, &|| {}).unwrap();
+    let memo = |format: u32| {
+        let memo = Memo {
+            profiles: profiles.clone(),
+        };
+        postcard::to_stdvec(&(format, memo)).unwrap()
+    };
+    assert_eq!(read_memo(&memo(MEMO_FORMAT)).len(), 3);
+    assert!(read_memo(&memo(MEMO_FORMAT + 1)).is_empty());
+    let mut damaged = memo(MEMO_FORMAT);
+    damaged.truncate(damaged.len() / 2);
+    assert!(read_memo(&damaged).is_empty());
+}
