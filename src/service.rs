@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::build::{Build, BuildError, BuildOptions, BuildSummary};
-use crate::build_pool::{BuildPool, PoolError};
+use crate::build_pool::BuildPool;
 use crate::config::{Config, ConfigError, Secrets, TOKEN_KEY_VAR};
 use crate::crypto::{CryptoError, KeySource, TokenCipher};
 use crate::discord::client::{ClientOptions, DiscordClient, DiscordError};
@@ -42,9 +42,6 @@ pub enum ServiceError {
     #[error("cannot set up the OAuth client: {0}")]
     /// The OAuth client cannot be built.
     OAuth(#[from] OAuthError),
-    #[error(transparent)]
-    /// The build threads cannot be started.
-    Pool(#[from] PoolError),
 }
 
 impl Blame for ServiceError {
@@ -53,7 +50,7 @@ impl Blame for ServiceError {
             ServiceError::Config(error) => error.is_users_fault(),
             ServiceError::Key(error) => error.is_users_fault(),
             ServiceError::Store(error) => error.is_users_fault(),
-            ServiceError::Discord(_) | ServiceError::OAuth(_) | ServiceError::Pool(_) => false,
+            ServiceError::Discord(_) | ServiceError::OAuth(_) => false,
         }
     }
 }
@@ -115,8 +112,9 @@ pub struct Service {
     jobs: JobQueue,
     /// Wait before a batch whose revocation failed runs again.
     revoke_retry: Duration,
-    /// Where builds do their CPU work.
-    pool: BuildPool,
+    /// Where builds do their CPU work; `None`: the process's shared pool, started by the first
+    /// build (so `serve`, which brings its own, never starts it).
+    pool: Option<BuildPool>,
 }
 
 impl Service {
@@ -158,7 +156,7 @@ impl Service {
             discord: None,
             jobs: JobQueue::new(),
             revoke_retry: REVOKE_RETRY,
-            pool: BuildPool::shared()?,
+            pool: None,
         })
     }
 
@@ -174,7 +172,7 @@ impl Service {
     /// [`crate::build_pool::Priority::Background`] threads, so that requests are answered while
     /// a build runs.
     pub fn with_build_pool(mut self, pool: BuildPool) -> Service {
-        self.pool = pool;
+        self.pool = Some(pool);
         self
     }
 
@@ -216,12 +214,16 @@ impl Service {
             Some(_) => Some(self.discord.as_ref().ok_or(BuildError::Offline)?),
             None => None,
         };
+        let pool = match &self.pool {
+            Some(pool) => pool.clone(),
+            None => BuildPool::shared().map_err(|e| BuildError::Task(e.to_string()))?,
+        };
         let build = Build {
             config: &self.config,
             layout: &self.layout,
             store: &self.store,
             refresher,
-            pool: &self.pool,
+            pool: &pool,
         };
         build.run(options).await
     }
