@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::bot::FakeGuild;
 use crate::{FakeUser, RecordedRequest};
 
 /// Discord's default `expires_in` for access tokens (7 days).
@@ -83,6 +84,8 @@ pub(crate) struct State {
     /// Discord's global limit, when asked for: at most this many `/users/…` requests in any
     /// second, and the times of those accepted in the last second.
     pub(crate) global_limit: Option<(u32, std::collections::VecDeque<std::time::Instant>)>,
+    /// The servers the bot routes know (see [`crate::FakeDiscord::add_guild`]).
+    pub(crate) guilds: Vec<FakeGuild>,
 }
 
 impl State {
@@ -104,6 +107,7 @@ impl State {
             revoked: 0,
             authorize_params: Vec::new(),
             global_limit: None,
+            guilds: Vec::new(),
         }
     }
 }
