@@ -11,6 +11,7 @@ pub mod build;
 pub mod build_pool;
 pub mod cli;
 pub mod cmd;
+pub mod community;
 pub mod config;
 pub(crate) mod content;
 pub mod crypto;

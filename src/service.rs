@@ -529,13 +529,7 @@ fn discord_clients(
 ) -> Result<(OAuthClient, DiscordClient), ServiceError> {
     let (client_id, redirect_uri) = config.require_oauth()?;
     let client_secret = secrets.client_secret()?.to_owned();
-    let mut options = ClientOptions::new(config.discord.api_base.url().clone());
-    // Discord asks bots and apps to identify themselves as `DiscordBot (url, version)`.
-    options.user_agent = format!(
-        "DiscordBot ({}, {})",
-        env!("CARGO_PKG_REPOSITORY"),
-        env!("CARGO_PKG_VERSION")
-    );
+    let options = ClientOptions::new(config.discord.api_base.url().clone()).identified();
     let discord = DiscordClient::new(options)?;
     let settings = OAuthSettings {
         client_id: client_id.to_string(),

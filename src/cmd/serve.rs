@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::build_pool::{BuildPool, Priority};
+use crate::community::Community;
 use crate::config::{Config, Secrets};
 use crate::fault::{Doing, Report};
 use crate::server::{self, App};
@@ -17,6 +18,11 @@ pub(crate) async fn run(config_path: &Path) -> Result<(), Report> {
     let config = Arc::new(Config::load(config_path)?);
     let secrets = Secrets::from_env(&config)?;
     config.check_theme()?;
+    // Before anything is opened or written: a server that cannot be joined is fixed now, not
+    // found by the first person who ticks the box.
+    if let Some(community) = Community::check(&config, &secrets).await? {
+        tracing::info!(guild = %community.guild.id, name = %community.guild.name, "community: joining the server is offered");
+    }
     // Builds run behind the requests (see crate::build_pool).
     let pool = BuildPool::per_core(Priority::Background).doing(|| "starting the build threads")?;
     let service = Arc::new(Service::open(config.clone(), &secrets)?.with_build_pool(pool));

@@ -12,8 +12,16 @@ pub(crate) const TOKEN_KEY_VAR: &str = "STRIFE_TOKEN_KEY";
 /// Environment variable holding the shared secret of the signed refresh hook.
 pub(crate) const WEBHOOK_SECRET_VAR: &str = "STRIFE_WEBHOOK_SECRET";
 
+/// Environment variable holding the application's bot token (`[community]`).
+pub(crate) const BOT_TOKEN_VAR: &str = "STRIFE_DISCORD_BOT_TOKEN";
+
 /// Every secret variable: what a child process (a deploy, its git hooks) must not inherit.
-pub(crate) const SECRET_VARS: [&str; 3] = [CLIENT_SECRET_VAR, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR];
+pub(crate) const SECRET_VARS: [&str; 4] = [
+    CLIENT_SECRET_VAR,
+    TOKEN_KEY_VAR,
+    WEBHOOK_SECRET_VAR,
+    BOT_TOKEN_VAR,
+];
 
 /// Secrets read from the environment, after loading `.env` beside the config (real environment
 /// variables win over the file).
@@ -21,6 +29,7 @@ pub struct Secrets {
     client_secret: Option<String>,
     token_key: Option<String>,
     webhook_secret: Option<String>,
+    bot_token: Option<String>,
 }
 
 impl fmt::Debug for Secrets {
@@ -35,6 +44,7 @@ impl fmt::Debug for Secrets {
                 "webhook_secret",
                 &self.webhook_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field("bot_token", &self.bot_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -54,6 +64,7 @@ impl Secrets {
             client_secret: read(CLIENT_SECRET_VAR),
             token_key: read(TOKEN_KEY_VAR),
             webhook_secret: read(WEBHOOK_SECRET_VAR),
+            bot_token: read(BOT_TOKEN_VAR),
         })
     }
 
@@ -63,7 +74,22 @@ impl Secrets {
             client_secret,
             token_key,
             webhook_secret: None,
+            bot_token: None,
         }
+    }
+
+    /// These secrets with the bot token set (tests, embedding).
+    pub fn with_bot_token(mut self, token: impl Into<String>) -> Secrets {
+        self.bot_token = Some(token.into());
+        self
+    }
+
+    /// The application's bot token, which `[community]` needs to add members and send DMs.
+    pub(crate) fn bot_token(&self) -> Result<&str, ConfigError> {
+        self.bot_token.as_deref().ok_or_else(|| ConfigError::Missing {
+            what: BOT_TOKEN_VAR,
+            hint: "set it in the environment or in a .env file beside strife.toml to your application's bot token (Developer Portal → Bot → Reset Token); [community] join = \"offer\" needs it".to_owned(),
+        })
     }
 
     /// These secrets with the refresh hook's shared secret set.

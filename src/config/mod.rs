@@ -6,9 +6,10 @@
 //! column. The few rules that span several keys are checked afterwards and name the keys involved.
 //!
 //! One file per section (`site`, `discord`, `store`, `server` with `webhooks`, `refresh`,
-//! `deploy`); secrets never live in `strife.toml`: they come from the environment (or a `.env`
+//! `deploy`, `community`); secrets never live in `strife.toml`: they come from the environment (or a `.env`
 //! file beside the config) when a command needs them, see [`Secrets`] in `env`.
 
+mod community;
 mod deploy;
 mod discord;
 mod env;
@@ -23,10 +24,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub(crate) use community::CommunityConfig;
 pub(crate) use deploy::{DeployConfig, GitTarget};
 pub(crate) use discord::DiscordConfig;
 pub use env::Secrets;
-pub(crate) use env::{CLIENT_SECRET_VAR, SECRET_VARS, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR};
+pub(crate) use env::{
+    BOT_TOKEN_VAR, CLIENT_SECRET_VAR, SECRET_VARS, TOKEN_KEY_VAR, WEBHOOK_SECRET_VAR,
+};
 pub(crate) use http_url::HttpUrl;
 pub(crate) use refresh::RefreshConfig;
 pub(crate) use server::{ServerConfig, WebhooksConfig};
@@ -121,6 +125,9 @@ pub struct Config {
     pub(crate) deploy: DeployConfig,
     #[serde(default)]
     pub(crate) webhooks: WebhooksConfig,
+    /// The community's server, joined on consent by those who tick it (off by default).
+    #[serde(default)]
+    pub(crate) community: CommunityConfig,
     /// The file this was read from.
     #[serde(skip)]
     pub(crate) path: PathBuf,
@@ -179,6 +186,7 @@ impl Config {
             .and_then(|()| self.webhooks.check())
             .and_then(|()| self.refresh.check())
             .and_then(|()| self.deploy.check())
+            .and_then(|()| self.community.check())
             .map_err(|(key, problem)| self.invalid(key, problem))
     }
 
@@ -307,6 +315,7 @@ fn resolve_links(path: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use super::community::JoinMode;
     use super::*;
 
     const MINIMAL: &str = r#"
@@ -543,6 +552,18 @@ base_url = "https://example.org/profiles/"
     }
 
     #[test]
+    fn bot_token_is_redacted_in_debug_and_named_when_missing() {
+        let secrets = Secrets::new(None, None).with_bot_token("bot-s3cr3t");
+        assert_eq!(secrets.bot_token().ok(), Some("bot-s3cr3t"));
+        assert!(!format!("{secrets:?}").contains("bot-s3cr3t"));
+        let message = Secrets::new(None, None)
+            .bot_token()
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(BOT_TOKEN_VAR), "{message}");
+    }
+
+    #[test]
     fn webhook_secret_is_redacted_in_debug() {
         let secrets = Secrets::new(None, None).with_webhook_secret("s3cr3t-hook");
         assert_eq!(secrets.webhook_secret(), Some("s3cr3t-hook"));
@@ -603,6 +624,32 @@ base_url = "https://example.org/profiles/"
             .unwrap_err()
             .to_string();
         assert!(message.contains("store.path"), "{message}");
+    }
+
+    #[test]
+    fn community_join_is_off_by_default_and_checked() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.community.join, JoinMode::Off);
+        assert_eq!(config.community.offered_guild(), None);
+        let text = format!("{MINIMAL}[community]\nguild_id = \"400\"\n");
+        assert_eq!(parse(&text).unwrap().community.offered_guild(), None);
+        let text = format!(
+            "{MINIMAL}[community]\nguild_id = \"400\"\njoin = \"offer\"\nroles = [\"500\"]\n"
+        );
+        let community = parse(&text).unwrap().community;
+        assert_eq!(community.offered_guild(), Some(Snowflake(400)));
+        assert_eq!(community.roles, [Snowflake(500)]);
+        let message = error_of(&format!("{MINIMAL}[community]\njoin = \"offer\"\n"));
+        assert!(message.contains("community.guild_id"), "{message}");
+        let message = error_of(&format!("{MINIMAL}[community]\nroles = [\"500\"]\n"));
+        assert!(message.contains("community.roles"), "{message}");
+        let message = error_of(&format!("{MINIMAL}[community]\njoin = \"always\"\n"));
+        assert!(
+            message.contains("always") && message.contains("line 6"),
+            "{message}"
+        );
+        let message = error_of(&format!("{MINIMAL}[community]\nguild_id = \"my server\"\n"));
+        assert!(message.contains("guild_id"), "{message}");
     }
 
     #[test]

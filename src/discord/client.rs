@@ -79,6 +79,45 @@ impl CdnError {
     }
 }
 
+/// Who a request is made as: the `Authorization` scheme and the token (never shown anywhere).
+#[derive(Clone, Copy)]
+pub(crate) enum Credential<'a> {
+    /// A user's OAuth2 access token.
+    Bearer(&'a str),
+    /// The application's bot token.
+    Bot(&'a str),
+}
+
+impl Credential<'_> {
+    fn token(&self) -> &str {
+        match self {
+            Credential::Bearer(token) | Credential::Bot(token) => token,
+        }
+    }
+
+    fn header(&self) -> String {
+        match self {
+            Credential::Bearer(token) => format!("Bearer {token}"),
+            Credential::Bot(token) => format!("Bot {token}"),
+        }
+    }
+}
+
+/// One request: its route key (for errors, logs and rate limits), method, URL, credential and
+/// JSON body.
+pub(crate) struct Call<'a> {
+    pub(crate) key: &'static str,
+    pub(crate) method: reqwest::Method,
+    pub(crate) url: Url,
+    pub(crate) credential: Credential<'a>,
+    pub(crate) body: Option<serde_json::Value>,
+}
+
+/// A 2xx answer's body.
+pub(crate) struct Answer {
+    pub(crate) body: Vec<u8>,
+}
+
 /// Settings of a [`DiscordClient`].
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -104,6 +143,17 @@ impl ClientOptions {
             global_per_second: 50,
         }
     }
+
+    /// These options with the user agent Discord asks bots and apps to send:
+    /// `DiscordBot (url, version)`.
+    pub(crate) fn identified(mut self) -> Self {
+        self.user_agent = format!(
+            "DiscordBot ({}, {})",
+            env!("CARGO_PKG_REPOSITORY"),
+            env!("CARGO_PKG_VERSION")
+        );
+        self
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,11 +165,15 @@ pub enum DiscordError {
         /// The route called, e.g. `GET /users/@me`.
         route: String,
     },
-    /// 403, e.g. the token lacks the scope.
-    #[error("{route}: forbidden (missing scope?)")]
+    /// 403, e.g. the token lacks the scope, or the bot a permission.
+    #[error("{route}: forbidden ({message})")]
     Forbidden {
         /// The route called, e.g. `GET /users/@me`.
         route: String,
+        /// Discord's error code (50001 Missing Access, 50013 Missing Permissions, ...).
+        code: Option<i64>,
+        /// Discord's message, or what a 403 usually means.
+        message: String,
     },
     /// Any other non-success answer that is not worth retrying.
     #[error("{route}: HTTP {status}: {message}")]
@@ -185,7 +239,7 @@ impl std::fmt::Debug for DiscordClient {
 
 /// What one attempt led to.
 enum Attempt {
-    Success(Vec<u8>),
+    Success(Answer),
     Fatal(DiscordError),
     /// Worth another try after `wait`; `status` 0 means a transport error.
     Retry {
@@ -343,12 +397,19 @@ impl DiscordClient {
     /// API base + route path. `Url::join` would drop the base's last segment (`v10`), so segments
     /// are appended instead.
     fn url(&self, route: &Route) -> Url {
+        self.api_url(route.segments)
+    }
+
+    /// API base + `segments`, each one escaped as a path segment.
+    pub(crate) fn api_url<S: AsRef<str>>(&self, segments: &[S]) -> Url {
         let mut url = self.inner.options.api_base.clone();
         url.set_query(None);
         url.set_fragment(None);
         // check_base_url made sure the base can have path segments.
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty().extend(route.segments);
+        if let Ok(mut segments_mut) = url.path_segments_mut() {
+            segments_mut
+                .pop_if_empty()
+                .extend(segments.iter().map(AsRef::as_ref));
         }
         url
     }
@@ -359,21 +420,33 @@ impl DiscordClient {
         url: Url,
         token: &str,
     ) -> Result<Decoded<T>, DiscordError> {
-        let body = self.send(route, &url, token).await?;
+        let call = Call {
+            key: route.key,
+            method: reqwest::Method::GET,
+            url,
+            credential: Credential::Bearer(token),
+            body: None,
+        };
+        let body = self.send(&call).await?.body;
         decode(&body).map_err(|e| DiscordError::Decode {
             route: route.key.to_owned(),
             detail: e.to_string(),
         })
     }
 
-    /// Sends a GET with retries; returns the body of the first 2xx answer.
-    async fn send(&self, route: &Route, url: &Url, token: &str) -> Result<Vec<u8>, DiscordError> {
-        let key = TokenKey::of(token);
+    /// Sends `call` with retries (429, 5xx, transport errors, at most `max_retries`); returns
+    /// the first 2xx answer.
+    pub(crate) async fn send(&self, call: &Call<'_>) -> Result<Answer, DiscordError> {
+        let route = &Route {
+            key: call.key,
+            segments: &[],
+        };
+        let key = TokenKey::of(call.credential.token());
         let max_retries = self.inner.options.max_retries;
         let mut retries = 0;
         loop {
             let permit = self.inner.limiter.acquire(route.key, key, self.lane).await;
-            let outcome = self.attempt(route, url, token, key, permit, retries).await;
+            let outcome = self.attempt(call, key, permit, retries).await;
             let (wait, status, detail) = match outcome {
                 Attempt::Success(body) => return Ok(body),
                 Attempt::Fatal(err) => return Err(err),
@@ -394,19 +467,24 @@ impl DiscordClient {
 
     async fn attempt(
         &self,
-        route: &Route,
-        url: &Url,
-        token: &str,
+        call: &Call<'_>,
         key: TokenKey,
         // Held until the attempt is over: a 429's penalty lands before the slot is handed back.
         mut permit: Permit<'_>,
         retries: u32,
     ) -> Attempt {
-        let request = self
+        let route = &Route {
+            key: call.key,
+            segments: &[],
+        };
+        let mut request = self
             .inner
             .http
-            .get(url.clone())
-            .header(AUTHORIZATION, format!("Bearer {token}"));
+            .request(call.method.clone(), call.url.clone())
+            .header(AUTHORIZATION, call.credential.header());
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
         let response = match request.send().await {
             Ok(response) => response,
             Err(err) => return self.transport_retry(err, retries),
@@ -419,7 +497,7 @@ impl DiscordClient {
             Err(err) => return self.transport_retry(err, retries),
         };
         if status.is_success() {
-            return Attempt::Success(body);
+            return Attempt::Success(Answer { body });
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
             return self.rate_limited(route, key, &limits, &body, retries);
@@ -556,7 +634,14 @@ fn client_error(route: &Route, status: StatusCode, body: &[u8]) -> DiscordError 
     let route = route.key.to_owned();
     match status {
         StatusCode::UNAUTHORIZED => DiscordError::Unauthorized { route },
-        StatusCode::FORBIDDEN => DiscordError::Forbidden { route },
+        StatusCode::FORBIDDEN => DiscordError::Forbidden {
+            route,
+            code: error_code(body),
+            message: match body.is_empty() {
+                true => "missing scope?".to_owned(),
+                false => error_message(body),
+            },
+        },
         // Only error answers are quoted; the body of anything else is not meant as a message.
         _ if status.is_client_error() => DiscordError::Status {
             route,
@@ -569,6 +654,11 @@ fn client_error(route: &Route, status: StatusCode, body: &[u8]) -> DiscordError 
             message: "unexpected status (body not shown)".to_owned(),
         },
     }
+}
+
+/// Discord's error code (`{"code": 50013, ...}`), when the body has one.
+pub(crate) fn error_code(body: &[u8]) -> Option<i64> {
+    serde_json::from_slice::<ApiError>(body).ok()?.code
 }
 
 /// Discord's `{"message", "code"}` when present, else a truncated excerpt of the body.
@@ -934,7 +1024,7 @@ mod tests {
         let client = client(&server);
         let err = client.connections("tok").await.unwrap_err();
         assert!(
-            matches!(&err, DiscordError::Forbidden { route } if route == "GET /users/@me/connections")
+            matches!(&err, DiscordError::Forbidden { route, .. } if route == "GET /users/@me/connections")
         );
         match client.current_user("tok").await.unwrap_err() {
             DiscordError::Status {

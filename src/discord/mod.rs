@@ -4,6 +4,7 @@
 //! Everything that talks to Discord or describes what it sends: models, CDN rules, OAuth2 and the
 //! REST client with its rate limiter.
 
+pub(crate) mod bot;
 pub(crate) mod cdn;
 pub mod client;
 pub(crate) mod lenient;

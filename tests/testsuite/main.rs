@@ -7,6 +7,7 @@ mod support;
 
 mod browser_flow;
 mod cli;
+mod community;
 mod consent_flow;
 mod head_requests;
 mod images;

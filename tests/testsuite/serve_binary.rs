@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::fixtures::{discord_table, site_table, themes_dir, SERVE_ON_ANY_PORT};
+use crate::support::fixtures::{discord_table, site_table, themes_dir, walk, SERVE_ON_ANY_PORT};
 use crate::support::service::{strife, Service};
 use fake_discord::{FakeDiscord, FakeUser};
 use serde_json::json;
@@ -195,17 +195,4 @@ async fn idle_sockets_cannot_make_the_service_stop_answering() {
         log.contains("connections at once"),
         "the limits are logged: {log}"
     );
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -7,6 +7,7 @@ use warp::http::{HeaderMap, Method};
 use warp::Filter;
 
 use crate::authorize::authorize_route;
+use crate::bot::{bot_route, is_bot_request};
 use crate::cdn::cdn_route;
 use crate::http::{http_error, oauth_error, pairs, Req, Resp};
 use crate::ratelimit::{rate_headers, route_limit, too_many_requests};
@@ -98,6 +99,7 @@ fn handle(state: &mut State, req: &Req) -> Resp {
         "/oauth2/token" | "/oauth2/token/revoke" if req.method != Method::POST => http_error(405),
         "/oauth2/token" => token_route(state, req),
         "/oauth2/token/revoke" => revoke_route(state, req),
+        _ if is_bot_request(req) => bot_route(state, req, route),
         _ if route.starts_with("/users/") => users_route(state, req, route),
         _ => http_error(404),
     }

@@ -52,6 +52,16 @@ impl Resp {
         }
     }
 
+    /// `status` with no body (a 204).
+    pub(crate) fn empty(status: u16) -> Resp {
+        Resp {
+            status,
+            headers: Vec::new(),
+            content_type: "application/json",
+            body: Vec::new(),
+        }
+    }
+
     /// A 302 to `location`.
     pub(crate) fn redirect(location: String) -> Resp {
         Resp {

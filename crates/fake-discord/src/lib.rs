@@ -27,6 +27,7 @@
 
 mod accounts;
 mod authorize;
+mod bot;
 mod cdn;
 mod dispatch;
 mod http;
@@ -50,6 +51,9 @@ use state::{lock, Injection, InjectionKind, State};
 pub const CLIENT_ID: &str = "100000000000000001";
 /// The application's client secret.
 pub const CLIENT_SECRET: &str = "fake-client-secret";
+
+/// The application's bot token (`Authorization: Bot <token>` on the bot routes).
+pub const BOT_TOKEN: &str = "fake-bot-token.Zm9vYmFy.c2VjcmV0";
 
 /// One request the fake answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,6 +314,71 @@ impl FakeDiscord {
             remaining: count,
             kind,
         });
+    }
+
+    /// A server the bot is in (with Create Instant Invite and Manage Roles) and nobody else yet:
+    /// `GET /guilds/{id}` answers it, `PUT /guilds/{id}/members/{user}` adds members to it.
+    pub fn add_guild(&self, id: &str, name: &str) {
+        let mut state = self.state();
+        state.guilds.retain(|g| g.id != id);
+        state.guilds.push(bot::FakeGuild::new(id, name));
+    }
+
+    fn guild(&self, id: &str, change: impl FnOnce(&mut bot::FakeGuild)) {
+        let mut state = self.state();
+        let guild = state
+            .guilds
+            .iter_mut()
+            .find(|g| g.id == id)
+            .unwrap_or_else(|| panic!("fake discord: no guild {id}"));
+        change(guild);
+    }
+
+    /// The bot leaves (or is kicked from) the server: its routes answer 403 Missing Access (50001).
+    pub fn remove_bot(&self, guild: &str) {
+        self.guild(guild, |g| g.bot_member = false);
+    }
+
+    /// The bot loses Create Instant Invite there: adding a member answers 403 (50013).
+    pub fn revoke_invite_permission(&self, guild: &str) {
+        self.guild(guild, |g| g.can_invite = false);
+    }
+
+    /// The bot loses Manage Roles there: adding a member with roles answers 403 (50013).
+    pub fn revoke_manage_roles(&self, guild: &str) {
+        self.guild(guild, |g| g.can_manage_roles = false);
+    }
+
+    /// The user is banned from the server: adding them answers 403 (40007).
+    pub fn ban(&self, guild: &str, user: &str) {
+        self.guild(guild, |g| {
+            g.banned.insert(user.to_owned());
+        });
+    }
+
+    /// The user is in as many servers as Discord allows: adding them answers 400 (30001).
+    pub fn fill_servers_of(&self, user: &str, guild: &str) {
+        self.guild(guild, |g| {
+            g.full.insert(user.to_owned());
+        });
+    }
+
+    /// The user is already a member: adding them answers 204.
+    pub fn add_member(&self, guild: &str, user: &str) {
+        self.guild(guild, |g| {
+            g.members.insert(user.to_owned());
+        });
+    }
+
+    /// Every member the bot added to the server (answered 201), with the roles asked for.
+    pub fn joins(&self, guild: &str) -> Vec<(String, Vec<String>)> {
+        let state = self.state();
+        state
+            .guilds
+            .iter()
+            .find(|g| g.id == guild)
+            .map(|g| g.joins.clone())
+            .unwrap_or_default()
     }
 
     /// Every request answered so far, in order.

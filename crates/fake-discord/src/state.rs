@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::bot::FakeGuild;
 use crate::{FakeUser, RecordedRequest};
 
 /// Discord's default `expires_in` for access tokens (7 days).
@@ -85,6 +86,8 @@ pub(crate) struct State {
     pub(crate) global_limit: Option<(u32, std::collections::VecDeque<std::time::Instant>)>,
     /// Odd CDN answers a test asked for, by path below `/cdn/`.
     pub(crate) cdn_answers: HashMap<String, crate::CdnAnswer>,
+    /// The servers the bot routes know (see [`crate::FakeDiscord::add_guild`]).
+    pub(crate) guilds: Vec<FakeGuild>,
 }
 
 impl State {
@@ -107,6 +110,7 @@ impl State {
             authorize_params: Vec::new(),
             global_limit: None,
             cdn_answers: HashMap::new(),
+            guilds: Vec::new(),
         }
     }
 }

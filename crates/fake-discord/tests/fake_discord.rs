@@ -1059,3 +1059,108 @@ async fn works_with_the_oauth2_crate() {
     let access = renewed.access_token().secret();
     assert_eq!(api(&discord, "/users/@me", access).await.status(), 401);
 }
+
+const GUILD: &str = "400000000000000001";
+
+/// `method` on `path` of the API with `Authorization: Bot <token>`: status and body.
+async fn bot_call(
+    discord: &FakeDiscord,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut request = client()
+        .request(method, format!("{}{path}", discord.api_base()))
+        .header("authorization", format!("Bot {token}"));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let resp = request.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, body, headers)
+}
+
+async fn join(discord: &FakeDiscord, access: &str, roles: &[&str]) -> (u16, Value) {
+    let body = json!({ "access_token": access, "roles": roles });
+    let path = format!("/guilds/{GUILD}/members/{ALICE}");
+    let (status, body, _) = bot_call(
+        discord,
+        reqwest::Method::PUT,
+        &path,
+        fake_discord::BOT_TOKEN,
+        Some(body),
+    )
+    .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_bot_sees_its_server_with_its_own_token_and_buckets() {
+    let discord = discord().await;
+    discord.add_guild(GUILD, "Synth Club");
+    let path = format!("/guilds/{GUILD}");
+    let get = reqwest::Method::GET;
+    let (status, body, headers) =
+        bot_call(&discord, get.clone(), &path, fake_discord::BOT_TOKEN, None).await;
+    assert_eq!((status, body["name"].as_str()), (200, Some("Synth Club")));
+    assert!(headers.contains_key("x-ratelimit-bucket"));
+    let (status, body, _) = bot_call(&discord, get.clone(), &path, "wrong", None).await;
+    assert_eq!((status, body["code"].as_u64()), (401, Some(0)));
+    // A user's bearer token is not the bot's.
+    let resp = api(&discord, &path, fake_discord::BOT_TOKEN).await;
+    assert_eq!(resp.status().as_u16(), 404);
+    let (status, body, _) = bot_call(
+        &discord,
+        get.clone(),
+        "/guilds/1",
+        fake_discord::BOT_TOKEN,
+        None,
+    )
+    .await;
+    assert_eq!((status, body["code"].as_u64()), (404, Some(10004)));
+    discord.remove_bot(GUILD);
+    let (status, body, _) = bot_call(&discord, get, &path, fake_discord::BOT_TOKEN, None).await;
+    assert_eq!((status, body["code"].as_u64()), (403, Some(50001)));
+}
+
+#[tokio::test]
+async fn the_bot_adds_a_member_once_with_their_guilds_join_token() {
+    let discord = discord().await;
+    discord.add_guild(GUILD, "Synth Club");
+    let without = login(&discord, "identify").await;
+    let (status, body) = join(&discord, without["access_token"].as_str().unwrap(), &[]).await;
+    assert_eq!((status, body["code"].as_u64()), (403, Some(50025)));
+    let with = login(&discord, "identify guilds.join").await;
+    let access = with["access_token"].as_str().unwrap();
+    let (status, body) = join(&discord, access, &["500"]).await;
+    assert_eq!((status, body["user"]["id"].as_str()), (201, Some(ALICE)));
+    assert_eq!(join(&discord, access, &["500"]).await.0, 204);
+    assert_eq!(
+        discord.joins(GUILD),
+        vec![(ALICE.to_owned(), vec!["500".to_owned()])]
+    );
+}
+
+#[tokio::test]
+async fn adding_a_member_fails_with_discords_error_codes() {
+    let discord = discord().await;
+    discord.add_guild(GUILD, "Synth Club");
+    let with = login(&discord, "identify guilds.join").await;
+    let access = with["access_token"].as_str().unwrap();
+    discord.fill_servers_of(ALICE, GUILD);
+    assert_eq!(join(&discord, access, &[]).await.1["code"], 30001);
+    discord.ban(GUILD, ALICE);
+    let (status, body) = join(&discord, access, &[]).await;
+    assert_eq!((status, body["code"].as_u64()), (403, Some(40007)));
+    discord.revoke_manage_roles(GUILD);
+    assert_eq!(join(&discord, access, &["500"]).await.1["code"], 50013);
+    discord.revoke_invite_permission(GUILD);
+    assert_eq!(join(&discord, access, &[]).await.1["code"], 50013);
+    discord.remove_bot(GUILD);
+    assert_eq!(join(&discord, access, &[]).await.1["code"], 50001);
+    assert!(discord.joins(GUILD).is_empty());
+}

@@ -102,6 +102,7 @@ pub(crate) fn in_site<'a>(command: &'a mut Command, root: &Path) -> &'a mut Comm
         .current_dir(root)
         .env_remove("STRIFE_DISCORD_CLIENT_SECRET")
         .env_remove("STRIFE_TOKEN_KEY")
+        .env_remove("STRIFE_DISCORD_BOT_TOKEN")
         .env_remove("STRIFE_CONFIG")
         .env("STRIFE_LOG", "info")
 }
@@ -116,4 +117,18 @@ pub(crate) fn with_secrets(command: &mut Command) -> &mut Command {
 /// What a run of the binary wrote to its standard error (its log), as text.
 pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every file below `dir`, in no particular order.
+pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
