@@ -386,11 +386,12 @@ fn write_config(dir: &Path, fake: &FakeDiscord, port: u16) -> PathBuf {
     let text = format!(
         "[site]\ntitle = \"Bench\"\nbase_url = \"{PUBLIC}/\"\nthemes_dir = \"{themes}\"\n\n\
          [discord]\nclient_id = \"{CLIENT_ID}\"\nredirect_uri = \"{PUBLIC}/callback\"\n\
-         api_base = \"{api}\"\nauthorize_url = \"{authorize}\"\n\n\
+         api_base = \"{api}\"\nauthorize_url = \"{authorize}\"\ncdn_base = \"{cdn}\"\n\n\
          [server]\nbind = \"127.0.0.1:{port}\"\n",
         themes = themes.display(),
         api = fake.api_base(),
         authorize = fake.authorize_url(),
+        cdn = fake.cdn_base(),
     );
     let path = dir.join("strife.toml");
     std::fs::write(&path, text).expect("config");
@@ -425,10 +426,15 @@ fn prebuild(config: &Path) {
 }
 
 fn start_service(config: &Path, port: u16) -> Child {
+    // SERVE_BENCH_LOG=<file> keeps the service's log, for when a run goes wrong.
+    let log = match std::env::var_os("SERVE_BENCH_LOG") {
+        Some(path) => Stdio::from(std::fs::File::create(path).expect("the log file")),
+        None => Stdio::null(),
+    };
     let child = Command::new(std::env::current_exe().expect("self"))
         .args(["__serve".as_ref(), config.as_os_str()])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("serve");
     eprintln!("service on port {port} (pid {})", child.id());
@@ -443,6 +449,13 @@ fn child_serve(config: &Path) {
     unsafe {
         std::env::set_var("STRIFE_DISCORD_CLIENT_SECRET", CLIENT_SECRET);
         std::env::set_var("STRIFE_TOKEN_KEY", TOKEN_KEY);
+    }
+    if std::env::var_os("SERVE_BENCH_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .init();
     }
     let command: &[&str] = if std::env::var_os("STRIFE_BENCH_BUILD_ONLY").is_some() {
         &["build", "--offline"]

@@ -210,20 +210,30 @@ pub(crate) struct Build<'a> {
 }
 
 impl Build<'_> {
-    /// The build, step by step. The build lock is held throughout (waiting for another build
-    /// that holds it), so two builds never write the same output folder.
+    /// The build, step by step. Two cross-process locks keep builds apart, each for the part
+    /// that must never run twice at once: the refresh lock (beside the store) while Discord is
+    /// asked, since two refreshes of one user would burn its rotated refresh token, and the
+    /// build lock (beside the output folder) while the site is rendered and deployed. A build
+    /// waits for a lock another holds. Only the render holds the build lock, so a render of a
+    /// new consent in `serve` does not wait for a refresh of everyone, which takes minutes at
+    /// Discord's pace.
     pub(crate) async fn run(&self, options: BuildOptions) -> Result<BuildSummary, BuildError> {
         let started = Instant::now();
-        let lock = self.take_build_lock().await?;
         // The theme, content and sample users are loaded before anyone is refreshed: refreshing
         // rotates refresh tokens at Discord, and the new tokens of a build that fails afterwards
         // (a template syntax error) are lost wherever the store is kept only on success (CI jobs).
         let inputs = self.load_inputs().await?;
-        let online = options.refresh.is_some();
-        let refresh = self.refresh(options.refresh, &options.progress).await?;
-        if online {
-            self.fetch_images(&inputs.samples).await?;
-        }
+        let refresh = match options.refresh {
+            Some(targets) => {
+                let lock = self.take_lock(&self.layout.refresh_lock).await?;
+                let summary = self.refresh(targets, &options.progress).await?;
+                self.fetch_images(&inputs.samples).await?;
+                drop(lock);
+                Some(summary)
+            }
+            None => None,
+        };
+        let lock = self.take_lock(&self.layout.build_lock).await?;
         let mut summary = self.render(inputs, options.progress).await?;
         summary.refresh = refresh;
         // Still under the lock: the next build must not change output/ while it is deployed.
@@ -233,11 +243,8 @@ impl Build<'_> {
         Ok(summary)
     }
 
-    async fn take_build_lock(&self) -> Result<BuildLock, BuildError> {
-        let (lock, output) = (
-            self.layout.build_lock.clone(),
-            self.layout.output_dir.clone(),
-        );
+    async fn take_lock(&self, lock: &Path) -> Result<BuildLock, BuildError> {
+        let (lock, output) = (lock.to_owned(), self.layout.output_dir.clone());
         blocking(move || Ok(BuildLock::acquire(&lock, &output)?)).await
     }
 
@@ -246,15 +253,12 @@ impl Build<'_> {
         on_pool(self.pool, move || RenderInputs::load(&config)).await
     }
 
-    /// Refreshes `targets` (none: an offline build).
+    /// Refreshes `targets` from Discord.
     async fn refresh(
         &self,
-        targets: Option<Targets>,
+        targets: Targets,
         progress: &Progress,
-    ) -> Result<Option<RefreshSummary>, BuildError> {
-        let Some(targets) = targets else {
-            return Ok(None);
-        };
+    ) -> Result<RefreshSummary, BuildError> {
         let refresher = self.refresher.ok_or(BuildError::Offline)?;
         let summary = refresher.refresh(&targets, progress).await?;
         tracing::info!(
@@ -264,7 +268,7 @@ impl Build<'_> {
             summary.needs_reconsent,
             summary.failed
         );
-        Ok(Some(summary))
+        Ok(summary)
     }
 
     /// With `site.images = "mirror"`, downloads the images pages use that the store lacks (see
@@ -465,7 +469,7 @@ fn render_locked(
 
 /// Users waiting for a new consent longer than the grace period are no longer published: the
 /// time before which their wait began.
-fn reconsent_cutoff(config: &Config) -> i64 {
+pub(crate) fn reconsent_cutoff(config: &Config) -> i64 {
     let grace = i64::try_from(config.refresh.grace_period.as_secs()).unwrap_or(i64::MAX);
     crate::store::unix_now().saturating_sub(grace)
 }

@@ -2,7 +2,11 @@
 //! It must not build, refresh or revoke itself: the service runs each batch.
 //!
 //! The one job queue of `serve`: webhooks, the schedule and in-process triggers (a consent, a
-//! deletion) all ask for work here, and one worker loop turns it into builds.
+//! deletion) all ask for work here, and two worker loops turn it into builds: one refreshes
+//! (from Discord, at Discord's pace: minutes for a large site) and one renders from the store
+//! (revocations, consents, deletions: about a second). Each kind of work has its own loop so
+//! that a consent's page never waits for a refresh of everyone; the builds themselves take
+//! turns at the output folder (the build lock).
 //!
 //! Pending work is a set, not a list: a flag for "everyone", the users to refresh, the users to
 //! revoke, and a flag for "render". Triggers that arrive while a build runs accumulate into the
@@ -12,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -47,7 +51,36 @@ pub enum Trigger {
     Render,
 }
 
-/// The coalesced work of one build.
+/// Which worker loop does a piece of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Track {
+    /// Refreshes from Discord, then a render: [`Trigger::Everyone`] and [`Trigger::Refresh`].
+    Refresh,
+    /// Revocations, then a render from the store: [`Trigger::Revoke`] and [`Trigger::Render`].
+    Render,
+}
+
+impl Track {
+    const BOTH: [Track; 2] = [Track::Refresh, Track::Render];
+
+    fn index(self) -> usize {
+        match self {
+            Track::Refresh => 0,
+            Track::Render => 1,
+        }
+    }
+}
+
+impl Trigger {
+    fn track(self) -> Track {
+        match self {
+            Trigger::Everyone | Trigger::Refresh(_) => Track::Refresh,
+            Trigger::Revoke { .. } | Trigger::Render => Track::Render,
+        }
+    }
+}
+
+/// The coalesced work of one build (of one track: the other's fields are empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Batch {
     pub(crate) everyone: bool,
@@ -62,7 +95,8 @@ struct Pending {
     refresh: BTreeSet<Snowflake>,
     revoke: BTreeMap<Snowflake, Option<i64>>,
     render: bool,
-    jobs: VecDeque<String>,
+    /// The ids of the jobs waiting, by [`Track::index`].
+    jobs: [VecDeque<String>; 2],
 }
 
 impl Pending {
@@ -97,19 +131,29 @@ impl Pending {
         }
     }
 
-    fn is_empty(&self) -> bool {
-        !self.everyone && !self.render && self.refresh.is_empty() && self.revoke.is_empty()
+    fn is_empty(&self, track: Track) -> bool {
+        match track {
+            Track::Refresh => !self.everyone && self.refresh.is_empty(),
+            Track::Render => !self.render && self.revoke.is_empty(),
+        }
     }
 
-    fn take(&mut self) -> (Batch, Vec<String>) {
-        let pending = std::mem::take(self);
-        let batch = Batch {
-            everyone: pending.everyone,
-            refresh: pending.refresh.into_iter().collect(),
-            revoke: pending.revoke.into_iter().collect(),
-            render: pending.render,
+    /// The work of `track`, leaving the other track's.
+    fn take(&mut self, track: Track) -> (Batch, Vec<String>) {
+        let jobs = std::mem::take(&mut self.jobs[track.index()]).into();
+        let batch = match track {
+            Track::Refresh => Batch {
+                everyone: std::mem::take(&mut self.everyone),
+                refresh: std::mem::take(&mut self.refresh).into_iter().collect(),
+                ..Batch::default()
+            },
+            Track::Render => Batch {
+                revoke: std::mem::take(&mut self.revoke).into_iter().collect(),
+                render: std::mem::take(&mut self.render),
+                ..Batch::default()
+            },
         };
-        (batch, pending.jobs.into())
+        (batch, jobs)
     }
 }
 
@@ -186,17 +230,18 @@ struct State {
 }
 
 impl State {
-    fn remember(&mut self, job: JobStatus) {
+    fn remember(&mut self, job: JobStatus, track: Track) {
         while self.order.len() >= MAX_JOBS {
             if let Some(old) = self.order.pop_front() {
                 self.jobs.remove(&old);
             }
         }
         self.order.push_back(job.id.clone());
-        if self.pending.jobs.len() >= MAX_JOBS {
-            self.pending.jobs.pop_front();
+        let waiting = &mut self.pending.jobs[track.index()];
+        if waiting.len() >= MAX_JOBS {
+            waiting.pop_front();
         }
-        self.pending.jobs.push_back(job.id.clone());
+        waiting.push_back(job.id.clone());
         self.jobs.insert(job.id.clone(), job);
     }
 
@@ -211,12 +256,13 @@ impl State {
 
 struct Inner {
     state: Mutex<State>,
-    wake: Notify,
+    /// Wakes the worker loop of each track, by [`Track::index`].
+    wake: [Notify; 2],
     builds: AtomicU64,
-    /// Set by [`JobQueue::shutdown`]: the worker starts no further batch.
+    /// Set by [`JobQueue::shutdown`]: the workers start no further batch.
     stopping: AtomicBool,
-    /// Whether the worker is in the middle of a batch.
-    building: AtomicBool,
+    /// How many batches are running (at most one per track).
+    running: AtomicUsize,
 }
 
 /// A handle on the queue; clones share it.
@@ -236,10 +282,10 @@ impl JobQueue {
         JobQueue {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
-                wake: Notify::new(),
+                wake: [Notify::new(), Notify::new()],
                 builds: AtomicU64::new(0),
                 stopping: AtomicBool::new(false),
-                building: AtomicBool::new(false),
+                running: AtomicUsize::new(0),
             }),
         }
     }
@@ -255,7 +301,12 @@ impl JobQueue {
     /// Adds work for the next build.
     pub fn trigger(&self, trigger: Trigger) {
         self.state().pending.add(trigger);
-        self.inner.wake.notify_one();
+        self.wake(trigger.track());
+    }
+
+    fn wake(&self, track: Track) {
+        // A stored permit: the worker wakes even if it is not waiting yet.
+        self.inner.wake[track.index()].notify_one();
     }
 
     /// Adds work for the next build and returns a job id to follow it with.
@@ -267,20 +318,23 @@ impl JobQueue {
         };
         {
             let mut state = self.state();
-            state.remember(JobStatus {
-                id: id.clone(),
-                state: JobState::Queued,
-                user,
-                build: None,
-                queued_at: now_text(),
-                started_at: None,
-                finished_at: None,
-                counts: None,
-                error: None,
-            });
+            state.remember(
+                JobStatus {
+                    id: id.clone(),
+                    state: JobState::Queued,
+                    user,
+                    build: None,
+                    queued_at: now_text(),
+                    started_at: None,
+                    finished_at: None,
+                    counts: None,
+                    error: None,
+                },
+                trigger.track(),
+            );
             state.pending.add(trigger);
         }
-        self.inner.wake.notify_one();
+        self.wake(trigger.track());
         id
     }
 
@@ -288,15 +342,14 @@ impl JobQueue {
     /// Nothing is lost: it merges with whatever was queued meanwhile.
     pub(crate) fn requeue(&self, batch: Batch) {
         self.state().pending.add_batch(batch);
-        self.inner.wake.notify_one();
+        Track::BOTH.into_iter().for_each(|track| self.wake(track));
     }
 
     /// Tells the worker to stop: the batch it is running (if any) finishes, no further one starts
     /// and [`JobQueue::run`] returns. Work queued and not started stays unrun.
     pub(crate) fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
-        // A stored permit: the worker wakes even if it is not waiting yet.
-        self.inner.wake.notify_one();
+        Track::BOTH.into_iter().for_each(|track| self.wake(track));
     }
 
     /// Whether [`JobQueue::shutdown`] was called.
@@ -304,9 +357,16 @@ impl JobQueue {
         self.inner.stopping.load(Ordering::SeqCst)
     }
 
-    /// Whether the worker is running a batch right now.
+    /// Whether a worker is running a batch right now.
     pub fn is_building(&self) -> bool {
-        self.inner.building.load(Ordering::SeqCst)
+        self.inner.running.load(Ordering::SeqCst) > 0
+    }
+
+    /// Whether no batch runs and none is queued: every job submitted so far has finished.
+    pub fn is_idle(&self) -> bool {
+        // Under the state lock, which batches start and finish under: never between the two.
+        let state = self.state();
+        !self.is_building() && Track::BOTH.iter().all(|&t| state.pending.is_empty(t))
     }
 
     /// The status of job `id`, while it is remembered.
@@ -319,13 +379,35 @@ impl JobQueue {
         self.inner.builds.load(Ordering::SeqCst)
     }
 
-    /// The worker: waits for work (or the schedule, which triggers [`Trigger::Everyone`] at once
-    /// and then every `schedule`), takes everything pending and hands it to `execute` as one
-    /// batch. Runs until [`JobQueue::shutdown`] (finishing the batch in progress) or until the
+    /// The workers: each track's loop waits for its work (the refresh's also for the schedule,
+    /// which triggers [`Trigger::Everyone`] at once and then every `schedule`), takes everything
+    /// pending for it and hands it to `execute` as one batch. The two loops run at the same
+    /// time. Runs until [`JobQueue::shutdown`] (finishing the batches in progress) or until the
     /// task is dropped.
-    pub(crate) async fn run<F, Fut, E>(&self, schedule: Option<Duration>, mut execute: F)
+    pub(crate) async fn run<F, Fut, E>(&self, schedule: Option<Duration>, execute: F)
     where
-        F: FnMut(Batch) -> Fut,
+        F: Fn(Batch) -> Fut,
+        Fut: Future<Output = Result<BuildSummary, E>>,
+        E: std::fmt::Display,
+    {
+        tokio::join!(
+            self.run_track(Track::Refresh, schedule, &execute),
+            self.run_track(Track::Render, None, &execute),
+        );
+        let state = self.state();
+        if !Track::BOTH.iter().all(|&t| state.pending.is_empty(t)) {
+            tracing::warn!(
+                everyone = state.pending.everyone,
+                refreshes = state.pending.refresh.len(),
+                revocations = state.pending.revoke.len(),
+                "stopped with queued work that did not run"
+            );
+        }
+    }
+
+    async fn run_track<F, Fut, E>(&self, track: Track, schedule: Option<Duration>, execute: &F)
+    where
+        F: Fn(Batch) -> Fut,
         Fut: Future<Output = Result<BuildSummary, E>>,
         E: std::fmt::Display,
     {
@@ -343,34 +425,25 @@ impl JobQueue {
             };
             tokio::select! {
                 _ = tick => self.state().pending.add(Trigger::Everyone),
-                _ = self.inner.wake.notified() => {}
+                _ = self.inner.wake[track.index()].notified() => {}
             }
-            let Some((batch, jobs, number)) = self.start_batch() else {
+            let Some((batch, jobs, number)) = self.start_batch(track) else {
                 continue;
             };
             let result = execute(batch).await;
             self.finish_batch(&jobs, result);
             tracing::debug!("build {number} finished");
         }
-        let state = self.state();
-        if !state.pending.is_empty() {
-            tracing::warn!(
-                everyone = state.pending.everyone,
-                refreshes = state.pending.refresh.len(),
-                revocations = state.pending.revoke.len(),
-                "stopped with queued work that did not run"
-            );
-        }
     }
 
-    fn start_batch(&self) -> Option<(Batch, Vec<String>, u64)> {
+    fn start_batch(&self, track: Track) -> Option<(Batch, Vec<String>, u64)> {
         let mut state = self.state();
         // Checked under the lock with the pending work, so no batch starts after `shutdown`.
-        if self.is_stopping() || state.pending.is_empty() {
+        if self.is_stopping() || state.pending.is_empty(track) {
             return None;
         }
-        self.inner.building.store(true, Ordering::SeqCst);
-        let (batch, jobs) = state.pending.take();
+        self.inner.running.fetch_add(1, Ordering::SeqCst);
+        let (batch, jobs) = state.pending.take(track);
         let number = self.inner.builds.fetch_add(1, Ordering::SeqCst) + 1;
         let started = now_text();
         state.update(&jobs, |job| {
@@ -386,7 +459,7 @@ impl JobQueue {
     fn finish_batch<E: std::fmt::Display>(&self, jobs: &[String], result: Result<BuildSummary, E>) {
         let finished = now_text();
         let mut state = self.state();
-        self.inner.building.store(false, Ordering::SeqCst);
+        self.inner.running.fetch_sub(1, Ordering::SeqCst);
         state.update(jobs, |job| {
             job.finished_at = Some(finished.clone());
             match &result {
@@ -445,6 +518,25 @@ mod tests {
         (worker, receiver)
     }
 
+    /// The next build the worker starts, waited for at most a few seconds.
+    async fn next_build(builds: &mut mpsc::UnboundedReceiver<GatedBuild>) -> GatedBuild {
+        tokio::time::timeout(Duration::from_secs(5), builds.recv())
+            .await
+            .expect("a build starts")
+            .unwrap()
+    }
+
+    /// Waits (bounded) until job `id` is in `state`.
+    async fn until_state(queue: &JobQueue, id: &str, state: JobState) {
+        for _ in 0..200 {
+            if queue.status(id).unwrap().state == state {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("job {id} never reached {state:?}");
+    }
+
     #[tokio::test]
     async fn triggers_during_a_build_coalesce_into_the_next_one() {
         let queue = JobQueue::new();
@@ -459,15 +551,6 @@ mod tests {
         for n in 0..1000u64 {
             ids.push(queue.submit(Trigger::Refresh(Snowflake(n % 3))));
         }
-        queue.trigger(Trigger::Render);
-        queue.trigger(Trigger::Revoke {
-            user: Snowflake(7),
-            at: Some(5),
-        });
-        queue.trigger(Trigger::Revoke {
-            user: Snowflake(7),
-            at: Some(3),
-        });
         assert_eq!(queue.status(&ids[0]).unwrap().state, JobState::Queued);
         finish_first.send(Ok(BuildSummary::default())).unwrap();
 
@@ -475,20 +558,12 @@ mod tests {
         assert_eq!(
             batch,
             Batch {
-                everyone: false,
                 refresh: vec![Snowflake(0), Snowflake(1), Snowflake(2)],
-                revoke: vec![(Snowflake(7), Some(5))],
-                render: true,
+                ..Batch::default()
             }
         );
         finish_second.send(Err("disk full".into())).unwrap();
-        // Bounded polling until the worker recorded the outcome.
-        for _ in 0..200 {
-            if queue.status(&ids[999]).unwrap().state == JobState::Failed {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until_state(&queue, &ids[999], JobState::Failed).await;
         assert_eq!(queue.builds(), 2);
         let first = queue.status(&first_job).unwrap();
         assert_eq!((first.state, first.build), (JobState::Done, Some(1)));
@@ -497,6 +572,45 @@ mod tests {
         assert_eq!((last.state, last.build), (JobState::Failed, Some(2)));
         assert_eq!(last.error.as_deref(), Some("disk full"));
         assert!(builds.try_recv().is_err(), "no third build");
+        worker.abort();
+    }
+
+    #[tokio::test]
+    async fn a_render_does_not_wait_for_a_running_refresh() {
+        let queue = JobQueue::new();
+        let (worker, mut builds) = gated_worker(&queue);
+        let refresh = queue.submit(Trigger::Everyone);
+        let (batch, finish_refresh) = next_build(&mut builds).await;
+        assert!(batch.everyone);
+
+        // A consent and two revocations while everyone is being refreshed: their render starts
+        // now, not after the refresh.
+        let render = queue.submit(Trigger::Render);
+        for at in [Some(5), Some(3)] {
+            queue.trigger(Trigger::Revoke {
+                user: Snowflake(7),
+                at,
+            });
+        }
+        let (batch, finish_render) = next_build(&mut builds).await;
+        assert!(batch.render && !batch.everyone && batch.refresh.is_empty());
+        assert_eq!(batch.revoke, [(Snowflake(7), Some(5))]);
+        assert_eq!(queue.status(&refresh).unwrap().state, JobState::Running);
+        finish_render.send(Ok(BuildSummary::default())).unwrap();
+        until_state(&queue, &render, JobState::Done).await;
+        assert_eq!(queue.status(&refresh).unwrap().state, JobState::Running);
+
+        // Each track's burst still coalesces: one more render for many requests.
+        for _ in 0..50 {
+            queue.trigger(Trigger::Render);
+        }
+        let (batch, finish) = next_build(&mut builds).await;
+        assert!(batch.render && batch.revoke.is_empty());
+        finish.send(Ok(BuildSummary::default())).unwrap();
+        finish_refresh.send(Ok(BuildSummary::default())).unwrap();
+        until_state(&queue, &refresh, JobState::Done).await;
+        assert_eq!(queue.builds(), 3);
+        assert!(builds.try_recv().is_err(), "no fourth build");
         worker.abort();
     }
 
@@ -552,14 +666,22 @@ mod tests {
             revoke: vec![(Snowflake(1), None), (Snowflake(3), Some(4))],
             render: true,
         });
-        let (batch, _, _) = queue.start_batch().unwrap();
+        let (batch, _, _) = queue.start_batch(Track::Refresh).unwrap();
         assert_eq!(
             batch,
             Batch {
                 everyone: true,
                 refresh: vec![Snowflake(2), Snowflake(9)],
+                ..Batch::default()
+            }
+        );
+        let (batch, _, _) = queue.start_batch(Track::Render).unwrap();
+        assert_eq!(
+            batch,
+            Batch {
                 revoke: vec![(Snowflake(1), None), (Snowflake(3), Some(4))],
                 render: true,
+                ..Batch::default()
             }
         );
     }
@@ -571,7 +693,11 @@ mod tests {
         let running = queue.submit(Trigger::Render);
         let (_, finish) = builds.recv().await.unwrap();
         assert!(queue.is_building());
-        let waiting = queue.submit(Trigger::Refresh(Snowflake(1)));
+        // Queued behind the running render (a refresh would start beside it).
+        let waiting = queue.submit(Trigger::Revoke {
+            user: Snowflake(1),
+            at: None,
+        });
 
         queue.shutdown();
         assert!(queue.is_stopping());
@@ -613,7 +739,7 @@ mod tests {
         let mut state = State::default();
         for _ in 0..(MAX_JOBS + 10) {
             let id = new_job_id();
-            state.remember(JobStatus {
+            let job = JobStatus {
                 id,
                 state: JobState::Queued,
                 user: None,
@@ -623,10 +749,11 @@ mod tests {
                 finished_at: None,
                 counts: None,
                 error: None,
-            });
+            };
+            state.remember(job, Track::Render);
         }
         assert_eq!(state.jobs.len(), MAX_JOBS);
-        assert_eq!(state.pending.jobs.len(), MAX_JOBS);
+        assert_eq!(state.pending.jobs[Track::Render.index()].len(), MAX_JOBS);
     }
 
     #[test]

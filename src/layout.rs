@@ -28,8 +28,10 @@ pub struct Layout {
     pub(crate) store: PathBuf,
     /// The generated token key, used when `STRIFE_TOKEN_KEY` is not set.
     pub(crate) key_file: PathBuf,
-    /// The build lock beside the output folder.
+    /// The build lock beside the output folder: held while the site is rendered and deployed.
     pub build_lock: PathBuf,
+    /// The refresh lock beside the store: held while users are refreshed from Discord.
+    pub refresh_lock: PathBuf,
     /// The build manifest and in-progress mark beside the output folder.
     pub(crate) journal: Journal,
     /// The git deploy's private repository.
@@ -48,6 +50,7 @@ impl Layout {
             deploy_cache: with_suffix(&store, ".deploy"),
             deploy_pending: with_suffix(&store, ".deploy-pending"),
             build_lock: sibling(&output_dir, ".lock"),
+            refresh_lock: with_suffix(&store, ".refresh-lock"),
             journal: Journal {
                 manifest: sibling(&output_dir, ".manifest"),
                 in_progress: sibling(&output_dir, ".building"),
@@ -96,6 +99,10 @@ mod tests {
             Path::new("/srv/site/strife.db.deploy-pending")
         );
         assert_eq!(layout.build_lock, Path::new("/srv/site/output.lock"));
+        assert_eq!(
+            layout.refresh_lock,
+            Path::new("/srv/site/strife.db.refresh-lock")
+        );
         assert_eq!(
             layout.journal.manifest,
             Path::new("/srv/site/output.manifest")

@@ -1,7 +1,10 @@
-//! Owns the cross-process build lock of one output folder.
-//! It must not decide where the lock file is (that is `Layout`) nor ever delete it.
+//! Owns the cross-process locks of a site: the build lock of one output folder and the refresh
+//! lock of one store (the same kind of lock on another file).
+//! It must not decide where the lock files are (that is `Layout`) nor ever delete them.
 //!
-//! The build lock: one build at a time per output folder, across processes.
+//! The build lock: one build at a time per output folder, across processes. The refresh lock
+//! works the same way for the refresh from Discord, so that no user is refreshed by two
+//! processes at once (see [`crate::build`]).
 //!
 //! An OS advisory lock (`flock` on Unix, `LockFileEx` on Windows, through `std::fs::File::lock`)
 //! on `<output_dir>.lock` beside the output folder. `serve`'s background builds and a
@@ -51,8 +54,8 @@ pub struct BuildLock {
 }
 
 impl BuildLock {
-    /// Takes the lock file `path` (see [`crate::layout::Layout::build_lock`]) for a build of
-    /// `output_dir`, waiting (blocking the thread) while another build holds it. Logs once when
+    /// Takes the lock file `path` (see [`crate::layout::Layout::build_lock`] and
+    /// [`crate::layout::Layout::refresh_lock`]) for a build of `output_dir`, waiting (blocking the thread) while another build holds it. Logs once when
     /// it has to wait.
     pub fn acquire(path: &Path, output_dir: &Path) -> Result<BuildLock, LockError> {
         let file = open(path)?;
@@ -61,7 +64,7 @@ impl BuildLock {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 tracing::info!(
-                    "waiting for another build of {} to finish (lock {})…",
+                    "waiting for another build of {} to let go of {}…",
                     output_dir.display(),
                     path.display()
                 );
@@ -69,7 +72,7 @@ impl BuildLock {
                     path: path.clone(),
                     source,
                 })?;
-                tracing::info!("the other build finished; building now");
+                tracing::info!("the other build let go of {}; going on", path.display());
             }
             Err(TryLockError::Error(source)) => return Err(LockError::Lock { path, source }),
         }

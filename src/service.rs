@@ -5,16 +5,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::build::{Build, BuildError, BuildOptions, BuildSummary};
+use crate::build::{reconsent_cutoff, Build, BuildError, BuildOptions, BuildSummary};
 use crate::build_pool::BuildPool;
+use crate::config::site::ImageMode;
 use crate::config::{Config, ConfigError, Secrets, TOKEN_KEY_VAR};
 use crate::crypto::{CryptoError, KeySource, TokenCipher};
+use crate::discord::cdn::Cdn;
 use crate::discord::client::{ClientOptions, DiscordClient, DiscordError};
 use crate::discord::lenient::Decoded;
 use crate::discord::models::{Snapshot, Snowflake, User};
 use crate::discord::oauth::{AuthorizeRequest, OAuthClient, OAuthError, OAuthSettings, TokenSet};
 use crate::discord::scope::Scope;
 use crate::fault::Blame;
+use crate::images::fetch::fetch_user_now;
 use crate::jobs::{Batch, JobQueue, Trigger};
 use crate::layout::Layout;
 use crate::publish::Publish;
@@ -313,8 +316,28 @@ impl Service {
         tracing::info!(user = %id, "consent stored");
         self.complete_snapshot(&access_token, publish, snapshot)
             .await;
+        self.mirror_images(id).await;
         self.request_render();
         Ok(id)
+    }
+
+    /// With `site.images = "mirror"`, fetches the new page's images now, so that it shows the
+    /// site's copies from its first render (builds fetch only on refresh). Not fatal: an image
+    /// not had stays a CDN URL, and the next refresh tries again.
+    async fn mirror_images(&self, id: Snowflake) {
+        let Some(refresher) = self.discord.as_ref() else {
+            return;
+        };
+        if self.config.site.images != ImageMode::Mirror {
+            return;
+        }
+        let cdn = Cdn::new(self.config.discord.cdn_base.url().clone());
+        // The sign-in's lane: the person is waiting for this page.
+        let discord = refresher.discord.for_sign_in();
+        let cutoff = reconsent_cutoff(&self.config);
+        if let Err(error) = fetch_user_now(&self.store, &discord, &cdn, cutoff, id).await {
+            tracing::warn!(user = %id, "mirroring the images of a new page failed, the next refresh retries: {error}");
+        }
     }
 
     /// Adds the opted-in connections and servers to the just-stored snapshot, so the first page

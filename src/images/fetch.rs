@@ -52,11 +52,37 @@ pub(crate) async fn fetch_missing(
         fetch_urls(store, discord, sample.user.id, &urls, &mut summary).await?;
     }
     let pending = store
-        .run(move |store| store.images_pending(reconsent_cutoff))
+        .run(move |store| store.images_pending(reconsent_cutoff, None))
         .await?;
     for user in pending {
         fetch_user(store, discord, cdn, user, &mut summary).await?;
     }
+    log(summary);
+    Ok(summary)
+}
+
+/// The images of one user who just consented (their page is about to be rendered for the first
+/// time), so that it shows the site's copies from the start rather than after the next refresh.
+/// `discord` is the sign-in's lane: the person is waiting for this page.
+pub(crate) async fn fetch_user_now(
+    store: &Store,
+    discord: &DiscordClient,
+    cdn: &Cdn,
+    reconsent_cutoff: i64,
+    id: Snowflake,
+) -> Result<FetchSummary, StoreError> {
+    let mut summary = FetchSummary::default();
+    let pending = store
+        .run(move |store| store.images_pending(reconsent_cutoff, Some(id)))
+        .await?;
+    for user in pending {
+        fetch_user(store, discord, cdn, user, &mut summary).await?;
+    }
+    log(summary);
+    Ok(summary)
+}
+
+fn log(summary: FetchSummary) {
     if summary.fetched + summary.failed > 0 {
         tracing::info!(
             fetched = summary.fetched,
@@ -64,7 +90,6 @@ pub(crate) async fn fetch_missing(
             "images mirrored"
         );
     }
-    Ok(summary)
 }
 
 /// One user's images, then what their page uses recorded; the snapshot counts as settled unless

@@ -59,11 +59,12 @@ impl Store {
     }
 
     /// Published users (as [`Store::for_each_published`] counts them) whose current snapshot's
-    /// images have not all been fetched. Users whose snapshot cannot be read are left out with a
-    /// warning: the build leaves them out too.
+    /// images have not all been fetched (`only`: of that user alone). Users whose snapshot cannot
+    /// be read are left out with a warning: the build leaves them out too.
     pub(crate) fn images_pending(
         &self,
         reconsent_cutoff: i64,
+        only: Option<Snowflake>,
     ) -> Result<Vec<ImagesPending>, StoreError> {
         let conn = self.conn();
         let mut statement = conn.prepare(&format!(
@@ -71,10 +72,13 @@ impl Store {
              FROM users u JOIN snapshots s ON s.user_id = u.id
                   LEFT JOIN user_images i ON i.user_id = u.id
              WHERE {PUBLISHED} AND i.mirrored_hash IS NOT s.content_hash
+                   AND (?4 IS NULL OR u.id = ?4)
              ORDER BY u.id"
         ))?;
         let [active, waiting] = PUBLISHED_STATUSES;
-        let rows = statement.query_map(params![reconsent_cutoff, active, waiting], |row| {
+        let only = only.map(|id| id.to_string());
+        let params = params![reconsent_cutoff, active, waiting, only];
+        let rows = statement.query_map(params, |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 Publish {

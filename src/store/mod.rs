@@ -443,9 +443,20 @@ impl Store {
 
     /// Stores a fresh snapshot after a successful refresh and clears the user's last error.
     /// Returns whether the Discord data changed since the previous snapshot.
+    /// A user revoked or deleted meanwhile (by `serve`'s render queue while the refresh queue was
+    /// fetching them, or by another process) gets no snapshot: nothing changed.
     pub(crate) fn save_snapshot(&self, snapshot: &Snapshot, now: i64) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let id = snapshot.user.id;
+        let status: Option<UserStatus> = tx
+            .prepare_cached("SELECT status FROM users WHERE id = ?1")?
+            .query_row(params![id.to_string()], |r| r.get(0))
+            .optional()?;
+        if status.is_none_or(|status| status == UserStatus::Revoked) {
+            tracing::info!(user = %id, "not storing the snapshot: the user was revoked or deleted meanwhile");
+            return Ok(false);
+        }
         let changed = write_snapshot(&tx, snapshot, now)?;
         tx.prepare_cached(
             "UPDATE users SET username = ?2, last_refresh_at = ?3, updated_at = ?3, last_error = NULL,

@@ -528,6 +528,36 @@ fn a_revoked_user_is_not_brought_back_by_a_late_refresh() {
 }
 
 #[test]
+fn a_late_refresh_stores_no_snapshot_for_a_revoked_or_deleted_user() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    for id in [8, 9] {
+        store
+            .record_consent(&consent(id, "old", "r1"), &cipher, 1)
+            .unwrap();
+    }
+    store
+        .set_status(Snowflake(8), UserStatus::Revoked, None, 2)
+        .unwrap();
+    assert!(store.delete_user(Snowflake(9)).unwrap());
+    // What a refresh that fetched them before would store next: nothing, and no error (a
+    // deleted user's row is gone, so a snapshot would break the foreign key).
+    for id in [8, 9] {
+        assert!(!store.save_snapshot(&snapshot(id, "new"), 3).unwrap());
+    }
+    let snapshots: i64 = store
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM snapshots WHERE data LIKE '%\"new\"%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(snapshots, 0);
+    assert_eq!(store.user(Snowflake(9)).unwrap(), None);
+}
+
+#[test]
 fn processes_opening_a_new_store_at_once_both_succeed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("strife.db");

@@ -223,6 +223,11 @@ async fn settle(app: &Arc<App>) {
     let job = app.service().jobs().submit(Trigger::Render);
     let status = wait_for_job(app, &job).await;
     assert_eq!(status["state"], "done", "{status}");
+    // A render does not wait for the refresh queue: wait for that too.
+    wait_until("the refresh queue is idle", || {
+        app.service().jobs().is_idle()
+    })
+    .await;
 }
 
 // --- Discord events: signatures ----------------------------------------------------------------
@@ -613,6 +618,32 @@ async fn a_failed_revocation_retries_its_whole_batch() {
     background.abort();
 }
 
+#[tokio::test]
+async fn a_consent_is_published_while_a_refresh_waits() {
+    let site = Site::with_ada().await;
+    // A refresh in another process (a `strife-gen build` by hand) holds the refresh lock: the
+    // service's start-up refresh waits for it, as a refresh of everyone would take minutes.
+    let layout = site.service.layout();
+    let held = BuildLock::acquire(&layout.refresh_lock, &layout.output_dir).unwrap();
+    let background = site.service.spawn_background_builds();
+    wait_until("the start-up refresh runs", || {
+        site.app.service().jobs().is_building()
+    })
+    .await;
+    site.sign_in("/login").await;
+    wait_until("the consent's page is published", || {
+        site.page(ADA).is_some()
+    })
+    .await;
+    assert!(
+        !site.app.service().jobs().is_idle(),
+        "the refresh is still waiting"
+    );
+    drop(held);
+    settle(&site.app).await;
+    background.abort();
+}
+
 // --- Stopping the service ----------------------------------------------------------------------
 
 #[tokio::test]
@@ -642,6 +673,9 @@ async fn stopping_the_service_finishes_the_build_in_progress_and_starts_no_other
         site.app.service().jobs().is_stopping()
     })
     .await;
+    // From now on no batch starts: the start-up refresh (and the sign-in's render, each in its
+    // queue) are all there will be.
+    let started = site.app.service().jobs().builds();
     let late = site.app.service().jobs().submit(Trigger::Render);
     drop(held);
     service.await.unwrap().expect("a clean stop");
@@ -651,7 +685,7 @@ async fn stopping_the_service_finishes_the_build_in_progress_and_starts_no_other
     );
     assert_eq!(
         site.app.service().jobs().builds(),
-        1,
+        started,
         "no build after the stop"
     );
     let late = site.app.service().jobs().status(&late).unwrap();
