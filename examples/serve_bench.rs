@@ -22,7 +22,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_discord::{FakeDiscord, FakeUser, CLIENT_ID, CLIENT_SECRET};
-use strife_gen::bench_support::{run_command, store_synthetic_users, synthetic_user_id};
+use strife_gen::bench_support::{
+    run_command, settle_images, store_synthetic_users, synthetic_user_id,
+};
 use strife_gen::config::Config;
 use strife_gen::service::Service;
 
@@ -77,7 +79,7 @@ async fn bench(options: Options) {
     let config = write_config(dir.path(), &fake, port);
     store_users(&config, options.users);
     prebuild(&config);
-    let mut service = start_service(&config, port);
+    let service = Stopped(start_service(&config, port));
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -154,8 +156,7 @@ async fn bench(options: Options) {
     row("/callback during the burst", callbacks);
     row("answer → page live", lives);
     row("/healthz during the burst", healthz);
-    service.kill().ok();
-    service.wait().ok();
+    drop(service);
     refresh(&fake, &config).await;
 }
 
@@ -384,7 +385,8 @@ async fn wait_until_idle(client: &reqwest::Client, base: &str) {
 fn write_config(dir: &Path, fake: &FakeDiscord, port: u16) -> PathBuf {
     let themes = Path::new(env!("CARGO_MANIFEST_DIR")).join("themes");
     let text = format!(
-        "[site]\ntitle = \"Bench\"\nbase_url = \"{PUBLIC}/\"\nthemes_dir = \"{themes}\"\n\n\
+        "[site]\ntitle = \"Bench\"\nbase_url = \"{PUBLIC}/\"\nthemes_dir = \"{themes}\"\n\
+         images = \"{images}\"\n\n\
          [discord]\nclient_id = \"{CLIENT_ID}\"\nredirect_uri = \"{PUBLIC}/callback\"\n\
          api_base = \"{api}\"\nauthorize_url = \"{authorize}\"\ncdn_base = \"{cdn}\"\n\n\
          [server]\nbind = \"127.0.0.1:{port}\"\n",
@@ -392,6 +394,8 @@ fn write_config(dir: &Path, fake: &FakeDiscord, port: u16) -> PathBuf {
         api = fake.api_base(),
         authorize = fake.authorize_url(),
         cdn = fake.cdn_base(),
+        // SERVE_BENCH_IMAGES=link compares with pages that link Discord's CDN.
+        images = std::env::var("SERVE_BENCH_IMAGES").unwrap_or_else(|_| "mirror".into()),
     );
     let path = dir.join("strife.toml");
     std::fs::write(&path, text).expect("config");
@@ -406,6 +410,7 @@ fn store_users(config_path: &Path, users: u64) {
     let started = Instant::now();
     // Their tokens are never opened (nobody is due), so the fresh key that seals them will do.
     store_synthetic_users(&service, users);
+    settle_images(&service);
     let store = service.config().store.path.clone();
     let conn = rusqlite::Connection::open(store).expect("store");
     conn.execute("UPDATE users SET next_attempt_at = 4102444800", [])
@@ -423,6 +428,17 @@ fn prebuild(config: &Path) {
         .expect("build");
     assert!(status.success(), "the first build");
     eprintln!("built the site in {:.1?}", started.elapsed());
+}
+
+/// The service's process, stopped when this is dropped: also when the benchmark panics, so no
+/// service is left running to load the machine of the next run.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
 }
 
 fn start_service(config: &Path, port: u16) -> Child {

@@ -75,6 +75,25 @@ pub fn store_synthetic_users(service: &Service, users: u64) {
     }
 }
 
+/// Records every stored user's images as settled without fetching any, as a backfill would
+/// leave them had the CDN had none of them (the fake CDN does not know synthetic users): a
+/// benchmark then measures a site that has been running, not its first mirroring. Pages link
+/// Discord's CDN for these images.
+pub fn settle_images(service: &Service) {
+    let store = service.store();
+    let cdn = Cdn::new(service.config().discord.cdn_base.url().clone());
+    let pending = store
+        .images_pending(i64::MIN, None)
+        .expect("pending images");
+    for user in pending {
+        let urls = crate::images::image_urls(&user.snapshot, user.publish, &cdn);
+        let key = crate::images::images_key(store, &urls).expect("an images key");
+        store
+            .record_images(user.id, Some(&user.content_hash), &key)
+            .expect("images recorded");
+    }
+}
+
 /// Runs `strife-gen --config <config> <command>` in this process, as the binary would, and
 /// exits with status 1 (the error described) when it fails: the child processes of the
 /// whole-program benchmarks, which time the real command without needing the binary built.

@@ -118,6 +118,8 @@ pub struct Service {
     /// Where builds do their CPU work; `None`: the process's shared pool, started by the first
     /// build (so `serve`, which brings its own, never starts it).
     pool: Option<BuildPool>,
+    /// Consents whose completion (connections, servers, images, page) is still running.
+    completions: InFlight,
 }
 
 impl Service {
@@ -160,6 +162,7 @@ impl Service {
             jobs: JobQueue::new(),
             revoke_retry: REVOKE_RETRY,
             pool: None,
+            completions: InFlight::default(),
         })
     }
 
@@ -314,58 +317,38 @@ impl Service {
             .run(move |store| store.record_consent(&consent, &cipher, unix_now()))
             .await?;
         tracing::info!(user = %id, "consent stored");
-        self.complete_snapshot(&access_token, publish, snapshot)
-            .await;
-        self.mirror_images(id).await;
-        self.request_render();
+        self.spawn_completion(access_token, publish, snapshot);
         Ok(id)
     }
 
-    /// With `site.images = "mirror"`, fetches the new page's images now, so that it shows the
-    /// site's copies from its first render (builds fetch only on refresh). Not fatal: an image
-    /// not had stays a CDN URL, and the next refresh tries again.
-    async fn mirror_images(&self, id: Snowflake) {
+    /// The rest of a consent, after its answer: the opted-in connections and servers, the
+    /// page's images, then the page. The consent is stored, so the person need not wait for
+    /// more round trips to Discord (the success page says the page is on its way); none of this
+    /// is fatal, as the next refresh fetches whatever fails here.
+    fn spawn_completion(&self, access_token: String, publish: Publish, snapshot: Snapshot) {
         let Some(refresher) = self.discord.as_ref() else {
             return;
         };
-        if self.config.site.images != ImageMode::Mirror {
-            return;
-        }
-        let cdn = Cdn::new(self.config.discord.cdn_base.url().clone());
-        // The sign-in's lane: the person is waiting for this page.
-        let discord = refresher.discord.for_sign_in();
-        let cutoff = reconsent_cutoff(&self.config);
-        if let Err(error) = fetch_user_now(&self.store, &discord, &cdn, cutoff, id).await {
-            tracing::warn!(user = %id, "mirroring the images of a new page failed, the next refresh retries: {error}");
-        }
+        let completion = Completion {
+            store: self.store.clone(),
+            // Someone is waiting on the page: the sign-in's lane.
+            discord: refresher.discord.for_sign_in(),
+            cdn: (self.config.site.images == ImageMode::Mirror)
+                .then(|| Cdn::new(self.config.discord.cdn_base.url().clone())),
+            reconsent_cutoff: reconsent_cutoff(&self.config),
+            jobs: self.jobs.clone(),
+        };
+        let running = self.completions.start();
+        tokio::spawn(async move {
+            completion.run(&access_token, publish, snapshot).await;
+            drop(running);
+        });
     }
 
-    /// Adds the opted-in connections and servers to the just-stored snapshot, so the first page
-    /// shows them. Not fatal: whatever fails here, the next build fetches.
-    async fn complete_snapshot(
-        &self,
-        access_token: &str,
-        publish: Publish,
-        mut snapshot: Snapshot,
-    ) {
-        // Someone is waiting on the page for these too: the sign-in's lane.
-        let Some(discord) = self.discord.as_ref().map(|d| d.discord.for_sign_in()) else {
-            return;
-        };
-        let id = snapshot.user.id;
-        let connections = discord.connections(access_token);
-        snapshot.connections = fetch_optional(id, publish.connections, connections).await;
-        snapshot.guilds = fetch_optional(id, publish.guilds, discord.guilds(access_token)).await;
-        if snapshot.connections.is_none() && snapshot.guilds.is_none() {
-            return;
-        }
-        if let Err(error) = self
-            .store
-            .run(move |store| store.save_snapshot(&snapshot, unix_now()))
-            .await
-        {
-            tracing::warn!(user = %id, "saving the consent-time snapshot failed, the next build retries: {error}");
-        }
+    /// Waits until the completions of the consents stored so far are done (their pages
+    /// queued): for a clean stop, and for tests.
+    pub async fn completions_done(&self) {
+        self.completions.wait().await;
     }
 
     /// Deletes everything stored about user `id`, then revokes our access at Discord: the
@@ -501,6 +484,84 @@ impl Service {
                 tracing::error!("background build failed, the previous site stays: {error}");
                 Err(BatchError::Build(error))
             }
+        }
+    }
+}
+
+/// What the completion of one consent needs, owned, for its task.
+struct Completion {
+    store: Store,
+    discord: DiscordClient,
+    /// `Some` with `site.images = "mirror"`.
+    cdn: Option<Cdn>,
+    reconsent_cutoff: i64,
+    jobs: JobQueue,
+}
+
+impl Completion {
+    async fn run(self, access_token: &str, publish: Publish, mut snapshot: Snapshot) {
+        let id = snapshot.user.id;
+        let connections = self.discord.connections(access_token);
+        snapshot.connections = fetch_optional(id, publish.connections, connections).await;
+        let guilds = self.discord.guilds(access_token);
+        snapshot.guilds = fetch_optional(id, publish.guilds, guilds).await;
+        if snapshot.connections.is_some() || snapshot.guilds.is_some() {
+            let saved = self
+                .store
+                .run(move |store| store.save_snapshot(&snapshot, unix_now()))
+                .await;
+            if let Err(error) = saved {
+                tracing::warn!(user = %id, "saving the consent-time snapshot failed, the next build retries: {error}");
+            }
+        }
+        // Builds fetch images only when they refresh: without this, the first page would link
+        // Discord's CDN until the next scheduled refresh.
+        if let Some(cdn) = &self.cdn {
+            let fetched =
+                fetch_user_now(&self.store, &self.discord, cdn, self.reconsent_cutoff, id).await;
+            if let Err(error) = fetched {
+                tracing::warn!(user = %id, "mirroring the images of a new page failed, the next refresh retries: {error}");
+            }
+        }
+        self.jobs.trigger(Trigger::Render);
+    }
+}
+
+/// Counts the consent completions in flight, so that they can be waited for.
+#[derive(Clone, Default)]
+struct InFlight {
+    inner: Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>,
+}
+
+/// One completion in flight, until dropped (also when its task panics).
+struct Running(InFlight);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let (count, done) = &*self.0.inner;
+        if count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            done.notify_waiters();
+        }
+    }
+}
+
+impl InFlight {
+    fn start(&self) -> Running {
+        self.inner
+            .0
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Running(self.clone())
+    }
+
+    async fn wait(&self) {
+        let (count, done) = &*self.inner;
+        loop {
+            // Registered before the check, so a completion ending in between is not missed.
+            let notified = done.notified();
+            if count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
         }
     }
 }

@@ -263,6 +263,9 @@ async fn recover(rejection: Rejection, app: Arc<App>) -> Result<Response, Infall
 /// The Content Security Policy of an answer, but for the origin of Discord's authorize page: the
 /// theme's own styles, its images and https/data images, nothing else loaded, no framing, no
 /// `<base>`, and forms only to this service.
+/// How long a stopping service waits for consents still completing (a few Discord round trips).
+const COMPLETIONS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 const STRICT_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// [`STRICT_POLICY`] with forms also allowed to go to the origin (scheme, host and port) of
@@ -377,6 +380,15 @@ async fn serve_within(
         }
     }
     app.service.jobs().shutdown();
+    // Consents answered just now are still fetching their servers and images: let their store
+    // writes land (their pages are rendered by the next start's build), within reason.
+    let settle = app.service.completions_done();
+    if tokio::time::timeout(COMPLETIONS_PATIENCE, settle)
+        .await
+        .is_err()
+    {
+        tracing::warn!("stopping with consents whose servers or images were not fetched yet; the next refresh fetches them");
+    }
     if app.service.jobs().is_building() {
         tracing::info!("finishing the current build before stopping");
     }

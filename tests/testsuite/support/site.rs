@@ -145,6 +145,8 @@ impl Site {
             .header("cookie", cookie)
             .reply(&filter)
             .await;
+        // The consent's servers, connections and images are fetched after the answer.
+        self.app.service().completions_done().await;
         (
             answer.status(),
             String::from_utf8_lossy(answer.body()).into_owned(),
