@@ -75,7 +75,7 @@ fn build_writes_static_host_files_and_reports_progress_and_a_summary() {
     assert!(log.contains("writing pages: 2 of 2"), "{log}");
     assert!(!log.contains('\r'), "no bar drawn: {log}");
     assert!(
-        log.contains("2 profiles: pages written 18, unchanged 0, files removed 0"),
+        log.contains("2 profiles: pages written 21, unchanged 0, files removed 0"),
         "{log}"
     );
 
@@ -83,7 +83,7 @@ fn build_writes_static_host_files_and_reports_progress_and_a_summary() {
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
         stderr(&again)
-            .contains("pages written 0, unchanged 18, files removed 0; profiles rendered 0"),
+            .contains("pages written 0, unchanged 21, files removed 0; profiles rendered 0"),
         "{}",
         stderr(&again)
     );
