@@ -847,3 +847,34 @@ fn a_broken_og_svg_is_an_error_naming_the_template() {
         )
     );
 }
+
+#[test]
+fn every_connection_has_an_icon_the_page_carries() {
+    let r = renderer("default");
+    for (key, profile) in profiles() {
+        let page = r.render_profile(&profile).unwrap();
+        let used: Vec<&str> = page
+            .split("<use href=\"#service-")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        let connections = profile.connections.as_deref().unwrap_or_default();
+        assert_eq!(used.len(), connections.len(), "{key}");
+        for (kind, connection) in used.iter().zip(connections) {
+            assert!(
+                page.contains(&format!("<symbol id=\"service-{kind}\"")),
+                "{key}: no icon {kind}"
+            );
+            assert!(
+                *kind == connection.kind || *kind == "other",
+                "{key}: {kind}"
+            );
+        }
+        if key == "busy" {
+            assert!(
+                used.contains(&"github") && used.contains(&"other"),
+                "{used:?}"
+            );
+        }
+    }
+}
