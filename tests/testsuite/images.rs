@@ -345,3 +345,47 @@ async fn link_previews_are_drawn_once_and_kept_by_builds_that_change_nothing() {
     site.build().await;
     assert_ne!(file_state(&site, &profile_preview).0, first.0);
 }
+
+#[tokio::test]
+async fn a_cdn_that_hangs_delays_the_build_by_its_timeout_and_the_image_stays_a_cdn_url() {
+    log::global();
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+    let site = Site::with_service(
+        |config| config,
+        |service| {
+            // The site's client, waiting at most TIMEOUT for an image.
+            let api = service.config().discord.api_base.url().clone();
+            let mut options = strife_gen::discord::client::ClientOptions::new(api);
+            options.backoff_base = std::time::Duration::from_millis(1);
+            options.cdn_timeout = TIMEOUT;
+            let client = strife_gen::discord::client::DiscordClient::new(options).unwrap();
+            service.with_discord_client(client)
+        },
+        |app| app,
+    )
+    .await;
+    // Far longer than the timeout: a build that waited for it would take a minute.
+    site.fake.set_cdn_answer(
+        DECORATION,
+        CdnAnswer::Slow(std::time::Duration::from_secs(60)),
+    );
+    signed_up(&site).await;
+    let started = std::time::Instant::now();
+    let summary = site.build().await;
+    let took = started.elapsed();
+    assert!(took < TIMEOUT * 8, "the build took {took:?}");
+    assert_eq!(summary.refresh.unwrap().failed, 0);
+    let page = site.page(ID).unwrap();
+    assert!(
+        page.contains(&format!("{}/{DECORATION}", site.fake.cdn_base())),
+        "{page}"
+    );
+    // The rest is the site's own.
+    assert!(page.contains("class=\"avatar\" src=\"/img/"), "{page}");
+    assert!(
+        warnings_about(ID)
+            .iter()
+            .any(|w| w.contains(DECORATION) && w.contains("image not mirrored")),
+        "no warning for the slow image"
+    );
+}
