@@ -20,6 +20,7 @@ use crate::discord::models::Snapshot;
 use crate::fault::Blame;
 use crate::files::{Confined, FileError};
 use crate::images::fetch::fetch_missing;
+use crate::images::samples::{self, SampleImageError};
 use crate::images::{image_urls, images_key, localise};
 use crate::layout::Layout;
 use crate::lock::{BuildLock, LockError};
@@ -223,6 +224,7 @@ impl Build<'_> {
         // rotates refresh tokens at Discord, and the new tokens of a build that fails afterwards
         // (a template syntax error) are lost wherever the store is kept only on success (CI jobs).
         let inputs = self.load_inputs().await?;
+        self.seed_sample_images(&inputs.samples).await?;
         let refresh = match options.refresh {
             Some(targets) => {
                 let lock = self.take_lock(&self.layout.refresh_lock).await?;
@@ -269,6 +271,38 @@ impl Build<'_> {
             summary.failed
         );
         Ok(summary)
+    }
+
+    /// With `site.images = "mirror"`, caches the sample users' shipped pictures the store lacks
+    /// (see [`crate::images::samples`]): online or not, the demo then needs no CDN.
+    async fn seed_sample_images(&self, samples: &[Snapshot]) -> Result<(), BuildError> {
+        let Some(dir) = self.config.site.sample_users_dir.clone() else {
+            return Ok(());
+        };
+        if self.config.site.images != ImageMode::Mirror || samples.is_empty() {
+            return Ok(());
+        }
+        let cdn = Cdn::new(self.config.discord.cdn_base.url().clone());
+        let samples = samples.to_vec();
+        let seeded = self
+            .store
+            .run(move |store| Ok(samples::seed(store, &cdn, &dir, &samples)))
+            .await?
+            .map_err(|error| match error {
+                SampleImageError::Store(error) => BuildError::Store(error),
+                SampleImageError::File(outside @ FileError::Outside { .. }) => {
+                    BuildError::Outside(outside)
+                }
+                SampleImageError::File(FileError::Read { path, source }) => BuildError::Sample {
+                    path,
+                    detail: source.to_string(),
+                },
+                SampleImageError::Bad { path, detail } => BuildError::Sample { path, detail },
+            })?;
+        if seeded > 0 {
+            tracing::info!(seeded, "sample users' shipped pictures cached");
+        }
+        Ok(())
     }
 
     /// With `site.images = "mirror"`, downloads the images pages use that the store lacks (see

@@ -54,16 +54,25 @@ pub(crate) enum Hide {
     Badges,
     Connections,
     Guilds,
+    /// The server tag beside the name.
+    ServerTag,
+    /// The avatar decoration.
+    Decoration,
+    /// The nameplate behind the name.
+    Nameplate,
 }
 
 impl Hide {
     /// Every part, in the order the docs list them.
-    pub(crate) const ALL: [Hide; 5] = [
+    pub(crate) const ALL: [Hide; 8] = [
         Hide::Banner,
         Hide::AccentColor,
         Hide::Badges,
         Hide::Connections,
         Hide::Guilds,
+        Hide::ServerTag,
+        Hide::Decoration,
+        Hide::Nameplate,
     ];
 
     /// The name a content file uses.
@@ -74,6 +83,9 @@ impl Hide {
             Hide::Badges => "badges",
             Hide::Connections => "connections",
             Hide::Guilds => "guilds",
+            Hide::ServerTag => "server_tag",
+            Hide::Decoration => "decoration",
+            Hide::Nameplate => "nameplate",
         }
     }
 
@@ -85,6 +97,9 @@ impl Hide {
             Hide::Badges => profile.badges.clear(),
             Hide::Connections => profile.connections = None,
             Hide::Guilds => profile.guilds = None,
+            Hide::ServerTag => profile.server_tag = None,
+            Hide::Decoration => profile.decoration = None,
+            Hide::Nameplate => profile.nameplate = None,
         }
     }
 }
@@ -97,7 +112,10 @@ impl fmt::Display for Hide {
 
 /// A `hide` entry that names no part of a profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown part {0:?} (known: banner, accent_color, badges, connections, guilds)")]
+#[error(
+    "unknown part {0:?} (known: banner, accent_color, badges, connections, guilds, server_tag, \
+     decoration, nameplate)"
+)]
 pub(crate) struct UnknownPart(pub(crate) String);
 
 impl FromStr for Hide {

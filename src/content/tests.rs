@@ -69,10 +69,23 @@ fn a_full_user_file() {
 fn hide_removes_parts_from_the_model() {
     let (_dir, content, _) = load(&[(
         &format!("users/{ID}.md"),
-        "+++\nhide = [\"banner\", \"accent_color\", \"badges\", \"connections\", \"guilds\"]\nbio = \"b\"\n+++\n",
+        "+++\nhide = [\"banner\", \"accent_color\", \"badges\", \"connections\", \"guilds\",\n  \"server_tag\", \"decoration\", \"nameplate\"]\nbio = \"b\"\n+++\n",
     )]);
     let mut p = profile(ID, "Nelly");
     p.banner_url = Some("https://cdn.example/b.png".into());
+    p.server_tag = Some(crate::site::profile::ServerTag {
+        tag: "COBL".into(),
+        badge_url: None,
+    });
+    p.decoration = Some(crate::site::profile::Decoration {
+        url: "https://cdn.example/d.png".into(),
+        still_url: "https://cdn.example/d.png?passthrough=false".into(),
+    });
+    p.nameplate = Some(crate::site::profile::ProfileNameplate {
+        url: None,
+        color: Some("#5a3296".into()),
+        label: None,
+    });
     assert!(p.connections.is_some() && p.guilds.is_some() && !p.badges.is_empty());
     content.apply(&mut p);
     assert_eq!(p.banner_url, None);
@@ -80,6 +93,7 @@ fn hide_removes_parts_from_the_model() {
     assert!(p.badges.is_empty());
     assert_eq!(p.connections, None);
     assert_eq!(p.guilds, None);
+    assert!(p.server_tag.is_none() && p.decoration.is_none() && p.nameplate.is_none());
     assert_eq!(p.bio.as_deref(), Some("b"));
     assert_eq!(p.body_html, None, "an empty body is no body");
     let json = serde_json::to_value(&p).unwrap();

@@ -130,6 +130,9 @@ pub struct ClientOptions {
     pub backoff_base: Duration,
     /// Pace of all requests together. Default 50 (Discord's global limit).
     pub global_per_second: u32,
+    /// Longest wait for one image from the CDN, answer and body. Default 10 s: a hanging CDN
+    /// delays a build by about this much per image in flight, never more.
+    pub cdn_timeout: Duration,
 }
 
 impl ClientOptions {
@@ -141,6 +144,7 @@ impl ClientOptions {
             max_retries: 5,
             backoff_base: Duration::from_millis(500),
             global_per_second: 50,
+            cdn_timeout: Duration::from_secs(10),
         }
     }
 
@@ -366,6 +370,7 @@ impl DiscordClient {
             .inner
             .http
             .get(url.clone())
+            .timeout(self.inner.options.cdn_timeout)
             .send()
             .await
             .map_err(|e| CdnError::Transport(describe_reqwest(e)))?;

@@ -2,13 +2,14 @@
 //! uses, fetching the missing ones into the store once ([`fetch`]), checking what they are
 //! ([`sniff`]) and pointing a page at the copies ([`localise`]). It must not write output files
 //! (the site plan publishes them) nor fail a build: an image that cannot be had stays a CDN URL,
-//! with a warning.
+//! with a warning. The sample users' pictures ship with them ([`samples`]).
 //!
 //! A CDN URL names one image for good (a new avatar has a new hash, so a new URL), which is why
 //! the cache is keyed by URL and an image in it is never fetched again. Copies are named by their
 //! content (`<hash>.<ext>`), so two URLs of the same bytes share one file.
 
 pub(crate) mod fetch;
+pub(crate) mod samples;
 pub(crate) mod sniff;
 
 use crate::digest::KeyBuilder;

@@ -423,27 +423,46 @@ fn first_of_two_signals() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM (the signals a terminal or a service manager sends).
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on Ctrl-C or SIGTERM (the signals a terminal or a service manager sends). The
+/// handlers are installed when this is called, not when it is first awaited: a signal sent while
+/// the caller is still starting up (watch's first build, its server) stops it as asked instead of
+/// killing the process.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind| match signal(kind) {
+            Ok(signal) => Some(signal),
+            Err(error) => {
+                tracing::error!("cannot listen for stop signals: {error}");
+                None
+            }
+        };
+        let mut interrupt = listen(SignalKind::interrupt());
+        let mut terminate = listen(SignalKind::terminate());
+        async move {
+            tokio::select! {
+                _ = next_signal(interrupt.as_mut()) => {},
+                _ = next_signal(terminate.as_mut()) => {},
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!("cannot listen for Ctrl-C: {error}");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    }
+}
+
+/// The next delivery of `signal`; never, without one.
+#[cfg(unix)]
+async fn next_signal(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+        None => std::future::pending::<()>().await,
     }
 }

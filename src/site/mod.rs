@@ -6,7 +6,8 @@
 //! - [`profile`] and [`model`]: what pages show (a profile page, index lines, the service's pages);
 //!   [`card`]: the embeddable card of a profile;
 //! - [`theme`]: a theme's template sources and static files ([`theme::assets`]), read from disk;
-//! - [`render`]: the compiled templates turning models into HTML;
+//! - [`render`]: the compiled templates turning models into HTML, and [`raster`] drawing the
+//!   link previews (`og.svg`) as PNGs;
 //! - [`conventions`] and [`vanity`]: what static hosts expect beside the pages, and vanity URLs;
 //! - [`plan`]: which files a built site has and where they go ([`build_site`]).
 
@@ -15,6 +16,7 @@ pub(crate) mod conventions;
 pub(crate) mod model;
 pub(crate) mod plan;
 pub mod profile;
+pub(crate) mod raster;
 pub mod render;
 pub(crate) mod text;
 pub mod theme;

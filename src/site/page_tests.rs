@@ -372,8 +372,9 @@ fn profile_pages_unfurl_and_hide_what_content_hides() {
         "<meta property=\"og:title\" content=\"Nelly (nelly)\">",
         "<meta property=\"og:site_name\" content=\"People &amp; Friends\">",
         "<meta property=\"og:url\" content=\"https://people.example/u/80351110224678912/\">",
-        "<meta property=\"og:image\" content=\"https://cdn.discordapp.com/avatars/80351110224678912/a_1269e74af4df7417b13759eae50c83dc.png?size=256\">",
-        "<meta name=\"twitter:card\" content=\"summary\">",
+        // The link preview drawn beside the page, not the avatar.
+        "<meta property=\"og:image\" content=\"https://people.example/u/80351110224678912/og.png\">",
+        "<meta name=\"twitter:card\" content=\"summary_large_image\">",
         "<meta name=\"theme-color\" content=\"#5865f2\">",
         // The animated avatar, with a still one for reduced motion.
         "a_1269e74af4df7417b13759eae50c83dc.webp?animated=true&amp;size=256",
@@ -715,4 +716,165 @@ fn the_minimal_theme_changes_the_look_without_code() {
         .unwrap();
     assert!(index.contains("<body class=\"minimal\">") && index.contains("1 person has"));
     assert!(index.contains("<strong>our</strong>") && index.contains("&lt;marquee&gt;"));
+}
+
+/// A real 8×8 PNG of one colour, as a copy of a picture would be.
+fn solid_png(rgb: (u8, u8, u8)) -> Vec<u8> {
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(8, 8).unwrap();
+    pixmap.fill(resvg::tiny_skia::Color::from_rgba8(
+        rgb.0, rgb.1, rgb.2, 255,
+    ));
+    pixmap.encode_png().unwrap()
+}
+
+fn decoded(png: &[u8]) -> resvg::tiny_skia::Pixmap {
+    resvg::tiny_skia::Pixmap::decode_png(png).expect("og.png is a PNG")
+}
+
+#[test]
+fn link_previews_are_pngs_of_1200_by_630_drawn_the_same_every_time() {
+    let r = renderer("default");
+    let green = solid_png((0, 200, 0));
+    let copies = |_: &str| Some((green.clone(), "image/png"));
+    for (key, profile) in profiles() {
+        let card = Card::new(&profile, false, &copies);
+        let png = r.render_preview(Some(&profile), Some(&card), 1).unwrap();
+        let pixmap = decoded(&png);
+        assert_eq!((pixmap.width(), pixmap.height()), (1200, 630), "{key}");
+        assert_eq!(
+            r.render_preview(Some(&profile), Some(&card), 1).unwrap(),
+            png,
+            "{key}: drawn twice, two pictures"
+        );
+        // The avatar copy is drawn, inlined, in the avatar's circle.
+        let centre = pixmap.pixel(220, 300).unwrap();
+        assert_eq!(
+            (centre.red(), centre.green(), centre.blue()),
+            (0, 200, 0),
+            "{key}"
+        );
+        // Without copies, the initial on the accent colour.
+        let bare = r
+            .render_preview(
+                Some(&profile),
+                Some(&Card::new(&profile, false, &|_| None)),
+                1,
+            )
+            .unwrap();
+        assert_ne!(bare, png, "{key}");
+    }
+    let site = decoded(&r.render_preview(None, None, 3).unwrap());
+    assert_eq!((site.width(), site.height()), (1200, 630));
+    assert_ne!(
+        r.render_preview(None, None, 3).unwrap(),
+        r.render_preview(None, None, 4).unwrap(),
+        "the site's preview shows how many have published"
+    );
+}
+
+#[test]
+fn pages_point_their_link_previews_at_the_absolute_og_png() {
+    let r = renderer("default");
+    let (_, p) = &profiles()[0];
+    let page = r.render_profile(p).unwrap();
+    for tag in [
+        format!("<meta property=\"og:image\" content=\"{}og.png\">", p.url),
+        "<meta property=\"og:image:width\" content=\"1200\">".into(),
+        "<meta property=\"og:image:height\" content=\"630\">".into(),
+        "<meta name=\"twitter:card\" content=\"summary_large_image\">".into(),
+        format!("<meta name=\"twitter:image\" content=\"{}og.png\">", p.url),
+    ] {
+        assert!(page.contains(&tag), "{tag}\n{page}");
+    }
+    let site_image = "<meta property=\"og:image\" content=\"https://people.example/og.png\">";
+    let index = r.render_index(&[], &Pagination::single(0)).unwrap();
+    let not_found = r.render_not_found().unwrap();
+    for html in [&index, &not_found] {
+        assert!(html.contains(site_image), "{html}");
+        assert!(html.contains("content=\"summary_large_image\""), "{html}");
+    }
+    assert!(not_found.contains("<link rel=\"canonical\" href=\"https://people.example/404.html\">"));
+}
+
+#[test]
+fn a_broken_og_svg_is_an_error_naming_the_template() {
+    let (_root, custom) = themes_with_custom(&[
+        ("templates/og.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1200\" height=\"630\"><text>{{ site.title }}</svg>"),
+        ("fonts/Inter-Regular.otf", ""),
+    ]);
+    fs::copy(
+        themes_dir().join("default/fonts/Inter-Regular.otf"),
+        custom.join("fonts/Inter-Regular.otf"),
+    )
+    .unwrap();
+    let r = Renderer::new(&custom, site_info()).unwrap();
+    let err = r.render_preview(None, None, 0).unwrap_err();
+    let message = err.to_string();
+    let template = custom.join("templates/og.svg");
+    assert!(
+        message.starts_with(&format!(
+            "drawing {} as a PNG: not a valid SVG",
+            template.display()
+        )),
+        "{message}"
+    );
+    // The build stops on it, naming the file it was drawing, and leaves no site behind.
+    let out = tempfile::tempdir().unwrap();
+    let settings = SiteSettings::in_dir(out.path().join("output"));
+    let err = build_site(&settings, &r, std::iter::empty(), &|| {}).unwrap_err();
+    assert!(
+        err.to_string().starts_with("rendering og.png: drawing"),
+        "{err}"
+    );
+    assert!(!settings.output_dir.join("index.html").exists());
+
+    // An og.svg with no font to draw its text: said at once, not a preview without text.
+    let (_root, custom) = themes_with_custom(&[("templates/og.svg", "<svg/>")]);
+    let err = Renderer::new(&custom, site_info()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("but no font file (.ttf, .otf) in a fonts/ folder"),
+        "{err}"
+    );
+    // A font file that is not one is named.
+    let (_root, custom) = themes_with_custom(&[("fonts/Broken.ttf", "not a font")]);
+    let err = Renderer::new(&custom, site_info()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "theme font: {} is not a font file resvg can read",
+            custom.join("fonts/Broken.ttf").display()
+        )
+    );
+}
+
+#[test]
+fn every_connection_has_an_icon_the_page_carries() {
+    let r = renderer("default");
+    for (key, profile) in profiles() {
+        let page = r.render_profile(&profile).unwrap();
+        let used: Vec<&str> = page
+            .split("<use href=\"#service-")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        let connections = profile.connections.as_deref().unwrap_or_default();
+        assert_eq!(used.len(), connections.len(), "{key}");
+        for (kind, connection) in used.iter().zip(connections) {
+            assert!(
+                page.contains(&format!("<symbol id=\"service-{kind}\"")),
+                "{key}: no icon {kind}"
+            );
+            assert!(
+                *kind == connection.kind || *kind == "other",
+                "{key}: {kind}"
+            );
+        }
+        if key == "busy" {
+            assert!(
+                used.contains(&"github") && used.contains(&"other"),
+                "{used:?}"
+            );
+        }
+    }
 }

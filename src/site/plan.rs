@@ -5,6 +5,8 @@
 //!
 //! - `index.html`: everyone, sorted by name; `404.html` for any missing path;
 //! - `u/<id>/index.html` per profile (the stable URL) and `u/<id>.json`, the same data as JSON;
+//!   beside the page, when the theme has them, its cards (`card.svg`, `card-dark.svg`) and its
+//!   link preview (`og.png`); the site's own link preview is `og.png` at the top;
 //! - `<username>/index.html`: vanity URLs ([`super::vanity`]), redirect pages to `u/<id>/`, also
 //!   for names a user had before;
 //! - `sitemap.xml`, `robots.txt`, `.nojekyll`, and `CNAME` when `site.cname` is set
@@ -33,7 +35,7 @@ use super::card::{image_mime, Card};
 use super::conventions::{self, Pagination, RedirectPage, Sitemap, SitemapIndex};
 use super::model::ProfileSummary;
 use super::profile::{page_path, Profile};
-use super::render::{RenderError, Renderer};
+use super::render::{RenderError, Renderer, PREVIEW_FILE};
 use super::theme::assets::content_hash;
 use super::vanity::{self, Claimant, NameKind};
 use crate::digest::{Digest, KeyBuilder};
@@ -349,7 +351,8 @@ impl<'a> SiteBuild<'a> {
         })
     }
 
-    /// The files of one profile: its page, its JSON and, when the theme has a card, both cards.
+    /// The files of one profile: its page, its JSON and, when the theme has them, both cards and
+    /// the link preview. Only these are kept for an unchanged profile: one left out would vanish.
     fn profile_files(&self, id: Snowflake) -> Vec<String> {
         let mut files = vec![page_file(id), conventions::json_path(id)];
         if self.renderer.has_card() {
@@ -358,6 +361,9 @@ impl<'a> SiteBuild<'a> {
                     .iter()
                     .map(|(name, _)| format!("{}{name}", page_path(id))),
             );
+        }
+        if self.renderer.has_preview() {
+            files.push(preview_file(id));
         }
         files
     }
@@ -375,6 +381,7 @@ impl<'a> SiteBuild<'a> {
         tracing::debug!(elapsed = ?started.elapsed(), "profiles published");
         self.publish_index(&pages)?;
         self.publish_host_files(&pages)?;
+        self.publish_site_preview(&pages)?;
         self.publish_static_files()?;
         self.publish_images(&pages)?;
         tracing::debug!(elapsed = ?started.elapsed(), "index, host files and images published");
@@ -476,6 +483,9 @@ impl<'a> SiteBuild<'a> {
         if self.renderer.has_card() {
             self.render_cards(&profile, key)?;
         }
+        if self.renderer.has_preview() {
+            self.render_preview(&profile, key)?;
+        }
         self.rendered.fetch_add(1, Ordering::Relaxed);
         let mut summary = ProfileSummary::from(&profile);
         summary.path = path;
@@ -493,14 +503,9 @@ impl<'a> SiteBuild<'a> {
 
     /// `u/<id>/card.svg` and `card-dark.svg`, with the site's copies of the pictures inlined.
     fn render_cards(&self, profile: &Profile, key: Digest) -> Result<(), SiteError> {
-        let copies = format!("{}{}/", self.renderer.root(), conventions::IMAGE_DIR);
-        let bytes_of = |url: &str| {
-            let file = url.strip_prefix(&copies)?;
-            Some((self.images?.image_bytes(file)?, image_mime(file)?))
-        };
         for (name, dark) in CARDS {
             let path = format!("{}{name}", page_path(profile.id));
-            let card = Card::new(profile, dark, &bytes_of);
+            let card = self.card(profile, dark);
             let svg = self
                 .renderer
                 .render_card(profile, &card)
@@ -508,6 +513,29 @@ impl<'a> SiteBuild<'a> {
             self.staging.put_keyed(&path, Some(key), svg.as_bytes())?;
         }
         Ok(())
+    }
+
+    /// `u/<id>/og.png`, drawn from the light card's model. Drawing is the costly part of a
+    /// profile, which is why it happens only with the page (its key is the page's).
+    fn render_preview(&self, profile: &Profile, key: Digest) -> Result<(), SiteError> {
+        let path = preview_file(profile.id);
+        let card = self.card(profile, false);
+        let png = self
+            .renderer
+            .render_preview(Some(profile), Some(&card), 1)
+            .map_err(render_err(&path))?;
+        self.staging.put_keyed(&path, Some(key), &png)?;
+        Ok(())
+    }
+
+    /// The card of `profile` (light or dark), with the site's copies of its pictures inlined.
+    fn card<'p>(&self, profile: &'p Profile, dark: bool) -> Card<'p> {
+        let copies = format!("{}{}/", self.renderer.root(), conventions::IMAGE_DIR);
+        let bytes_of = |url: &str| {
+            let file = url.strip_prefix(&copies)?;
+            Some((self.images?.image_bytes(file)?, image_mime(file)?))
+        };
+        Card::new(profile, dark, &bytes_of)
     }
 
     /// `index.html` and, past `page_size` profiles, `page/<n>/index.html`: everyone, sorted by
@@ -549,6 +577,24 @@ impl<'a> SiteBuild<'a> {
             self.staging
                 .put("CNAME", conventions::cname_file(host).as_bytes())?;
         }
+        Ok(())
+    }
+
+    /// `og.png`, the link preview of the index and the 404 page, when the theme has `og.svg`. It
+    /// shows how many have published: it is drawn again only when that number changes.
+    fn publish_site_preview(&self, pages: &[PublishedProfile]) -> Result<(), SiteError> {
+        if !self.renderer.has_preview() {
+            return Ok(());
+        }
+        let key = self.key("site preview").json(&pages.len()).finish();
+        if self.staging.keep(PREVIEW_FILE, key)? {
+            return Ok(());
+        }
+        let png = self
+            .renderer
+            .render_preview(None, None, pages.len())
+            .map_err(render_err(PREVIEW_FILE))?;
+        self.staging.put_keyed(PREVIEW_FILE, Some(key), &png)?;
         Ok(())
     }
 
@@ -758,6 +804,11 @@ const CARDS: [(&str, bool); 2] = [("card.svg", false), ("card-dark.svg", true)];
 /// `u/<id>/index.html`.
 fn page_file(id: Snowflake) -> String {
     format!("{}index.html", page_path(id))
+}
+
+/// `u/<id>/og.png`.
+fn preview_file(id: Snowflake) -> String {
+    format!("{}{PREVIEW_FILE}", page_path(id))
 }
 
 /// A closure that turns a render error of `page` into [`SiteError::Render`].

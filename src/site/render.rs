@@ -11,6 +11,10 @@
 //! Static files are published under content-hashed names ([`super::theme::assets`]) that
 //! templates get from `static_url("style.css")`.
 //!
+//! A theme with an `og.svg` has link previews: the template is rendered like the others, then
+//! drawn as a PNG with the theme's fonts ([`super::raster`]). Pages get `preview` (its absolute
+//! `url`, `width`, `height`; none without `og.svg`) for their `og:image`.
+//!
 //! Escaping cannot stop bidirectional controls in a name from reordering the text around it;
 //! `<bdi>` isolates them in body text, and the `strip_bidi` filter removes them where `<bdi>`
 //! cannot be used: the shipped layouts pass their whole `<head>` through it.
@@ -28,9 +32,10 @@ use super::conventions::{
 };
 use super::model::{FrontPage, LandingPage, MessagePage, ProfileSummary, SiteInfo};
 use super::profile::Profile;
+use super::raster::{Raster, RasterError, PREVIEW_SIZE};
 use super::text;
 use super::theme::assets::Assets;
-use super::theme::{Templates, Theme, ThemeError};
+use super::theme::{Templates, Theme, ThemeError, ThemeFont};
 use crate::digest::{Digest, KeyBuilder};
 use crate::fault::Blame;
 
@@ -61,6 +66,27 @@ pub enum RenderError {
         /// What is wrong.
         message: String,
     },
+    #[error("drawing {} as a PNG: {error}", path.display())]
+    /// A rendered `og.svg` could not be drawn.
+    Draw {
+        /// The template (or font file) concerned.
+        path: PathBuf,
+        /// What is wrong.
+        error: RasterError,
+    },
+    #[error(
+        "the theme has {} but no font file (.ttf, .otf) in a fonts/ folder: the link preview's \
+         text could not be drawn",
+        path.display()
+    )]
+    /// The theme has `og.svg` but no font.
+    NoFont {
+        /// The `og.svg` template.
+        path: PathBuf,
+    },
+    /// A file of the theme's `fonts/` folder is not a font.
+    #[error("theme font: {0}")]
+    Font(#[source] RasterError),
 }
 
 impl Blame for RenderError {
@@ -84,6 +110,8 @@ pub struct Renderer {
     root: String,
     /// `front_page.html` (safe) and `front_page.description` for `index.html`, or none.
     front_page: Value,
+    /// The theme's fonts, for `og.svg`.
+    raster: Raster,
     /// Of everything above: two renderers with the same fingerprint render the same pages.
     fingerprint: Digest,
 }
@@ -100,7 +128,11 @@ impl Renderer {
     /// Loads the theme at `theme_dir` ([`Theme::load`]) and compiles every template now, so a
     /// syntax error surfaces before any page is written.
     pub fn new(theme_dir: &Path, site: SiteInfo) -> Result<Renderer, RenderError> {
-        let Theme { templates, assets } = Theme::load(theme_dir)?;
+        let Theme {
+            templates,
+            assets,
+            fonts,
+        } = Theme::load(theme_dir)?;
         let assets = Arc::new(assets);
         let mut env = environment(&templates, assets.clone(), site.root())?;
         for (name, file) in &templates.files {
@@ -125,8 +157,10 @@ impl Renderer {
         }
         // After compiling: a broken template is named even when others are missing too.
         templates.check_required()?;
-        let fingerprint = fingerprint(&templates, &assets, &site);
+        let raster = raster(&templates, &fonts)?;
+        let fingerprint = fingerprint(&templates, &assets, &fonts, &site);
         Ok(Renderer {
+            raster,
             env,
             templates,
             assets,
@@ -166,12 +200,62 @@ impl Renderer {
         &self.assets
     }
 
-    /// `profile.html` with `site` and `profile`.
+    /// `profile.html` with `site`, `profile` and `preview` (its `og.png`).
     pub(crate) fn render_profile(&self, profile: &Profile) -> Result<String, RenderError> {
         self.render(
             "profile.html",
-            context! { site => self.site.clone(), profile => Serde(profile) },
+            context! {
+                site => self.site.clone(),
+                profile => Serde(profile),
+                preview => self.preview(&format!("{}{PREVIEW_FILE}", profile.url)),
+            },
         )
+    }
+
+    /// Whether the theme (or the default theme behind it) has an `og.svg`: only then are link
+    /// previews published.
+    pub(crate) fn has_preview(&self) -> bool {
+        self.env.get_template(PREVIEW_TEMPLATE).is_ok()
+    }
+
+    /// `og.svg` drawn as a PNG, with `site`, `profile` and `card` (the light card: its pictures
+    /// inlined) for a profile's preview, both none for the site's, and `total` (profiles).
+    pub(crate) fn render_preview(
+        &self,
+        profile: Option<&Profile>,
+        card: Option<&Card<'_>>,
+        total: usize,
+    ) -> Result<Vec<u8>, RenderError> {
+        let svg = self.render(
+            PREVIEW_TEMPLATE,
+            context! {
+                site => self.site.clone(),
+                profile => profile.map(Serde),
+                card => card.map(Serde),
+                total => total,
+            },
+        )?;
+        self.raster
+            .png(&svg, PREVIEW_SIZE)
+            .map_err(|error| RenderError::Draw {
+                path: self.template_path(PREVIEW_TEMPLATE),
+                error,
+            })
+    }
+
+    /// `preview` for a page whose `og.png` is at `url`: none when the theme has no `og.svg`.
+    fn preview(&self, url: &str) -> Value {
+        if !self.has_preview() {
+            return Value::from(());
+        }
+        context! { url => url, width => PREVIEW_SIZE.0, height => PREVIEW_SIZE.1 }
+    }
+
+    /// The site's own `og.png`, for the pages that are not a profile's.
+    fn site_preview(&self) -> Value {
+        let mut url = self.base_url.clone();
+        url.set_path(&format!("{}{PREVIEW_FILE}", self.root));
+        self.preview(url.as_str())
     }
 
     /// Whether the theme (or the default theme behind it) has a `card.svg`: only then are cards
@@ -205,6 +289,7 @@ impl Renderer {
                 site => self.site.clone(),
                 profiles => Serde(profiles),
                 pagination => Serde(pagination),
+                preview => self.site_preview(),
                 // The front page's text belongs to the first page only.
                 front_page => if pagination.number == 1 { self.front_page.clone() } else { Value::from(()) },
             },
@@ -239,7 +324,10 @@ impl Renderer {
 
     /// `404.html` with `site`.
     pub(crate) fn render_not_found(&self) -> Result<String, RenderError> {
-        self.render("404.html", context! { site => self.site.clone() })
+        self.render(
+            "404.html",
+            context! { site => self.site.clone(), preview => self.site_preview() },
+        )
     }
 
     /// `redirect.html` (a vanity URL) with `site` and `page`.
@@ -296,9 +384,32 @@ fn builtin_path(name: &str) -> PathBuf {
     PathBuf::from(format!("(built-in template) {name}"))
 }
 
-/// The digest of a theme's templates and static files and the site values.
-fn fingerprint(templates: &Templates, assets: &Assets, site: &SiteInfo) -> Digest {
+/// The template of link previews, and the file each is published as (beside its page).
+const PREVIEW_TEMPLATE: &str = "og.svg";
+pub(crate) const PREVIEW_FILE: &str = "og.png";
+
+/// The theme's fonts, ready to draw `og.svg` with; a theme with `og.svg` must have one.
+fn raster(templates: &Templates, fonts: &[ThemeFont]) -> Result<Raster, RenderError> {
+    let raster = Raster::new(fonts).map_err(RenderError::Font)?;
+    if templates.files.contains_key(PREVIEW_TEMPLATE) && !raster.has_fonts() {
+        return Err(RenderError::NoFont {
+            path: templates.path_of(PREVIEW_TEMPLATE),
+        });
+    }
+    Ok(raster)
+}
+
+/// The digest of a theme's templates, static files and fonts and the site values.
+fn fingerprint(
+    templates: &Templates,
+    assets: &Assets,
+    fonts: &[ThemeFont],
+    site: &SiteInfo,
+) -> Digest {
     let mut key = KeyBuilder::new("renderer").json(site);
+    for font in fonts {
+        key = key.bytes(&font.bytes);
+    }
     for (name, file) in &templates.files {
         key = key.text(name).text(&file.source);
     }

@@ -4,7 +4,8 @@
 //! A theme may hold only some templates and static files: whatever it lacks comes from the fallback
 //! theme, the `default` folder beside it (`<themes_dir>/default`). Templates of the theme replace
 //! the fallback's of the same name, so `{% extends "base.html" %}` in a fallback page uses the
-//! theme's layout. Static files are published under content-hashed names ([`assets`]).
+//! theme's layout. Static files are published under content-hashed names ([`assets`]). Font files
+//! (`fonts/*.ttf`, `*.otf`) are what the link preview is drawn with; they are not published.
 
 pub(crate) mod assets;
 
@@ -77,7 +78,20 @@ impl From<FileError> for ThemeError {
 pub(crate) struct Theme {
     pub(crate) templates: Templates,
     pub(crate) assets: Assets,
+    /// The font files of `fonts/`, by name.
+    pub(crate) fonts: Vec<ThemeFont>,
 }
+
+/// One font file of a theme's `fonts/` folder.
+#[derive(Debug, Clone)]
+pub(crate) struct ThemeFont {
+    pub(crate) path: PathBuf,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// The extensions of the font files a theme's `fonts/` folder may hold (its licence text and
+/// anything else there is left alone).
+const FONT_EXTENSIONS: [&str; 3] = ["ttf", "otf", "ttc"];
 
 /// A theme's template sources, by name.
 #[derive(Debug)]
@@ -120,7 +134,12 @@ impl Theme {
             .collect();
         let templates = load_templates(&themes, theme_dir, &theme_dirs)?;
         let assets = load_assets(&themes, &theme_dirs)?;
-        Ok(Theme { templates, assets })
+        let fonts = load_fonts(&themes, &theme_dirs)?;
+        Ok(Theme {
+            templates,
+            assets,
+            fonts,
+        })
     }
 }
 
@@ -203,6 +222,31 @@ fn load_assets(themes: &Confined, theme_dirs: &[&Path]) -> Result<Assets, ThemeE
         }
     }
     Ok(Assets::new(by_name))
+}
+
+/// The font files of the `fonts/` folder of each theme folder in `theme_dirs`, sorted by name; a
+/// file of a later folder replaces the file of the same name of an earlier one.
+fn load_fonts(themes: &Confined, theme_dirs: &[&Path]) -> Result<Vec<ThemeFont>, ThemeError> {
+    let mut by_name = BTreeMap::new();
+    for dir in theme_dirs {
+        let fonts_dir = dir.join("fonts");
+        if !themes
+            .resolve(&fonts_dir)?
+            .is_some_and(|real| real.is_dir())
+        {
+            continue;
+        }
+        for (name, path) in theme_files(themes, &fonts_dir)? {
+            let extension = name
+                .rsplit_once('.')
+                .map(|(_, ext)| ext.to_ascii_lowercase());
+            if extension.is_some_and(|ext| FONT_EXTENSIONS.contains(&ext.as_str())) {
+                let bytes = themes.read(&path)?;
+                by_name.insert(name, ThemeFont { path, bytes });
+            }
+        }
+    }
+    Ok(by_name.into_values().collect())
 }
 
 /// The folder the theme folder is in (`site.themes_dir`): what every theme file must stay inside.

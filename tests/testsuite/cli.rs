@@ -50,6 +50,75 @@ fn offline_build_renders_the_example_users_without_credentials() {
     );
 }
 
+/// The CDN URLs and other third-party addresses in `html`, besides links people follow.
+fn loaded_from_elsewhere(html: &str) -> Vec<&str> {
+    html.split(['"', ' ', ','])
+        .filter(|v| v.starts_with("http") && !v.starts_with("https://example.org/"))
+        .filter(|v| v.contains("discord") || v.ends_with(".png") || v.contains("/avatars/"))
+        .collect()
+}
+
+#[test]
+fn the_example_users_pictures_ship_with_them_so_an_offline_demo_needs_no_cdn() {
+    let (_dir, root) = site_with("");
+    let output = strife(&root, &["build", "--offline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = root.join("output");
+    let shipped = sample_users_dir().join("images");
+    for (id, picture) in [
+        (
+            "80351110224678912",
+            "avatars/80351110224678912/8f2c1d0e5b7a49c3a6e4d2b1c0f9e8d7.png",
+        ),
+        ("53908232506183680", "embed/avatars/4.png"),
+    ] {
+        let page = std::fs::read_to_string(out.join(format!("u/{id}/index.html"))).unwrap();
+        assert_eq!(loaded_from_elsewhere(&page), Vec::<&str>::new(), "{page}");
+        // The avatar is the site's copy of the shipped picture.
+        let attribute = "class=\"avatar\" src=\"";
+        let start = page.find(attribute).unwrap() + attribute.len();
+        let copy = &page[start..start + page[start..].find('"').unwrap()];
+        let file = copy.strip_prefix("/people/img/").expect("the site's copy");
+        let bytes = std::fs::read(out.join("img").join(file)).unwrap();
+        assert_eq!(
+            bytes,
+            std::fs::read(shipped.join(picture)).unwrap(),
+            "{copy}"
+        );
+    }
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert_eq!(loaded_from_elsewhere(&index), Vec::<&str>::new(), "{index}");
+}
+
+#[test]
+fn a_shipped_picture_that_is_no_image_stops_the_build_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("samples");
+    crate::support::fixtures::copy_dir(&sample_users_dir(), &samples);
+    let bad = samples.join("images/embed/avatars/4.png");
+    std::fs::write(&bad, "<html>not a picture</html>").unwrap();
+    let site = site_table(
+        "CLI test",
+        "https://example.org/people/",
+        &[
+            ("themes_dir", &themes_dir()),
+            ("sample_users_dir", &samples),
+        ],
+    );
+    std::fs::write(dir.path().join("strife.toml"), site).unwrap();
+    let output = strife(dir.path(), &["build", "--offline"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!(
+            "sample user {}: not a PNG, JPEG, WebP or GIF image",
+            bad.display()
+        )),
+        "{message}"
+    );
+    assert!(!dir.path().join("output/index.html").exists(), "{message}");
+}
+
 #[test]
 fn build_writes_static_host_files_and_reports_progress_and_a_summary() {
     let (_dir, root) = site_with("cname = \"people.example.org\"\n");
@@ -75,7 +144,7 @@ fn build_writes_static_host_files_and_reports_progress_and_a_summary() {
     assert!(log.contains("writing pages: 2 of 2"), "{log}");
     assert!(!log.contains('\r'), "no bar drawn: {log}");
     assert!(
-        log.contains("2 profiles: pages written 18, unchanged 0, files removed 0"),
+        log.contains("2 profiles: pages written 23, unchanged 0, files removed 0"),
         "{log}"
     );
 
@@ -83,7 +152,7 @@ fn build_writes_static_host_files_and_reports_progress_and_a_summary() {
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
         stderr(&again)
-            .contains("pages written 0, unchanged 18, files removed 0; profiles rendered 0"),
+            .contains("pages written 0, unchanged 23, files removed 0; profiles rendered 0"),
         "{}",
         stderr(&again)
     );

@@ -121,9 +121,11 @@ async fn a_mirrored_page_shows_todays_profile_from_the_sites_own_copies() {
     ] {
         assert!(page.contains(needle), "{needle} missing:\n{page}");
     }
-    // The link preview's image is the copy, as an absolute URL.
+    // The link preview is the site's own picture, as an absolute URL.
     assert!(
-        page.contains("<meta property=\"og:image\" content=\"https://profiles.example.org/img/"),
+        page.contains(&format!(
+            "<meta property=\"og:image\" content=\"https://profiles.example.org/u/{ID}/og.png\">"
+        )),
         "{page}"
     );
     let json: Value = serde_json::from_str(
@@ -292,4 +294,95 @@ async fn a_hidden_server_tag_is_not_published() {
     assert!(!page.contains("server-tag"), "{page}");
     let json = std::fs::read_to_string(site.root.join(format!("output/u/{ID}.json"))).unwrap();
     assert!(!json.contains("COBL"), "{json}");
+}
+
+/// `output/<rel>`'s bytes and modification time.
+fn file_state(site: &Site, rel: &str) -> (Vec<u8>, std::time::SystemTime) {
+    let path = site.root.join("output").join(rel);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    (bytes, std::fs::metadata(&path).unwrap().modified().unwrap())
+}
+
+#[tokio::test]
+async fn link_previews_are_drawn_once_and_kept_by_builds_that_change_nothing() {
+    let site = Site::new().await;
+    signed_up(&site).await;
+    site.build().await;
+    let profile_preview = format!("u/{ID}/og.png");
+    let first = file_state(&site, &profile_preview);
+    let site_preview = file_state(&site, "og.png");
+    for png in [&first.0, &site_preview.0] {
+        let pixmap = resvg::tiny_skia::Pixmap::decode_png(png).expect("a PNG");
+        assert_eq!((pixmap.width(), pixmap.height()), (1200, 630));
+    }
+    let page = site.page(ID).unwrap();
+    let url = format!("https://profiles.example.org/u/{ID}/og.png");
+    assert!(
+        page.contains(&format!("<meta property=\"og:image\" content=\"{url}\">")),
+        "{page}"
+    );
+    let index = std::fs::read_to_string(site.root.join("output/index.html")).unwrap();
+    assert!(
+        index.contains("content=\"https://profiles.example.org/og.png\""),
+        "{index}"
+    );
+
+    // Nothing changed: both previews are still there, not drawn nor written again.
+    let summary = site.build().await;
+    assert_eq!(summary.site.profiles_rendered, 0, "{summary:?}");
+    assert_eq!(file_state(&site, &profile_preview), first);
+    assert_eq!(file_state(&site, "og.png"), site_preview);
+    // And a third time, from the spare tree the second build left.
+    site.build().await;
+    assert_eq!(file_state(&site, &profile_preview), first);
+
+    // A new name: the preview is drawn again.
+    site.fake
+        .update_user(ID, json!({"global_name": "Rear Admiral Hopper"}));
+    site.build().await;
+    assert_ne!(file_state(&site, &profile_preview).0, first.0);
+}
+
+#[tokio::test]
+async fn a_cdn_that_hangs_delays_the_build_by_its_timeout_and_the_image_stays_a_cdn_url() {
+    log::global();
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+    let site = Site::with_service(
+        |config| config,
+        |service| {
+            // The site's client, waiting at most TIMEOUT for an image.
+            let api = service.config().discord.api_base.url().clone();
+            let mut options = strife_gen::discord::client::ClientOptions::new(api);
+            options.backoff_base = std::time::Duration::from_millis(1);
+            options.cdn_timeout = TIMEOUT;
+            let client = strife_gen::discord::client::DiscordClient::new(options).unwrap();
+            service.with_discord_client(client)
+        },
+        |app| app,
+    )
+    .await;
+    // Far longer than the timeout: a build that waited for it would take a minute.
+    site.fake.set_cdn_answer(
+        DECORATION,
+        CdnAnswer::Slow(std::time::Duration::from_secs(60)),
+    );
+    signed_up(&site).await;
+    let started = std::time::Instant::now();
+    let summary = site.build().await;
+    let took = started.elapsed();
+    assert!(took < TIMEOUT * 8, "the build took {took:?}");
+    assert_eq!(summary.refresh.unwrap().failed, 0);
+    let page = site.page(ID).unwrap();
+    assert!(
+        page.contains(&format!("{}/{DECORATION}", site.fake.cdn_base())),
+        "{page}"
+    );
+    // The rest is the site's own.
+    assert!(page.contains("class=\"avatar\" src=\"/img/"), "{page}");
+    assert!(
+        warnings_about(ID)
+            .iter()
+            .any(|w| w.contains(DECORATION) && w.contains("image not mirrored")),
+        "no warning for the slow image"
+    );
 }

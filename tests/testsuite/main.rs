@@ -6,6 +6,7 @@
 mod support;
 
 mod browser_flow;
+mod browser_look;
 mod cli;
 mod community;
 mod consent_flow;

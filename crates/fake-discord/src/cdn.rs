@@ -3,6 +3,8 @@
 //! else, and the odd answers a test asks for ([`CdnAnswer`]). It serves images only: no API route
 //! lives here.
 
+use std::time::Duration;
+
 use warp::http::Method;
 
 use crate::http::{Req, Resp};
@@ -34,6 +36,17 @@ pub enum CdnAnswer {
     Unavailable,
     /// 200 with these bytes as `image/png`.
     Bytes(Vec<u8>),
+    /// The image Discord would have there, but only after this long (headers and all): a CDN
+    /// that hangs.
+    Slow(Duration),
+}
+
+/// How long the answer to `GET /cdn/<path>` is held back ([`CdnAnswer::Slow`]).
+pub(crate) fn cdn_delay(state: &State, path: &str) -> Option<Duration> {
+    match state.cdn_answers.get(path) {
+        Some(CdnAnswer::Slow(delay)) => Some(*delay),
+        _ => None,
+    }
 }
 
 /// `GET /cdn/<path>`: what a test asked for this path, else the image Discord would have there.
@@ -42,7 +55,9 @@ pub(crate) fn cdn_route(state: &State, req: &Req, path: &str) -> Resp {
         return Resp::text(405, "405: Method Not Allowed");
     }
     if let Some(answer) = state.cdn_answers.get(path) {
-        return scripted(answer);
+        if let Some(resp) = scripted(answer) {
+            return resp;
+        }
     }
     match image_at(state, path) {
         Some((content_type, body)) => Resp {
@@ -55,14 +70,15 @@ pub(crate) fn cdn_route(state: &State, req: &Req, path: &str) -> Resp {
     }
 }
 
-fn scripted(answer: &CdnAnswer) -> Resp {
+/// The answer a test scripted, or `None` when it is the usual image (late: [`cdn_delay`]).
+fn scripted(answer: &CdnAnswer) -> Option<Resp> {
     let image = |body: Vec<u8>| Resp {
         status: 200,
         headers: Vec::new(),
         content_type: "image/png",
         body,
     };
-    match answer {
+    Some(match answer {
         CdnAnswer::NotFound => Resp::text(404, "404: Not Found"),
         CdnAnswer::Unavailable => Resp::text(503, "503: Service Unavailable"),
         CdnAnswer::NotAnImage => {
@@ -74,7 +90,8 @@ fn scripted(answer: &CdnAnswer) -> Resp {
             image(body)
         }
         CdnAnswer::Bytes(bytes) => image(bytes.clone()),
-    }
+        CdnAnswer::Slow(_) => return None,
+    })
 }
 
 /// The image at `path` (without `/cdn/`), with its content type. Every format asked for gets the

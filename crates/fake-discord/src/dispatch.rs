@@ -8,7 +8,7 @@ use warp::Filter;
 
 use crate::authorize::authorize_route;
 use crate::bot::{bot_route, is_bot_request};
-use crate::cdn::cdn_route;
+use crate::cdn::{cdn_delay, cdn_route};
 use crate::http::{http_error, oauth_error, pairs, Req, Resp};
 use crate::ratelimit::{rate_headers, route_limit, too_many_requests};
 use crate::state::{lock, InjectionKind, State};
@@ -32,7 +32,7 @@ pub(crate) fn routes(
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
         .and(warp::body::bytes())
-        .map(
+        .then(
             move |method: Method,
                   path: warp::path::FullPath,
                   query: String,
@@ -46,6 +46,10 @@ pub(crate) fn routes(
                     body: body.to_vec(),
                 };
                 let mut state = lock(&state);
+                let delay = req
+                    .path
+                    .strip_prefix("/cdn/")
+                    .and_then(|path| cdn_delay(&state, path));
                 let resp = handle(&mut state, &req);
                 state.requests.push(RecordedRequest {
                     method: req.method.as_str().to_owned(),
@@ -54,7 +58,13 @@ pub(crate) fn routes(
                     status: resp.status,
                 });
                 drop(state);
-                resp.into_response()
+                async move {
+                    // Held back after the lock is let go: a slow answer stalls no other request.
+                    if let Some(delay) = delay {
+                        tokio::time::sleep(delay).await;
+                    }
+                    resp.into_response()
+                }
             },
         )
 }

@@ -76,9 +76,9 @@ impl Fixture {
 /// The output's parent folder after a build that replaced an output.
 const WITH_SPARE: [&str; 2] = [".output.spare", "output"];
 
-/// Files of a build of [`people`]: 2 × (page, json, two cards, vanity URL), index, 404,
-/// sitemap, robots.txt, .nojekyll, style.css, favicon.svg.
-const ALL_FILES: usize = 17;
+/// Files of a build of [`people`]: 2 × (page, json, two cards, link preview, vanity URL), index,
+/// 404, sitemap, robots.txt, .nojekyll, style.css, favicon.svg, the site's link preview.
+const ALL_FILES: usize = 20;
 
 const A: u64 = 80351110224678912;
 const B: u64 = 175928847299117063;
@@ -103,6 +103,7 @@ fn writes_the_expected_tree() {
             "alice/index.html",
             "index.html",
             "nelly/index.html",
+            "og.png",
             "robots.txt",
             "sitemap.xml",
             &f.favicon(),
@@ -111,10 +112,12 @@ fn writes_the_expected_tree() {
             &format!("u/{B}/card-dark.svg"),
             &format!("u/{B}/card.svg"),
             &format!("u/{B}/index.html"),
+            &format!("u/{B}/og.png"),
             &format!("u/{A}.json"),
             &format!("u/{A}/card-dark.svg"),
             &format!("u/{A}/card.svg"),
-            &format!("u/{A}/index.html")
+            &format!("u/{A}/index.html"),
+            &format!("u/{A}/og.png")
         ]
     );
     assert_eq!(
@@ -149,13 +152,14 @@ fn only_changed_pages_are_rewritten() {
     let report = f
         .build(vec![profile(A, "Nelly"), profile(B, "Alicia")])
         .unwrap();
-    // Alice's page, JSON, cards and vanity URL (now `alicia/`) and the index changed.
+    // Alice's page, JSON, cards, link preview and vanity URL (now `alicia/`) and the index
+    // changed; the site's preview shows as many people as before.
     assert_eq!(
         report,
         SiteReport {
             profiles_rendered: 1,
-            pages_written: 6,
-            pages_unchanged: ALL_FILES - 6,
+            pages_written: 7,
+            pages_unchanged: ALL_FILES - 7,
             files_removed: 1
         }
     );
@@ -164,6 +168,8 @@ fn only_changed_pages_are_rewritten() {
         format!("u/{A}/index.html"),
         format!("u/{A}.json"),
         format!("u/{A}/card.svg"),
+        format!("u/{A}/og.png"),
+        "og.png".into(),
         "nelly/index.html".into(),
         f.style(),
         "sitemap.xml".into(),
@@ -175,6 +181,7 @@ fn only_changed_pages_are_rewritten() {
         format!("u/{B}/index.html"),
         format!("u/{B}.json"),
         format!("u/{B}/card-dark.svg"),
+        format!("u/{B}/og.png"),
         "alicia/index.html".into(),
         "index.html".into(),
     ] {
@@ -190,14 +197,15 @@ fn removed_users_disappear() {
     fs::write(f.output().join("stray.txt"), "not ours").unwrap();
 
     let report = f.build(vec![profile(A, "Nelly")]).unwrap();
-    // Written: index and sitemap. Removed: Alice's page, JSON, cards, vanity URL, and the stray.
+    // Written: index, sitemap and the site's preview (one person fewer). Removed: Alice's page,
+    // JSON, cards, link preview, vanity URL, and the stray.
     assert_eq!(
         report,
         SiteReport {
             profiles_rendered: 0,
-            pages_written: 2,
-            pages_unchanged: ALL_FILES - 7,
-            files_removed: 6
+            pages_written: 3,
+            pages_unchanged: ALL_FILES - 9,
+            files_removed: 7
         }
     );
     assert!(!f.output().join(format!("u/{B}")).exists());
@@ -214,7 +222,7 @@ fn removed_users_disappear() {
     }
 
     let report = f.build(vec![]).unwrap();
-    assert_eq!(report.files_removed, 5);
+    assert_eq!(report.files_removed, 6);
     assert!(!f.output().join("u").exists());
     assert!(!f.output().join("nelly").exists());
 }
@@ -466,6 +474,7 @@ fn vanity_urls_never_shadow_the_sites_own_files() {
             "404.html",
             "ab",
             "index.html",
+            "og.png",
             "robots.txt",
             "scriptx",
             "sitemap.xml",

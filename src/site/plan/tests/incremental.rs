@@ -114,9 +114,9 @@ fn one_changed_profile_renders_that_profile_and_only_what_lists_it() {
     let changed = alice_renamed();
     let report = build(&f, &changed);
     assert_eq!(report.profiles_rendered, 1, "{report:?}");
-    // Her page, JSON, two cards and two vanity URLs (all show her name), and the index that
-    // lists her.
-    assert_eq!(report.pages_written, 7, "{report:?}");
+    // Her page, JSON, two cards, link preview and two vanity URLs (all show her name), and the
+    // index that lists her.
+    assert_eq!(report.pages_written, 8, "{report:?}");
     assert_eq!(tree(f.output()), fresh(&f, &changed));
 
     // Back again: the spare still had her old files, and the site is the old one again.
@@ -169,8 +169,8 @@ fn users_who_arrive_and_leave_change_only_their_files_and_the_lists() {
     assert_eq!(tree(f.output()), fresh(&f, &three()));
     let report = build(&f, &three()[1..]);
     assert_eq!(report.profiles_rendered, 0, "{report:?}");
-    // Nelly's page, JSON, cards and vanity URL.
-    assert_eq!(report.files_removed, 5, "{report:?}");
+    // Nelly's page, JSON, cards, link preview and vanity URL.
+    assert_eq!(report.files_removed, 6, "{report:?}");
     assert_eq!(tree(f.output()), fresh(&f, &three()[1..]));
     let report = build(&f, &[]);
     assert_eq!(tree(f.output()), fresh(&f, &[]), "{report:?}");
