@@ -13,6 +13,7 @@
 
 pub(crate) mod card;
 pub(crate) mod conventions;
+pub(crate) mod glyphs;
 pub(crate) mod model;
 pub(crate) mod plan;
 pub mod profile;

@@ -15,7 +15,7 @@ use crate::publish::Publish;
 use super::card::Card;
 use super::conventions::Pagination;
 use super::fixtures::{connection, guild, site_info, theme, themes_dir, user};
-use super::model::{FrontPage, LandingPage, Link, MessagePage, ProfileSummary};
+use super::model::{FrontPage, LandingPage, Link, MessagePage, ProfileSummary, SiteInfo};
 use super::profile::Profile;
 use super::render::{RenderError, Renderer};
 use super::theme::ThemeError;
@@ -770,6 +770,62 @@ fn link_previews_are_pngs_of_1200_by_630_drawn_the_same_every_time() {
         r.render_preview(None, None, 4).unwrap(),
         "the site's preview shows how many have published"
     );
+}
+
+/// Whether every pixel of the rows `ys` right of `x` is `rgb` (the picture's background there).
+fn only_background_right_of(
+    pixmap: &resvg::tiny_skia::Pixmap,
+    x: u32,
+    ys: std::ops::Range<u32>,
+    rgb: (u8, u8, u8),
+) -> bool {
+    ys.flat_map(|y| (x..pixmap.width()).map(move |x| (x, y)))
+        .all(|(x, y)| {
+            let p = pixmap.pixel(x, y).unwrap();
+            (p.red(), p.green(), p.blue()) == rgb
+        })
+}
+
+#[test]
+fn text_a_preview_cannot_hold_is_cut_and_glyphs_its_fonts_lack_are_left_out() {
+    let long_title = "The very long name of a community that runs a profile site for its members";
+    let r = Renderer::new(
+        &themes_dir().join("default"),
+        SiteInfo {
+            title: long_title.into(),
+            ..site_info()
+        },
+    )
+    .unwrap();
+    // The site's title runs to the picture's right margin at most (white on the accent).
+    let site = decoded(&r.render_preview(None, None, 3).unwrap());
+    let accent = (0x58, 0x65, 0xf2);
+    assert!(only_background_right_of(&site, 1121, 200..300, accent));
+    // A profile's long name stops before the margin, and so does the footer's title before
+    // "Member since".
+    let (_, mut p) = profiles().remove(0);
+    p.display_name = "Nelly With A Display Name Far Longer Than Any Picture Holds".into();
+    let bare = Card::new(&p, false, &|_| None);
+    let png = decoded(&r.render_preview(Some(&p), Some(&bare), 1).unwrap());
+    assert!(only_background_right_of(
+        &png,
+        1121,
+        240..300,
+        (255, 255, 255)
+    ));
+    // Emoji and scripts the theme's fonts lack are not drawn as empty boxes: a name of only
+    // those is drawn as the handle, and one with some is drawn without them.
+    let as_handle = |name: &str| {
+        let mut q = p.clone();
+        q.display_name = name.into();
+        let card = Card::new(&q, false, &|_| None);
+        r.render_preview(Some(&q), Some(&card), 1).unwrap()
+    };
+    let handle = p.handle.clone();
+    assert_eq!(as_handle("🦊✨"), as_handle(&handle));
+    assert_eq!(as_handle("山田 太郎"), as_handle(&handle));
+    assert_eq!(as_handle("Nelly 🦊"), as_handle("Nelly"));
+    assert_ne!(as_handle("Nelly"), as_handle(&handle));
 }
 
 #[test]

@@ -13,7 +13,9 @@
 //!
 //! A theme with an `og.svg` has link previews: the template is rendered like the others, then
 //! drawn as a PNG with the theme's fonts ([`super::raster`]). Pages get `preview` (its absolute
-//! `url`, `width`, `height`; none without `og.svg`) for their `og:image`.
+//! `url`, `width`, `height`; none without `og.svg`) for their `og:image`. Text in a picture
+//! neither wraps nor falls back on the viewer's fonts: the `drawable` and `fit` filters
+//! ([`super::glyphs`]) drop what the theme's fonts cannot draw and cut what is too wide.
 //!
 //! Escaping cannot stop bidirectional controls in a name from reordering the text around it;
 //! `<bdi>` isolates them in body text, and the `strip_bidi` filter removes them where `<bdi>`
@@ -30,6 +32,7 @@ use super::card::Card;
 use super::conventions::{
     builtin_template, Pagination, RedirectPage, Sitemap, SitemapIndex, BUILTIN_TEMPLATES,
 };
+use super::glyphs::Glyphs;
 use super::model::{FrontPage, LandingPage, MessagePage, ProfileSummary, SiteInfo};
 use super::profile::Profile;
 use super::raster::{Raster, RasterError, PREVIEW_SIZE};
@@ -135,6 +138,7 @@ impl Renderer {
         } = Theme::load(theme_dir)?;
         let assets = Arc::new(assets);
         let mut env = environment(&templates, assets.clone(), site.root())?;
+        add_text_filters(&mut env, Arc::new(Glyphs::new(&fonts)));
         for (name, file) in &templates.files {
             env.add_template_owned(name.clone(), file.source.clone())
                 .map_err(|err| RenderError::Syntax {
@@ -472,6 +476,30 @@ fn static_url_function(
 /// `<meta>` and attributes, where `<bdi>` cannot isolate them. Output that is already escaped
 /// (a `{% filter strip_bidi %}` block) stays marked safe: removing these characters cannot form
 /// markup. Anything that is not a string passes through.
+/// The filters for text drawn as a picture (`og.svg`), measured with the theme's fonts:
+/// `name | drawable(fallback)` drops the characters no font has (`fallback` when nothing is
+/// left), `title | fit(width, size, bold)` cuts with `…` what is wider than `width` pixels, and
+/// `tag | text_width(size, bold)` is how wide it is drawn (to size a box around it).
+fn add_text_filters(env: &mut Environment<'static>, glyphs: Arc<Glyphs>) {
+    let for_fit = glyphs.clone();
+    let for_width = glyphs.clone();
+    env.add_filter("drawable", move |text: String, fallback: Option<String>| {
+        glyphs.drawable(&text, fallback.as_deref().unwrap_or_default())
+    });
+    env.add_filter(
+        "fit",
+        move |text: String, width: f32, size: f32, bold: Option<bool>| {
+            for_fit.fit(&text, width, size, bold.unwrap_or(false))
+        },
+    );
+    env.add_filter(
+        "text_width",
+        move |text: String, size: f32, bold: Option<bool>| {
+            for_width.width(&text, size, bold.unwrap_or(false)).ceil()
+        },
+    );
+}
+
 fn strip_bidi_filter(value: Value) -> Value {
     let Some(original) = value.as_str() else {
         return value;
