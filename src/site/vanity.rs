@@ -30,6 +30,8 @@ pub(crate) const RESERVED: &[&str] = &[
     "sitemap.xml",
     "robots.txt",
     crate::site::render::PREVIEW_FILE,
+    // The site's copies of Discord's images: a vanity page there would be pruned with them.
+    crate::site::conventions::IMAGE_DIR,
     "cname",
     "favicon.ico",
     "_headers",
@@ -267,9 +269,11 @@ mod tests {
     }
 
     #[test]
-    fn the_services_and_the_previews_routes_are_reserved() {
+    fn the_services_the_previews_routes_and_the_image_folder_are_reserved() {
         let none = HashSet::new();
-        for name in ["webhooks", "Webhooks", "__strife", "healthz", "callback"] {
+        for name in [
+            "webhooks", "Webhooks", "__strife", "healthz", "callback", "img", "IMG",
+        ] {
             assert!(is_reserved(name, &none), "{name}");
             assert_eq!(resolve([claimant(1, name, &[])], &none), [], "{name:?}");
         }

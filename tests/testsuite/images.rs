@@ -296,6 +296,78 @@ async fn a_hidden_server_tag_is_not_published() {
     assert!(!json.contains("COBL"), "{json}");
 }
 
+/// Every published file under `output/` but the copies themselves, as text where it is text.
+fn published_text(root: &Path) -> String {
+    let mut text = String::new();
+    for entry in walkdir(root.join("output")) {
+        if entry.starts_with(root.join("output/img")) {
+            continue;
+        }
+        text.push_str(&String::from_utf8_lossy(&std::fs::read(&entry).unwrap()));
+    }
+    text
+}
+
+fn walkdir(dir: std::path::PathBuf) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walkdir(path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn what_a_content_file_hides_is_not_published_and_nor_are_its_image_copies() {
+    let site = Site::new().await;
+    signed_up(&site).await;
+    site.build().await;
+    let shown = copies(&site.root);
+    let users = site.root.join("content/users");
+    std::fs::create_dir_all(&users).unwrap();
+    std::fs::write(
+        users.join(format!("{ID}.md")),
+        "+++\nhide = [\"server_tag\", \"decoration\", \"nameplate\"]\n+++\n",
+    )
+    .unwrap();
+    site.render_offline().await.unwrap();
+    let page = site.page(ID).unwrap();
+    for gone in [
+        "COBL",
+        "server-tag",
+        "class=\"decoration\"",
+        "has-nameplate",
+        "Twilight",
+    ] {
+        assert!(!page.contains(gone), "{gone} still shown:\n{page}");
+    }
+    // The copies left are exactly those something published still uses: the hidden pictures'
+    // copies went with them (the tag's badge, the decoration's two frames, the nameplate).
+    let left = copies(&site.root);
+    assert!(left.len() < shown.len(), "{shown:?} → {left:?}");
+    let published = published_text(&site.root);
+    for file in &left {
+        assert!(published.contains(&format!("/img/{file}")), "{file} unused");
+    }
+    for gone in [
+        "COBL",
+        "Twilight",
+        "guild-tag-badges",
+        "avatar-decoration",
+        "nameplates",
+    ] {
+        assert!(!published.contains(gone), "{gone} published");
+    }
+    // Shown again when the file stops hiding them.
+    std::fs::remove_file(users.join(format!("{ID}.md"))).unwrap();
+    site.render_offline().await.unwrap();
+    assert_eq!(copies(&site.root), shown);
+}
+
 /// `output/<rel>`'s bytes and modification time.
 fn file_state(site: &Site, rel: &str) -> (Vec<u8>, std::time::SystemTime) {
     let path = site.root.join("output").join(rel);
