@@ -18,6 +18,7 @@ mod paths;
 mod rate_limits;
 mod reserved_names;
 mod security_headers;
+mod self_service;
 mod serve_binary;
 mod slow_clients;
 mod watch;
