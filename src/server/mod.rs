@@ -6,6 +6,7 @@
 //! Routes, one filter each, composed in [`routes`]:
 //! `GET /` landing page · `GET /login` start a consent · `GET /delete` start a deletion ·
 //! `GET /callback` Discord's redirect back · `GET /healthz` probe · `GET /static/*` theme files ·
+//! `GET /me`, `POST /me` a person edits their own page, `POST /logout` (see [`me`]) ·
 //! `POST /webhooks/discord`, `POST /webhooks/refresh`, `GET /webhooks/jobs/<id>` (see [`webhooks`]).
 //! Every `GET` route answers `HEAD` too, without side effects (`HEAD /callback` does none of the
 //! sign-in's work).

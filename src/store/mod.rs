@@ -1,4 +1,5 @@
-//! Owns the SQLite store: users, sealed tokens, snapshots, name history, replay guards.
+//! Owns the SQLite store: users, sealed tokens, snapshots, name history, replay guards, profile
+//! edits.
 //! It must not let a plaintext token reach disk, nor lose a rotated refresh token.
 //!
 //! The SQLite store: users, their encrypted tokens, their latest Discord snapshot, name history,

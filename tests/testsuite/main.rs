@@ -5,6 +5,7 @@
 
 mod support;
 
+mod browser_edit;
 mod browser_flow;
 mod browser_look;
 mod cli;
