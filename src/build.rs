@@ -17,6 +17,7 @@ use crate::digest::KeyBuilder;
 use crate::discord::cdn::Cdn;
 use crate::discord::lenient::decode;
 use crate::discord::models::Snapshot;
+use crate::edits::ProfileEdits;
 use crate::fault::Blame;
 use crate::files::{Confined, FileError};
 use crate::images::fetch::fetch_missing;
@@ -466,6 +467,7 @@ fn render_locked(
         images: mirror.then(|| (info.root(), info.base())),
         content: &content,
         site: &site,
+        self_service: config.self_service.enabled,
     };
     // The store is read on one thread and profiles flow to the renderers through a bounded
     // channel, so thousands of users never sit in memory at once.
@@ -542,6 +544,8 @@ struct ProfileReader<'a> {
     images: Option<(String, String)>,
     content: &'a Content,
     site: &'a SiteBuild<'a>,
+    /// `self_service.enabled`: whether what people wrote on their page (`/me`) is on it.
+    self_service: bool,
 }
 
 impl ProfileReader<'_> {
@@ -590,6 +594,7 @@ impl ProfileReader<'_> {
     /// snapshot.
     fn stored(&self, row: PublishedRow<'_>) -> Result<ProfileInput, StoreError> {
         let content = self.content.for_user(row.id, &row.username);
+        let edits_key = row.edits_key.as_ref().filter(|_| self.self_service);
         let source = KeyBuilder::new("stored profile")
             .text(&self.cdn.url(""))
             .text(self.base_url.as_str())
@@ -600,13 +605,15 @@ impl ProfileReader<'_> {
             .json(&content.map(|c| c.digest))
             .text(self.image_mode())
             .json(&row.images_key)
+            .json(&edits_key)
             .finish();
         if let Some(kept) = self.site.keep_if_unchanged(row.id, source) {
             return Ok(ProfileInput::Unchanged(kept));
         }
         let page = row.page_source()?;
+        let edits = page.edits.as_ref().filter(|_| self.self_service);
         let entry = ProfileEntry {
-            profile: self.profile(&page.snapshot, page.publish)?,
+            profile: self.profile(&page.snapshot, page.publish, edits)?,
             old_names: page.old_names,
             changed_at: Some(page.changed_at),
         };
@@ -639,7 +646,7 @@ impl ProfileReader<'_> {
         if let Some(kept) = self.site.keep_if_unchanged(snapshot.user.id, source) {
             return Ok(ProfileInput::Unchanged(kept));
         }
-        let entry = Box::new(self.profile(&snapshot, publish)?.into());
+        let entry = Box::new(self.profile(&snapshot, publish, None)?.into());
         Ok(ProfileInput::Changed { entry, source })
     }
 
@@ -651,16 +658,38 @@ impl ProfileReader<'_> {
         }
     }
 
-    /// The page model of `snapshot`, with the user's content file applied and, when the site
-    /// mirrors images, pointing at the copies it has.
-    fn profile(&self, snapshot: &Snapshot, publish: Publish) -> Result<Profile, StoreError> {
-        let mut profile = Profile::build(snapshot, publish, &self.cdn, &self.base_url);
+    /// The page model of `snapshot`, with the user's own `edits` and then their content file
+    /// applied (the operator's file wins where both say something) and, when the site mirrors
+    /// images, pointing at the copies it has.
+    fn profile(
+        &self,
+        snapshot: &Snapshot,
+        publish: Publish,
+        edits: Option<&ProfileEdits>,
+    ) -> Result<Profile, StoreError> {
+        let mut profile = page_model(snapshot, publish, edits, &self.cdn, &self.base_url);
         self.content.apply(&mut profile);
         if let Some((root, base)) = &self.images {
             localise(&mut profile, self.store, root, base)?;
         }
         Ok(profile)
     }
+}
+
+/// The page model of `snapshot` with the user's own `edits` on it: what a page shows before the
+/// operator's content file is applied.
+pub(crate) fn page_model(
+    snapshot: &Snapshot,
+    publish: Publish,
+    edits: Option<&ProfileEdits>,
+    cdn: &Cdn,
+    base_url: &url::Url,
+) -> Profile {
+    let mut profile = Profile::build(snapshot, publish, cdn, base_url);
+    if let Some(edits) = edits {
+        edits.apply(&mut profile);
+    }
+    profile
 }
 
 /// What every page knows about the site (title, base URL, service URL), from the config.

@@ -66,8 +66,15 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum UsersCommand {
-    /// Show every user with their status, last refresh and last error.
+    /// Show every user with their status, last refresh, edits waiting for approval and last error.
     List,
+    /// Publish the edits a user made to their page (`/me`) that wait for review
+    /// (`self_service.moderation = "review"`).
+    Approve {
+        /// The user's Discord id.
+        #[arg(value_parser = parse_user_id)]
+        id: Snowflake,
+    },
     /// Delete a user and everything stored about them (and revoke our access when possible).
     Remove {
         /// The user's Discord id.

@@ -169,15 +169,46 @@ pub(crate) struct UserContent {
 }
 
 impl UserContent {
-    /// Adds the content to the page model and removes what it hides.
+    /// Adds the content to the page model and removes what it hides. Only the fields the file
+    /// sets are replaced: what the person wrote themselves ([`crate::edits`]) stays where the
+    /// operator's file says nothing.
     pub(crate) fn apply(&self, profile: &mut Profile) {
-        profile.bio.clone_from(&self.bio);
-        profile.pronouns.clone_from(&self.pronouns);
-        profile.links.clone_from(&self.links);
-        profile.body_html.clone_from(&self.body_html);
+        if self.bio.is_some() {
+            profile.bio.clone_from(&self.bio);
+        }
+        if self.pronouns.is_some() {
+            profile.pronouns.clone_from(&self.pronouns);
+        }
+        if !self.links.is_empty() {
+            profile.links.clone_from(&self.links);
+        }
+        if self.body_html.is_some() {
+            profile.body_html.clone_from(&self.body_html);
+        }
         for part in &self.hide {
             part.apply(profile);
         }
+    }
+
+    /// The fields of the edit form (`GET /me`) this file decides instead of the person: `bio`,
+    /// `pronouns`, `links`, `about` (the file's body), `show_connections` and `show_guilds`
+    /// (hidden by the file).
+    pub(crate) fn overridden_fields(&self) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        let sets = [
+            ("bio", self.bio.is_some()),
+            ("about", self.body_html.is_some()),
+            ("pronouns", self.pronouns.is_some()),
+            ("links", !self.links.is_empty()),
+            ("show_connections", self.hide.contains(&Hide::Connections)),
+            ("show_guilds", self.hide.contains(&Hide::Guilds)),
+        ];
+        for (field, set) in sets {
+            if set {
+                fields.push(field);
+            }
+        }
+        fields
     }
 }
 

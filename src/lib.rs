@@ -18,6 +18,7 @@ pub mod crypto;
 pub mod deploy;
 pub mod digest;
 pub mod discord;
+pub(crate) mod edits;
 pub mod fault;
 pub mod files;
 pub mod http_server;

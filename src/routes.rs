@@ -12,6 +12,10 @@ pub(crate) const CALLBACK: &str = "callback";
 pub(crate) const HEALTHZ: &str = "healthz";
 /// `GET /static/*`: the theme's files.
 pub(crate) const STATIC: &str = "static";
+/// `GET /me` the edit form, `POST /me` save it: people editing their own page.
+pub(crate) const ME: &str = "me";
+/// `POST /logout`: end the edit session.
+pub(crate) const LOGOUT: &str = "logout";
 /// `/webhooks/*`: see `server::webhooks`.
 pub(crate) const WEBHOOKS: &str = "webhooks";
 
@@ -19,7 +23,9 @@ pub(crate) const WEBHOOKS: &str = "webhooks";
 /// nothing else, so a route added without its segment here cannot be reached (and its author
 /// notices at once), rather than be reachable yet missing from the names vanity URLs must not
 /// take.
-pub const ROUTE_SEGMENTS: [&str; 6] = [LOGIN, DELETE, CALLBACK, HEALTHZ, STATIC, WEBHOOKS];
+pub const ROUTE_SEGMENTS: [&str; 8] = [
+    LOGIN, DELETE, CALLBACK, HEALTHZ, STATIC, WEBHOOKS, ME, LOGOUT,
+];
 
 /// The first path segment of everything the watch preview serves itself.
 pub const PREVIEW_SEGMENT: &str = "__strife";

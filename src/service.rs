@@ -2,6 +2,8 @@
 //! the store, the token cipher, the Discord clients and the job queue. The commands and the HTTP
 //! handlers call these methods; this module must not know about HTTP or the command line.
 
+mod edits;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +25,8 @@ use crate::layout::Layout;
 use crate::publish::Publish;
 use crate::refresh::{tokens_from, Backoff, Refresher, Targets};
 use crate::store::{unix_now, Consent, Revocation, Store, StoreError};
+
+pub(crate) use edits::{EditView, Saved};
 
 /// Wait before the background worker retries a batch whose revocation the store refused.
 const REVOKE_RETRY: Duration = Duration::from_secs(30);

@@ -8,13 +8,15 @@ use time::OffsetDateTime;
 
 use crate::store::UserRecord;
 
-/// One line per user: id, name, status, last refresh (UTC) and last error.
+/// One line per user: id, name, status, last refresh (UTC), whether edits wait for approval
+/// (`pending`, see `users approve`) and last error.
 pub(crate) fn table(users: &[UserRecord]) -> String {
     let mut rows = vec![[
         "ID".to_owned(),
         "USERNAME".to_owned(),
         "STATUS".to_owned(),
         "LAST REFRESH".to_owned(),
+        "EDITS".to_owned(),
         "LAST ERROR".to_owned(),
     ]];
     for user in users {
@@ -25,13 +27,17 @@ pub(crate) fn table(users: &[UserRecord]) -> String {
             user.last_refresh_at
                 .map(format_time)
                 .unwrap_or_else(|| "never".into()),
+            match user.edits_pending {
+                true => "pending".into(),
+                false => "-".into(),
+            },
             user.last_error
                 .as_deref()
                 .map(one_line)
                 .unwrap_or_else(|| "-".into()),
         ]);
     }
-    let widths: Vec<usize> = (0..4)
+    let widths: Vec<usize> = (0..LAST)
         .map(|column| {
             rows.iter()
                 .map(|row| row[column].chars().count())
@@ -46,7 +52,7 @@ pub(crate) fn table(users: &[UserRecord]) -> String {
             out.push_str(cell);
             out.push_str(&" ".repeat(width - cell.chars().count() + 2));
         }
-        out.push_str(&row[4]);
+        out.push_str(&row[LAST]);
         out.push('\n');
     }
     if users.is_empty() {
@@ -54,6 +60,9 @@ pub(crate) fn table(users: &[UserRecord]) -> String {
     }
     out
 }
+
+/// The last column: not padded.
+const LAST: usize = 5;
 
 fn format_time(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
@@ -88,6 +97,7 @@ mod tests {
             updated_at: 0,
             last_refresh_at: Some(1_700_000_000),
             last_error: error.map(str::to_owned),
+            edits_pending: id == 22222,
         }
     }
 
@@ -100,10 +110,10 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(
-            lines[1], "1      ada       needs_reconsent  2023-11-14T22:13:20Z  -",
+            lines[1], "1      ada       needs_reconsent  2023-11-14T22:13:20Z  -        -",
             "{text}"
         );
-        assert!(lines[2].ends_with("bad grant"), "{text}");
+        assert!(lines[2].ends_with("pending  bad grant"), "{text}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `strife-gen users`: list the users, or remove one through [`Service::delete`] — the same
-//! deletion (and order) as a user's own `/delete`.
+//! `strife-gen users`: list the users, approve the edits one made to their page (review
+//! mode), or remove one through [`Service::delete`] — the same deletion (and order) as a user's
+//! own `/delete`.
 //! It must not delete or revoke by itself: the service does both, in its one order.
 
 use std::path::Path;
@@ -10,6 +11,7 @@ use crate::config::{Config, Secrets};
 use crate::discord::models::Snowflake;
 use crate::fault::Report;
 use crate::service::Service;
+use crate::store::Approval;
 
 /// Runs a `users` subcommand on the site `config_path` describes.
 pub(crate) async fn run(config_path: &Path, command: UsersCommand) -> Result<(), Report> {
@@ -21,6 +23,36 @@ pub(crate) async fn run(config_path: &Path, command: UsersCommand) -> Result<(),
             Ok(())
         }
         UsersCommand::Remove { id } => remove(config, id).await,
+        UsersCommand::Approve { id } => approve(config, id).await,
+    }
+}
+
+/// Publishes the edits user `id` has waiting for review.
+async fn approve(config: Arc<Config>, id: Snowflake) -> Result<(), Report> {
+    let service = Service::open_offline(config)?;
+    let store = service.layout().store.display().to_string();
+    if service.store().user(id)?.is_none() {
+        return Err(Report::from(NoSuchUser { id, store }));
+    }
+    match service.approve_edits(id).await? {
+        Approval::Approved => {
+            println!("approved the edits of user {id}; their page shows them from the next build");
+            Ok(())
+        }
+        Approval::NothingPending => Err(Report::from(NothingPending { id })),
+    }
+}
+
+/// `users approve` of a user without edits waiting.
+#[derive(Debug, thiserror::Error)]
+#[error("user {id} has no edits waiting for approval (`users list` shows who has)")]
+struct NothingPending {
+    id: Snowflake,
+}
+
+impl crate::fault::Blame for NothingPending {
+    fn is_users_fault(&self) -> bool {
+        false
     }
 }
 

@@ -6,7 +6,7 @@
 //! column. The few rules that span several keys are checked afterwards and name the keys involved.
 //!
 //! One file per section (`site`, `discord`, `store`, `server` with `webhooks`, `refresh`,
-//! `deploy`, `community`); secrets never live in `strife.toml`: they come from the environment (or a `.env`
+//! `deploy`, `community`, `self_service`); secrets never live in `strife.toml`: they come from the environment (or a `.env`
 //! file beside the config) when a command needs them, see [`Secrets`] in `env`.
 
 mod community;
@@ -15,6 +15,7 @@ mod discord;
 mod env;
 mod http_url;
 mod refresh;
+mod self_service;
 mod server;
 pub(crate) mod site;
 mod store;
@@ -33,6 +34,7 @@ pub(crate) use env::{
 };
 pub(crate) use http_url::HttpUrl;
 pub(crate) use refresh::RefreshConfig;
+pub(crate) use self_service::{Moderation, SelfServiceConfig};
 pub(crate) use server::{ServerConfig, WebhooksConfig};
 pub(crate) use site::SiteConfig;
 pub(crate) use store::StoreConfig;
@@ -128,6 +130,9 @@ pub struct Config {
     /// The community's server, joined on consent by those who tick it (off by default).
     #[serde(default)]
     pub(crate) community: CommunityConfig,
+    /// People editing their own page (`/me`; on by default).
+    #[serde(default)]
+    pub(crate) self_service: SelfServiceConfig,
     /// The file this was read from.
     #[serde(skip)]
     pub(crate) path: PathBuf,
@@ -316,6 +321,7 @@ fn resolve_links(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::community::JoinMode;
+    use super::Moderation;
     use super::*;
 
     const MINIMAL: &str = r#"
@@ -650,6 +656,26 @@ base_url = "https://example.org/profiles/"
         );
         let message = error_of(&format!("{MINIMAL}[community]\nguild_id = \"my server\"\n"));
         assert!(message.contains("guild_id"), "{message}");
+    }
+
+    #[test]
+    fn self_service_is_on_and_publishes_by_default() {
+        let config = parse(MINIMAL).unwrap();
+        assert!(config.self_service.enabled);
+        assert_eq!(config.self_service.moderation, Moderation::Publish);
+        let text = format!("{MINIMAL}[self_service]\nenabled = false\nmoderation = \"review\"\n");
+        let self_service = parse(&text).unwrap().self_service;
+        assert!(!self_service.enabled);
+        assert_eq!(self_service.moderation, Moderation::Review);
+        let message = error_of(&format!(
+            "{MINIMAL}[self_service]\nmoderation = \"later\"\n"
+        ));
+        assert!(
+            message.contains("later") && message.contains("line 6"),
+            "{message}"
+        );
+        let message = error_of(&format!("{MINIMAL}[self_service]\nopen = true\n"));
+        assert!(message.contains("open"), "{message}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use warp::reply::{Reply, Response};
 use super::logins::{cookie_name, Intent, PendingLogin, StateError, LOGIN_TTL};
 use super::App;
 use crate::discord::client::DiscordError;
+use crate::discord::models::Snowflake;
 use crate::discord::scope::Scope;
 use crate::publish::Publish;
 use crate::service::{ConsentError, SignInError, SignedIn};
@@ -24,32 +25,72 @@ use crate::store::unix_now;
 /// A page for the user, with its status code.
 pub(super) struct Page {
     status: StatusCode,
-    message: MessagePage,
+    /// Boxed: pages travel in `Result`s, both ways.
+    message: Box<MessagePage>,
+    /// Sign this user in (`/me`'s session cookie) with the answer.
+    session: Option<Snowflake>,
+    /// Answer with a redirect here (303) instead of the page.
+    see_other: Option<&'static str>,
 }
 
 impl Page {
     pub(super) fn error(status: StatusCode, title: &str, message: impl Into<String>) -> Page {
         Page {
             status,
-            message: MessagePage {
+            message: Box::new(MessagePage {
                 title: title.to_owned(),
                 message: message.into(),
                 link: None,
+                edit_path: None,
                 is_error: true,
-            },
+            }),
+            session: None,
+            see_other: None,
         }
     }
 
-    fn success(title: &str, message: impl Into<String>, link: Option<Link>) -> Page {
+    pub(super) fn success(title: &str, message: impl Into<String>, link: Option<Link>) -> Page {
         Page {
             status: StatusCode::OK,
-            message: MessagePage {
+            message: Box::new(MessagePage {
                 title: title.to_owned(),
                 message: message.into(),
                 link,
+                edit_path: None,
                 is_error: false,
-            },
+            }),
+            session: None,
+            see_other: None,
         }
+    }
+
+    /// The page with a link `text` to `href`.
+    pub(super) fn with_link(mut self, text: &str, href: &str) -> Page {
+        self.message.link = Some(Link {
+            text: text.to_owned(),
+            href: href.to_owned(),
+        });
+        self
+    }
+
+    /// The page, answered with a session for `user` (and a link to the edit page when
+    /// self-service is on).
+    fn signing_in(mut self, app: &App, user: Snowflake) -> Page {
+        if app.service.config().self_service.enabled {
+            self.session = Some(user);
+            self.message.edit_path = Some(format!("/{}", crate::routes::ME));
+        }
+        self
+    }
+
+    /// The answer: the page (or its redirect), and whom it signs in.
+    fn respond(self, app: &App) -> (Response, Option<Snowflake>) {
+        let session = self.session;
+        let response = match self.see_other {
+            Some(to) => warp::redirect::see_other(warp::http::Uri::from_static(to)).into_response(),
+            None => self.render(app),
+        };
+        (response, session)
     }
 
     pub(super) fn render(self, app: &App) -> Response {
@@ -146,10 +187,10 @@ pub(crate) async fn delete(app: Arc<App>) -> Result<Response, std::convert::Infa
 
 /// Sends the browser to Discord, with the pending sign-in sealed in a cookie of its own: the
 /// server remembers nothing about sign-ins it starts.
-fn start_sign_in(app: &App, intent: Intent) -> Response {
+pub(super) fn start_sign_in(app: &App, intent: Intent) -> Response {
     let scopes = match intent {
         Intent::Publish(publish) => publish.scopes(),
-        Intent::Delete => vec![Scope::Identify],
+        Intent::Delete | Intent::Edit => vec![Scope::Identify],
     };
     let request = match app.service.authorize(&scopes) {
         Ok(request) => request,
@@ -194,11 +235,14 @@ pub(crate) async fn callback(
     let page = match finish_sign_in(&values, state, cookies.as_deref(), &app).await {
         Ok(page) | Err(page) => page,
     };
-    let mut response = page.render(&app);
+    let (mut response, session) = page.respond(&app);
     // Whatever the outcome, this sign-in's cookie has served its purpose.
     if !state.is_empty() {
         let clear = login_cookie(&app, &cookie_name(state), "", 0);
         response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    if let Some(user) = session {
+        super::me::start_session(&app, user, &mut response);
     }
     Ok(response)
 }
@@ -272,6 +316,36 @@ async fn complete_sign_in(app: Arc<App>, code: String, login: PendingLogin) -> R
     match login.intent {
         Intent::Publish(publish) => publish_consent(&app, signed_in, publish).await,
         Intent::Delete => delete_user(&app, signed_in).await,
+        Intent::Edit => edit_sign_in(&app, signed_in).await,
+    }
+}
+
+/// An identify-only sign-in to edit one's page: someone with a page here gets a session and
+/// the edit form; anyone else is told to publish first. Their sign-in's token is left alone:
+/// revoking it would end the grant their page is refreshed with.
+async fn edit_sign_in(app: &App, signed_in: SignedIn) -> Result<Page, Page> {
+    let id = signed_in.user.value.id;
+    match app.service.edit_view(id, None).await {
+        Ok(Some(_)) => {
+            tracing::info!(user = %id, "signed in to edit their page");
+            let mut page = Page::success("Signed in", "You are signed in.", None);
+            page.see_other = Some("/me");
+            Ok(page.signing_in(app, id))
+        }
+        Ok(None) => Err(Page::error(
+            StatusCode::NOT_FOUND,
+            "No page yet",
+            "You have no page on this site yet. Publish one first, then come back to edit it.",
+        )
+        .with_link("Publish your page", "/")),
+        Err(error) => {
+            tracing::error!(user = %id, "cannot look up who signed in to edit: {error}");
+            Err(Page::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Not available",
+                "Your page cannot be edited right now. Please try again later.",
+            ))
+        }
     }
 }
 
@@ -300,7 +374,8 @@ async fn publish_consent(app: &App, signed_in: SignedIn, wanted: Publish) -> Res
             text: url.clone(),
             href: url,
         }),
-    ))
+    )
+    .signing_in(app, id))
 }
 
 /// Deletes everything stored about the signed-in user and revokes our access (see
@@ -367,7 +442,7 @@ fn unusable_account_page() -> Page {
     )
 }
 
-fn discord_down_page() -> Page {
+pub(super) fn discord_down_page() -> Page {
     Page::error(
         StatusCode::BAD_GATEWAY,
         "Discord is not answering",

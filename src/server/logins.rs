@@ -45,6 +45,9 @@ pub(crate) enum Intent {
     Publish(Publish),
     /// Prove who they are, then delete everything about them.
     Delete,
+    /// Prove who they are, then edit their page (`/me`): an identify-only sign-in of someone
+    /// already published.
+    Edit,
 }
 
 /// A sign-in waiting for its callback: what the sealed cookie holds.
@@ -201,7 +204,7 @@ pub(crate) fn cookie_name(state: &str) -> String {
 }
 
 /// The value of cookie `name` in a raw `Cookie` header (`a=1; b=2`).
-fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header.split(';').find_map(|pair| {
         let (key, value) = pair.trim().split_once('=')?;
         (key.trim() == name).then(|| value.trim().trim_matches('"'))

@@ -6,6 +6,7 @@
 //! Routes, one filter each, composed in [`routes`]:
 //! `GET /` landing page · `GET /login` start a consent · `GET /delete` start a deletion ·
 //! `GET /callback` Discord's redirect back · `GET /healthz` probe · `GET /static/*` theme files ·
+//! `GET /me`, `POST /me` a person edits their own page, `POST /logout` (see [`me`]) ·
 //! `POST /webhooks/discord`, `POST /webhooks/refresh`, `GET /webhooks/jobs/<id>` (see [`webhooks`]).
 //! Every `GET` route answers `HEAD` too, without side effects (`HEAD /callback` does none of the
 //! sign-in's work).
@@ -18,6 +19,8 @@
 
 mod handlers;
 pub(crate) mod logins;
+mod me;
+mod session;
 pub(crate) mod webhooks;
 
 use std::convert::Infallible;
@@ -36,6 +39,7 @@ use crate::webhook::{DiscordVerifier, HmacVerifier};
 
 use handlers::Page;
 use logins::PendingLogins;
+use session::Sessions;
 
 /// What the handlers share: the service they call, and what only HTTP needs (the theme's
 /// service pages, pending sign-ins, webhook verifiers, headers).
@@ -44,6 +48,8 @@ pub struct App {
     /// Renders the service's own pages (landing, messages) and serves the theme's static files.
     renderer: Arc<Renderer>,
     logins: PendingLogins,
+    /// The sessions of people editing their page (`/me`), sealed with the site's key.
+    sessions: Sessions,
     /// Checks Discord's webhook events; `None` (route disabled) without `discord.public_key`.
     discord_verifier: Option<DiscordVerifier>,
     /// Checks the refresh hook's HMAC; `None` (route disabled) without `STRIFE_WEBHOOK_SECRET`.
@@ -71,10 +77,12 @@ impl App {
             DiscordVerifier::new(key.verifying_key(), config.webhooks.timestamp_tolerance)
         });
         let content_security_policy = content_security_policy(config.discord.authorize_url.url());
+        let sessions = Sessions::new(service.discord().map(|d| d.cipher.clone()));
         App {
             service,
             renderer,
             logins: PendingLogins::default(),
+            sessions,
             discord_verifier,
             refresh_verifier: None,
             clock: Arc::new(unix_now),
@@ -82,6 +90,11 @@ impl App {
             content_security_policy,
             connections: Arc::default(),
         }
+    }
+
+    /// Unix seconds now, by the app's clock (sessions expire by it).
+    fn now(&self) -> i64 {
+        (self.clock)()
     }
 
     /// The service the handlers call.
@@ -111,7 +124,8 @@ impl App {
         self
     }
 
-    /// Replaces the clock (Unix seconds) the webhook timestamp window is checked against.
+    /// Replaces the clock (Unix seconds) the webhook timestamp window and the sessions of `/me`
+    /// are checked against.
     pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) -> App {
         self.clock = Arc::new(clock);
         self
@@ -140,7 +154,7 @@ impl App {
 }
 
 pub use crate::routes::ROUTE_SEGMENTS;
-use crate::routes::{CALLBACK, DELETE, HEALTHZ, LOGIN, STATIC, WEBHOOKS};
+use crate::routes::{CALLBACK, DELETE, HEALTHZ, LOGIN, LOGOUT, ME, STATIC, WEBHOOKS};
 
 /// Passes `/` and paths whose first segment is in [`ROUTE_SEGMENTS`]; rejects the rest as not
 /// found before any route sees them.
@@ -191,6 +205,26 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .and(cookies)
         .and(with_app.clone())
         .and_then(handlers::callback);
+    let edit = warp::path(ME)
+        .and(warp::path::end())
+        .and(cookies)
+        .and(with_app.clone())
+        .and_then(me::edit_page);
+    let body = webhooks::body_within(app.service.config().server.body_timeout);
+    let save = warp::path(ME)
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(cookies)
+        .and(body.clone())
+        .and(with_app.clone())
+        .and_then(me::save);
+    let logout = warp::path(LOGOUT)
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(cookies)
+        .and(body)
+        .and(with_app.clone())
+        .and_then(me::logout);
     let healthz = warp::path(HEALTHZ)
         .and(warp::path::end())
         .map(|| "ok".into_response());
@@ -205,8 +239,14 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Infal
         .or(delete)
         .unify()
         .or(callback)
+        .unify()
+        .or(edit)
         .unify();
     let site = callback_head
+        .or(save)
+        .unify()
+        .or(logout)
+        .unify()
         .or(get_or_head().and(pages.or(healthz).unify().or(static_files).unify()))
         .unify();
     let recover_app = app.clone();
@@ -243,6 +283,20 @@ async fn static_file(tail: warp::path::Tail, app: Arc<App>) -> Result<Response, 
 async fn recover(rejection: Rejection, app: Arc<App>) -> Result<Response, Infallible> {
     let page = if rejection.is_not_found() {
         Page::error(StatusCode::NOT_FOUND, "Not found", "There is no page here.")
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        Page::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Too much",
+            "This form sent more than the service accepts. Nothing was saved.",
+        )
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        Page::error(
+            StatusCode::LENGTH_REQUIRED,
+            "Bad request",
+            "This request did not say how long it is.",
+        )
+    } else if let Some(response) = webhooks::body_rejection(&rejection) {
+        return Ok(response);
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         Page::error(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -75,7 +75,7 @@ pub(crate) fn routes(
 /// The request body, at most [`MAX_BODY_BYTES`] (announced by `Content-Length`, which hyper
 /// holds the client to), and whole within `timeout`: a client trickling its body byte by byte
 /// must not hold its connection, and a slot of the server, for ever.
-fn body_within(
+pub(super) fn body_within(
     timeout: std::time::Duration,
 ) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
     warp::body::content_length_limit(MAX_BODY_BYTES)
@@ -118,6 +118,26 @@ impl warp::reject::Reject for BodyTooSlow {}
 #[derive(Debug)]
 struct BodyUnreadable;
 impl warp::reject::Reject for BodyUnreadable {}
+
+/// The answer to a body that came too slowly or broke off, when `rejection` is one.
+pub(super) fn body_rejection(rejection: &Rejection) -> Option<Response> {
+    if rejection.find::<BodyTooSlow>().is_some() {
+        // The connection cannot be reused: the rest of the body may still be on its way.
+        let mut response = json_error(StatusCode::REQUEST_TIMEOUT, "request body too slow");
+        response.headers_mut().insert(
+            warp::http::header::CONNECTION,
+            warp::http::HeaderValue::from_static("close"),
+        );
+        Some(response)
+    } else if rejection.find::<BodyUnreadable>().is_some() {
+        Some(json_error(
+            StatusCode::BAD_REQUEST,
+            "request body incomplete",
+        ))
+    } else {
+        None
+    }
+}
 
 fn json_error(status: StatusCode, message: &str) -> Response {
     let body = warp::reply::json(&serde_json::json!({ "error": message }));
@@ -330,16 +350,8 @@ async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         json_error(StatusCode::NOT_FOUND, "not found")
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
         json_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large")
-    } else if rejection.find::<BodyTooSlow>().is_some() {
-        // The connection cannot be reused: the rest of the body may still be on its way.
-        let mut response = json_error(StatusCode::REQUEST_TIMEOUT, "request body too slow");
-        response.headers_mut().insert(
-            warp::http::header::CONNECTION,
-            warp::http::HeaderValue::from_static("close"),
-        );
+    } else if let Some(response) = body_rejection(&rejection) {
         response
-    } else if rejection.find::<BodyUnreadable>().is_some() {
-        json_error(StatusCode::BAD_REQUEST, "request body incomplete")
     } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
         json_error(StatusCode::LENGTH_REQUIRED, "content-length required")
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {

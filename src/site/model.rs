@@ -115,6 +115,8 @@ pub(crate) struct MessagePage {
     pub(crate) title: String,
     pub(crate) message: String,
     pub(crate) link: Option<Link>,
+    /// After a sign-in, when people may edit their page: where (`/me`).
+    pub(crate) edit_path: Option<String>,
     pub(crate) is_error: bool,
 }
 

@@ -439,6 +439,7 @@ fn built_sites_pass_tidy() {
                         href: "/".into(),
                         text: "Back".into(),
                     }),
+                    edit_path: None,
                     is_error: true,
                 })
                 .unwrap(),

@@ -308,6 +308,19 @@ impl Renderer {
         )
     }
 
+    /// `edit.html` (the consent service's `/me`) with `site`, `page` (the form, see the
+    /// template) and `profile` (the preview).
+    pub(crate) fn render_edit(
+        &self,
+        page: &impl serde::Serialize,
+        profile: &Profile,
+    ) -> Result<String, RenderError> {
+        self.render(
+            "edit.html",
+            context! { site => self.site.clone(), page => Serde(page), profile => Serde(profile) },
+        )
+    }
+
     /// `message.html` with `site` and `page`.
     pub(crate) fn render_message(&self, page: &MessagePage) -> Result<String, RenderError> {
         self.render(
@@ -652,6 +665,7 @@ mod tests {
                 href: "/".into(),
                 text: "Back".into(),
             }),
+            edit_path: None,
             is_error: true,
         };
         let html = r.render_message(&error).unwrap();
@@ -660,6 +674,7 @@ mod tests {
             title: "Done".into(),
             message: "Bye".into(),
             link: None,
+            edit_path: None,
             is_error: false,
         };
         assert!(!r.render_message(&ok).unwrap().contains("role=\"alert\""));
@@ -796,6 +811,7 @@ mod tests {
             title: "t".into(),
             message: "m".into(),
             link: None,
+            edit_path: None,
             is_error: false,
         };
         assert_eq!(

@@ -1,4 +1,5 @@
-//! Owns the SQLite store: users, sealed tokens, snapshots, name history, replay guards.
+//! Owns the SQLite store: users, sealed tokens, snapshots, name history, replay guards, profile
+//! edits.
 //! It must not let a plaintext token reach disk, nor lose a rotated refresh token.
 //!
 //! The SQLite store: users, their encrypted tokens, their latest Discord snapshot, name history,
@@ -10,9 +11,11 @@
 //!
 //! Tokens are sealed with [`TokenCipher`] before they reach SQLite: the plaintext never touches disk.
 
+mod edits;
 mod images;
 mod schema;
 
+pub(crate) use edits::{Approval, StoredEdits};
 pub(crate) use images::ImagesPending;
 
 use std::fmt;
@@ -29,6 +32,7 @@ use crate::crypto::{CryptoError, TokenCipher};
 use crate::discord::lenient::decode;
 use crate::discord::models::{Snapshot, Snowflake, User};
 use crate::discord::scope::{Scope, UnknownScope};
+use crate::edits::ProfileEdits;
 use crate::fault::Blame;
 use crate::publish::Publish;
 
@@ -73,6 +77,14 @@ pub enum StoreError {
     #[error("stored snapshot of user {user} is not valid: {detail}")]
     /// A stored snapshot is not valid.
     Snapshot {
+        /// The user concerned.
+        user: Snowflake,
+        /// What is wrong.
+        detail: String,
+    },
+    #[error("stored profile edits of user {user} are not valid: {detail}")]
+    /// A user's stored self-service edits do not decode.
+    Edits {
         /// The user concerned.
         user: Snowflake,
         /// What is wrong.
@@ -184,6 +196,8 @@ pub struct UserRecord {
     pub(crate) last_refresh_at: Option<i64>,
     /// Why their last refresh failed or their status changed.
     pub last_error: Option<String>,
+    /// Whether they saved edits that wait for `users approve` (moderation = "review").
+    pub edits_pending: bool,
 }
 
 /// A user's OAuth tokens, in the clear: only ever in memory.
@@ -233,6 +247,8 @@ pub struct PageSource {
     pub(crate) old_names: Vec<String>,
     /// When the snapshot's data last changed (Unix seconds).
     pub(crate) changed_at: i64,
+    /// What they wrote on their page themselves (`/me`), as published.
+    pub(crate) edits: Option<ProfileEdits>,
 }
 
 /// What [`Store::revoke_authorization`] did.
@@ -595,7 +611,8 @@ impl Store {
     /// Deletes a user and everything stored about them. Returns whether they existed.
     pub(crate) fn delete_user(&self, id: Snowflake) -> Result<bool, StoreError> {
         let conn = self.conn();
-        // ON DELETE CASCADE removes tokens, snapshot and name history with the user.
+        // ON DELETE CASCADE removes tokens, snapshot, name history, image records and profile
+        // edits with the user.
         let deleted = conn.execute("DELETE FROM users WHERE id = ?1", params![id.to_string()])?;
         Ok(deleted > 0)
     }
@@ -608,6 +625,23 @@ impl Store {
             .query_row(params![id.to_string()], read_user)
             .optional()?;
         row.transpose()
+    }
+
+    /// The stored snapshot of user `id` (decoded leniently, as a build does), if there is one.
+    pub(crate) fn snapshot(&self, id: Snowflake) -> Result<Option<Snapshot>, StoreError> {
+        let data: Option<String> = self
+            .conn()
+            .prepare_cached("SELECT data FROM snapshots WHERE user_id = ?1")?
+            .query_row(params![id.to_string()], |row| row.get(0))
+            .optional()?;
+        let Some(data) = data else {
+            return Ok(None);
+        };
+        let decoded = decode::<Snapshot>(data.as_bytes()).map_err(|e| StoreError::Snapshot {
+            user: id,
+            detail: e.to_string(),
+        })?;
+        Ok(Some(decoded.value))
     }
 
     /// Every user, oldest consent first.
@@ -733,9 +767,10 @@ const PUBLISHED: &str = "(u.status = ?2 OR (u.status = ?3 AND u.status_since >= 
 fn published_rows_sql() -> String {
     format!(
         "SELECT u.id, u.publish_connections, u.publish_guilds, s.content_hash, s.changed_at,
-                u.username, i.images_key
+                u.username, i.images_key, e.published_key
          FROM users u JOIN snapshots s INDEXED BY snapshots_heads ON s.user_id = u.id
               LEFT JOIN user_images i ON i.user_id = u.id
+              LEFT JOIN profile_edits e ON e.user_id = u.id
          WHERE {PUBLISHED_IN_ID_ORDER}
          ORDER BY u.id"
     )
@@ -803,7 +838,9 @@ const PUBLISHED_STATUSES: [UserStatus; 2] = [UserStatus::Active, UserStatus::Nee
 
 const USER_COLUMNS: &str =
     "SELECT id, username, scopes, publish_connections, publish_guilds, status,
-        status_since, created_at, updated_at, last_refresh_at, last_error FROM users";
+        status_since, created_at, updated_at, last_refresh_at, last_error,
+        EXISTS (SELECT 1 FROM profile_edits e WHERE e.user_id = users.id AND e.pending IS NOT NULL)
+     FROM users";
 
 /// Creates the database file, empty and readable by its owner only (mode 0600, like the key
 /// file), unless it exists. SQLite gives the `-wal` and `-shm` files it creates beside it the
@@ -969,6 +1006,7 @@ fn read_user(row: &Row<'_>) -> rusqlite::Result<Result<UserRecord, StoreError>> 
         updated_at: row.get(8)?,
         last_refresh_at: row.get(9)?,
         last_error: row.get(10)?,
+        edits_pending: row.get(11)?,
     };
     Ok(parse_id(&id).and_then(|id| {
         // Strict, unlike a token response: only strife-gen writes this column, from known scopes.
@@ -1004,6 +1042,8 @@ pub(crate) struct PublishedRow<'r> {
     /// Of the site's copies of the images the page uses ([`Store::record_images`]); `None`
     /// before any were fetched.
     pub(crate) images_key: Option<String>,
+    /// The SHA-256 of their published edits (`/me`); `None` without any.
+    pub(crate) edits_key: Option<String>,
 }
 
 impl<'r> PublishedRow<'r> {
@@ -1025,12 +1065,13 @@ impl<'r> PublishedRow<'r> {
             content_hash: row.get(3)?,
             changed_at: row.get(4)?,
             images_key: row.get(6)?,
+            edits_key: row.get(7)?,
             old_names: history.old_names(id, &username)?,
             username,
         })
     }
 
-    /// Reads and decodes the snapshot: everything the page is rendered from.
+    /// Reads and decodes the snapshot and the edits: everything the page is rendered from.
     pub(crate) fn page_source(self) -> Result<PageSource, StoreError> {
         let id = self.id;
         let data: String = self
@@ -1051,12 +1092,17 @@ impl<'r> PublishedRow<'r> {
             .into_iter()
             .filter(|name| *name != snapshot.user.username)
             .collect();
+        let edits = match self.edits_key {
+            Some(_) => edits::published_edits(self.conn, id),
+            None => None,
+        };
         Ok(PageSource {
             id,
             publish: self.publish,
             snapshot,
             old_names,
             changed_at: self.changed_at,
+            edits,
         })
     }
 }

@@ -93,6 +93,19 @@ const MIGRATIONS: &[&str] = &[
         images_key       TEXT NOT NULL
     );
     "#,
+    // 6: self-service profile edits (`/me`): what a person wrote on their page, as JSON
+    // (`crate::edits::ProfileEdits`). `published` is on the page (its SHA-256 in `published_key`,
+    // part of the page's inputs); `pending` waits for `users approve` when moderation = "review".
+    // Deleted with the user.
+    r#"
+    CREATE TABLE profile_edits (
+        user_id          TEXT PRIMARY KEY NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        published        TEXT,
+        published_key    TEXT,
+        pending          TEXT,
+        updated_at       INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the store up to the newest schema; refuses a store from a newer strife-gen.

@@ -299,9 +299,18 @@ fn deleting_a_user_removes_all_their_rows() {
     store
         .record_consent(&consent(5, "e", "r"), &cipher, 1)
         .unwrap();
+    store
+        .publish_edits(Snowflake(5), &edits("mine"), 2)
+        .unwrap();
     assert!(store.delete_user(Snowflake(5)).unwrap());
     assert!(!store.delete_user(Snowflake(5)).unwrap());
-    for table in ["users", "tokens", "snapshots", "name_history"] {
+    for table in [
+        "users",
+        "tokens",
+        "snapshots",
+        "name_history",
+        "profile_edits",
+    ] {
         let count: i64 = store
             .conn()
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
@@ -675,7 +684,7 @@ fn a_store_from_before_the_replay_records_gains_them() {
         .conn()
         .execute_batch(
             "DROP TABLE seen_signatures; DROP INDEX snapshots_heads; DROP TABLE images;
-             DROP TABLE user_images; PRAGMA user_version = 2;",
+             DROP TABLE user_images; DROP TABLE profile_edits; PRAGMA user_version = 2;",
         )
         .unwrap();
     drop(store);
@@ -797,5 +806,125 @@ fn published_users_stream_in_id_order_without_a_sort_on_disk() {
     assert!(
         !steps.iter().any(|step| step.contains("TEMP B-TREE")),
         "{steps:?}"
+    );
+}
+
+fn edits(bio: &str) -> ProfileEdits {
+    ProfileEdits {
+        bio: Some(bio.into()),
+        ..ProfileEdits::default()
+    }
+}
+
+/// The published edits and their key, as a build reads them.
+fn published_edits(store: &Store, id: u64) -> (Option<String>, Option<ProfileEdits>) {
+    let mut found = None;
+    store
+        .for_each_published_row(i64::MIN, |row| {
+            let row = row.unwrap();
+            if row.id.0 == id {
+                let key = row.edits_key.clone();
+                found = Some((key, row.page_source().unwrap().edits));
+            }
+            true
+        })
+        .unwrap();
+    found.expect("the user is published")
+}
+
+#[test]
+fn published_edits_reach_the_page_source_and_change_its_key() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(5, "e", "r"), &cipher, 1)
+        .unwrap();
+    store
+        .record_consent(&consent(6, "f", "r"), &cipher, 1)
+        .unwrap();
+    assert_eq!(published_edits(&store, 5), (None, None));
+    assert_eq!(store.edits(Snowflake(5)).unwrap(), StoredEdits::default());
+
+    store.publish_edits(Snowflake(5), &edits("one"), 2).unwrap();
+    let (first_key, source) = published_edits(&store, 5);
+    assert_eq!(source, Some(edits("one")));
+    store.publish_edits(Snowflake(5), &edits("two"), 3).unwrap();
+    let (second_key, source) = published_edits(&store, 5);
+    assert_eq!(source, Some(edits("two")));
+    assert!(first_key.is_some() && second_key.is_some() && first_key != second_key);
+    // Nobody else's page changed.
+    assert_eq!(published_edits(&store, 6), (None, None));
+    // Edits of someone who never consented have nowhere to go.
+    assert!(store.publish_edits(Snowflake(7), &edits("x"), 3).is_err());
+}
+
+#[test]
+fn held_edits_wait_for_approval() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(5, "e", "r"), &cipher, 1)
+        .unwrap();
+    assert_eq!(
+        store.approve_edits(Snowflake(5), 2).unwrap(),
+        Approval::NothingPending
+    );
+    store
+        .publish_edits(Snowflake(5), &edits("live"), 2)
+        .unwrap();
+    store
+        .hold_edits(Snowflake(5), &edits("waiting"), 3)
+        .unwrap();
+    let stored = store.edits(Snowflake(5)).unwrap();
+    assert_eq!(stored.published, Some(edits("live")));
+    assert_eq!(stored.pending, Some(edits("waiting")));
+    assert_eq!(stored.latest(), Some(&edits("waiting")));
+    assert_eq!(published_edits(&store, 5).1, Some(edits("live")));
+    assert!(store.user(Snowflake(5)).unwrap().unwrap().edits_pending);
+    assert!(store.list_users().unwrap()[0].edits_pending);
+
+    assert_eq!(
+        store.approve_edits(Snowflake(5), 4).unwrap(),
+        Approval::Approved
+    );
+    let stored = store.edits(Snowflake(5)).unwrap();
+    assert_eq!(stored.published, Some(edits("waiting")));
+    assert_eq!(stored.pending, None);
+    assert_eq!(published_edits(&store, 5).1, Some(edits("waiting")));
+    assert!(!store.user(Snowflake(5)).unwrap().unwrap().edits_pending);
+    assert_eq!(
+        store.approve_edits(Snowflake(5), 5).unwrap(),
+        Approval::NothingPending
+    );
+}
+
+#[test]
+fn unreadable_edits_leave_the_page_without_them() {
+    let (_dir, store) = open();
+    let cipher = TokenCipher::random();
+    store
+        .record_consent(&consent(5, "e", "r"), &cipher, 1)
+        .unwrap();
+    store.publish_edits(Snowflake(5), &edits("one"), 2).unwrap();
+    store
+        .conn()
+        .execute_batch("UPDATE profile_edits SET published = '{\"bio\": 5}'")
+        .unwrap();
+    let (key, source) = published_edits(&store, 5);
+    assert!(key.is_some());
+    assert_eq!(
+        source, None,
+        "the page is still published, without the edits"
+    );
+    let error = store.edits(Snowflake(5)).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Edits {
+                user: Snowflake(5),
+                ..
+            }
+        ),
+        "{error}"
     );
 }

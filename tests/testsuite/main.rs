@@ -5,6 +5,7 @@
 
 mod support;
 
+mod browser_edit;
 mod browser_flow;
 mod browser_look;
 mod cli;
@@ -18,6 +19,7 @@ mod paths;
 mod rate_limits;
 mod reserved_names;
 mod security_headers;
+mod self_service;
 mod serve_binary;
 mod slow_clients;
 mod watch;

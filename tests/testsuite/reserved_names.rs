@@ -40,6 +40,8 @@ async fn every_listed_route_segment_answers_and_others_do_not() {
         ("healthz", "GET", "/healthz".to_owned()),
         ("static", "GET", format!("/static/{stylesheet}")),
         ("webhooks", "POST", "/webhooks/refresh".to_owned()),
+        ("me", "GET", "/me".to_owned()),
+        ("logout", "POST", "/logout".to_owned()),
     ];
     let probed: BTreeSet<&str> = probes.iter().map(|(segment, ..)| *segment).collect();
     assert_eq!(probed, ROUTE_SEGMENTS.into_iter().collect());

@@ -353,6 +353,19 @@ impl Tab {
         }
     }
 
+    /// Types `text` into the first field matching `selector` the way a person does: clicked
+    /// into, then key by key.
+    pub(crate) async fn type_into(&self, selector: &str, text: &str) {
+        self.click(selector).await;
+        let element = match self.page.find_element(selector).await {
+            Ok(element) => element,
+            Err(error) => self.fail(&format!("no {selector} to type into: {error}")),
+        };
+        if let Err(error) = element.type_str(text).await {
+            self.fail(&format!("typing into {selector} failed: {error}"));
+        }
+    }
+
     /// Waits until the JavaScript expression `condition` is truthy on the current page, failing
     /// after [`WAIT`] (naming `what` and where the tab is) or as soon as a problem is reported.
     /// Navigations in between are fine: the condition is evaluated again on the new page.

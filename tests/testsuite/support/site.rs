@@ -123,6 +123,18 @@ impl Site {
 
     /// The whole browser round trip: our /login (or /delete), Discord's authorize, our /callback.
     pub(crate) async fn sign_in(&self, start: &str) -> (StatusCode, String) {
+        let answer = self.sign_in_reply(start).await;
+        (
+            answer.status(),
+            String::from_utf8_lossy(answer.body()).into_owned(),
+        )
+    }
+
+    /// [`Site::sign_in`], answering the callback's whole reply (its cookies too).
+    pub(crate) async fn sign_in_reply(
+        &self,
+        start: &str,
+    ) -> warp::http::Response<warp::hyper::body::Bytes> {
         let filter = routes(self.app.clone());
         let started = warp::test::request().path(start).reply(&filter).await;
         assert_eq!(started.status(), StatusCode::SEE_OTHER, "{start}");
@@ -147,10 +159,7 @@ impl Site {
             .await;
         // The consent's servers, connections and images are fetched after the answer.
         self.app.service().completions_done().await;
-        (
-            answer.status(),
-            String::from_utf8_lossy(answer.body()).into_owned(),
-        )
+        answer
     }
 
     /// Follows the browser to the fake Discord's authorize page, which redirects right back.

@@ -1,0 +1,161 @@
+//! Owns the stored self-service edits (`profile_edits`): what is on a person's page, and what
+//! waits for an operator's approval. It must not check the values (that is [`crate::edits`]).
+
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError};
+use crate::discord::models::Snowflake;
+use crate::edits::ProfileEdits;
+
+/// A user's stored edits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct StoredEdits {
+    /// On their page.
+    pub(crate) published: Option<ProfileEdits>,
+    /// Waiting for `users approve` (moderation = "review").
+    pub(crate) pending: Option<ProfileEdits>,
+}
+
+impl StoredEdits {
+    /// What the person last saved: the pending edits, else the published ones.
+    pub(crate) fn latest(&self) -> Option<&ProfileEdits> {
+        self.pending.as_ref().or(self.published.as_ref())
+    }
+}
+
+/// What [`Store::approve_edits`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Approval {
+    /// The pending edits are now the published ones.
+    Approved,
+    /// The user has no edits waiting.
+    NothingPending,
+}
+
+impl Store {
+    /// Puts `edits` on user `id`'s page (what waited for approval is dropped: these replace it).
+    pub(crate) fn publish_edits(
+        &self,
+        id: Snowflake,
+        edits: &ProfileEdits,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (json, key) = encode(id, edits)?;
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO profile_edits (user_id, published, published_key, pending, updated_at)
+                 VALUES (?1, ?2, ?3, NULL, ?4)
+                 ON CONFLICT (user_id) DO UPDATE SET published = excluded.published,
+                    published_key = excluded.published_key, pending = NULL,
+                    updated_at = excluded.updated_at",
+            )?
+            .execute(params![id.to_string(), json, key, now])?;
+        Ok(())
+    }
+
+    /// Keeps `edits` for user `id` until an operator approves them; the page stays as it is.
+    pub(crate) fn hold_edits(
+        &self,
+        id: Snowflake,
+        edits: &ProfileEdits,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (json, _) = encode(id, edits)?;
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO profile_edits (user_id, published, published_key, pending, updated_at)
+                 VALUES (?1, NULL, NULL, ?2, ?3)
+                 ON CONFLICT (user_id) DO UPDATE SET pending = excluded.pending,
+                    updated_at = excluded.updated_at",
+            )?
+            .execute(params![id.to_string(), json, now])?;
+        Ok(())
+    }
+
+    /// User `id`'s edits, published and pending.
+    pub(crate) fn edits(&self, id: Snowflake) -> Result<StoredEdits, StoreError> {
+        let conn = self.conn();
+        let row: Option<(Option<String>, Option<String>)> = conn
+            .prepare_cached("SELECT published, pending FROM profile_edits WHERE user_id = ?1")?
+            .query_row(params![id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((published, pending)) = row else {
+            return Ok(StoredEdits::default());
+        };
+        Ok(StoredEdits {
+            published: published.map(|json| decode(id, &json)).transpose()?,
+            pending: pending.map(|json| decode(id, &json)).transpose()?,
+        })
+    }
+
+    /// Publishes the edits user `id` has waiting.
+    pub(crate) fn approve_edits(&self, id: Snowflake, now: i64) -> Result<Approval, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let pending: Option<String> = tx
+            .query_row(
+                "SELECT pending FROM profile_edits WHERE user_id = ?1",
+                params![id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let Some(json) = pending else {
+            return Ok(Approval::NothingPending);
+        };
+        // Decoded before it is published: what a build cannot read must not reach a page.
+        decode(id, &json)?;
+        tx.execute(
+            "UPDATE profile_edits SET published = pending, published_key = ?2, pending = NULL,
+                                      updated_at = ?3
+             WHERE user_id = ?1",
+            params![id.to_string(), key_of(&json), now],
+        )?;
+        tx.commit()?;
+        Ok(Approval::Approved)
+    }
+}
+
+/// The published edits of user `id` through `conn` (a build's read transaction); an
+/// unreadable value is logged and left off the page, which is then published without it.
+pub(super) fn published_edits(conn: &Connection, id: Snowflake) -> Option<ProfileEdits> {
+    let row = conn
+        .prepare_cached("SELECT published FROM profile_edits WHERE user_id = ?1")
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![id.to_string()], |r| r.get::<_, Option<String>>(0))
+                .optional()
+        });
+    match row.map(Option::flatten) {
+        Ok(json) => json.and_then(|json| {
+            decode(id, &json)
+                .map_err(|error| tracing::warn!("page published without their edits: {error}"))
+                .ok()
+        }),
+        Err(error) => {
+            tracing::warn!(user = %id, "page published without their edits: {error}");
+            None
+        }
+    }
+}
+
+fn encode(id: Snowflake, edits: &ProfileEdits) -> Result<(String, String), StoreError> {
+    let json = serde_json::to_string(edits).map_err(|e| StoreError::Edits {
+        user: id,
+        detail: e.to_string(),
+    })?;
+    let key = key_of(&json);
+    Ok((json, key))
+}
+
+fn key_of(json: &str) -> String {
+    hex::encode(Sha256::digest(json.as_bytes()))
+}
+
+fn decode(id: Snowflake, json: &str) -> Result<ProfileEdits, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Edits {
+        user: id,
+        detail: e.to_string(),
+    })
+}

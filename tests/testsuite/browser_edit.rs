@@ -1,0 +1,147 @@
+//! A person in a real (headless) Chromium edits their own page: publishes it on the real
+//! binary's `serve`, follows "edit your page", types a bio and a link, is told what is wrong
+//! with a `javascript:` link, fixes it, saves, and sees the built page change. Console
+//! errors, uncaught exceptions and CSP violations fail the test.
+//!
+//! Needs Debian's `chromium`; skipped with a note where it is missing, except under CI.
+
+use std::path::Path;
+
+use crate::support::browser::{Browser, WAIT};
+use crate::support::fixtures::{
+    ada, discord_table, site_table, themes_dir, ADA, SERVE_ON_ANY_PORT,
+};
+use crate::support::service::{strife, Service, StaticSite};
+use fake_discord::FakeDiscord;
+
+/// The consent service's public name; Chromium resolves it to the service.
+const SERVICE_HOST: &str = "profiles.test";
+
+fn write_config(root: &Path, fake: &FakeDiscord, site: &StaticSite) {
+    let text = format!(
+        "{site}\n{discord}\n{SERVE_ON_ANY_PORT}",
+        site = site_table(
+            "Edit test",
+            &site.base_url(),
+            &[("themes_dir", &themes_dir())]
+        ),
+        discord = discord_table(
+            fake,
+            &format!("http://{SERVICE_HOST}/callback"),
+            Some(&fake.cdn_base()),
+        ),
+    );
+    std::fs::write(root.join("strife.toml"), text).expect("write strife.toml");
+}
+
+/// `strife-gen build --offline` in `root`, off the async threads.
+async fn build(root: &Path) {
+    let root = root.to_owned();
+    let output =
+        tokio::task::spawn_blocking(move || strife(&root, &["build", "--offline"]).output())
+            .await
+            .expect("the build thread")
+            .expect("strife-gen build runs");
+    assert!(
+        output.status.success(),
+        "strife-gen build failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_edits_their_page_in_the_browser() {
+    let fake = FakeDiscord::start().await;
+    fake.add_user(ada());
+    fake.login_as(ADA);
+    fake.authorize_interactively();
+    let dir = tempfile::tempdir().expect("a temporary site");
+    let root = dir.path();
+    let site = StaticSite::serve(&root.join("output"));
+    write_config(root, &fake, &site);
+    let service = Service::start(root);
+    let map = format!(
+        "--host-resolver-rules=MAP {SERVICE_HOST} {}",
+        service.address
+    );
+    let Some(browser) = Browser::launch(&[map]).await else {
+        return;
+    };
+    let tab = browser.new_tab().await;
+    let me = format!("http://{SERVICE_HOST}/me");
+    let profile = format!("{}u/{ADA}/", site.base_url());
+
+    // Publish first: the landing page, Discord's consent, the success page.
+    tab.goto(&format!("http://{SERVICE_HOST}/")).await;
+    tab.click("form button[type=submit]").await;
+    tab.wait_for_url(&fake.authorize_url()).await;
+    tab.click("#authorize").await;
+    tab.wait_for_url(&format!("http://{SERVICE_HOST}/callback"))
+        .await;
+    assert_eq!(tab.text("h1").await, "You're in");
+
+    // "Edit your page": the consent signed them in.
+    tab.click("a[href='/me']").await;
+    tab.wait_for_url(&me).await;
+    assert_eq!(tab.text("h1").await, "Edit your page");
+    tab.type_into("#bio", "Poet of <b>numbers</b>").await;
+    tab.type_into("#link_title_1", "Notes").await;
+    tab.type_into("#link_url_1", "javascript:alert(1)").await;
+    tab.click("form[action='/me'] button[type=submit]").await;
+    // The form comes back with 400, which the browser reports: that one answer is expected.
+    let started = std::time::Instant::now();
+    while tab.problems().is_empty() {
+        assert!(started.elapsed() < WAIT, "the refused form never came back");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let problems = tab.take_problems();
+    assert!(
+        problems.len() == 1 && problems[0].contains("400") && problems[0].ends_with("/me"),
+        "{problems:?}"
+    );
+    tab.wait_for_selector("#link_url_1-error").await;
+    assert!(tab.text("#link_url_1-error").await.contains("https://"));
+    // The form keeps what was typed; nothing was saved.
+    let kept: String = tab.eval("document.querySelector('#bio').value").await;
+    assert_eq!(kept, "Poet of <b>numbers</b>");
+
+    let _: bool = tab
+        .eval("(document.querySelector('#link_url_1').value = '', true)")
+        .await;
+    tab.type_into("#link_url_1", "https://ada.example/notes")
+        .await;
+    tab.click("form[action='/me'] button[type=submit]").await;
+    tab.wait_for(
+        "the saved notice",
+        "document.body.innerText.includes('Saved.')",
+    )
+    .await;
+    assert!(tab
+        .text(".preview")
+        .await
+        .contains("Poet of <b>numbers</b>"));
+    tab.assert_no_problems("while editing");
+
+    // The built page says it, as text.
+    build(root).await;
+    tab.goto(&profile).await;
+    assert_eq!(tab.text("p.bio").await, "Poet of <b>numbers</b>");
+    let link: String = tab.eval("document.querySelector('ul.links a').href").await;
+    assert_eq!(link, "https://ada.example/notes");
+    tab.assert_no_problems("on the built page");
+
+    // Signing out ends it: /me asks Discord again.
+    tab.goto(&me).await;
+    tab.click("form[action='/logout'] button[type=submit]")
+        .await;
+    tab.wait_for(
+        "the signed-out page",
+        "document.body.innerText.includes('signed out')",
+    )
+    .await;
+    tab.goto(&me).await;
+    tab.wait_for_url(&fake.authorize_url()).await;
+    tab.assert_no_problems("at the end");
+    drop(tab);
+    browser.close().await;
+}
