@@ -10,9 +10,11 @@
 //!
 //! Tokens are sealed with [`TokenCipher`] before they reach SQLite: the plaintext never touches disk.
 
+mod community;
 mod images;
 mod schema;
 
+pub(crate) use community::{JoinState, Membership, WelcomeState};
 pub(crate) use images::ImagesPending;
 
 use std::fmt;
