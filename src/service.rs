@@ -131,6 +131,8 @@ pub struct Service {
     completions: InFlight,
     /// Joins the community's server for those who tick it (`community.join = "offer"`).
     joiner: Option<Joiner>,
+    /// How long a consent's answer waits for the join.
+    join_patience: Duration,
 }
 
 impl Service {
@@ -175,6 +177,7 @@ impl Service {
             pool: None,
             completions: InFlight::default(),
             joiner: None,
+            join_patience: JOIN_PATIENCE,
         })
     }
 
@@ -192,6 +195,12 @@ impl Service {
             Cdn::new(self.config.discord.cdn_base.url().clone()),
             self.config.site.base_url.url().clone(),
         ));
+        self
+    }
+
+    /// Replaces how long a consent's answer waits for the join (tests use milliseconds).
+    pub fn with_join_patience(mut self, wait: Duration) -> Service {
+        self.join_patience = wait;
         self
     }
 
@@ -310,7 +319,8 @@ impl Service {
     }
 
     /// Stores a consent and its tokens, then the first full snapshot, and queues the page;
-    /// joins the community's server when they ticked it (waiting [`JOIN_PATIENCE`] at most).
+    /// joins the community's server when they ticked it (waiting [`JOIN_PATIENCE`] at most, by
+    /// default).
     pub(crate) async fn consent(
         &self,
         signed_in: SignedIn,
@@ -364,7 +374,7 @@ impl Service {
     }
 
     /// Joins user `id` to the community's server in a task of its own (so that it finishes
-    /// whatever the browser does), waiting for it [`JOIN_PATIENCE`] at most.
+    /// whatever the browser does), waiting for it `join_patience` at most.
     async fn join(&self, id: Snowflake, access_token: String) -> Option<JoinNote> {
         let joiner = self.joiner.clone()?;
         let server = joiner.community.guild.name.clone();
@@ -375,7 +385,7 @@ impl Service {
             let _ = answer.send(note);
             drop(running);
         });
-        match tokio::time::timeout(JOIN_PATIENCE, answered).await {
+        match tokio::time::timeout(self.join_patience, answered).await {
             Ok(Ok(note)) => Some(note),
             Ok(Err(_)) | Err(_) => {
                 tracing::info!(user = %id, "community: the join takes longer; it goes on in the background");

@@ -5,8 +5,9 @@
 
 use std::path::Path;
 
+use crate::support::browser::Browser;
 use crate::support::fixtures::{
-    ada, discord_table, site_table, stderr, themes_dir, walk, ADA, SERVE_ON_ANY_PORT,
+    ada, copy_dir, discord_table, site_table, stderr, themes_dir, walk, ADA, SERVE_ON_ANY_PORT,
 };
 use crate::support::service::{strife, Service};
 use crate::support::site::Site;
@@ -353,6 +354,30 @@ async fn a_pending_join_is_picked_up_after_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_join_slower_than_the_patience_goes_on_after_the_answer() {
+    let member = format!("/guilds/{GUILD}/members/{ADA}");
+    let site = Site::with_community_service(
+        community_config(""),
+        |fake| {
+            fake.add_guild(GUILD, "Synth Club");
+            fake.add_user(ada());
+            fake.login_as(ADA);
+            // Two 503s: the bot client's backoff (0.5 s, then 1 s) outlasts the patience.
+            fake.fail_next(&member, 503, 2);
+        },
+        |service| service.with_join_patience(std::time::Duration::from_millis(50)),
+    )
+    .await;
+    let (status, body) = site.sign_in("/login?join=1").await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    assert!(body.contains("Joining Synth Club is on its way"), "{body}");
+    // `sign_in` waited for the consent's background work: the join has finished by now.
+    assert_eq!(membership(&site, ADA).unwrap().0.as_deref(), Some("joined"));
+    assert_eq!(site.fake.joins(GUILD).len(), 1);
+    assert_eq!(site.fake.messages().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn closed_dms_are_remembered_and_not_tried_again() {
     let site = community_site("", |fake| fake.close_dms(ADA)).await;
     let (_, body) = site.sign_in("/login?join=1").await;
@@ -407,5 +432,126 @@ async fn the_bot_token_is_in_no_log_file_or_page() {
                 entry.display()
             );
         }
+    }
+}
+
+/// A person on the landing page of the real `serve`, in headless Chromium: the box is unticked
+/// at first and asks for nothing more; ticked, Discord is asked for `guilds.join` and the
+/// success page says they joined. The server's icon is the site's own copy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_ticks_join_on_the_landing_page() {
+    const HOST: &str = "profiles.test";
+    let fake = FakeDiscord::start().await;
+    fake.add_guild(GUILD, "Synth Club");
+    fake.set_guild_icon(GUILD, "a1b2c3");
+    fake.add_user(ada());
+    fake.login_as(ADA);
+    fake.authorize_interactively();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{site}\n{discord}\n{SERVE_ON_ANY_PORT}\n[community]\nguild_id = \"{GUILD}\"\njoin = \"offer\"\n",
+        site = site_table(
+            "Community test",
+            "https://profiles.example.org/",
+            &[("themes_dir", &themes_dir())],
+        ),
+        discord = discord_table(
+            &fake,
+            &format!("http://{HOST}/callback"),
+            Some(&fake.cdn_base())
+        ),
+    );
+    std::fs::write(dir.path().join("strife.toml"), text).unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("STRIFE_DISCORD_BOT_TOKEN={BOT_TOKEN}\n"),
+    )
+    .unwrap();
+    let service = Service::start(dir.path());
+    let map = format!("--host-resolver-rules=MAP {HOST} {}", service.address);
+    let Some(browser) = Browser::launch(&[map]).await else {
+        return;
+    };
+    let tab = browser.new_tab().await;
+    let landing = format!("http://{HOST}/");
+    let scopes = "[...document.querySelectorAll('#scopes li')].map(li => li.innerText)";
+
+    tab.goto(&landing).await;
+    let label = tab.text("fieldset.join label").await;
+    assert!(label.contains("Join Synth Club"), "{label}");
+    let ticked: bool = tab
+        .eval("document.querySelector('input[name=join]').checked")
+        .await;
+    assert!(!ticked, "unticked by default");
+    tab.wait_for(
+        "the server icon to load",
+        "document.querySelector('img.server-icon').complete && document.querySelector('img.server-icon').naturalWidth > 0",
+    )
+    .await;
+    let icon: String = tab
+        .eval("document.querySelector('img.server-icon').src")
+        .await;
+    assert!(icon.starts_with("data:image/gif;base64,"), "{icon}");
+    tab.click("form button[type=submit]").await;
+    tab.wait_for_url(&fake.authorize_url()).await;
+    let asked: Vec<String> = tab.eval(scopes).await;
+    assert_eq!(asked, ["identify"], "nothing ticked, nothing more asked");
+
+    tab.goto(&landing).await;
+    tab.click("input[name=join]").await;
+    tab.click("form button[type=submit]").await;
+    let authorize = tab.wait_for_url(&fake.authorize_url()).await;
+    let asked: Vec<String> = tab.eval(scopes).await;
+    assert_eq!(asked, ["identify", "guilds.join"], "{authorize}");
+    tab.click("#authorize").await;
+    tab.wait_for_url(&format!("http://{HOST}/callback")).await;
+    assert_eq!(tab.text("h1").await, "You're in");
+    let said = tab.text("main").await;
+    assert!(said.contains("You joined Synth Club."), "{said}");
+    assert_eq!(fake.joins(GUILD).len(), 1);
+    tab.assert_no_problems("while joining");
+    drop(tab);
+    browser.close().await;
+    let log = service.stop();
+    assert!(!log.contains(BOT_TOKEN), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_does_not_start_with_a_welcome_message_it_cannot_send() {
+    let fake = FakeDiscord::start().await;
+    fake.add_guild(GUILD, "Synth Club");
+    let dir = tempfile::tempdir().unwrap();
+    let themes = dir.path().join("themes");
+    copy_dir(&themes_dir(), &themes);
+    let welcome = themes.join("default/templates/welcome.txt");
+    let text = format!(
+        "{site}\n{discord}\n{SERVE_ON_ANY_PORT}\n[community]\nguild_id = \"{GUILD}\"\njoin = \"offer\"\nwelcome_message = \"welcome.txt\"\n",
+        site = site_table(
+            "Community test",
+            "https://profiles.example.org/",
+            &[("themes_dir", &themes)],
+        ),
+        discord = discord_table(&fake, "https://profiles.example.org/callback", None),
+    );
+    std::fs::write(dir.path().join("strife.toml"), text).unwrap();
+    for (source, expected) in [
+        ("Hi {{ profile.nickname }}", "welcome.txt"),
+        (
+            "{% for i in range(100) %}{{ profile.display_name }}{% endfor %}",
+            "3200 characters",
+        ),
+    ] {
+        std::fs::write(&welcome, source).unwrap();
+        let run = strife(dir.path(), &["serve"])
+            .env("STRIFE_DISCORD_BOT_TOKEN", BOT_TOKEN)
+            .output()
+            .unwrap();
+        let log = stderr(&run);
+        assert_eq!(run.status.code(), Some(2), "{log}");
+        assert!(
+            log.contains(&welcome.display().to_string()) && log.contains(expected),
+            "{expected}: {log}"
+        );
+        assert!(!log.contains(BOT_TOKEN), "{log}");
     }
 }

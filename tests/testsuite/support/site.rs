@@ -109,6 +109,15 @@ impl Site {
         edit_config: impl FnOnce(String) -> String,
         prepare: impl FnOnce(&FakeDiscord),
     ) -> Site {
+        Site::with_community_service(edit_config, prepare, |service| service).await
+    }
+
+    /// [`Site::with_community`], with the service adjusted by `edit_service` (the join's patience).
+    pub(crate) async fn with_community_service(
+        edit_config: impl FnOnce(String) -> String,
+        prepare: impl FnOnce(&FakeDiscord),
+        edit_service: impl FnOnce(Service) -> Service,
+    ) -> Site {
         let fake = FakeDiscord::start().await;
         prepare(&fake);
         let (dir, config, service) = open(&fake, edit_config);
@@ -117,7 +126,7 @@ impl Site {
             .await
             .expect("the community check passes");
         assert!(community.is_some(), "joining is offered");
-        let service = service.with_community(community);
+        let service = edit_service(service.with_community(community));
         Site::assemble(fake, dir, config, service, |app| app)
     }
 
