@@ -140,11 +140,11 @@ fn last_scope(fake: &FakeDiscord) -> String {
         .unwrap()
 }
 
-/// The user's row of `community_members`: join state, reason, attempts, welcome state.
-fn membership(
-    site: &Site,
-    id: &str,
-) -> Option<(Option<String>, Option<String>, u32, Option<String>)> {
+/// A row of `community_members`: join state, reason, attempts, welcome state.
+type Row = (Option<String>, Option<String>, u32, Option<String>);
+
+/// The user's row of `community_members`.
+fn membership(site: &Site, id: &str) -> Option<Row> {
     let conn = rusqlite::Connection::open(&site.config.store.path).unwrap();
     conn.query_row(
         "SELECT join_state, join_reason, join_attempts, welcome_state FROM community_members WHERE user_id = ?1",
