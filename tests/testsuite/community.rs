@@ -516,6 +516,26 @@ async fn a_person_ticks_join_on_the_landing_page() {
     assert!(!log.contains(BOT_TOKEN), "{log}");
 }
 
+/// Runs `command` to its end; one still running after a minute (a `serve` that started when it
+/// should not have) is killed and fails the test instead of hanging it.
+fn output_within_a_minute(mut command: std::process::Command) -> std::process::Output {
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let output = child.wait_with_output().unwrap();
+            panic!("still running after a minute:\n{}", stderr(&output));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_does_not_start_with_a_welcome_message_it_cannot_send() {
     let fake = FakeDiscord::start().await;
@@ -542,10 +562,9 @@ async fn serve_does_not_start_with_a_welcome_message_it_cannot_send() {
         ),
     ] {
         std::fs::write(&welcome, source).unwrap();
-        let run = strife(dir.path(), &["serve"])
-            .env("STRIFE_DISCORD_BOT_TOKEN", BOT_TOKEN)
-            .output()
-            .unwrap();
+        let mut serve = strife(dir.path(), &["serve"]);
+        serve.env("STRIFE_DISCORD_BOT_TOKEN", BOT_TOKEN);
+        let run = output_within_a_minute(serve);
         let log = stderr(&run);
         assert_eq!(run.status.code(), Some(2), "{log}");
         assert!(
