@@ -183,7 +183,9 @@ impl Joiner {
             return;
         };
         let stored = self.stored(id).await;
-        if stored.join != Some(JoinState::Pending) {
+        // Another check may have tried (and rescheduled) it since this one read what was due.
+        let due = stored.next_at.is_none_or(|at| at <= unix_now());
+        if stored.join != Some(JoinState::Pending) || !due {
             return;
         }
         let cipher = self.cipher.clone();
@@ -410,5 +412,77 @@ fn classify(error: &DiscordError, server: &str) -> Failure {
                 format!("You could not join {server}: Discord refused. Sign in here again to try once more."),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forbidden(code: i64) -> DiscordError {
+        DiscordError::Forbidden {
+            route: "PUT".into(),
+            code: Some(code),
+            message: String::new(),
+        }
+    }
+
+    fn is_permanent(error: &DiscordError) -> bool {
+        matches!(classify(error, "S"), Failure::Permanent { .. })
+    }
+
+    #[test]
+    fn only_what_retrying_cannot_fix_is_final() {
+        let too_many = DiscordError::Status {
+            route: "PUT".into(),
+            status: 400,
+            code: Some(TOO_MANY_GUILDS),
+            message: String::new(),
+        };
+        for final_error in [forbidden(BANNED), forbidden(INVALID_OAUTH_TOKEN), too_many] {
+            assert!(is_permanent(&final_error), "{final_error:?}");
+        }
+        let down = [
+            forbidden(50013),
+            forbidden(50001),
+            DiscordError::Unauthorized {
+                route: "PUT".into(),
+            },
+            DiscordError::RetriesExhausted {
+                route: "PUT".into(),
+                last_status: 503,
+            },
+            DiscordError::Transport {
+                route: "PUT".into(),
+                detail: "timed out".into(),
+            },
+            DiscordError::Status {
+                route: "PUT".into(),
+                status: 429,
+                code: None,
+                message: String::new(),
+            },
+        ];
+        for passing in down {
+            assert!(!is_permanent(&passing), "{passing:?}");
+        }
+    }
+
+    #[test]
+    fn the_page_says_how_it_went_in_one_sentence() {
+        let server = || "Synth Club".to_owned();
+        assert_eq!(
+            JoinNote::Joined { server: server() }.line(),
+            "You joined Synth Club."
+        );
+        assert_eq!(
+            JoinNote::AlreadyMember { server: server() }.line(),
+            "You were already in Synth Club."
+        );
+        let line = JoinNote::OnItsWay { server: server() }.line();
+        assert!(
+            line.starts_with("Joining Synth Club is on its way"),
+            "{line}"
+        );
     }
 }
