@@ -40,6 +40,26 @@ impl Publish {
     }
 }
 
+/// Everything a person ticked on the landing page: what to publish, and whether to join the
+/// community's server. It travels through the OAuth round trip in the sealed sign-in cookie.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Choices {
+    pub(crate) publish: Publish,
+    /// Ticked "Join <server>" (only offered with `community.join = "offer"`).
+    pub(crate) join: bool,
+}
+
+impl Choices {
+    /// The scopes to request: the opt-ins', plus `guilds.join` only for someone who ticked it.
+    pub(crate) fn scopes(self) -> Vec<Scope> {
+        let mut scopes = self.publish.scopes();
+        if self.join {
+            scopes.push(Scope::GuildsJoin);
+        }
+        scopes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +74,27 @@ mod tests {
         assert_eq!(
             both.scopes(),
             [Scope::Identify, Scope::Connections, Scope::Guilds]
+        );
+    }
+
+    #[test]
+    fn joining_asks_for_guilds_join_only_when_ticked() {
+        let publish = Publish {
+            connections: true,
+            guilds: false,
+        };
+        let plain = Choices {
+            publish,
+            join: false,
+        };
+        assert_eq!(plain.scopes(), [Scope::Identify, Scope::Connections]);
+        let join = Choices {
+            publish,
+            join: true,
+        };
+        assert_eq!(
+            join.scopes(),
+            [Scope::Identify, Scope::Connections, Scope::GuildsJoin]
         );
     }
 

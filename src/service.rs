@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use crate::build::{reconsent_cutoff, Build, BuildError, BuildOptions, BuildSummary};
 use crate::build_pool::BuildPool;
+use crate::community::join::{JoinNote, Joiner, JOIN_PATIENCE};
+use crate::community::Community;
 use crate::config::site::ImageMode;
 use crate::config::{Config, ConfigError, Secrets, TOKEN_KEY_VAR};
 use crate::crypto::{CryptoError, KeySource, TokenCipher};
@@ -22,7 +24,7 @@ use crate::fault::Blame;
 use crate::images::fetch::fetch_user_now;
 use crate::jobs::{Batch, JobQueue, Trigger};
 use crate::layout::Layout;
-use crate::publish::Publish;
+use crate::publish::{Choices, Publish};
 use crate::refresh::{tokens_from, Backoff, Refresher, Targets};
 use crate::store::{unix_now, Consent, Revocation, Store, StoreError};
 
@@ -100,6 +102,13 @@ pub(crate) enum ConsentError {
     Store(#[from] StoreError),
 }
 
+/// A stored consent: whose, and how joining the community's server went (`None`: not asked).
+#[derive(Debug)]
+pub(crate) struct Consented {
+    pub(crate) id: Snowflake,
+    pub(crate) join: Option<JoinNote>,
+}
+
 /// A user who signed in at Discord: their tokens and their account.
 pub(crate) struct SignedIn {
     /// What the code exchange returned.
@@ -124,6 +133,10 @@ pub struct Service {
     pool: Option<BuildPool>,
     /// Consents whose completion (connections, servers, images, page) is still running.
     completions: InFlight,
+    /// Joins the community's server for those who tick it (`community.join = "offer"`).
+    joiner: Option<Joiner>,
+    /// How long a consent's answer waits for the join.
+    join_patience: Duration,
 }
 
 impl Service {
@@ -167,7 +180,37 @@ impl Service {
             revoke_retry: REVOKE_RETRY,
             pool: None,
             completions: InFlight::default(),
+            joiner: None,
+            join_patience: JOIN_PATIENCE,
         })
+    }
+
+    /// Offers joining `community`'s server (checked by [`Community::check`]) to those who sign
+    /// in. Needs the Discord side: an offline service never joins anyone.
+    pub fn with_community(mut self, community: Option<Community>) -> Service {
+        let (Some(community), Some(refresher)) = (community, &self.discord) else {
+            return self;
+        };
+        self.joiner = Some(Joiner::new(
+            Arc::new(community),
+            self.store.clone(),
+            refresher.cipher.clone(),
+            refresher.backoff,
+            Cdn::new(self.config.discord.cdn_base.url().clone()),
+            self.config.site.base_url.url().clone(),
+        ));
+        self
+    }
+
+    /// Replaces how long a consent's answer waits for the join (tests use milliseconds).
+    pub fn with_join_patience(mut self, wait: Duration) -> Service {
+        self.join_patience = wait;
+        self
+    }
+
+    /// The community's server, when joining it is offered.
+    pub(crate) fn community(&self) -> Option<&Community> {
+        self.joiner.as_ref().map(|joiner| &*joiner.community)
     }
 
     /// Replaces the Discord REST client (tests use one that retries after milliseconds).
@@ -279,13 +322,15 @@ impl Service {
         Ok(SignedIn { tokens, user })
     }
 
-    /// Stores a consent and its tokens, then the first full snapshot, and queues the page.
-    /// Returns the user's id.
+    /// Stores a consent and its tokens, then the first full snapshot, and queues the page;
+    /// joins the community's server when they ticked it (waiting [`JOIN_PATIENCE`] at most, by
+    /// default).
     pub(crate) async fn consent(
         &self,
         signed_in: SignedIn,
-        wanted: Publish,
-    ) -> Result<Snowflake, ConsentError> {
+        choices: Choices,
+    ) -> Result<Consented, ConsentError> {
+        let wanted = choices.publish;
         let SignedIn { tokens, user } = signed_in;
         // Odd details are left out of the page; they are no reason to refuse the consent.
         user.warn(user.value.id, "Discord");
@@ -301,6 +346,8 @@ impl Service {
             .cipher
             .clone();
         let scopes = tokens.scopes.clone();
+        // Discord may grant less than asked: only a granted `guilds.join` lets the bot add them.
+        let joins = choices.join && scopes.contains(&Scope::GuildsJoin);
         let publish = wanted.limited_to(&scopes);
         let access_token = tokens.access_token.clone();
         let id = user.id;
@@ -321,8 +368,34 @@ impl Service {
             .run(move |store| store.record_consent(&consent, &cipher, unix_now()))
             .await?;
         tracing::info!(user = %id, "consent stored");
+        let join_token = joins.then(|| access_token.clone());
         self.spawn_completion(access_token, publish, snapshot);
-        Ok(id)
+        let join = match join_token {
+            Some(token) => self.join(id, token).await,
+            None => None,
+        };
+        Ok(Consented { id, join })
+    }
+
+    /// Joins user `id` to the community's server in a task of its own (so that it finishes
+    /// whatever the browser does), waiting for it `join_patience` at most.
+    async fn join(&self, id: Snowflake, access_token: String) -> Option<JoinNote> {
+        let joiner = self.joiner.clone()?;
+        let server = joiner.community.guild.name.clone();
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let running = self.completions.start();
+        tokio::spawn(async move {
+            let note = joiner.after_consent(id, &access_token).await;
+            let _ = answer.send(note);
+            drop(running);
+        });
+        match tokio::time::timeout(self.join_patience, answered).await {
+            Ok(Ok(note)) => Some(note),
+            Ok(Err(_)) | Err(_) => {
+                tracing::info!(user = %id, "community: the join takes longer; it goes on in the background");
+                Some(JoinNote::OnItsWay { server })
+            }
+        }
     }
 
     /// The rest of a consent, after its answer: the opted-in connections and servers, the
@@ -470,6 +543,10 @@ impl Service {
                     source: error,
                 });
             }
+        }
+        if let Some(joiner) = self.joiner.clone() {
+            // After a restart, or once the refresh renewed an expired access token.
+            tokio::spawn(async move { joiner.retry_due().await });
         }
         let targets = Targets {
             everyone: batch.everyone,

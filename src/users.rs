@@ -6,20 +6,30 @@
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::store::UserRecord;
+use std::collections::HashMap;
 
-/// One line per user: id, name, status, last refresh (UTC), whether edits wait for approval
-/// (`pending`, see `users approve`) and last error.
-pub(crate) fn table(users: &[UserRecord]) -> String {
+use crate::discord::models::Snowflake;
+use crate::store::{JoinState, Membership, UserRecord, WelcomeState};
+
+/// Columns of the table; the last one is not padded.
+const COLUMNS: usize = 8;
+
+/// One line per user: id, name, status, last refresh (UTC), whether they joined the community's
+/// server and were welcomed (`community`: the store's rows, by user), whether edits wait for
+/// approval (`pending`, see `users approve`) and last error.
+pub(crate) fn table(users: &[UserRecord], community: &HashMap<Snowflake, Membership>) -> String {
     let mut rows = vec![[
         "ID".to_owned(),
         "USERNAME".to_owned(),
         "STATUS".to_owned(),
         "LAST REFRESH".to_owned(),
+        "JOINED".to_owned(),
+        "WELCOMED".to_owned(),
         "EDITS".to_owned(),
         "LAST ERROR".to_owned(),
     ]];
     for user in users {
+        let membership = community.get(&user.id).cloned().unwrap_or_default();
         rows.push([
             user.id.to_string(),
             user.username.clone(),
@@ -27,6 +37,8 @@ pub(crate) fn table(users: &[UserRecord]) -> String {
             user.last_refresh_at
                 .map(format_time)
                 .unwrap_or_else(|| "never".into()),
+            joined(&membership),
+            welcomed(&membership),
             match user.edits_pending {
                 true => "pending".into(),
                 false => "-".into(),
@@ -37,7 +49,7 @@ pub(crate) fn table(users: &[UserRecord]) -> String {
                 .unwrap_or_else(|| "-".into()),
         ]);
     }
-    let widths: Vec<usize> = (0..LAST)
+    let widths: Vec<usize> = (0..COLUMNS - 1)
         .map(|column| {
             rows.iter()
                 .map(|row| row[column].chars().count())
@@ -52,7 +64,7 @@ pub(crate) fn table(users: &[UserRecord]) -> String {
             out.push_str(cell);
             out.push_str(&" ".repeat(width - cell.chars().count() + 2));
         }
-        out.push_str(&row[LAST]);
+        out.push_str(&row[COLUMNS - 1]);
         out.push('\n');
     }
     if users.is_empty() {
@@ -61,8 +73,27 @@ pub(crate) fn table(users: &[UserRecord]) -> String {
     out
 }
 
-/// The last column: not padded.
-const LAST: usize = 5;
+/// `joined`, `already` (a member before), `failed: <why>`, `retrying: <why>`, or `-`.
+fn joined(membership: &Membership) -> String {
+    let reason = || one_line(membership.reason.as_deref().unwrap_or("unknown"));
+    match membership.join {
+        None => "-".to_owned(),
+        Some(JoinState::Joined) => "joined".to_owned(),
+        Some(JoinState::Already) => "already".to_owned(),
+        Some(JoinState::Failed) => format!("failed: {}", reason()),
+        Some(JoinState::Pending) => format!("retrying: {}", reason()),
+    }
+}
+
+/// `sent`, `closed DMs`, or `-`.
+fn welcomed(membership: &Membership) -> String {
+    match membership.welcome {
+        None => "-",
+        Some(WelcomeState::Sent) => "sent",
+        Some(WelcomeState::ClosedDms) => "closed DMs",
+    }
+    .to_owned()
+}
 
 fn format_time(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
@@ -103,21 +134,59 @@ mod tests {
 
     #[test]
     fn lists_every_user_with_aligned_columns() {
-        let text = table(&[
-            record(1, "ada", None),
-            record(22222, "grace", Some("bad\ngrant")),
-        ]);
+        let community = HashMap::from([(
+            Snowflake(22222),
+            Membership {
+                join: Some(JoinState::Failed),
+                reason: Some("banned from the server".into()),
+                welcome: Some(WelcomeState::ClosedDms),
+                ..Membership::default()
+            },
+        )]);
+        let text = table(
+            &[
+                record(1, "ada", None),
+                record(22222, "grace", Some("bad\ngrant")),
+            ],
+            &community,
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(
-            lines[1], "1      ada       needs_reconsent  2023-11-14T22:13:20Z  -        -",
+            lines[1],
+            "1      ada       needs_reconsent  2023-11-14T22:13:20Z  -                               -           -        -",
             "{text}"
         );
-        assert!(lines[2].ends_with("pending  bad grant"), "{text}");
+        assert!(
+            lines[2].contains("failed: banned from the server  closed DMs  pending  bad grant"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_community_columns_say_how_joining_went() {
+        let with = |join, welcome| Membership {
+            join: Some(join),
+            reason: Some("Discord is not answering".into()),
+            welcome,
+            ..Membership::default()
+        };
+        assert_eq!(joined(&with(JoinState::Joined, None)), "joined");
+        assert_eq!(joined(&with(JoinState::Already, None)), "already");
+        assert_eq!(
+            joined(&with(JoinState::Pending, None)),
+            "retrying: Discord is not answering"
+        );
+        assert_eq!(joined(&Membership::default()), "-");
+        assert_eq!(
+            welcomed(&with(JoinState::Joined, Some(WelcomeState::Sent))),
+            "sent"
+        );
+        assert_eq!(welcomed(&Membership::default()), "-");
     }
 
     #[test]
     fn says_when_there_are_no_users() {
-        assert!(table(&[]).contains("no users yet"));
+        assert!(table(&[], &HashMap::new()).contains("no users yet"));
     }
 }

@@ -20,12 +20,16 @@ pub(crate) async fn run(config_path: &Path) -> Result<(), Report> {
     config.check_theme()?;
     // Before anything is opened or written: a server that cannot be joined is fixed now, not
     // found by the first person who ticks the box.
-    if let Some(community) = Community::check(&config, &secrets).await? {
-        tracing::info!(guild = %community.guild.id, name = %community.guild.name, "community: joining the server is offered");
+    let community = Community::check(&config, &secrets).await?;
+    if let Some(community) = &community {
+        tracing::info!(guild = %community.guild.id, name = %community.guild.name, welcome = community.welcome.is_some(), "community: joining the server is offered");
     }
     // Builds run behind the requests (see crate::build_pool).
     let pool = BuildPool::per_core(Priority::Background).doing(|| "starting the build threads")?;
-    let service = Arc::new(Service::open(config.clone(), &secrets)?.with_build_pool(pool));
+    let service = Service::open(config.clone(), &secrets)?
+        .with_build_pool(pool)
+        .with_community(community);
+    let service = Arc::new(service);
     let renderer = Renderer::new(&config.theme_dir(), crate::build::site_info(&config))
         .doing(|| "loading the theme")?;
     let listener = tokio::net::TcpListener::bind(config.server.bind)

@@ -19,7 +19,11 @@ pub(crate) async fn run(config_path: &Path, command: UsersCommand) -> Result<(),
     match command {
         UsersCommand::List => {
             let service = Service::open_offline(config)?;
-            print!("{}", crate::users::table(&service.store().list_users()?));
+            let store = service.store();
+            print!(
+                "{}",
+                crate::users::table(&store.list_users()?, &store.memberships()?)
+            );
             Ok(())
         }
         UsersCommand::Remove { id } => remove(config, id).await,

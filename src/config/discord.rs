@@ -65,6 +65,12 @@ impl DiscordConfig {
                 "must include \"identify\": a profile page needs the user".into(),
             ));
         }
+        if self.offers(Scope::GuildsJoin) {
+            return Err((
+                "discord.scopes",
+                "must not list \"guilds.join\": it is asked for only from those who tick \"Join\" on the landing page, with community.join = \"offer\"".into(),
+            ));
+        }
         Ok(())
     }
 }

@@ -679,6 +679,48 @@ base_url = "https://example.org/profiles/"
     }
 
     #[test]
+    fn join_retries_and_the_welcome_message_are_checked() {
+        let offer = format!("{MINIMAL}[community]\nguild_id = \"400\"\njoin = \"offer\"\n");
+        let community = parse(&offer).unwrap().community;
+        assert_eq!(community.join_retries, 3);
+        assert_eq!(community.welcome_message, None);
+        let message = error_of(&format!("{offer}join_retries = 11\n"));
+        assert!(
+            message.contains("community.join_retries") && message.contains("at most 10"),
+            "{message}"
+        );
+        let message = error_of(&format!("{offer}join_retries = -1\n"));
+        assert!(message.contains("join_retries"), "{message}");
+        for bad in ["../secret.txt", "sub/welcome.txt", ".hidden", ""] {
+            let message = error_of(&format!("{offer}welcome_message = \"{bad}\"\n"));
+            assert!(
+                message.contains("community.welcome_message"),
+                "{bad}: {message}"
+            );
+        }
+        let message = error_of(&format!(
+            "{MINIMAL}[community]\nguild_id = \"400\"\nwelcome_message = \"welcome.txt\"\n"
+        ));
+        assert!(
+            message.contains("community.welcome_message") && message.contains("join = \"offer\""),
+            "{message}"
+        );
+        let ok = parse(&format!("{offer}welcome_message = \"welcome.txt\"\n")).unwrap();
+        assert_eq!(ok.community.welcome_message.as_deref(), Some("welcome.txt"));
+    }
+
+    #[test]
+    fn guilds_join_is_not_a_scope_to_offer() {
+        let message = error_of(&format!(
+            "{MINIMAL}[discord]\nscopes = [\"identify\", \"guilds.join\"]\n"
+        ));
+        assert!(
+            message.contains("discord.scopes") && message.contains("community.join"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn zero_interval_is_refused() {
         let message = error_of(&format!("{MINIMAL}[refresh]\ninterval = \"0s\"\n"));
         assert!(message.contains("refresh.interval"), "{message}");

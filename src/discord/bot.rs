@@ -1,5 +1,6 @@
 //! Owns the calls strife-gen makes as the application's bot (`Authorization: Bot <token>`): the
-//! community's server. It must not decide who joins or store anything; `crate::community` does.
+//! community's server, adding a member to it, and a direct message. It must not decide who joins
+//! or store anything; `crate::community` does.
 //!
 //! The bot's requests go through the same client code as a user's (pacing, retries, errors that
 //! name the route and never the token), on a [`DiscordClient`] of their own: Discord gives a bot
@@ -13,12 +14,33 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::client::{
-    describe_json_error, Call, ClientOptions, Credential, DiscordClient, DiscordError,
+    describe_json_error, Call, CdnError, ClientOptions, Credential, DiscordClient, DiscordError,
 };
 use super::models::Snowflake;
 
 /// The rate-limit key of `GET /guilds/{guild.id}`.
 const GET_GUILD: &str = "GET /guilds/{guild.id}";
+/// The rate-limit key of `PUT /guilds/{guild.id}/members/{user.id}`.
+const ADD_MEMBER: &str = "PUT /guilds/{guild.id}/members/{user.id}";
+/// The rate-limit key of `POST /users/@me/channels`.
+const OPEN_DM: &str = "POST /users/@me/channels";
+/// The rate-limit key of `POST /channels/{channel.id}/messages`.
+const SEND_MESSAGE: &str = "POST /channels/{channel.id}/messages";
+
+/// What `PUT /guilds/{id}/members/{user}` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Added {
+    /// 201: they are a member now.
+    Joined,
+    /// 204: they were one already.
+    AlreadyMember,
+}
+
+/// A direct-message channel, as `POST /users/@me/channels` answers it.
+#[derive(Debug, Deserialize)]
+struct DmChannel {
+    id: Snowflake,
+}
 
 /// The application's bot token: kept out of every `Debug`, log line and error.
 #[derive(Clone)]
@@ -77,6 +99,75 @@ impl BotClient {
             route: GET_GUILD.to_owned(),
             detail: describe_json_error("guild", &e),
         })
+    }
+
+    /// An image on Discord's CDN (the server's icon), through the bot's rate limiter; no token
+    /// is sent (the CDN is public).
+    pub(crate) async fn cdn_get(&self, url: &url::Url, limit: usize) -> Result<Vec<u8>, CdnError> {
+        self.client.cdn_get(url, limit).await
+    }
+
+    /// `PUT /guilds/{guild}/members/{user}` with the user's access token (scope `guilds.join`),
+    /// giving them `roles` when they join.
+    pub(crate) async fn add_member(
+        &self,
+        guild: Snowflake,
+        user: Snowflake,
+        access_token: &str,
+        roles: &[Snowflake],
+    ) -> Result<Added, DiscordError> {
+        let mut body = serde_json::json!({ "access_token": access_token });
+        if !roles.is_empty() {
+            let roles: Vec<String> = roles.iter().map(ToString::to_string).collect();
+            body["roles"] = roles.into();
+        }
+        let segments = ["guilds", &guild.to_string(), "members", &user.to_string()];
+        let call = Call {
+            key: ADD_MEMBER,
+            method: reqwest::Method::PUT,
+            url: self.client.api_url(&segments),
+            credential: Credential::Bot(&self.token.0),
+            body: Some(body),
+        };
+        let answer = self.client.send(&call).await?;
+        Ok(match answer.status {
+            201 => Added::Joined,
+            _ => Added::AlreadyMember,
+        })
+    }
+
+    /// Sends `content` to `user` as a direct message: opens (or finds) the DM channel, then
+    /// posts to it. A user who does not take messages from the server's members makes Discord
+    /// answer 403 with code 50007.
+    pub(crate) async fn send_dm(&self, user: Snowflake, content: &str) -> Result<(), DiscordError> {
+        let open = Call {
+            key: OPEN_DM,
+            method: reqwest::Method::POST,
+            url: self.client.api_url(&["users", "@me", "channels"]),
+            credential: Credential::Bot(&self.token.0),
+            body: Some(serde_json::json!({ "recipient_id": user.to_string() })),
+        };
+        let answer = self.client.send(&open).await?;
+        let channel: DmChannel =
+            serde_json::from_slice(&answer.body).map_err(|e| DiscordError::Decode {
+                route: OPEN_DM.to_owned(),
+                detail: describe_json_error("channel", &e),
+            })?;
+        let post = Call {
+            key: SEND_MESSAGE,
+            method: reqwest::Method::POST,
+            url: self
+                .client
+                .api_url(&["channels", &channel.id.to_string(), "messages"]),
+            credential: Credential::Bot(&self.token.0),
+            body: Some(serde_json::json!({
+                "content": content,
+                // A welcome names the user; it must not ping @everyone or a role.
+                "allowed_mentions": { "parse": [] },
+            })),
+        };
+        self.client.send(&post).await?;
+        Ok(())
     }
 }
 

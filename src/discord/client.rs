@@ -115,6 +115,8 @@ pub(crate) struct Call<'a> {
 
 /// A 2xx answer's body.
 pub(crate) struct Answer {
+    /// 200, 201 (created: a member joined), 204 (nothing to say: already a member), ...
+    pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
 }
 
@@ -186,6 +188,8 @@ pub enum DiscordError {
         route: String,
         /// The HTTP status.
         status: u16,
+        /// Discord's error code (30001 Maximum number of guilds reached, ...), when it sent one.
+        code: Option<i64>,
         /// The start of the answer's body.
         message: String,
     },
@@ -502,7 +506,10 @@ impl DiscordClient {
             Err(err) => return self.transport_retry(err, retries),
         };
         if status.is_success() {
-            return Attempt::Success(Answer { body });
+            return Attempt::Success(Answer {
+                status: status.as_u16(),
+                body,
+            });
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
             return self.rate_limited(route, key, &limits, &body, retries);
@@ -553,6 +560,7 @@ impl DiscordClient {
             return Attempt::Fatal(DiscordError::Status {
                 route: route.key.to_owned(),
                 status: 429,
+                code: None,
                 message,
             });
         }
@@ -651,11 +659,13 @@ fn client_error(route: &Route, status: StatusCode, body: &[u8]) -> DiscordError 
         _ if status.is_client_error() => DiscordError::Status {
             route,
             status: status.as_u16(),
+            code: error_code(body),
             message: error_message(body),
         },
         _ => DiscordError::Status {
             route,
             status: status.as_u16(),
+            code: None,
             message: "unexpected status (body not shown)".to_owned(),
         },
     }

@@ -10,7 +10,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer};
 
 /// An OAuth2 scope strife-gen may ask for. `identify` is the profile itself; `connections` and
-/// `guilds` are what a user may opt in to publishing. Anything else (`email`, ...) is refused on
+/// `guilds` are what a user may opt in to publishing; `guilds.join` is asked for only when they
+/// tick "Join <server>" (`community.join = "offer"`). Anything else (`email`, ...) is refused on
 /// purpose: a page never needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
@@ -20,11 +21,22 @@ pub enum Scope {
     Connections,
     /// `guilds`: `GET /users/@me/guilds`.
     Guilds,
+    /// `guilds.join`: the bot may add them to the community's server
+    /// (`PUT /guilds/{id}/members/{user}`).
+    GuildsJoin,
 }
 
 impl Scope {
-    /// Every scope, in the order the consent page lists them.
+    /// Every scope a site offers by default (`discord.scopes`), in the order the consent page
+    /// lists them. `guilds.join` is not among them: `[community]` offers it.
     pub const ALL: [Scope; 3] = [Scope::Identify, Scope::Connections, Scope::Guilds];
+    /// Every scope strife-gen knows by name.
+    const KNOWN: [Scope; 4] = [
+        Scope::Identify,
+        Scope::Connections,
+        Scope::Guilds,
+        Scope::GuildsJoin,
+    ];
 
     /// Discord's name of the scope.
     pub(crate) fn as_str(self) -> &'static str {
@@ -32,6 +44,7 @@ impl Scope {
             Scope::Identify => "identify",
             Scope::Connections => "connections",
             Scope::Guilds => "guilds",
+            Scope::GuildsJoin => "guilds.join",
         }
     }
 
@@ -65,14 +78,14 @@ impl fmt::Display for Scope {
 
 /// A scope name strife-gen does not handle.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported scope {0:?}: expected one of \"identify\", \"connections\", \"guilds\"")]
+#[error("unsupported scope {0:?}: expected one of \"identify\", \"connections\", \"guilds\", \"guilds.join\"")]
 pub struct UnknownScope(pub String);
 
 impl FromStr for Scope {
     type Err = UnknownScope;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Scope::ALL
+        Scope::KNOWN
             .into_iter()
             .find(|scope| scope.as_str() == text)
             .ok_or_else(|| UnknownScope(text.to_owned()))
@@ -92,7 +105,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_unknown_ones_are_refused() {
-        for scope in Scope::ALL {
+        for scope in Scope::KNOWN {
             assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
         }
         assert_eq!(

@@ -17,9 +17,9 @@ use super::App;
 use crate::discord::client::DiscordError;
 use crate::discord::models::Snowflake;
 use crate::discord::scope::Scope;
-use crate::publish::Publish;
+use crate::publish::{Choices, Publish};
 use crate::service::{ConsentError, SignInError, SignedIn};
-use crate::site::model::{LandingPage, Link, MessagePage};
+use crate::site::model::{JoinOffer, LandingPage, Link, MessagePage};
 use crate::store::unix_now;
 
 /// A page for the user, with its status code.
@@ -139,6 +139,10 @@ pub(crate) async fn landing(app: Arc<App>) -> Result<Response, std::convert::Inf
         delete_path: "/delete".to_owned(),
         offers_connections: app.service.config().discord.offers(Scope::Connections),
         offers_guilds: app.service.config().discord.offers(Scope::Guilds),
+        join: app.service.community().map(|community| JoinOffer {
+            name: community.guild.name.clone(),
+            icon_url: community.icon_url.clone(),
+        }),
     };
     Ok(match app.renderer.render_landing(&page) {
         Ok(html) => warp::reply::html(html).into_response(),
@@ -152,12 +156,15 @@ pub(crate) async fn landing(app: Arc<App>) -> Result<Response, std::convert::Inf
     })
 }
 
-/// `GET /login?publish=connections&publish=guilds`: starts a sign-in for publishing.
+/// `GET /login?publish=connections&publish=guilds&join=1`: starts a sign-in for publishing (and
+/// joining the community's server, when that is offered and ticked).
 pub(crate) async fn login(
     raw_query: String,
     app: Arc<App>,
 ) -> Result<Response, std::convert::Infallible> {
     let values = query_values(&raw_query);
+    // Without the offer the field is ignored: `guilds.join` is never asked for then.
+    let join = single(&values, "join") == Some("1") && app.service.community().is_some();
     let mut publish = Publish::default();
     for choice in values.get("publish").into_iter().flatten() {
         // Only the opt-in scopes name a choice; `identify` is always asked for.
@@ -168,7 +175,7 @@ pub(crate) async fn login(
         match offered {
             Some(Scope::Connections) => publish.connections = true,
             Some(Scope::Guilds) => publish.guilds = true,
-            Some(Scope::Identify) | None => {
+            Some(Scope::Identify | Scope::GuildsJoin) | None => {
                 let message =
                     format!("\u{201c}{choice}\u{201d} is not something this site can publish.");
                 return Ok(
@@ -177,7 +184,10 @@ pub(crate) async fn login(
             }
         }
     }
-    Ok(start_sign_in(&app, Intent::Publish(publish)))
+    Ok(start_sign_in(
+        &app,
+        Intent::Publish(Choices { publish, join }),
+    ))
 }
 
 /// `GET /delete`: starts a sign-in whose only purpose is proving who asks for deletion.
@@ -189,7 +199,7 @@ pub(crate) async fn delete(app: Arc<App>) -> Result<Response, std::convert::Infa
 /// server remembers nothing about sign-ins it starts.
 pub(super) fn start_sign_in(app: &App, intent: Intent) -> Response {
     let scopes = match intent {
-        Intent::Publish(publish) => publish.scopes(),
+        Intent::Publish(choices) => choices.scopes(),
         Intent::Delete | Intent::Edit => vec![Scope::Identify],
     };
     let request = match app.service.authorize(&scopes) {
@@ -314,7 +324,7 @@ async fn complete_sign_in(app: Arc<App>, code: String, login: PendingLogin) -> R
             }
         })?;
     match login.intent {
-        Intent::Publish(publish) => publish_consent(&app, signed_in, publish).await,
+        Intent::Publish(choices) => publish_consent(&app, signed_in, choices).await,
         Intent::Delete => delete_user(&app, signed_in).await,
         Intent::Edit => edit_sign_in(&app, signed_in).await,
     }
@@ -349,11 +359,12 @@ async fn edit_sign_in(app: &App, signed_in: SignedIn) -> Result<Page, Page> {
     }
 }
 
-/// Stores the consent and tells the user where their page will be.
-async fn publish_consent(app: &App, signed_in: SignedIn, wanted: Publish) -> Result<Page, Page> {
-    let id = app
+/// Stores the consent and tells the user where their page will be (and how joining the
+/// community's server went).
+async fn publish_consent(app: &App, signed_in: SignedIn, choices: Choices) -> Result<Page, Page> {
+    let consented = app
         .service
-        .consent(signed_in, wanted)
+        .consent(signed_in, choices)
         .await
         .map_err(|error| match error {
             ConsentError::NoRefreshToken | ConsentError::Offline => discord_down_page(),
@@ -366,16 +377,21 @@ async fn publish_consent(app: &App, signed_in: SignedIn, wanted: Publish) -> Res
                 )
             }
         })?;
-    let url = app.service.profile_url(id);
+    let url = app.service.profile_url(consented.id);
+    let mut message = "Your profile page is being generated and will be at this address as soon as the site is published.".to_owned();
+    if let Some(join) = &consented.join {
+        message.push(' ');
+        message.push_str(&join.line());
+    }
     Ok(Page::success(
         "You're in",
-        "Your profile page is being generated and will be at this address as soon as the site is published.",
+        message,
         Some(Link {
             text: url.clone(),
             href: url,
         }),
     )
-    .signing_in(app, id))
+    .signing_in(app, consented.id))
 }
 
 /// Deletes everything stored about the signed-in user and revokes our access (see

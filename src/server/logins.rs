@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::TokenCipher;
-use crate::publish::Publish;
+use crate::publish::Choices;
 
 /// How long a sign-in may take between `/login` and `/callback`.
 pub(crate) const LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
@@ -41,8 +41,9 @@ const SWEEP_EVERY_SECS: i64 = 10;
 /// What the user is signing in for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Intent {
-    /// Publish (or update) their profile with these opt-ins.
-    Publish(Publish),
+    /// Publish (or update) their profile with these opt-ins (and join the community's server
+    /// if they ticked that).
+    Publish(Choices),
     /// Prove who they are, then delete everything about them.
     Delete,
     /// Prove who they are, then edit their page (`/me`): an identify-only sign-in of someone
@@ -240,14 +241,17 @@ mod tests {
     #[test]
     fn the_intent_and_opt_ins_survive_the_cookie() {
         let logins = PendingLogins::default();
-        let publish = Publish {
-            connections: true,
-            guilds: false,
+        let choices = Choices {
+            publish: crate::publish::Publish {
+                connections: true,
+                guilds: false,
+            },
+            join: true,
         };
-        let cookie = logins.start("s1".into(), Intent::Publish(publish), "v".into(), NOW);
+        let cookie = logins.start("s1".into(), Intent::Publish(choices), "v".into(), NOW);
         let header = format!("other=1; {}={}; last=2", cookie.name, cookie.value);
         let taken = logins.finish("s1", Some(&header), NOW).unwrap();
-        assert_eq!(taken.intent, Intent::Publish(publish));
+        assert_eq!(taken.intent, Intent::Publish(choices));
     }
 
     #[test]

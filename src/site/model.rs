@@ -96,6 +96,17 @@ pub(crate) struct LandingPage {
     pub(crate) offers_connections: bool,
     /// Whether this site offers publishing servers (`discord.scopes`).
     pub(crate) offers_guilds: bool,
+    /// The community's server the person may tick to join (`community.join = "offer"`).
+    pub(crate) join: Option<JoinOffer>,
+}
+
+/// "Join <server>" on the landing page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct JoinOffer {
+    /// The server's name, as Discord has it.
+    pub(crate) name: String,
+    /// Its icon (a `data:` URI or a CDN URL, see [`crate::community::Community::icon_url`]).
+    pub(crate) icon_url: Option<String>,
 }
 
 impl Default for LandingPage {
@@ -105,6 +116,7 @@ impl Default for LandingPage {
             delete_path: "/delete".into(),
             offers_connections: true,
             offers_guilds: true,
+            join: None,
         }
     }
 }

@@ -11,10 +11,12 @@
 //!
 //! Tokens are sealed with [`TokenCipher`] before they reach SQLite: the plaintext never touches disk.
 
+mod community;
 mod edits;
 mod images;
 mod schema;
 
+pub(crate) use community::{JoinState, Membership, WelcomeState};
 pub(crate) use edits::{Approval, StoredEdits};
 pub(crate) use images::ImagesPending;
 

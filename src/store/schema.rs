@@ -106,6 +106,21 @@ const MIGRATIONS: &[&str] = &[
         updated_at       INTEGER NOT NULL
     );
     "#,
+    // 7: community join and welcome state, per user: how their joining the community's server
+    // went (`pending` while a passing failure is retried, at `join_next_at`), and whether the
+    // welcome message was sent (or their DMs were closed): each happens once per user.
+    r#"
+    CREATE TABLE community_members (
+        user_id          TEXT PRIMARY KEY NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        join_state       TEXT CHECK (join_state IN ('pending', 'joined', 'already', 'failed')),
+        join_reason      TEXT,                       -- why it failed (or is retried), for users list
+        join_attempts    INTEGER NOT NULL DEFAULT 0, -- failed attempts in a row
+        join_next_at     INTEGER,                    -- Unix seconds, while pending
+        welcome_state    TEXT CHECK (welcome_state IN ('sent', 'closed')),
+        updated_at       INTEGER NOT NULL
+    );
+    CREATE INDEX community_members_pending ON community_members(join_state, join_next_at);
+    "#,
 ];
 
 /// Brings the store up to the newest schema; refuses a store from a newer strife-gen.

@@ -684,7 +684,8 @@ fn a_store_from_before_the_replay_records_gains_them() {
         .conn()
         .execute_batch(
             "DROP TABLE seen_signatures; DROP INDEX snapshots_heads; DROP TABLE images;
-             DROP TABLE user_images; DROP TABLE profile_edits; PRAGMA user_version = 2;",
+             DROP TABLE user_images; DROP TABLE profile_edits; DROP TABLE community_members;
+             PRAGMA user_version = 2;",
         )
         .unwrap();
     drop(store);

@@ -1,9 +1,10 @@
-//! The bot-token routes of the fake Discord: the community's server (`GET /guilds/{id}`) and
-//! adding a member with their OAuth2 token (`PUT /guilds/{id}/members/{user_id}`), each behind
+//! The bot-token routes of the fake Discord: the community's server (`GET /guilds/{id}`),
+//! adding a member with their OAuth2 token (`PUT /guilds/{id}/members/{user_id}`) and a direct
+//! message (`POST /users/@me/channels`, then `POST /channels/{id}/messages`), each behind
 //! `Authorization: Bot <token>` and a rate-limit bucket of the bot's own, with Discord's error
 //! codes for the ways they fail.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -26,12 +27,33 @@ const INVALID_OAUTH_TOKEN: u32 = 50025;
 const BANNED: u32 = 40007;
 /// Discord's "Maximum number of guilds reached".
 const TOO_MANY_GUILDS: u32 = 30001;
+/// Discord's "Cannot send messages to this user".
+const CLOSED_DMS: u32 = 50007;
+/// Discord's "Invalid Form Body".
+const INVALID_FORM_BODY: u32 = 50035;
+/// Discord's limit on a message's `content`.
+const MAX_CONTENT_CHARS: usize = 2000;
+/// Where the fake's DM channel ids start (any snowflake would do).
+const FIRST_CHANNEL: u64 = 900_000_000_000_000_000;
+
+/// The bot's direct messages.
+#[derive(Debug, Default)]
+pub(crate) struct Dms {
+    /// Channel id → the user it is with.
+    pub(crate) channels: HashMap<String, String>,
+    /// Users who take no DMs from the server's members: posting to them answers 403 (50007).
+    pub(crate) closed: HashSet<String>,
+    /// Every message the bot sent: the user and the content.
+    pub(crate) sent: Vec<(String, String)>,
+}
 
 /// The community's server as the fake knows it.
 #[derive(Debug, Clone)]
 pub(crate) struct FakeGuild {
     pub(crate) id: String,
     pub(crate) name: String,
+    /// The icon's hash (served by the fake CDN at `icons/{id}/{hash}`).
+    pub(crate) icon: Option<String>,
     /// Whether the bot was invited into it.
     pub(crate) bot_member: bool,
     /// Whether the bot holds Create Instant Invite there (needed to add members).
@@ -52,6 +74,7 @@ impl FakeGuild {
         FakeGuild {
             id: id.to_owned(),
             name: name.to_owned(),
+            icon: None,
             bot_member: true,
             can_invite: true,
             can_manage_roles: true,
@@ -94,6 +117,11 @@ pub(crate) fn bot_route(state: &mut State, req: &Req, route: &str) -> Resp {
                 add_member(state, guild, user, &req.body)
             }
             (["guilds", ..], _) => http_error(405),
+            (["users", "@me", "channels"], &Method::POST) => open_dm(state, &req.body),
+            (["channels", channel, "messages"], &Method::POST) => {
+                send_message(state, channel, &req.body)
+            }
+            (["users", ..] | ["channels", ..], _) => http_error(405),
             _ => http_error(404),
         }
     };
@@ -113,7 +141,7 @@ fn guild_route(state: &mut State, id: &str) -> Resp {
     match guild_of(state, id) {
         Ok(guild) => Resp::json(
             200,
-            &json!({ "id": guild.id, "name": guild.name, "icon": null, "features": [] }),
+            &json!({ "id": guild.id, "name": guild.name, "icon": guild.icon, "features": [] }),
         ),
         Err(resp) => resp,
     }
@@ -179,5 +207,54 @@ fn add_member(state: &mut State, guild_id: &str, user_id: &str, body: &[u8]) -> 
     Resp::json(
         201,
         &json!({ "user": { "id": user_id }, "roles": roles, "nick": null, "deaf": false, "mute": false }),
+    )
+}
+
+/// `POST /users/@me/channels` `{"recipient_id"}`: the DM channel with that user (the same one
+/// each time).
+fn open_dm(state: &mut State, body: &[u8]) -> Resp {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let Some(user) = body["recipient_id"].as_str().map(str::to_owned) else {
+        return api_error(400, "Invalid Form Body", INVALID_FORM_BODY);
+    };
+    if !state.users.contains_key(&user) {
+        return api_error(400, "Invalid Recipient(s)", INVALID_FORM_BODY);
+    }
+    let dms = &mut state.dms;
+    let existing = dms
+        .channels
+        .iter()
+        .find(|(_, with)| **with == user)
+        .map(|(id, _)| id.clone());
+    let id = existing.unwrap_or_else(|| {
+        let id = (FIRST_CHANNEL + dms.channels.len() as u64).to_string();
+        dms.channels.insert(id.clone(), user.clone());
+        id
+    });
+    Resp::json(
+        200,
+        &json!({ "id": id, "type": 1, "recipients": [{ "id": user }] }),
+    )
+}
+
+/// `POST /channels/{id}/messages` `{"content"}` to a DM channel: 403 (50007) for a user with
+/// closed DMs, 400 (50035) for no content or more than 2,000 characters.
+fn send_message(state: &mut State, channel: &str, body: &[u8]) -> Resp {
+    let Some(user) = state.dms.channels.get(channel).cloned() else {
+        return api_error(404, "Unknown Channel", 10003);
+    };
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let content = body["content"].as_str().unwrap_or("");
+    if content.is_empty() || content.chars().count() > MAX_CONTENT_CHARS {
+        return api_error(400, "Invalid Form Body", INVALID_FORM_BODY);
+    }
+    if state.dms.closed.contains(&user) {
+        return api_error(403, "Cannot send messages to this user", CLOSED_DMS);
+    }
+    state.dms.sent.push((user, content.to_owned()));
+    let id = (FIRST_CHANNEL * 2 + state.dms.sent.len() as u64).to_string();
+    Resp::json(
+        200,
+        &json!({ "id": id, "channel_id": channel, "content": content }),
     )
 }

@@ -370,6 +370,23 @@ impl FakeDiscord {
         });
     }
 
+    /// The server gets an icon (`hash`): `GET /guilds/{id}` names it, the CDN serves it at
+    /// `icons/{id}/{hash}.webp`.
+    pub fn set_guild_icon(&self, guild: &str, hash: &str) {
+        self.guild(guild, |g| g.icon = Some(hash.to_owned()));
+    }
+
+    /// The user takes no direct messages from the server's members: the bot's message to them
+    /// answers 403 (50007).
+    pub fn close_dms(&self, user: &str) {
+        self.state().dms.closed.insert(user.to_owned());
+    }
+
+    /// Every direct message the bot sent: the user and the content, in order.
+    pub fn messages(&self) -> Vec<(String, String)> {
+        self.state().dms.sent.clone()
+    }
+
     /// Every member the bot added to the server (answered 201), with the roles asked for.
     pub fn joins(&self, guild: &str) -> Vec<(String, Vec<String>)> {
         let state = self.state();

@@ -88,6 +88,8 @@ pub(crate) struct State {
     pub(crate) cdn_answers: HashMap<String, crate::CdnAnswer>,
     /// The servers the bot routes know (see [`crate::FakeDiscord::add_guild`]).
     pub(crate) guilds: Vec<FakeGuild>,
+    /// The bot's direct messages.
+    pub(crate) dms: crate::bot::Dms,
 }
 
 impl State {
@@ -111,6 +113,7 @@ impl State {
             global_limit: None,
             cdn_answers: HashMap::new(),
             guilds: Vec::new(),
+            dms: crate::bot::Dms::default(),
         }
     }
 }

@@ -1164,3 +1164,61 @@ async fn adding_a_member_fails_with_discords_error_codes() {
     assert_eq!(join(&discord, access, &[]).await.1["code"], 50001);
     assert!(discord.joins(GUILD).is_empty());
 }
+
+#[tokio::test]
+async fn the_bot_sends_direct_messages_unless_they_are_closed() {
+    let discord = discord().await;
+    let post = reqwest::Method::POST;
+    let token = fake_discord::BOT_TOKEN;
+    let open = |user: &str| json!({ "recipient_id": user });
+    let (status, channel, headers) = bot_call(
+        &discord,
+        post.clone(),
+        "/users/@me/channels",
+        token,
+        Some(open(ALICE)),
+    )
+    .await;
+    assert_eq!(status, 200, "{channel}");
+    assert!(headers.contains_key("x-ratelimit-bucket"));
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let (_, again, _) = bot_call(
+        &discord,
+        post.clone(),
+        "/users/@me/channels",
+        token,
+        Some(open(ALICE)),
+    )
+    .await;
+    assert_eq!(again["id"].as_str(), Some(id.as_str()), "the same channel");
+    let messages = format!("/channels/{id}/messages");
+    let say = |content: &str| json!({ "content": content });
+    let (status, _, _) = bot_call(&discord, post.clone(), &messages, token, Some(say("hi"))).await;
+    assert_eq!(status, 200);
+    let too_long = "x".repeat(2001);
+    let (status, body, _) = bot_call(
+        &discord,
+        post.clone(),
+        &messages,
+        token,
+        Some(say(&too_long)),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_u64()), (400, Some(50035)));
+    let (status, _, _) = bot_call(&discord, post.clone(), &messages, "wrong", Some(say("x"))).await;
+    assert_eq!(status, 401);
+    discord.close_dms(ALICE);
+    let (status, body, _) =
+        bot_call(&discord, post.clone(), &messages, token, Some(say("x"))).await;
+    assert_eq!((status, body["code"].as_u64()), (403, Some(50007)));
+    assert_eq!(discord.messages(), [(ALICE.to_owned(), "hi".to_owned())]);
+    let (status, _, _) = bot_call(
+        &discord,
+        post,
+        "/users/@me/channels",
+        token,
+        Some(open("1")),
+    )
+    .await;
+    assert_eq!(status, 400, "no such user");
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use fake_discord::{FakeDiscord, CLIENT_SECRET};
 use strife_gen::build::{self, BuildError, BuildOptions, BuildSummary};
+use strife_gen::community::Community;
 use strife_gen::config::{Config, Secrets};
 use strife_gen::crypto::TokenCipher;
 use strife_gen::discord::client::{ClientOptions, DiscordClient};
@@ -18,6 +19,44 @@ use strife_gen::store::{Store, UserStatus};
 use warp::http::StatusCode;
 
 use super::fixtures::{ada, discord_table, site_table, themes_dir, ADA, TOKEN_KEY};
+
+/// The test secrets: the fake's client secret and the test token key.
+fn secrets() -> Secrets {
+    Secrets::new(Some(CLIENT_SECRET.into()), Some(TOKEN_KEY.into()))
+}
+
+/// A site folder wired to `fake`, its `strife.toml` changed by `edit_config`, and the service
+/// opened on it.
+fn open(
+    fake: &FakeDiscord,
+    edit_config: impl FnOnce(String) -> String,
+) -> (tempfile::TempDir, Arc<Config>, Service) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let text = format!(
+        "{site}\n{discord}\n[refresh]\nconcurrency = 3\n",
+        site = site_table(
+            "Test profiles",
+            "https://profiles.example.org/",
+            &[("themes_dir", &themes_dir())],
+        ),
+        discord = discord_table(
+            fake,
+            "https://profiles.example.org/callback",
+            // The fake's CDN: builds mirror the images pages use, and tests talk to nobody else.
+            Some(&fake.cdn_base()),
+        ),
+    );
+    std::fs::write(root.join("strife.toml"), edit_config(text)).unwrap();
+    let config = Arc::new(Config::load(&root.join("strife.toml")).unwrap());
+    // The configured client, but retrying 5xx after milliseconds instead of seconds.
+    let mut options = ClientOptions::new(config.discord.api_base.url().clone());
+    options.backoff_base = std::time::Duration::from_millis(1);
+    let service = Service::open(config.clone(), &secrets())
+        .unwrap()
+        .with_discord_client(DiscordClient::new(options).unwrap());
+    (dir, config, service)
+}
 
 /// A site in a temporary folder: its config, store, refresher and service, and its fake Discord.
 pub(crate) struct Site {
@@ -59,37 +98,60 @@ impl Site {
         edit_app: impl FnOnce(App) -> App,
     ) -> Site {
         let fake = FakeDiscord::start().await;
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_owned();
-        let text = format!(
-            "{site}\n{discord}\n[refresh]\nconcurrency = 3\n",
-            site = site_table(
-                "Test profiles",
-                "https://profiles.example.org/",
-                &[("themes_dir", &themes_dir())],
-            ),
-            discord = discord_table(
-                &fake,
-                "https://profiles.example.org/callback",
-                // The fake's CDN: builds mirror the images pages use, and tests talk to nobody else.
-                Some(&fake.cdn_base()),
-            ),
-        );
-        std::fs::write(root.join("strife.toml"), edit_config(text)).unwrap();
-        let config = Arc::new(Config::load(&root.join("strife.toml")).unwrap());
-        let secrets = Secrets::new(Some(CLIENT_SECRET.into()), Some(TOKEN_KEY.into()));
-        // The configured client, but retrying 5xx after milliseconds instead of seconds.
-        let mut options = ClientOptions::new(config.discord.api_base.url().clone());
-        options.backoff_base = std::time::Duration::from_millis(1);
-        let service = Service::open(config.clone(), &secrets)
-            .unwrap()
-            .with_discord_client(DiscordClient::new(options).unwrap());
-        let service = Arc::new(edit_service(service));
+        let (dir, config, service) = open(&fake, edit_config);
+        Site::assemble(fake, dir, config, edit_service(service), edit_app)
+    }
+
+    /// A site that offers joining the community's server: `prepare` sets the fake Discord up
+    /// (the server, the bot) before `serve`'s start-up check runs against it, as it does in
+    /// `strife-gen serve`.
+    pub(crate) async fn with_community(
+        edit_config: impl FnOnce(String) -> String,
+        prepare: impl FnOnce(&FakeDiscord),
+    ) -> Site {
+        Site::with_community_service(edit_config, prepare, |service| service).await
+    }
+
+    /// [`Site::with_community`], with the service adjusted by `edit_service` (the join's patience).
+    pub(crate) async fn with_community_service(
+        edit_config: impl FnOnce(String) -> String,
+        prepare: impl FnOnce(&FakeDiscord),
+        edit_service: impl FnOnce(Service) -> Service,
+    ) -> Site {
+        let fake = FakeDiscord::start().await;
+        prepare(&fake);
+        let (dir, config, service) = open(&fake, edit_config);
+        let secrets = secrets().with_bot_token(fake_discord::BOT_TOKEN);
+        let community = Community::check(&config, &secrets)
+            .await
+            .expect("the community check passes");
+        assert!(community.is_some(), "joining is offered");
+        let service = edit_service(service.with_community(community));
+        Site::assemble(fake, dir, config, service, |app| app)
+    }
+
+    /// Another service on this site's folder, as after a restart of `serve` (with the community
+    /// checked again).
+    pub(crate) async fn reopened(&self) -> Arc<Service> {
+        let secrets = secrets().with_bot_token(fake_discord::BOT_TOKEN);
+        let community = Community::check(&self.config, &secrets).await.unwrap();
+        let service = Service::open(self.config.clone(), &secrets).unwrap();
+        Arc::new(service.with_community(community))
+    }
+
+    fn assemble(
+        fake: FakeDiscord,
+        dir: tempfile::TempDir,
+        config: Arc<Config>,
+        service: Service,
+        edit_app: impl FnOnce(App) -> App,
+    ) -> Site {
+        let service = Arc::new(service);
         let renderer = Renderer::new(&config.theme_dir(), build::site_info(&config)).unwrap();
         let app = Arc::new(edit_app(App::new(service.clone(), Arc::new(renderer))));
         Site {
+            root: dir.path().to_owned(),
             _dir: dir,
-            root,
             config,
             service,
             app,

@@ -1,12 +1,25 @@
-//! Owns the community's side of a consent: the server a person may choose to join (`[community]`)
-//! and the start-up check that the bot can add them. It must not know about HTTP or the store's
-//! tables; the service calls it, the landing page shows what it found.
+//! Owns the community's side of a consent: the server a person may choose to join (`[community]`),
+//! the start-up check that the bot can add them, the join itself ([`join`]) and the welcome
+//! message ([`welcome`]). It must not know about HTTP; the service calls it, the landing page
+//! shows what it found.
 
+pub(crate) mod join;
+pub(crate) mod welcome;
+
+use base64::Engine;
+
+use crate::config::site::ImageMode;
 use crate::config::{Config, ConfigError, Secrets, BOT_TOKEN_VAR};
 use crate::discord::bot::{BotClient, BotToken, GuildInfo};
+use crate::discord::cdn::Cdn;
 use crate::discord::client::{ClientOptions, DiscordError};
 use crate::discord::models::Snowflake;
 use crate::fault::Blame;
+use crate::images::sniff::{self, MAX_IMAGE_BYTES};
+use welcome::{Welcome, WelcomeError};
+
+/// The server icon's size on the landing page (twice its CSS size).
+const ICON_SIZE: u16 = 64;
 
 /// Discord's permission bit Create Instant Invite: adding members needs it.
 const CREATE_INSTANT_INVITE: u64 = 1;
@@ -49,6 +62,9 @@ pub enum CommunityError {
         /// What went wrong.
         source: DiscordError,
     },
+    /// `community.welcome_message` cannot be used.
+    #[error(transparent)]
+    Welcome(#[from] WelcomeError),
 }
 
 /// A refused token or a missing bot are fixed at Discord or in the environment (exit 2); a
@@ -57,23 +73,36 @@ impl Blame for CommunityError {
     fn is_users_fault(&self) -> bool {
         match self {
             CommunityError::Config(error) => error.is_users_fault(),
-            CommunityError::BotTokenRefused { .. } | CommunityError::BotNotInServer { .. } => true,
+            CommunityError::BotTokenRefused { .. }
+            | CommunityError::BotNotInServer { .. }
+            | CommunityError::Welcome(_) => true,
             CommunityError::Discord { .. } => false,
         }
     }
 }
 
 /// The community's server, checked at start-up: the bot is in it. Fetched once, then cached for
-/// the landing page.
-#[derive(Debug, Clone)]
-pub(crate) struct Community {
+/// the landing page; with the bot that adds members and the welcome message.
+#[derive(Debug)]
+pub struct Community {
     pub(crate) guild: GuildInfo,
+    /// The server's icon for the landing page, by the site's image rules: the site's own copy
+    /// as a `data:` URI (`site.images = "mirror"`: the visitor's browser asks Discord for
+    /// nothing), or the CDN's URL (`"link"`). `None` without an icon, or when it could not be had.
+    pub(crate) icon_url: Option<String>,
+    pub(crate) bot: BotClient,
+    /// Given to whoever joins (`community.roles`).
+    pub(crate) roles: Vec<Snowflake>,
+    /// `community.join_retries`.
+    pub(crate) join_retries: u32,
+    /// `community.welcome_message`, checked.
+    pub(crate) welcome: Option<Welcome>,
 }
 
 impl Community {
     /// With `join = "offer"`: checks with the bot token that the bot is in the configured server
     /// (`GET /guilds/{id}`) and returns it; `None` when joining is not offered.
-    pub(crate) async fn check(
+    pub async fn check(
         config: &Config,
         secrets: &Secrets,
     ) -> Result<Option<Community>, CommunityError> {
@@ -87,11 +116,57 @@ impl Community {
         };
         let bot = BotClient::new(options, token)
             .map_err(|source| CommunityError::Discord { guild, source })?;
-        match bot.guild(guild).await {
-            Ok(info) => Ok(Some(Community { guild: info })),
-            Err(error) => Err(refusal(config, guild, error)),
-        }
+        let info = match bot.guild(guild).await {
+            Ok(info) => info,
+            Err(error) => return Err(refusal(config, guild, error)),
+        };
+        let welcome = Welcome::load(config, &info.name)?;
+        let icon_url = icon_url(config, &bot, &info).await;
+        Ok(Some(Community {
+            guild: info,
+            icon_url,
+            bot,
+            roles: config.community.roles.clone(),
+            join_retries: config.community.join_retries,
+            welcome,
+        }))
     }
+}
+
+/// The server icon's URL for the landing page (see [`Community::icon_url`]). A copy that cannot
+/// be had leaves the page without an icon and a warning: it is no reason not to start.
+async fn icon_url(config: &Config, bot: &BotClient, guild: &GuildInfo) -> Option<String> {
+    let cdn = Cdn::new(config.discord.cdn_base.url().clone());
+    let url = cdn.image("icons", guild.id.0, guild.icon.as_deref(), ICON_SIZE)?;
+    if config.site.images == ImageMode::Link {
+        return Some(url);
+    }
+    let fetched = match url::Url::parse(&url) {
+        Ok(parsed) => bot
+            .cdn_get(&parsed, MAX_IMAGE_BYTES)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    let copied = fetched.and_then(|bytes| {
+        let extension = sniff::image_extension(&bytes).map_err(|e| e.to_string())?;
+        Ok(data_uri(extension, &bytes))
+    });
+    copied
+        .map_err(|error| {
+            tracing::warn!(guild = %guild.id, %url, "community: the server's icon could not be copied, the landing page shows none: {error}");
+        })
+        .ok()
+}
+
+/// `data:image/<type>;base64,...` for an image of `extension` (as [`sniff`] names them).
+fn data_uri(extension: &str, bytes: &[u8]) -> String {
+    let mime = match extension {
+        "jpg" => "jpeg",
+        other => other,
+    };
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    format!("data:image/{mime};base64,{encoded}")
 }
 
 /// What a failed `GET /guilds/{id}` means for the person setting strife-gen up.
