@@ -95,9 +95,7 @@ impl Raster {
         let scale =
             Transform::from_scale(width as f32 / size.width(), height as f32 / size.height());
         resvg::render(&tree, scale, &mut pixmap.as_mut());
-        pixmap
-            .encode_png()
-            .map_err(|e| RasterError::Encode(e.to_string()))
+        encode(pixmap).map_err(|e| RasterError::Encode(e.to_string()))
     }
 
     /// usvg's options with the theme's fonts, no resources folder and no file images.
@@ -119,6 +117,46 @@ impl Raster {
         }
         options
     }
+}
+
+/// `pixmap` as a PNG, encoded for speed: a link preview is drawn for every profile, and with
+/// the encoder's default (zlib's balanced level) compressing took half of a cold build. The
+/// `fdeflate` level the `png` crate calls fast is about ten times quicker and, on pictures of
+/// flat colours and text, nearly as small. An opaque picture (every preview a theme draws on a
+/// background) is written as RGB: a quarter fewer bytes to filter and compress, the same
+/// picture.
+fn encode(pixmap: Pixmap) -> Result<Vec<u8>, png::EncodingError> {
+    let (width, height) = (pixmap.width(), pixmap.height());
+    let (color, data) = match opaque_rgb(pixmap.data()) {
+        Some(rgb) => (png::ColorType::Rgb, rgb),
+        None => (png::ColorType::Rgba, pixmap.take_demultiplied()),
+    };
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(color);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    encoder.set_filter(FILTER);
+    encoder.write_header()?.write_image_data(&data)?;
+    Ok(out)
+}
+
+/// PNG's row filter for previews: one fixed filter, where the adaptive default tries all five
+/// on every row (a sixth of the drawing's time). Paeth's files are 8% larger than adaptive's on
+/// the default theme's previews (Sub's and Up's 40%, no filter's 40 times).
+const FILTER: png::Filter = png::Filter::Paeth;
+
+/// The RGB bytes of premultiplied RGBA `data` when every pixel is opaque (premultiplied and
+/// straight colours are the same there); none at the first pixel that is not.
+fn opaque_rgb(data: &[u8]) -> Option<Vec<u8>> {
+    let mut rgb = Vec::with_capacity(data.len() / 4 * 3);
+    for pixel in data.chunks_exact(4) {
+        if pixel[3] != u8::MAX {
+            return None;
+        }
+        rgb.extend_from_slice(&pixel[..3]);
+    }
+    Some(rgb)
 }
 
 #[cfg(test)]
@@ -177,6 +215,45 @@ mod tests {
         );
         let png = raster.png(&svg, (10, 10)).unwrap();
         assert_eq!(pixel(&png, 5, 5), [0, 0, 0, 0]);
+    }
+
+    /// The colour type byte of a PNG's header (2: RGB, 6: RGBA).
+    fn colour_type(png: &[u8]) -> u8 {
+        png[25]
+    }
+
+    #[test]
+    fn opaque_pictures_are_rgb_and_translucent_ones_keep_their_alpha() {
+        let raster = Raster::new(&[]).unwrap();
+        let opaque = raster
+            .png(
+                r##"<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4" fill="#336699"/></svg>"##,
+                (4, 4),
+            )
+            .unwrap();
+        assert_eq!(colour_type(&opaque), 2);
+        assert_eq!(pixel(&opaque, 1, 1), [0x33, 0x66, 0x99, 255]);
+        let translucent = raster
+            .png(
+                r##"<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4" fill="#ff0000" fill-opacity="0.5"/></svg>"##,
+                (4, 4),
+            )
+            .unwrap();
+        assert_eq!(colour_type(&translucent), 6);
+        // Written straight (not premultiplied): full red at half alpha, read back the same way.
+        let straight = image_straight(&translucent, 1, 1);
+        assert_eq!(straight[0], 255, "{straight:?}");
+        assert!((127..=128).contains(&straight[3]), "{straight:?}");
+    }
+
+    /// The straight (not premultiplied) RGBA of a pixel, as the file holds it.
+    fn image_straight(png: &[u8], x: u32, y: u32) -> [u8; 4] {
+        let p = Pixmap::decode_png(png)
+            .unwrap()
+            .pixel(x, y)
+            .unwrap()
+            .demultiply();
+        [p.red(), p.green(), p.blue(), p.alpha()]
     }
 
     #[test]
