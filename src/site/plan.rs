@@ -132,6 +132,9 @@ pub struct SiteReport {
     pub pages_unchanged: usize,
     /// Files of the previous output that the new one does not have.
     pub(crate) files_removed: usize,
+    /// Link previews drawn (the site's included): the costly part of a profile, kept whenever
+    /// what they show did not change.
+    pub previews_drawn: usize,
 }
 
 impl SiteReport {
@@ -148,6 +151,7 @@ impl From<Tally> for SiteReport {
             pages_written: tally.written,
             pages_unchanged: tally.unchanged,
             files_removed: tally.removed,
+            previews_drawn: 0,
         }
     }
 }
@@ -269,10 +273,15 @@ pub struct SiteBuild<'a> {
     staging: Staging,
     /// Of everything every file depends on.
     site_key: Digest,
+    /// Of everything every profile's link preview depends on besides the profile: a theme change
+    /// that leaves `og.svg`, its fonts and the site's values alone redraws no preview.
+    preview_key: Digest,
     /// The profiles the last build published, by id, when its manifest is trusted.
     last: HashMap<Snowflake, PublishedProfile>,
     /// Profiles rendered (not kept).
     rendered: AtomicUsize,
+    /// Link previews drawn (not kept).
+    drawn: AtomicUsize,
     /// This build among others (see [`KeptProfile`]).
     id: u64,
     /// The bytes of the site's image copies, when pages use any.
@@ -296,11 +305,13 @@ impl<'a> SiteBuild<'a> {
         tracing::debug!(elapsed = ?started.elapsed(), "output folder checked");
         Ok(SiteBuild {
             site_key: site_key(settings, renderer),
+            preview_key: preview_site_key(renderer),
             settings,
             renderer,
             staging,
             last,
             rendered: AtomicUsize::new(0),
+            drawn: AtomicUsize::new(0),
             id: BUILDS.fetch_add(1, Ordering::Relaxed),
             images: None,
         })
@@ -335,13 +346,16 @@ impl<'a> SiteBuild<'a> {
     pub fn keep_if_unchanged(&self, id: Snowflake, source: Digest) -> Option<KeptProfile> {
         let key = profile_key(self.site_key, source);
         let last = self.last.get(&id).filter(|last| last.key == key)?;
-        let files = self.profile_files(id);
+        let files = self.profile_files(id, source);
         // All or none: a profile half kept would be half rendered.
-        if !files.iter().all(|file| self.staging.is_current(file, key)) {
+        if !files
+            .iter()
+            .all(|(file, key)| self.staging.is_current(file, *key))
+        {
             return None;
         }
-        for file in &files {
-            if !self.staging.keep(file, key).ok()? {
+        for (file, key) in &files {
+            if !self.staging.keep(file, *key).ok()? {
                 return None;
             }
         }
@@ -351,21 +365,31 @@ impl<'a> SiteBuild<'a> {
         })
     }
 
-    /// The files of one profile: its page, its JSON and, when the theme has them, both cards and
-    /// the link preview. Only these are kept for an unchanged profile: one left out would vanish.
-    fn profile_files(&self, id: Snowflake) -> Vec<String> {
-        let mut files = vec![page_file(id), conventions::json_path(id)];
+    /// The files of one profile made from `source`, each with its key: its page, its JSON and,
+    /// when the theme has them, both cards (the page's key) and the link preview (its own). Only
+    /// these are kept for an unchanged profile: one left out would vanish.
+    fn profile_files(&self, id: Snowflake, source: Digest) -> Vec<(String, Digest)> {
+        let key = profile_key(self.site_key, source);
+        let mut files = vec![(page_file(id), key), (conventions::json_path(id), key)];
         if self.renderer.has_card() {
             files.extend(
                 CARDS
                     .iter()
-                    .map(|(name, _)| format!("{}{name}", page_path(id))),
+                    .map(|(name, _)| (format!("{}{name}", page_path(id)), key)),
             );
         }
         if self.renderer.has_preview() {
-            files.push(preview_file(id));
+            files.push((preview_file(id), self.profile_preview_key(source)));
         }
         files
+    }
+
+    /// The key of the link preview of the profile made from `source`.
+    fn profile_preview_key(&self, source: Digest) -> Digest {
+        KeyBuilder::new("profile preview")
+            .digest(self.preview_key)
+            .digest(source)
+            .finish()
     }
 
     /// Publishes every profile (rendered in parallel, calling `on_page` after each, from any
@@ -402,11 +426,14 @@ impl<'a> SiteBuild<'a> {
             .map_err(|e| SiteError::Source(format!("cannot record the build: {e}")))?;
         let output = self.staging.output().to_path_buf();
         let profiles_rendered = self.rendered.into_inner();
+        let previews_drawn = self.drawn.into_inner();
         tracing::debug!(bytes = memo.len(), "build recorded");
         let mut report = SiteReport::from(self.staging.commit_with_memo(memo)?);
         report.profiles_rendered = profiles_rendered;
+        report.previews_drawn = previews_drawn;
         tracing::info!(
             rendered = report.profiles_rendered,
+            previews = report.previews_drawn,
             written = report.pages_written,
             unchanged = report.pages_unchanged,
             removed = report.files_removed,
@@ -448,9 +475,7 @@ impl<'a> SiteBuild<'a> {
             return Err(SiteError::DuplicateProfile(id));
         }
         match input {
-            ProfileInput::Changed { entry, source } => {
-                self.render_profile(*entry, profile_key(self.site_key, source))
-            }
+            ProfileInput::Changed { entry, source } => self.render_profile(*entry, source),
             ProfileInput::Unchanged(kept) if kept.build == self.id => Ok(*kept.published),
             ProfileInput::Unchanged(_) => Err(SiteError::NotUnchanged(id)),
         }
@@ -459,8 +484,9 @@ impl<'a> SiteBuild<'a> {
     fn render_profile(
         &self,
         entry: ProfileEntry,
-        key: Digest,
+        source: Digest,
     ) -> Result<PublishedProfile, SiteError> {
+        let key = profile_key(self.site_key, source);
         let ProfileEntry {
             profile,
             old_names,
@@ -484,7 +510,7 @@ impl<'a> SiteBuild<'a> {
             self.render_cards(&profile, key)?;
         }
         if self.renderer.has_preview() {
-            self.render_preview(&profile, key)?;
+            self.render_preview(&profile, self.profile_preview_key(source))?;
         }
         self.rendered.fetch_add(1, Ordering::Relaxed);
         let mut summary = ProfileSummary::from(&profile);
@@ -516,14 +542,19 @@ impl<'a> SiteBuild<'a> {
     }
 
     /// `u/<id>/og.png`, drawn from the light card's model. Drawing is the costly part of a
-    /// profile, which is why it happens only with the page (its key is the page's).
+    /// profile, so it happens only with the page, and only when the preview's own key changed:
+    /// a page re-rendered for a new stylesheet keeps its picture.
     fn render_preview(&self, profile: &Profile, key: Digest) -> Result<(), SiteError> {
         let path = preview_file(profile.id);
+        if self.staging.keep(&path, key)? {
+            return Ok(());
+        }
         let card = self.card(profile, false);
         let png = self
             .renderer
             .render_preview(Some(profile), Some(&card), 1)
             .map_err(render_err(&path))?;
+        self.drawn.fetch_add(1, Ordering::Relaxed);
         self.staging.put_keyed(&path, Some(key), &png)?;
         Ok(())
     }
@@ -586,7 +617,10 @@ impl<'a> SiteBuild<'a> {
         if !self.renderer.has_preview() {
             return Ok(());
         }
-        let key = self.key("site preview").json(&pages.len()).finish();
+        let key = KeyBuilder::new("site preview")
+            .digest(self.preview_key)
+            .json(&pages.len())
+            .finish();
         if self.staging.keep(PREVIEW_FILE, key)? {
             return Ok(());
         }
@@ -594,6 +628,7 @@ impl<'a> SiteBuild<'a> {
             .renderer
             .render_preview(None, None, pages.len())
             .map_err(render_err(PREVIEW_FILE))?;
+        self.drawn.fetch_add(1, Ordering::Relaxed);
         self.staging.put_keyed(PREVIEW_FILE, Some(key), &png)?;
         Ok(())
     }
@@ -788,6 +823,16 @@ fn site_key(settings: &SiteSettings, renderer: &Renderer) -> Digest {
 fn program_stamp() -> Option<(u64, std::time::SystemTime)> {
     let meta = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
     Some((meta.len(), meta.modified().ok()?))
+}
+
+/// Of everything every profile's link preview depends on but the profile: this program (as in
+/// [`site_key`]: the drawing is its code) and [`Renderer::preview_fingerprint`].
+fn preview_site_key(renderer: &Renderer) -> Digest {
+    KeyBuilder::new("previews")
+        .text(env!("CARGO_PKG_VERSION"))
+        .json(&program_stamp())
+        .digest(renderer.preview_fingerprint())
+        .finish()
 }
 
 /// The key of a profile's page and JSON.

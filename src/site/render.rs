@@ -117,6 +117,9 @@ pub struct Renderer {
     raster: Raster,
     /// Of everything above: two renderers with the same fingerprint render the same pages.
     fingerprint: Digest,
+    /// Of what a profile's link preview depends on besides the profile: see
+    /// [`Renderer::preview_fingerprint`].
+    preview_fingerprint: Digest,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -163,7 +166,9 @@ impl Renderer {
         templates.check_required()?;
         let raster = raster(&templates, &fonts)?;
         let fingerprint = fingerprint(&templates, &assets, &fonts, &site);
+        let preview_fingerprint = preview_fingerprint(&templates, &fonts, &site);
         Ok(Renderer {
+            preview_fingerprint,
             raster,
             env,
             templates,
@@ -180,6 +185,13 @@ impl Renderer {
     /// built-in templates change only with the program).
     pub(crate) fn fingerprint(&self) -> Digest {
         self.fingerprint
+    }
+
+    /// Changes whenever what draws a profile's link preview does: the site's values, the fonts and
+    /// the `.svg` templates (`og.svg` and what it includes, by the theme's convention that an SVG
+    /// template includes SVG templates only). Not a stylesheet, nor an HTML template.
+    pub(crate) fn preview_fingerprint(&self) -> Digest {
+        self.preview_fingerprint
     }
 
     /// The same renderer, with the front-page text (`content/index.md`) for `index.html`.
@@ -436,6 +448,22 @@ fn fingerprint(
             .text(&asset.name)
             .text(&asset.hashed_name)
             .bytes(&asset.bytes);
+    }
+    key.finish()
+}
+
+/// See [`Renderer::preview_fingerprint`].
+fn preview_fingerprint(templates: &Templates, fonts: &[ThemeFont], site: &SiteInfo) -> Digest {
+    let mut key = KeyBuilder::new("preview renderer").json(site);
+    for font in fonts {
+        key = key.bytes(&font.bytes);
+    }
+    for (name, file) in templates
+        .files
+        .iter()
+        .filter(|(name, _)| name.ends_with(".svg"))
+    {
+        key = key.text(name).text(&file.source);
     }
     key.finish()
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use super::*;
-use crate::site::fixtures::{default_theme, profile, site_info, theme};
+use crate::site::fixtures::{default_theme, profile, site_info, theme, themes_dir};
 use crate::site::model::SiteInfo;
 use crate::staging::fixtures::{age, mtimes, tree};
 
@@ -126,7 +126,8 @@ fn writes_the_expected_tree() {
             profiles_rendered: 2,
             pages_written: ALL_FILES,
             pages_unchanged: 0,
-            files_removed: 0
+            files_removed: 0,
+            previews_drawn: 3,
         }
     );
     assert_eq!(f.siblings(), ["output"]);
@@ -160,7 +161,8 @@ fn only_changed_pages_are_rewritten() {
             profiles_rendered: 1,
             pages_written: 7,
             pages_unchanged: ALL_FILES - 7,
-            files_removed: 1
+            files_removed: 1,
+            previews_drawn: 1,
         }
     );
     let mtimes = mtimes(f.output());
@@ -191,6 +193,36 @@ fn only_changed_pages_are_rewritten() {
 }
 
 #[test]
+fn a_theme_change_outside_og_svg_redraws_no_link_preview() {
+    let mut f = fixture();
+    f.build(people()).unwrap();
+    let past = age(f.output());
+    // The minimal theme: another stylesheet and profile template, the default's og.svg and
+    // fonts. Every page is rendered again; no preview is drawn again.
+    f.renderer = Renderer::new(&themes_dir().join("minimal"), site_info()).unwrap();
+    let report = f.build(people()).unwrap();
+    assert_eq!(report.profiles_rendered, 2, "{report:?}");
+    assert_eq!(report.previews_drawn, 0, "{report:?}");
+    let mtimes = mtimes(f.output());
+    for id in [A, B] {
+        assert_ne!(mtimes[&format!("u/{id}/index.html")], past, "{id}");
+        assert_eq!(mtimes[&format!("u/{id}/og.png")], past, "{id}");
+    }
+    // A new site title is drawn on every preview: each is drawn again.
+    let retitled = SiteInfo {
+        title: "Other profiles".into(),
+        ..site_info()
+    };
+    f.renderer = Renderer::new(&themes_dir().join("minimal"), retitled).unwrap();
+    let report = f.build(people()).unwrap();
+    assert_eq!(report.previews_drawn, 3, "{report:?}");
+    let mtimes = crate::staging::fixtures::mtimes(f.output());
+    for id in [A, B] {
+        assert_ne!(mtimes[&format!("u/{id}/og.png")], past, "{id}");
+    }
+}
+
+#[test]
 fn removed_users_disappear() {
     let f = fixture();
     f.build(people()).unwrap();
@@ -205,7 +237,8 @@ fn removed_users_disappear() {
             profiles_rendered: 0,
             pages_written: 3,
             pages_unchanged: ALL_FILES - 9,
-            files_removed: 7
+            files_removed: 7,
+            previews_drawn: 1,
         }
     );
     assert!(!f.output().join(format!("u/{B}")).exists());
