@@ -197,7 +197,16 @@ pub(crate) async fn logout(
         if !session.csrf_matches(sent.as_deref()) {
             return Ok(forbidden(&app, session.user));
         }
-        app.sessions.end(&session, now);
+        let (token, expires_at) = app.sessions.end(&session, now);
+        let stored = app
+            .service
+            .store()
+            .run(move |store| store.end_session(token, expires_at, now))
+            .await;
+        if let Err(error) = stored {
+            // Ended in this process all the same; only a restart within the hour would forget.
+            tracing::warn!(user = %session.user, "cannot record the sign-out in the store: {error}");
+        }
         tracing::info!(user = %session.user, "signed out");
     }
     let mut response = Page::success("Signed out", "You are signed out.", None).render(&app);

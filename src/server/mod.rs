@@ -77,7 +77,12 @@ impl App {
             DiscordVerifier::new(key.verifying_key(), config.webhooks.timestamp_tolerance)
         });
         let content_security_policy = content_security_policy(config.discord.authorize_url.url());
-        let sessions = Sessions::new(service.discord().map(|d| d.cipher.clone()));
+        let ended = service.store().ended_sessions().unwrap_or_else(|error| {
+            // Sessions signed out before the restart may open again: say so, but serve.
+            tracing::warn!("cannot read the signed-out sessions from the store: {error}");
+            Vec::new()
+        });
+        let sessions = Sessions::new(service.discord().map(|d| d.cipher.clone())).with_ended(ended);
         App {
             service,
             renderer,

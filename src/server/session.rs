@@ -84,6 +84,12 @@ impl Sessions {
         }
     }
 
+    /// The same, with the sessions ended before a restart (the store's: token hash, expiry).
+    pub(crate) fn with_ended(self, ended: impl IntoIterator<Item = ([u8; 32], i64)>) -> Sessions {
+        self.lock().extend(ended);
+        self
+    }
+
     /// A new session for `user` and the cookie value that carries it; `None` without a key.
     pub(crate) fn start(&self, user: Snowflake, now: i64) -> Option<(Session, String)> {
         let sealer = self.sealer.as_ref()?;
@@ -113,12 +119,16 @@ impl Sessions {
         Some(session)
     }
 
-    /// Ends `session` before its expiry: its cookie opens no more, in this process.
-    pub(crate) fn end(&self, session: &Session, now: i64) {
+    /// Ends `session` before its expiry: its cookie opens no more in this process. Returns
+    /// what the store keeps so that it opens no more after a restart either (see
+    /// [`Sessions::with_ended`]): the token's hash and the session's expiry.
+    pub(crate) fn end(&self, session: &Session, now: i64) -> ([u8; 32], i64) {
         let mut ended = self.lock();
         // Those past their expiry are refused anyway: forget them.
         ended.retain(|_, expiry| *expiry > now);
-        ended.insert(hash(&session.csrf), session.expires_at);
+        let token = hash(&session.csrf);
+        ended.insert(token, session.expires_at);
+        (token, session.expires_at)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], i64>> {

@@ -34,6 +34,42 @@ pub(crate) enum Approval {
 }
 
 impl Store {
+    /// Records that the session whose CSRF token hashes to `token_hash` ended (`POST /logout`)
+    /// before `expires_at`, and forgets those already past their expiry at `now`.
+    pub(crate) fn end_session(
+        &self,
+        token_hash: [u8; 32],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM ended_sessions WHERE expires_at <= ?1", [now])?;
+        conn.execute(
+            "INSERT OR IGNORE INTO ended_sessions (token_hash, expires_at) VALUES (?1, ?2)",
+            params![token_hash.as_slice(), expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// The sessions ended early (token hash and expiry); those expired are pruned by
+    /// [`Store::end_session`], and refused by their expiry anyway.
+    pub(crate) fn ended_sessions(&self) -> Result<Vec<([u8; 32], i64)>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare("SELECT token_hash, expires_at FROM ended_sessions")?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        let mut ended = Vec::new();
+        for row in rows {
+            let (hash, expires_at) = row?;
+            // A hash of another length was not written by us: it can match no session.
+            if let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) {
+                ended.push((hash, expires_at));
+            }
+        }
+        Ok(ended)
+    }
+
     /// Puts `edits` on user `id`'s page (what waited for approval is dropped: these replace it).
     pub(crate) fn publish_edits(
         &self,

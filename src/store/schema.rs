@@ -121,6 +121,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX community_members_pending ON community_members(join_state, join_next_at);
     "#,
+    // 8: sessions (`/me`) ended by `POST /logout` before their expiry, by the SHA-256 of their
+    // CSRF token: a cookie copied before signing out must not open again after a restart.
+    // Kept until the session would have expired anyway.
+    r#"
+    CREATE TABLE ended_sessions (
+        token_hash       BLOB PRIMARY KEY NOT NULL,
+        expires_at       INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the store up to the newest schema; refuses a store from a newer strife-gen.

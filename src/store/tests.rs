@@ -685,6 +685,7 @@ fn a_store_from_before_the_replay_records_gains_them() {
         .execute_batch(
             "DROP TABLE seen_signatures; DROP INDEX snapshots_heads; DROP TABLE images;
              DROP TABLE user_images; DROP TABLE profile_edits; DROP TABLE community_members;
+             DROP TABLE ended_sessions;
              PRAGMA user_version = 2;",
         )
         .unwrap();

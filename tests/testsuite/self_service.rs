@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use fake_discord::FakeUser;
 
-use strife_gen::server::routes;
+use strife_gen::server::{routes, App};
+use strife_gen::site::render::Renderer;
 use warp::http::StatusCode;
 
 use crate::support::fixtures::{stderr, ADA};
@@ -403,8 +404,28 @@ async fn a_session_changes_only_its_own_page_and_needs_its_own_csrf() {
     )
     .await;
     assert_eq!(reply.status(), StatusCode::SEE_OTHER);
+    // Nor after a restart: the service started again on the same store knows it ended.
+    let renderer = Renderer::new(
+        &site.config.theme_dir(),
+        strife_gen::build::site_info(&site.config),
+    )
+    .unwrap();
+    let restarted = Arc::new(App::new(site.service.clone(), Arc::new(renderer)));
+    let reply = warp::test::request()
+        .method("POST")
+        .path("/me")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", ada_cookie.as_str())
+        .body(form(&ada_csrf, "bio=After"))
+        .reply(&routes(restarted))
+        .await;
+    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
     site.render_offline().await.unwrap();
-    assert!(!site.page(ADA).unwrap().contains("Forged"));
+    let page = site.page(ADA).unwrap();
+    assert!(
+        !page.contains("Forged") && !page.contains("After"),
+        "{page}"
+    );
 }
 
 #[tokio::test]
