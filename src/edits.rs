@@ -160,6 +160,15 @@ impl EditForm {
         self.values.get(name).map(String::as_str)
     }
 
+    /// A "show" checkbox: ticked when sent, when the form `offered` it; else the `previous`
+    /// choice (the form did not show it).
+    fn shown(&self, name: &str, offered: bool, previous: bool) -> bool {
+        match offered {
+            true => self.values.contains_key(name),
+            false => previous,
+        }
+    }
+
     /// The edits the form asks for, or what is wrong with each field. A "show" choice that is
     /// not `offered` keeps its `previous` value (the form did not show it).
     pub(crate) fn validate(
@@ -197,21 +206,17 @@ impl EditForm {
                 _ => {}
             }
         }
-        let shown = |name: &str, offered: bool, previous: bool| match offered {
-            true => self.values.contains_key(name),
-            false => previous,
-        };
         let edits = ProfileEdits {
             bio,
             about,
             pronouns,
             links,
-            show_connections: shown(
+            show_connections: self.shown(
                 "show_connections",
                 offered.connections,
                 previous.show_connections,
             ),
-            show_guilds: shown("show_guilds", offered.guilds, previous.show_guilds),
+            show_guilds: self.shown("show_guilds", offered.guilds, previous.show_guilds),
         };
         match errors.is_empty() {
             true => Ok(edits),
@@ -232,21 +237,17 @@ impl EditForm {
                 }
             })
             .collect();
-        let shown = |name: &str, offered: bool, previous: bool| match offered {
-            true => self.values.contains_key(name),
-            false => previous,
-        };
         FormValues {
             bio: text("bio"),
             about: text("about"),
             pronouns: text("pronouns"),
             links,
-            show_connections: shown(
+            show_connections: self.shown(
                 "show_connections",
                 offered.connections,
                 previous.show_connections,
             ),
-            show_guilds: shown("show_guilds", offered.guilds, previous.show_guilds),
+            show_guilds: self.shown("show_guilds", offered.guilds, previous.show_guilds),
         }
     }
 }
