@@ -5,49 +5,11 @@
 //!
 //! Needs Debian's `chromium`; skipped with a note where it is missing, except under CI.
 
-use std::path::Path;
-
+use crate::browser_flow::{build_with, write_config, SERVICE_HOST};
 use crate::support::browser::{Browser, WAIT};
-use crate::support::fixtures::{
-    ada, discord_table, site_table, themes_dir, ADA, SERVE_ON_ANY_PORT,
-};
-use crate::support::service::{strife, Service, StaticSite};
+use crate::support::fixtures::{ada, ADA};
+use crate::support::service::{Service, StaticSite};
 use fake_discord::FakeDiscord;
-
-/// The consent service's public name; Chromium resolves it to the service.
-const SERVICE_HOST: &str = "profiles.test";
-
-fn write_config(root: &Path, fake: &FakeDiscord, site: &StaticSite) {
-    let text = format!(
-        "{site}\n{discord}\n{SERVE_ON_ANY_PORT}",
-        site = site_table(
-            "Edit test",
-            &site.base_url(),
-            &[("themes_dir", &themes_dir())]
-        ),
-        discord = discord_table(
-            fake,
-            &format!("http://{SERVICE_HOST}/callback"),
-            Some(&fake.cdn_base()),
-        ),
-    );
-    std::fs::write(root.join("strife.toml"), text).expect("write strife.toml");
-}
-
-/// `strife-gen build --offline` in `root`, off the async threads.
-async fn build(root: &Path) {
-    let root = root.to_owned();
-    let output =
-        tokio::task::spawn_blocking(move || strife(&root, &["build", "--offline"]).output())
-            .await
-            .expect("the build thread")
-            .expect("strife-gen build runs");
-    assert!(
-        output.status.success(),
-        "strife-gen build failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_person_edits_their_page_in_the_browser() {
@@ -123,7 +85,7 @@ async fn a_person_edits_their_page_in_the_browser() {
     tab.assert_no_problems("while editing");
 
     // The built page says it, as text.
-    build(root).await;
+    build_with(root, &["build", "--offline"]).await;
     tab.goto(&profile).await;
     assert_eq!(tab.text("p.bio").await, "Poet of <b>numbers</b>");
     let link: String = tab.eval("document.querySelector('ul.links a').href").await;

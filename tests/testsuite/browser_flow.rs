@@ -21,10 +21,13 @@ use fake_discord::FakeDiscord;
 use serde_json::json;
 
 /// The consent service's public name; Chromium resolves it to the service.
-const SERVICE_HOST: &str = "profiles.test";
+/// The service's host name in the browser tests (mapped to its loopback address).
+pub(super) const SERVICE_HOST: &str = "profiles.test";
 const AVATAR: &str = "5f4dcc3b5aa765d61d8327deb882cf99";
 
-fn write_config(root: &Path, fake: &FakeDiscord, site: &StaticSite) {
+/// A browser test's `strife.toml`: the static `site`, `fake` Discord and its CDN, the service at
+/// [`SERVICE_HOST`].
+pub(super) fn write_config(root: &Path, fake: &FakeDiscord, site: &StaticSite) {
     let text = format!(
         "{site}\n{discord}\n{SERVE_ON_ANY_PORT}",
         site = site_table(
@@ -43,8 +46,13 @@ fn write_config(root: &Path, fake: &FakeDiscord, site: &StaticSite) {
 
 /// `strife-gen build` in `root`, off the async threads (the browser's connection runs there).
 async fn build(root: &Path) {
+    build_with(root, &["build"]).await;
+}
+
+/// `strife-gen <args>` in `root`, off the async threads; it must succeed.
+pub(super) async fn build_with(root: &Path, args: &'static [&'static str]) {
     let root = root.to_owned();
-    let output = tokio::task::spawn_blocking(move || strife(&root, &["build"]).output())
+    let output = tokio::task::spawn_blocking(move || strife(&root, args).output())
         .await
         .expect("the build thread")
         .expect("strife-gen build runs");
