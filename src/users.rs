@@ -85,14 +85,18 @@ fn joined(membership: &Membership) -> String {
     }
 }
 
-/// `sent`, `closed DMs`, or `-`.
+/// `sent`, `closed DMs`, `retrying: <why>`, `failed: <why>` (given up until their next
+/// consent), or `-`.
 fn welcomed(membership: &Membership) -> String {
+    let retry = &membership.welcome_retry;
+    let reason = || retry.reason.as_deref().unwrap_or("unknown").to_owned();
     match membership.welcome {
-        None => "-",
-        Some(WelcomeState::Sent) => "sent",
-        Some(WelcomeState::ClosedDms) => "closed DMs",
+        Some(WelcomeState::Sent) => "sent".to_owned(),
+        Some(WelcomeState::ClosedDms) => "closed DMs".to_owned(),
+        None if retry.next_at.is_some() => format!("retrying: {}", reason()),
+        None if retry.attempts > 0 => format!("failed: {}", reason()),
+        None => "-".to_owned(),
     }
-    .to_owned()
 }
 
 fn format_time(unix: i64) -> String {
@@ -114,7 +118,7 @@ mod tests {
     use super::*;
     use crate::discord::models::Snowflake;
     use crate::publish::Publish;
-    use crate::store::UserStatus;
+    use crate::store::{UserStatus, WelcomeRetry};
 
     fn record(id: u64, name: &str, error: Option<&str>) -> UserRecord {
         UserRecord {
@@ -183,6 +187,24 @@ mod tests {
             "sent"
         );
         assert_eq!(welcomed(&Membership::default()), "-");
+        let retry = |next_at| Membership {
+            join: Some(JoinState::Joined),
+            welcome_retry: WelcomeRetry {
+                attempts: 2,
+                reason: Some("Discord is not answering".into()),
+                next_at,
+            },
+            ..Membership::default()
+        };
+        assert_eq!(
+            welcomed(&retry(Some(100))),
+            "retrying: Discord is not answering"
+        );
+        assert_eq!(
+            welcomed(&retry(None)),
+            "failed: Discord is not answering",
+            "given up"
+        );
     }
 
     #[test]

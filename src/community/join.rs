@@ -16,7 +16,9 @@ use crate::discord::client::DiscordError;
 use crate::discord::models::Snowflake;
 use crate::refresh::Backoff;
 use crate::site::profile::Profile;
-use crate::store::{unix_now, JoinState, Membership, Store, StoreError, WelcomeState};
+use crate::store::{
+    unix_now, JoinState, Membership, Store, StoreError, WelcomeRetry, WelcomeState,
+};
 
 /// How long the success page waits for the join; past it the page says the join is on its way
 /// and it goes on in the background.
@@ -155,22 +157,30 @@ impl Joiner {
         self.attempt(id, access_token, 0).await
     }
 
-    /// Tries again every pending join that is due (after a restart too), and schedules the next.
+    /// Tries again every pending join and welcome message that is due (after a restart too),
+    /// and schedules the next check.
     pub(crate) async fn retry_due(&self) {
         let due = self
             .store
-            .run(move |store| store.due_joins(unix_now()))
+            .run(move |store| {
+                let now = unix_now();
+                Ok((store.due_joins(now)?, store.due_welcomes(now)?))
+            })
             .await;
-        let (due, next) = match due {
+        let ((joins, next_join), (welcomes, next_welcome)) = match due {
             Ok(found) => found,
             Err(error) => {
-                tracing::warn!("community: cannot read the pending joins: {error}");
+                tracing::warn!("community: cannot read the pending joins and welcomes: {error}");
                 return;
             }
         };
-        for id in due {
+        for id in joins {
             self.retry(id).await;
         }
+        for id in welcomes {
+            self.retry_welcome(id).await;
+        }
+        let next = [next_join, next_welcome].into_iter().flatten().min();
         if let Some(next) = next {
             let wait = u64::try_from(next - unix_now()).unwrap_or(0);
             self.schedule_check(Duration::from_secs(wait));
@@ -206,6 +216,20 @@ impl Joiner {
             }
         };
         self.attempt(id, &token, stored.attempts).await;
+    }
+
+    /// One retry of member `id`'s welcome message, when it is still due.
+    async fn retry_welcome(&self, id: Snowflake) {
+        let Some(_claim) = self.claim(id) else {
+            return;
+        };
+        let stored = self.stored(id).await;
+        let retry = &stored.welcome_retry;
+        let due = retry.next_at.is_some_and(|at| at <= unix_now());
+        if stored.welcome.is_some() || !due {
+            return;
+        }
+        self.send_welcome(id, retry.attempts).await;
     }
 
     /// Runs [`Joiner::retry_due`] after `wait`.
@@ -286,10 +310,8 @@ impl Joiner {
                     join: Some(JoinState::Pending),
                     reason: Some(reason.clone()),
                     attempts,
-                    next_at: Some(
-                        unix_now() + i64::try_from(wait.as_secs()).unwrap_or(i64::MAX / 2),
-                    ),
-                    welcome: None,
+                    next_at: Some(unix_now() + secs(wait)),
+                    ..Membership::default()
                 };
                 (membership, JoinNote::Retrying { server, reason })
             }
@@ -312,9 +334,15 @@ impl Joiner {
             .await
     }
 
-    /// Sends the welcome message to member `id`, once: a sent one, or closed DMs, is remembered
-    /// and never tried again; any other failure is logged and tried at their next consent.
+    /// Welcomes member `id` after a join or a consent: a fresh ask, its failures counted anew.
     async fn welcome(&self, id: Snowflake) {
+        self.send_welcome(id, 0).await;
+    }
+
+    /// Sends the welcome message to member `id`, once: a sent one, or closed DMs, is remembered
+    /// and never tried again; any other failure is tried again with the backoff, at most
+    /// `community.join_retries` times. `failures` failed attempts came right before this one.
+    async fn send_welcome(&self, id: Snowflake, failures: u32) {
         let Some(welcome) = &self.community.welcome else {
             return;
         };
@@ -323,7 +351,8 @@ impl Joiner {
         }
         let profile = self.store.run(move |store| store.member_profile(id)).await;
         let Ok(Some((publish, snapshot))) = profile else {
-            tracing::warn!(user = %id, "community: no readable profile to welcome them with; tried at their next consent");
+            let reason = "no readable profile to welcome them with";
+            self.welcome_failed(id, failures, reason, &reason).await;
             return;
         };
         let profile = Profile::build(&snapshot, publish, &self.cdn, &self.base_url);
@@ -347,7 +376,8 @@ impl Joiner {
                 WelcomeState::ClosedDms
             }
             Err(error) => {
-                tracing::warn!(user = %id, "community: the welcome message was not sent (tried at their next consent): {error}");
+                self.welcome_failed(id, failures, welcome_reason(&error), &error)
+                    .await;
                 return;
             }
         };
@@ -357,6 +387,61 @@ impl Joiner {
             .await;
         if let Err(error) = recorded {
             tracing::warn!(user = %id, "community: cannot record the welcome message: {error}");
+        }
+    }
+}
+
+impl Joiner {
+    /// Records a welcome that failed for `reason` (`error` in full, for the log) and schedules
+    /// its retry, or gives it up (until their next consent) when the retries are used up.
+    async fn welcome_failed(
+        &self,
+        id: Snowflake,
+        failures: u32,
+        reason: &str,
+        error: &(dyn std::fmt::Display + Sync),
+    ) {
+        let attempts = failures + 1;
+        let retries = self.community.join_retries;
+        let next_at = if attempts > retries {
+            tracing::warn!(user = %id, retries, "community: the welcome message was not sent, no retries left (tried again at their next consent): {error}");
+            None
+        } else {
+            let wait = self.backoff.after(attempts);
+            tracing::warn!(user = %id, retry = attempts, of = retries, wait = ?wait, "community: the welcome message was not sent, trying again later: {error}");
+            self.schedule_check(wait);
+            Some(unix_now() + secs(wait))
+        };
+        let retry = WelcomeRetry {
+            attempts,
+            reason: Some(reason.to_owned()),
+            next_at,
+        };
+        let recorded = self
+            .store
+            .run(move |store| store.record_welcome_failure(id, &retry, unix_now()))
+            .await;
+        if let Err(error) = recorded {
+            tracing::warn!(user = %id, "community: cannot record the failed welcome message: {error}");
+        }
+    }
+}
+
+/// `wait` in whole seconds, for adding to a Unix time.
+fn secs(wait: Duration) -> i64 {
+    i64::try_from(wait.as_secs()).unwrap_or(i64::MAX / 2)
+}
+
+/// Why a welcome message failed, in a few words for `users list` (the log has the error).
+fn welcome_reason(error: &DiscordError) -> &'static str {
+    match error {
+        DiscordError::Forbidden { .. } => "the bot may not message them",
+        DiscordError::Unauthorized { .. } => "Discord refused the server's bot",
+        DiscordError::RetriesExhausted { .. }
+        | DiscordError::Transport { .. }
+        | DiscordError::Status { status: 429, .. } => "Discord is not answering",
+        DiscordError::Status { .. } | DiscordError::Decode { .. } | DiscordError::Config(_) => {
+            "Discord refused"
         }
     }
 }

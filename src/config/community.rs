@@ -17,7 +17,7 @@ pub(crate) struct CommunityConfig {
     pub(crate) join: JoinMode,
     /// Roles given to whoever joins through strife-gen (the bot needs Manage Roles).
     pub(crate) roles: Vec<Snowflake>,
-    /// How many times a join that failed for a passing reason (Discord down, rate limited) is
+    /// How many times a join (or a welcome message) that failed for a passing reason (Discord down, rate limited) is
     /// tried again, with the refresh's backoff.
     pub(crate) join_retries: u32,
     /// A template in the theme's `templates/` (plain text) sent once to each new member as a

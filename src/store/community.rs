@@ -86,10 +86,24 @@ pub(crate) struct Membership {
     /// Unix seconds: when a pending join is tried again.
     pub(crate) next_at: Option<i64>,
     pub(crate) welcome: Option<WelcomeState>,
+    /// Where a welcome that failed for a passing reason stands (all zero while it never failed).
+    pub(crate) welcome_retry: WelcomeRetry,
+}
+
+/// A welcome message that failed for a passing reason and is tried again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct WelcomeRetry {
+    /// Failed attempts in a row.
+    pub(crate) attempts: u32,
+    /// Why the last one failed.
+    pub(crate) reason: Option<String>,
+    /// Unix seconds: when it is tried again; `None` once given up (until their next consent).
+    pub(crate) next_at: Option<i64>,
 }
 
 const COLUMNS: &str =
-    "SELECT user_id, join_state, join_reason, join_attempts, join_next_at, welcome_state FROM community_members";
+    "SELECT user_id, join_state, join_reason, join_attempts, join_next_at, welcome_state,
+            welcome_attempts, welcome_reason, welcome_next_at FROM community_members";
 
 impl Store {
     /// User `id`'s row, if the community ever did anything with them.
@@ -146,7 +160,8 @@ impl Store {
         Ok(())
     }
 
-    /// Records that the welcome message to user `id` was sent (or could not be: closed DMs).
+    /// Records that the welcome message to user `id` was sent (or could not be: closed DMs);
+    /// the retries of earlier failures end with it.
     pub(crate) fn record_welcome(
         &self,
         id: Snowflake,
@@ -157,21 +172,70 @@ impl Store {
         conn.prepare_cached(
             "INSERT INTO community_members (user_id, welcome_state, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (user_id) DO UPDATE SET welcome_state = excluded.welcome_state,
-                                                 updated_at = excluded.updated_at",
+                 welcome_attempts = 0, welcome_reason = NULL, welcome_next_at = NULL,
+                 updated_at = excluded.updated_at",
         )?
         .execute(params![id.to_string(), welcome.as_str(), now])?;
         Ok(())
     }
 
+    /// Records that the welcome message to user `id` failed for a passing reason (`retry`).
+    pub(crate) fn record_welcome_failure(
+        &self,
+        id: Snowflake,
+        retry: &WelcomeRetry,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.prepare_cached(
+            "INSERT INTO community_members
+                 (user_id, welcome_attempts, welcome_reason, welcome_next_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (user_id) DO UPDATE SET
+                 welcome_attempts = excluded.welcome_attempts,
+                 welcome_reason = excluded.welcome_reason,
+                 welcome_next_at = excluded.welcome_next_at, updated_at = excluded.updated_at",
+        )?
+        .execute(params![
+            id.to_string(),
+            retry.attempts,
+            retry.reason,
+            retry.next_at,
+            now
+        ])?;
+        Ok(())
+    }
+
     /// Active users whose pending join is due at `now`, and when the next one after that is.
     pub(crate) fn due_joins(&self, now: i64) -> Result<(Vec<Snowflake>, Option<i64>), StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare_cached(
+        self.due(
             "SELECT c.user_id, c.join_next_at FROM community_members c
                  JOIN users u ON u.id = c.user_id
-             WHERE c.join_state = 'pending' AND u.status = 'active'
-             ORDER BY c.join_next_at",
-        )?;
+             WHERE c.join_state = 'pending' AND u.status = 'active' ORDER BY 2",
+            now,
+        )
+    }
+
+    /// Active members whose welcome message is due to be tried again at `now`, and when the
+    /// next one after that is.
+    pub(crate) fn due_welcomes(
+        &self,
+        now: i64,
+    ) -> Result<(Vec<Snowflake>, Option<i64>), StoreError> {
+        self.due(
+            "SELECT c.user_id, c.welcome_next_at FROM community_members c
+                 JOIN users u ON u.id = c.user_id
+             WHERE c.welcome_state IS NULL AND c.welcome_next_at IS NOT NULL
+               AND c.join_state IN ('joined', 'already') AND u.status = 'active' ORDER BY 2",
+            now,
+        )
+    }
+
+    /// The users of `sql` (rows of id and when they are due) that are due at `now`, and the
+    /// earliest time of the others.
+    fn due(&self, sql: &str, now: i64) -> Result<(Vec<Snowflake>, Option<i64>), StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(sql)?;
         let rows = statement.query_map([], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, Option<i64>>(1)?))
         })?;
@@ -232,6 +296,11 @@ fn read_membership(row: &Row<'_>) -> rusqlite::Result<(String, Membership)> {
             attempts: row.get(3)?,
             next_at: row.get(4)?,
             welcome: welcome.as_deref().and_then(WelcomeState::parse),
+            welcome_retry: WelcomeRetry {
+                attempts: row.get(6)?,
+                reason: row.get(7)?,
+                next_at: row.get(8)?,
+            },
         },
     ))
 }
@@ -264,7 +333,7 @@ mod tests {
             reason: Some("HTTP 503".into()),
             attempts: 1,
             next_at: Some(100),
-            welcome: None,
+            ..Membership::default()
         };
         store.record_join(id, &pending, 10).unwrap();
         store
@@ -286,6 +355,37 @@ mod tests {
         assert_eq!(stored.welcome, Some(WelcomeState::ClosedDms), "kept");
         assert_eq!(store.due_joins(1000).unwrap(), (vec![], None));
         assert_eq!(store.memberships().unwrap()[&id], stored);
+
+        // A welcome that failed is due when its time comes; sending it ends the retries.
+        let retry = WelcomeRetry {
+            attempts: 1,
+            reason: Some("Discord is not answering".into()),
+            next_at: Some(200),
+        };
+        store
+            .conn()
+            .execute("UPDATE community_members SET welcome_state = NULL", [])
+            .unwrap();
+        store.record_welcome_failure(id, &retry, 13).unwrap();
+        assert_eq!(store.membership(id).unwrap().unwrap().welcome_retry, retry);
+        assert_eq!(store.due_welcomes(199).unwrap(), (vec![], Some(200)));
+        assert_eq!(store.due_welcomes(200).unwrap(), (vec![id], None));
+        store.record_welcome(id, WelcomeState::Sent, 14).unwrap();
+        let stored = store.membership(id).unwrap().unwrap();
+        assert_eq!(stored.welcome, Some(WelcomeState::Sent));
+        assert_eq!(stored.welcome_retry, WelcomeRetry::default());
+        assert_eq!(store.due_welcomes(1000).unwrap(), (vec![], None));
+        // Given up (no next time): never due.
+        let given_up = WelcomeRetry {
+            next_at: None,
+            ..retry
+        };
+        store
+            .conn()
+            .execute("UPDATE community_members SET welcome_state = NULL", [])
+            .unwrap();
+        store.record_welcome_failure(id, &given_up, 15).unwrap();
+        assert_eq!(store.due_welcomes(1000).unwrap(), (vec![], None));
 
         // Deleting the user deletes their row with them.
         store.delete_user(id).unwrap();

@@ -16,7 +16,7 @@ mod edits;
 mod images;
 mod schema;
 
-pub(crate) use community::{JoinState, Membership, WelcomeState};
+pub(crate) use community::{JoinState, Membership, WelcomeRetry, WelcomeState};
 pub(crate) use edits::{Approval, StoredEdits};
 pub(crate) use images::ImagesPending;
 

@@ -130,6 +130,14 @@ const MIGRATIONS: &[&str] = &[
         expires_at       INTEGER NOT NULL
     );
     "#,
+    // 9: a welcome message that failed for a passing reason is tried again with the refresh's
+    // backoff, like a join: failed attempts in a row, why, and when next (NULL once sent, or
+    // given up until the person's next consent).
+    r#"
+    ALTER TABLE community_members ADD COLUMN welcome_attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE community_members ADD COLUMN welcome_reason TEXT;
+    ALTER TABLE community_members ADD COLUMN welcome_next_at INTEGER;
+    "#,
 ];
 
 /// Brings the store up to the newest schema; refuses a store from a newer strife-gen.

@@ -5,7 +5,7 @@
 //!
 //! Needs Debian's `chromium`; skipped with a note where it is missing, except under CI.
 
-use crate::browser_flow::{build_with, write_config, SERVICE_HOST};
+use crate::browser_flow::{build_with, screenshot_path, write_config, SERVICE_HOST};
 use crate::support::browser::{Browser, WAIT};
 use crate::support::fixtures::{ada, ADA};
 use crate::support::service::{Service, StaticSite};
@@ -62,6 +62,7 @@ async fn a_person_edits_their_page_in_the_browser() {
         "{problems:?}"
     );
     tab.wait_for_selector("#link_url_1-error").await;
+    tab.screenshot(&screenshot_path("edit-refused.png")).await;
     assert!(tab.text("#link_url_1-error").await.contains("https://"));
     // The form keeps what was typed; nothing was saved.
     let kept: String = tab.eval("document.querySelector('#bio').value").await;
@@ -82,6 +83,7 @@ async fn a_person_edits_their_page_in_the_browser() {
         .text(".preview")
         .await
         .contains("Poet of <b>numbers</b>"));
+    tab.screenshot(&screenshot_path("edit-saved.png")).await;
     tab.assert_no_problems("while editing");
 
     // The built page says it, as text.
@@ -89,6 +91,7 @@ async fn a_person_edits_their_page_in_the_browser() {
     tab.goto(&profile).await;
     assert_eq!(tab.text("p.bio").await, "Poet of <b>numbers</b>");
     let link: String = tab.eval("document.querySelector('ul.links a').href").await;
+    tab.screenshot(&screenshot_path("edited-profile.png")).await;
     assert_eq!(link, "https://ada.example/notes");
     tab.assert_no_problems("on the built page");
 

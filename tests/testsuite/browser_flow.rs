@@ -63,7 +63,8 @@ pub(super) async fn build_with(root: &Path, args: &'static [&'static str]) {
     );
 }
 
-fn screenshot_path(name: &str) -> PathBuf {
+/// Where a browser test keeps a screenshot for a person to look at (under target/tmp/browser).
+pub(super) fn screenshot_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("browser")
         .join(name)

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use crate::browser_flow::screenshot_path;
 use crate::support::browser::Browser;
 use crate::support::fixtures::{
     ada, copy_dir, discord_table, site_table, stderr, themes_dir, walk, ADA, SERVE_ON_ANY_PORT,
@@ -393,6 +394,71 @@ async fn closed_dms_are_remembered_and_not_tried_again() {
     assert!(table.contains("closed DMs"), "{table}");
 }
 
+/// The user's welcome retries: failed attempts in a row and when the next one is.
+fn welcome_retry(site: &Site, id: &str) -> Option<(u32, Option<i64>)> {
+    let conn = rusqlite::Connection::open(&site.config.store.path).unwrap();
+    conn.query_row(
+        "SELECT welcome_attempts, welcome_next_at FROM community_members WHERE user_id = ?1",
+        [id],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_welcome_that_failed_for_a_passing_reason_is_sent_later_once() {
+    // An attempt is one request and the bot client's two quick retries: the first one fails.
+    let site = community_site("[refresh]\nretry_backoff = \"1s\"\n", |fake| {
+        fake.fail_next("/users/@me/channels", 503, 3)
+    })
+    .await;
+    let (_, body) = site.sign_in("/login?join=1").await;
+    assert!(body.contains("You joined Synth Club."), "{body}");
+    assert!(site.fake.messages().is_empty(), "the first attempt failed");
+    assert!(
+        welcome_retry(&site, ADA).is_some_and(|(attempts, next)| attempts == 1 && next.is_some()),
+        "{:?}",
+        welcome_retry(&site, ADA)
+    );
+    eventually("the welcome is sent by a retry", || {
+        membership(&site, ADA).is_some_and(|m| m.3.as_deref() == Some("sent"))
+    })
+    .await;
+    assert_eq!(site.fake.messages().len(), 1);
+    assert_eq!(welcome_retry(&site, ADA), Some((0, None)), "retries end");
+    site.sign_in("/login?join=1").await;
+    site.build().await;
+    assert_eq!(site.fake.messages().len(), 1, "sent once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_welcome_that_keeps_failing_is_given_up_after_the_retries() {
+    let site = community_site(
+        "join_retries = 1\n[refresh]\nretry_backoff = \"1s\"\n",
+        |fake| fake.fail_next("/users/@me/channels", 503, 1000),
+    )
+    .await;
+    site.sign_in("/login?join=1").await;
+    eventually("the welcome is given up", || {
+        welcome_retry(&site, ADA) == Some((2, None))
+    })
+    .await;
+    // The first attempt and one retry, three requests each.
+    let posts = site.fake.count("/users/@me/channels");
+    assert_eq!(posts, 6);
+    let listed = strife(&site.root, &["users", "list"]).output().unwrap();
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        table.contains("failed: Discord is not answering"),
+        "{table}"
+    );
+    // A build (which retries what is due) does not start it again; a new consent does.
+    site.build().await;
+    assert_eq!(site.fake.count("/users/@me/channels"), posts);
+    site.sign_in("/login?join=1").await;
+    assert_eq!(site.fake.count("/users/@me/channels"), posts + 3);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bot_token_is_in_no_log_file_or_page() {
     // Installed before anything is logged: it only sees what comes after.
@@ -492,6 +558,7 @@ async fn a_person_ticks_join_on_the_landing_page() {
         .eval("document.querySelector('img.server-icon').src")
         .await;
     assert!(icon.starts_with("data:image/gif;base64,"), "{icon}");
+    tab.screenshot(&screenshot_path("landing-join.png")).await;
     tab.click("form button[type=submit]").await;
     tab.wait_for_url(&fake.authorize_url()).await;
     let asked: Vec<String> = tab.eval(scopes).await;
@@ -508,6 +575,7 @@ async fn a_person_ticks_join_on_the_landing_page() {
     assert_eq!(tab.text("h1").await, "You're in");
     let said = tab.text("main").await;
     assert!(said.contains("You joined Synth Club."), "{said}");
+    tab.screenshot(&screenshot_path("joined.png")).await;
     assert_eq!(fake.joins(GUILD).len(), 1);
     tab.assert_no_problems("while joining");
     drop(tab);
