@@ -63,6 +63,7 @@ async fn a_person_edits_their_page_in_the_browser() {
     );
     tab.wait_for_selector("#link_url_1-error").await;
     tab.screenshot(&screenshot_path("edit-refused.png")).await;
+    tab.assert_accessible("on the refused form").await;
     assert!(tab.text("#link_url_1-error").await.contains("https://"));
     // The form keeps what was typed; nothing was saved.
     let kept: String = tab.eval("document.querySelector('#bio').value").await;
@@ -84,6 +85,7 @@ async fn a_person_edits_their_page_in_the_browser() {
         .await
         .contains("Poet of <b>numbers</b>"));
     tab.screenshot(&screenshot_path("edit-saved.png")).await;
+    tab.assert_accessible("on the saved form").await;
     tab.assert_no_problems("while editing");
 
     // The built page says it, as text.

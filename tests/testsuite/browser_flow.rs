@@ -98,6 +98,7 @@ async fn a_person_publishes_their_page_and_removes_it_again() {
     // The landing page: tick "connections" (not the servers) and sign in.
     tab.goto(&landing).await;
     assert_eq!(tab.text("h1").await, "Publish your Discord profile");
+    tab.assert_accessible("on the landing page").await;
     tab.click("input[name=publish][value=connections]").await;
     let ticked: Vec<String> = tab
         .eval("[...document.querySelectorAll('input[name=publish]:checked')].map(i => i.value)")
@@ -118,6 +119,7 @@ async fn a_person_publishes_their_page_and_removes_it_again() {
     tab.wait_for_url(&callback).await;
     assert_eq!(tab.text("h1").await, "You're in");
     assert_eq!(tab.text("a.button").await, profile);
+    tab.assert_accessible("on the success page").await;
     tab.assert_no_problems("while signing up");
 
     build(root).await;
@@ -137,6 +139,7 @@ async fn a_person_publishes_their_page_and_removes_it_again() {
     tab.click("#authorize").await;
     tab.wait_for_url(&callback).await;
     assert_eq!(tab.text("h1").await, "Deleted");
+    tab.assert_accessible("on the deleted page").await;
     tab.assert_no_problems("while removing the page");
 
     build(root).await;

@@ -559,6 +559,8 @@ async fn a_person_ticks_join_on_the_landing_page() {
         .await;
     assert!(icon.starts_with("data:image/gif;base64,"), "{icon}");
     tab.screenshot(&screenshot_path("landing-join.png")).await;
+    tab.assert_accessible("on the landing page with the join box")
+        .await;
     tab.click("form button[type=submit]").await;
     tab.wait_for_url(&fake.authorize_url()).await;
     let asked: Vec<String> = tab.eval(scopes).await;
@@ -576,6 +578,7 @@ async fn a_person_ticks_join_on_the_landing_page() {
     let said = tab.text("main").await;
     assert!(said.contains("You joined Synth Club."), "{said}");
     tab.screenshot(&screenshot_path("joined.png")).await;
+    tab.assert_accessible("on the joined page").await;
     assert_eq!(fake.joins(GUILD).len(), 1);
     tab.assert_no_problems("while joining");
     drop(tab);

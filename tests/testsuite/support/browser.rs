@@ -34,6 +34,15 @@ use chromiumoxide::Page;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+/// axe-core, injected into a page by [`Tab::axe_violations`].
+const AXE: &str = include_str!("axe/axe.min.js");
+
+/// axe-core's violations of the page, as `"rule: selectors"`.
+const AXE_VIOLATIONS: &str = r#"axe.run(document, {
+  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+}).then((result) => result.violations.map((v) =>
+  `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`))"#;
+
 /// The longest any single wait (a navigation, an element, a condition) may take.
 pub(crate) const WAIT: Duration = Duration::from_secs(15);
 /// The longest Chromium may take to start (it is slow on a busy machine).
@@ -420,6 +429,21 @@ impl Tab {
         match result.into_value() {
             Ok(value) => value,
             Err(error) => self.fail(&format!("{expression} gave an unexpected value: {error}")),
+        }
+    }
+
+    /// What axe-core (shipped with the tests in `support/axe/`) finds against WCAG 2.1 A/AA and
+    /// its best practices on the page now, as `"rule: selectors"`.
+    pub(crate) async fn axe_violations(&self) -> Vec<String> {
+        let _: bool = self.eval(&format!("{AXE}\n;true")).await;
+        self.eval(AXE_VIOLATIONS).await
+    }
+
+    /// Fails the test when axe-core finds anything on the page now (`when` says where).
+    pub(crate) async fn assert_accessible(&self, when: &str) {
+        let violations = self.axe_violations().await;
+        if !violations.is_empty() {
+            self.fail(&format!("axe-core {when}: {violations:#?}"));
         }
     }
 
