@@ -339,13 +339,16 @@ impl Journal {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let mut bytes = MAGIC.to_vec();
-        postcard::to_io(manifest, &mut bytes)
-            .map_err(|e| io_err("write", path)(io::Error::other(e)))?;
         let mut file = tempfile::NamedTempFile::new_in(parent).map_err(io_err("write", path))?;
-        file.write_all(&bytes)
-            .and_then(|()| file.as_file().sync_all())
-            .map_err(io_err("write", path))?;
+        // Streamed to the file: a 100,000-profile manifest is tens of MB, and a copy of it in
+        // memory would set the build's peak.
+        let mut out = io::BufWriter::new(file.as_file_mut());
+        out.write_all(MAGIC).map_err(io_err("write", path))?;
+        postcard::to_io(manifest, &mut out)
+            .map_err(|e| io_err("write", path)(io::Error::other(e)))?;
+        out.flush().map_err(io_err("write", path))?;
+        drop(out);
+        file.as_file().sync_all().map_err(io_err("write", path))?;
         file.persist(path)
             .map_err(|e| io_err("write", path)(e.error))?;
         sync_parent(path);
