@@ -15,7 +15,7 @@ use crate::store::Approval;
 
 /// Runs a `users` subcommand on the site `config_path` describes.
 pub(crate) async fn run(config_path: &Path, command: UsersCommand) -> Result<(), Report> {
-    let config = Arc::new(Config::load(config_path)?);
+    let config = Arc::new(Config::load_for_command(config_path)?);
     match command {
         UsersCommand::List => {
             let service = Service::open_offline(config)?;
