@@ -26,7 +26,7 @@ use crate::jobs::{Batch, JobQueue, Trigger};
 use crate::layout::Layout;
 use crate::publish::{Choices, Publish};
 use crate::refresh::{tokens_from, Backoff, Refresher, Targets};
-use crate::store::{unix_now, Consent, Revocation, Store, StoreError};
+use crate::store::{unix_now, Consent, Revocation, Store, StoreError, StoreLocation};
 
 pub(crate) use edits::{EditView, Saved};
 
@@ -139,6 +139,15 @@ pub struct Service {
     join_patience: Duration,
 }
 
+/// Where the site's store is: the PostgreSQL database `store.url` (or `DATABASE_URL`) names,
+/// else the SQLite file.
+pub(crate) fn store_location(config: &Config, layout: &Layout) -> StoreLocation {
+    match &config.store.url {
+        Some(url) => StoreLocation::Postgres(url.clone()),
+        None => StoreLocation::Sqlite(layout.store.clone()),
+    }
+}
+
 impl Service {
     /// The full service: the store, its token key, and clients for Discord. Everything that can
     /// be checked (OAuth settings, the client secret, the key's form) is checked before the
@@ -170,7 +179,7 @@ impl Service {
     /// without Discord credentials.
     pub fn open_offline(config: Arc<Config>) -> Result<Service, ServiceError> {
         let layout = Layout::of(&config);
-        let store = Store::open(&layout.store)?;
+        let store = Store::open_at(&store_location(&config, &layout))?;
         Ok(Service {
             config,
             layout,

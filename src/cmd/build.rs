@@ -13,7 +13,7 @@ use crate::service::Service;
 
 /// Builds the site `config_path` describes.
 pub(crate) async fn run(config_path: &Path, offline: bool, no_deploy: bool) -> Result<(), Report> {
-    let config = Arc::new(Config::load(config_path)?);
+    let config = Arc::new(Config::load_for_command(config_path)?);
     // Everything that can be checked is checked before anything is created on disk.
     config.check_theme()?;
     let service = match offline {

@@ -15,7 +15,7 @@ use crate::site::render::Renderer;
 
 /// Runs the consent service `config_path` describes.
 pub(crate) async fn run(config_path: &Path) -> Result<(), Report> {
-    let config = Arc::new(Config::load(config_path)?);
+    let config = Arc::new(Config::load_for_command(config_path)?);
     let secrets = Secrets::from_env(&config)?;
     config.check_theme()?;
     // Before anything is opened or written: a server that cannot be joined is fixed now, not

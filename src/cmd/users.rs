@@ -15,15 +15,15 @@ use crate::store::Approval;
 
 /// Runs a `users` subcommand on the site `config_path` describes.
 pub(crate) async fn run(config_path: &Path, command: UsersCommand) -> Result<(), Report> {
-    let config = Arc::new(Config::load(config_path)?);
+    let config = Arc::new(Config::load_for_command(config_path)?);
     match command {
         UsersCommand::List => {
             let service = Service::open_offline(config)?;
-            let store = service.store();
-            print!(
-                "{}",
-                crate::users::table(&store.list_users()?, &store.memberships()?)
-            );
+            let (users, community) = service
+                .store()
+                .run(|store| Ok((store.list_users()?, store.memberships()?)))
+                .await?;
+            print!("{}", crate::users::table(&users, &community));
             Ok(())
         }
         UsersCommand::Remove { id } => remove(config, id).await,
@@ -35,7 +35,7 @@ pub(crate) async fn run(config_path: &Path, command: UsersCommand) -> Result<(),
 async fn approve(config: Arc<Config>, id: Snowflake) -> Result<(), Report> {
     let service = Service::open_offline(config)?;
     let store = service.layout().store.display().to_string();
-    if service.store().user(id)?.is_none() {
+    if !is_known(&service, id).await? {
         return Err(Report::from(NoSuchUser { id, store }));
     }
     match service.approve_edits(id).await? {
@@ -45,6 +45,12 @@ async fn approve(config: Arc<Config>, id: Snowflake) -> Result<(), Report> {
         }
         Approval::NothingPending => Err(Report::from(NothingPending { id })),
     }
+}
+
+/// Whether the store knows user `id` (off the async threads, as every store call here).
+async fn is_known(service: &Service, id: Snowflake) -> Result<bool, Report> {
+    let user = service.store().run(move |store| store.user(id)).await?;
+    Ok(user.is_some())
 }
 
 /// `users approve` of a user without edits waiting.
@@ -63,7 +69,7 @@ impl crate::fault::Blame for NothingPending {
 /// Deletes user `id`, revoking our access at Discord when the credentials are there.
 async fn remove(config: Arc<Config>, id: Snowflake) -> Result<(), Report> {
     let service = open_for_revoking(config)?;
-    if service.store().user(id)?.is_none() {
+    if !is_known(&service, id).await? {
         return Err(Report::from(NoSuchUser {
             id,
             store: service.layout().store.display().to_string(),

@@ -2,7 +2,9 @@
 //! [`Secrets`], read from them (and `.env`). Never reads `strife.toml`, never logs a value.
 
 use std::fmt;
+use std::path::Path;
 
+use super::store::DATABASE_URL_VAR;
 use super::{Config, ConfigError};
 
 /// Environment variable holding the Discord application's client secret.
@@ -15,13 +17,46 @@ pub(crate) const WEBHOOK_SECRET_VAR: &str = "STRIFE_WEBHOOK_SECRET";
 /// Environment variable holding the application's bot token (`[community]`).
 pub(crate) const BOT_TOKEN_VAR: &str = "STRIFE_DISCORD_BOT_TOKEN";
 
-/// Every secret variable: what a child process (a deploy, its git hooks) must not inherit.
-pub(crate) const SECRET_VARS: [&str; 4] = [
+/// Every secret variable: what a child process (a deploy, its git hooks) must not inherit
+/// (`DATABASE_URL` may carry the database's password).
+pub(crate) const SECRET_VARS: [&str; 5] = [
     CLIENT_SECRET_VAR,
     TOKEN_KEY_VAR,
     WEBHOOK_SECRET_VAR,
     BOT_TOKEN_VAR,
+    DATABASE_URL_VAR,
 ];
+
+/// Loads `<config folder>/.env` into the environment if present (real variables win over it).
+fn load_env_file(config: &Config) -> Result<(), ConfigError> {
+    let env_file = config.root().join(".env");
+    if env_file.exists() {
+        dotenvy::from_path(&env_file).map_err(|e| ConfigError::EnvFile {
+            path: env_file.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Reads `path` as [`Config::load`] does, then lets the environment (and `.env` beside it)
+    /// name the store: `DATABASE_URL` wins over `[store]`. What the commands use; tests and
+    /// embedders that load a config never pick up a database from the environment.
+    pub fn load_for_command(path: &Path) -> Result<Config, ConfigError> {
+        let mut config = Config::load(path)?;
+        load_env_file(&config)?;
+        config.store = config
+            .store
+            .clone()
+            .with_database_url(std::env::var(DATABASE_URL_VAR).ok());
+        config
+            .store
+            .check()
+            .map_err(|(key, problem)| config.invalid(key, problem))?;
+        Ok(config)
+    }
+}
 
 /// Secrets read from the environment, after loading `.env` beside the config (real environment
 /// variables win over the file).
@@ -52,13 +87,7 @@ impl fmt::Debug for Secrets {
 impl Secrets {
     /// Loads `<config folder>/.env` if present, then reads the variables.
     pub(crate) fn from_env(config: &Config) -> Result<Secrets, ConfigError> {
-        let env_file = config.root().join(".env");
-        if env_file.exists() {
-            dotenvy::from_path(&env_file).map_err(|e| ConfigError::EnvFile {
-                path: env_file.clone(),
-                message: e.to_string(),
-            })?;
-        }
+        load_env_file(config)?;
         let read = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         Ok(Secrets {
             client_secret: read(CLIENT_SECRET_VAR),

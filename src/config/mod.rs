@@ -37,6 +37,7 @@ pub(crate) use refresh::RefreshConfig;
 pub(crate) use self_service::{Moderation, SelfServiceConfig};
 pub(crate) use server::{ServerConfig, WebhooksConfig};
 pub(crate) use site::SiteConfig;
+pub use store::DatabaseUrl;
 pub(crate) use store::StoreConfig;
 
 use crate::discord::models::Snowflake;
@@ -192,6 +193,7 @@ impl Config {
             .and_then(|()| self.refresh.check())
             .and_then(|()| self.deploy.check())
             .and_then(|()| self.community.check())
+            .and_then(|()| self.store.check())
             .map_err(|(key, problem)| self.invalid(key, problem))
     }
 

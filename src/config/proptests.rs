@@ -47,7 +47,9 @@ proptest! {
     #[test]
     fn written_values_read_back(
         title in "[A-Za-z]\\PC{0,39}",
-        host in "[a-z][a-z0-9-]{0,20}",
+        // At most one hyphen, so never "xn--" (a punycode label that must decode, which a
+        // random one does not: the URL is then rightly refused).
+        host in "[a-z][a-z0-9]{0,20}(-[a-z0-9]{1,8})?",
         path in "(/[a-z0-9]{1,8}){0,3}/",
         hours in 1u64..1000,
         concurrency in 1usize..64,

@@ -34,7 +34,7 @@ use warp::{Filter, Rejection, Reply};
 use crate::http_server::{self, get_or_head, without_body_for_head, ConnectionStats, Limits};
 use crate::service::Service;
 use crate::site::render::Renderer;
-use crate::store::unix_now;
+use crate::store::{unix_now, StoreError};
 use crate::webhook::{DiscordVerifier, HmacVerifier};
 
 use handlers::Page;
@@ -77,7 +77,16 @@ impl App {
             DiscordVerifier::new(key.verifying_key(), config.webhooks.timestamp_tolerance)
         });
         let content_security_policy = content_security_policy(config.discord.authorize_url.url());
-        let ended = service.store().ended_sessions().unwrap_or_else(|error| {
+        // Read once, at start-up, on a thread of its own: this runs on the async executor,
+        // where a blocking store call is refused (it would stall it on PostgreSQL).
+        let store = service.store().clone();
+        let ended = std::thread::scope(|scope| {
+            let reading = scope.spawn(move || store.ended_sessions());
+            reading
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Task("reading ended sessions panicked".into())))
+        });
+        let ended = ended.unwrap_or_else(|error| {
             // Sessions signed out before the restart may open again: say so, but serve.
             tracing::warn!("cannot read the signed-out sessions from the store: {error}");
             Vec::new()

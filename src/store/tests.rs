@@ -1,4 +1,7 @@
+use super::sqlite::{published_rows_sql, NAME_HISTORY_IN_ID_ORDER};
 use super::*;
+use crate::config::DatabaseUrl;
+use rusqlite::params;
 
 fn snapshot(id: u64, username: &str) -> Snapshot {
     serde_json::from_value(serde_json::json!({
@@ -51,7 +54,7 @@ fn migrations_set_the_schema_version_and_reopen_cleanly() {
         .conn()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version as usize, schema::latest_version());
+    assert_eq!(version as usize, sqlite::latest_version());
     let mode: String = store
         .conn()
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -929,4 +932,173 @@ fn unreadable_edits_leave_the_page_without_them() {
         ),
         "{error}"
     );
+}
+
+/// The same store semantics on PostgreSQL, against a throwaway cluster (`test-postgres`), one
+/// fresh database per test; skipped with a note where PostgreSQL is not installed (not in CI).
+mod on_postgres {
+    use super::*;
+
+    fn open_pg() -> Option<Store> {
+        let url = test_postgres::database()?;
+        Some(Store::open_at(&StoreLocation::Postgres(DatabaseUrl::from(url))).unwrap())
+    }
+
+    #[test]
+    fn consent_rotation_and_deletion_round_trip() {
+        let Some(store) = open_pg() else { return };
+        let cipher = TokenCipher::random();
+        store.verify_key(&cipher).unwrap();
+        assert!(matches!(
+            store.verify_key(&TokenCipher::random()),
+            Err(StoreError::WrongKey)
+        ));
+        store
+            .record_consent(&consent(41, "ada", "r1"), &cipher, 100)
+            .unwrap();
+        let rotated = Tokens {
+            access_token: "a2".into(),
+            access_expires_at: 5_000,
+            refresh_token: "r2".into(),
+        };
+        store
+            .save_tokens(Snowflake(41), &rotated, &cipher, 200)
+            .unwrap();
+        assert_eq!(
+            store.load_tokens(Snowflake(41), &cipher).unwrap(),
+            Some(rotated)
+        );
+        assert!(store.save_snapshot(&snapshot(41, "ada2"), 300).unwrap());
+        assert_eq!(store.name_history(Snowflake(41)).unwrap(), ["ada2", "ada"]);
+        assert_eq!(page_ids(&store), [41]);
+        let user = store.user(Snowflake(41)).unwrap().unwrap();
+        assert_eq!(user.scopes, [Scope::Identify, Scope::Guilds]);
+        assert!(store.delete_user(Snowflake(41)).unwrap());
+        assert_eq!(store.load_tokens(Snowflake(41), &cipher).unwrap(), None);
+        assert_eq!(store.snapshot(Snowflake(41)).unwrap(), None);
+    }
+
+    #[test]
+    fn joins_and_welcome_retries_are_remembered_and_deleted_with_the_user() {
+        use crate::store::{JoinState, Membership, WelcomeRetry, WelcomeState};
+        let Some(store) = open_pg() else { return };
+        let cipher = TokenCipher::random();
+        store
+            .record_consent(&consent(9, "ada", "r1"), &cipher, 100)
+            .unwrap();
+        let id = Snowflake(9);
+        let pending = Membership {
+            join: Some(JoinState::Pending),
+            reason: Some("HTTP 503".into()),
+            attempts: 1,
+            next_at: Some(100),
+            ..Membership::default()
+        };
+        store.record_join(id, &pending, 10).unwrap();
+        assert_eq!(store.due_joins(99).unwrap(), (vec![], Some(100)));
+        assert_eq!(store.due_joins(100).unwrap(), (vec![id], None));
+        let joined = Membership {
+            join: Some(JoinState::Joined),
+            ..Membership::default()
+        };
+        store.record_join(id, &joined, 11).unwrap();
+        let retry = WelcomeRetry {
+            attempts: 2,
+            reason: Some("Discord is not answering".into()),
+            next_at: Some(200),
+        };
+        store.record_welcome_failure(id, &retry, 12).unwrap();
+        let stored = store.membership(id).unwrap().unwrap();
+        assert_eq!(
+            (stored.join, stored.welcome_retry),
+            (Some(JoinState::Joined), retry)
+        );
+        assert_eq!(store.due_welcomes(199).unwrap(), (vec![], Some(200)));
+        assert_eq!(store.due_welcomes(200).unwrap(), (vec![id], None));
+        store.record_welcome(id, WelcomeState::Sent, 13).unwrap();
+        let stored = store.memberships().unwrap()[&id].clone();
+        assert_eq!(stored.welcome, Some(WelcomeState::Sent));
+        assert_eq!(stored.welcome_retry, WelcomeRetry::default());
+        assert_eq!(store.due_welcomes(1000).unwrap(), (vec![], None));
+        assert!(store.delete_user(id).unwrap());
+        assert_eq!(store.membership(id).unwrap(), None);
+    }
+
+    #[test]
+    fn a_revoked_user_keeps_no_rotated_tokens() {
+        let Some(store) = open_pg() else { return };
+        let cipher = TokenCipher::random();
+        store
+            .record_consent(&consent(7, "b", "r1"), &cipher, 100)
+            .unwrap();
+        store
+            .set_status(Snowflake(7), UserStatus::Revoked, None, 150)
+            .unwrap();
+        let late = Tokens {
+            access_token: "a".into(),
+            access_expires_at: 1,
+            refresh_token: "late".into(),
+        };
+        store
+            .save_tokens(Snowflake(7), &late, &cipher, 200)
+            .unwrap();
+        assert_eq!(store.load_tokens(Snowflake(7), &cipher).unwrap(), None);
+    }
+
+    #[test]
+    fn of_two_copies_of_one_request_at_once_exactly_one_is_first() {
+        let Some(store) = open_pg() else { return };
+        let sightings: Vec<Sighting> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| store.remember_signature(b"sig", 100, 0).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let first = sightings.iter().filter(|s| **s == Sighting::First).count();
+        assert_eq!(first, 1, "{sightings:?}");
+    }
+
+    #[test]
+    fn many_published_users_stream_in_id_order_in_batches() {
+        let Some(store) = open_pg() else { return };
+        let cipher = TokenCipher::random();
+        // More users than one batch of the portal, ids whose text order is not their number order.
+        for id in 1..=600u64 {
+            store
+                .record_consent(&consent(id, &format!("u{id}"), "r"), &cipher, 100)
+                .unwrap();
+        }
+        let mut expected: Vec<u64> = (1..=600).collect();
+        expected.sort_by_key(|id| id.to_string());
+        assert_eq!(page_ids(&store), expected);
+        assert_eq!(store.count_published(i64::MIN).unwrap(), 600);
+    }
+
+    #[tokio::test]
+    async fn a_call_from_async_code_outside_run_is_an_error_not_a_hang() {
+        let Some(store) = tokio::task::spawn_blocking(|| allow_blocking(open_pg))
+            .await
+            .unwrap()
+        else {
+            return;
+        };
+        assert!(matches!(store.list_users(), Err(StoreError::AsyncCaller)));
+        assert!(store.run(|s| s.list_users()).await.unwrap().is_empty());
+        // Dropped on an async thread: no panic from the store's runtime.
+        drop(store);
+    }
+
+    #[test]
+    fn a_wrong_password_names_the_setting_and_host_never_the_password() {
+        let Some(url) = test_postgres::database() else {
+            return;
+        };
+        let wrong = test_postgres::url_with_password(&url, "not-the-password-42");
+        let error = Store::open_at(&StoreLocation::Postgres(DatabaseUrl::from(wrong)))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("store.url"), "{error}");
+        assert!(error.contains("database test_"), "{error}");
+        assert!(!error.contains("not-the-password-42"), "{error}");
+    }
 }

@@ -150,7 +150,7 @@ pub async fn start(config_path: &Path, options: WatchOptions) -> Result<Session,
             path: config_path.to_owned(),
             source,
         })?;
-    let config = Config::load(&config_path)?;
+    let config = Config::load_for_command(&config_path)?;
     // The preview takes the same `[server]` limits as `serve`; they are fixed for the session.
     let limits = Limits::for_server(&config.server)?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port));
@@ -358,7 +358,7 @@ impl SiteBuilder {
     /// Loads the changed config: true when it loaded (rebuild), false when it failed (the
     /// error is shown and the last good config stays).
     fn reload_config(&mut self, watcher: &mut SourceWatcher) -> bool {
-        match Config::load(&self.config_path) {
+        match Config::load_for_command(&self.config_path) {
             Ok(config) => {
                 tracing::info!("reloaded {}", self.config_path.display());
                 let sources = Sources::of(&config);
