@@ -389,9 +389,12 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, BuildError> + Send + 'static,
 ) -> Result<T, BuildError> {
     let logs = tracing::dispatcher::get_default(Clone::clone);
-    tokio::task::spawn_blocking(move || tracing::dispatcher::with_default(&logs, work))
-        .await
-        .map_err(|e| BuildError::Task(e.to_string()))?
+    // Store calls in `work` are allowed to block: this is tokio's blocking pool.
+    tokio::task::spawn_blocking(move || {
+        tracing::dispatcher::with_default(&logs, || crate::store::allow_blocking(work))
+    })
+    .await
+    .map_err(|e| BuildError::Task(e.to_string()))?
 }
 
 /// Everything a render reads besides the store, loaded (and the theme compiled) up front so

@@ -149,6 +149,23 @@ pub(crate) fn store_location(config: &Config, layout: &Layout) -> StoreLocation 
 }
 
 impl Service {
+    /// [`Service::open`] (with `secrets`) or [`Service::open_offline`], from async code: opening
+    /// reads the store (the key check, the migrations), which must not block an async worker
+    /// (the PostgreSQL store refuses it), so it runs on tokio's blocking pool.
+    pub async fn open_from_async(
+        config: Arc<Config>,
+        secrets: Option<Secrets>,
+    ) -> Result<Service, ServiceError> {
+        tokio::task::spawn_blocking(move || {
+            crate::store::allow_blocking(|| match &secrets {
+                Some(secrets) => Service::open(config, secrets),
+                None => Service::open_offline(config),
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::Store(StoreError::Task(e.to_string())))?
+    }
+
     /// The full service: the store, its token key, and clients for Discord. Everything that can
     /// be checked (OAuth settings, the client secret, the key's form) is checked before the
     /// store is created on disk.

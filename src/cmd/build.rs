@@ -16,10 +16,11 @@ pub(crate) async fn run(config_path: &Path, offline: bool, no_deploy: bool) -> R
     let config = Arc::new(Config::load_for_command(config_path)?);
     // Everything that can be checked is checked before anything is created on disk.
     config.check_theme()?;
-    let service = match offline {
-        true => Service::open_offline(config.clone())?,
-        false => Service::open(config.clone(), &Secrets::from_env(&config)?)?,
+    let secrets = match offline {
+        true => None,
+        false => Some(Secrets::from_env(&config)?),
     };
+    let service = Service::open_from_async(config.clone(), secrets).await?;
     let options = BuildOptions {
         refresh: (!offline).then(Targets::everyone),
         deploy: !no_deploy,

@@ -26,7 +26,8 @@ pub(crate) async fn run(config_path: &Path) -> Result<(), Report> {
     }
     // Builds run behind the requests (see crate::build_pool).
     let pool = BuildPool::per_core(Priority::Background).doing(|| "starting the build threads")?;
-    let service = Service::open(config.clone(), &secrets)?
+    let service = Service::open_from_async(config.clone(), Some(secrets.clone()))
+        .await?
         .with_build_pool(pool)
         .with_community(community);
     let service = Arc::new(service);

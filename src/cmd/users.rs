@@ -18,7 +18,7 @@ pub(crate) async fn run(config_path: &Path, command: UsersCommand) -> Result<(),
     let config = Arc::new(Config::load_for_command(config_path)?);
     match command {
         UsersCommand::List => {
-            let service = Service::open_offline(config)?;
+            let service = Service::open_from_async(config, None).await?;
             let (users, community) = service
                 .store()
                 .run(|store| Ok((store.list_users()?, store.memberships()?)))
@@ -33,7 +33,7 @@ pub(crate) async fn run(config_path: &Path, command: UsersCommand) -> Result<(),
 
 /// Publishes the edits user `id` has waiting for review.
 async fn approve(config: Arc<Config>, id: Snowflake) -> Result<(), Report> {
-    let service = Service::open_offline(config)?;
+    let service = Service::open_from_async(config, None).await?;
     let store = service.layout().store.display().to_string();
     if !is_known(&service, id).await? {
         return Err(Report::from(NoSuchUser { id, store }));
@@ -68,7 +68,7 @@ impl crate::fault::Blame for NothingPending {
 
 /// Deletes user `id`, revoking our access at Discord when the credentials are there.
 async fn remove(config: Arc<Config>, id: Snowflake) -> Result<(), Report> {
-    let service = open_for_revoking(config)?;
+    let service = open_for_revoking(config).await?;
     if !is_known(&service, id).await? {
         return Err(Report::from(NoSuchUser {
             id,
@@ -82,17 +82,18 @@ async fn remove(config: Arc<Config>, id: Snowflake) -> Result<(), Report> {
 
 /// The service with its Discord side when the environment has the credentials; without them
 /// the user is still removed, and the warning says they were not revoked at Discord.
-fn open_for_revoking(config: Arc<Config>) -> Result<Service, Report> {
-    let online = Secrets::from_env(&config)
-        .map_err(Into::into)
-        .and_then(|secrets| Service::open(config.clone(), &secrets));
+async fn open_for_revoking(config: Arc<Config>) -> Result<Service, Report> {
+    let online = match Secrets::from_env(&config) {
+        Ok(secrets) => Service::open_from_async(config.clone(), Some(secrets)).await,
+        Err(error) => Err(crate::service::ServiceError::from(error)),
+    };
     match online {
         Ok(service) => Ok(service),
         Err(error) => {
             tracing::warn!(
                 "cannot reach Discord to revoke ({error}); removing from the store only"
             );
-            Ok(Service::open_offline(config)?)
+            Ok(Service::open_from_async(config, None).await?)
         }
     }
 }

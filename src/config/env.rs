@@ -60,6 +60,7 @@ impl Config {
 
 /// Secrets read from the environment, after loading `.env` beside the config (real environment
 /// variables win over the file).
+#[derive(Clone)]
 pub struct Secrets {
     client_secret: Option<String>,
     token_key: Option<String>,

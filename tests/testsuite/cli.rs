@@ -454,3 +454,38 @@ fn an_unknown_theme_is_an_error_naming_its_folder() {
     assert!(!root.join("output").exists());
     assert!(!root.join("strife.db").exists(), "nothing was written");
 }
+
+/// With `DATABASE_URL` set, the commands keep everything in PostgreSQL (a throwaway cluster:
+/// `test-postgres`; skipped with a note where PostgreSQL is not installed, except under CI):
+/// `build --offline` renders the sample users and `users list` reads the store, and no SQLite
+/// file appears. Before, both stopped: they called the store on the async executor.
+#[test]
+fn build_and_users_list_run_on_postgresql() {
+    let Some(url) = test_postgres::database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let site = site_table(
+        "On PostgreSQL",
+        "https://profiles.example.org/",
+        &[
+            ("themes_dir", &themes_dir()),
+            ("sample_users_dir", &sample_users_dir()),
+        ],
+    );
+    std::fs::write(root.join("strife.toml"), site).unwrap();
+    let built = binary(root, &["build", "--offline"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert!(root.join("output/u/80351110224678912/index.html").is_file());
+    let listed = binary(root, &["users", "list"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("no users yet"));
+    assert!(!root.join("strife.db").exists(), "nothing in SQLite");
+}
