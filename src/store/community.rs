@@ -2,6 +2,40 @@
 //! whether the welcome message went out. It must not call Discord nor decide when to retry
 //! (that is [`crate::community`]); it only remembers, so that both happen once, across restarts.
 
+use crate::discord::models::Snowflake;
+
+/// Rows of (user id, when due) of active users whose pending join waits for its retry; the
+/// same SQL on both backends.
+pub(in crate::store) const PENDING_JOINS: &str =
+    "SELECT c.user_id, c.join_next_at FROM community_members c
+         JOIN users u ON u.id = c.user_id
+     WHERE c.join_state = 'pending' AND u.status = 'active' ORDER BY 2";
+
+/// Rows of (user id, when due) of active members whose welcome message waits for its retry.
+pub(in crate::store) const PENDING_WELCOMES: &str =
+    "SELECT c.user_id, c.welcome_next_at FROM community_members c
+         JOIN users u ON u.id = c.user_id
+     WHERE c.welcome_state IS NULL AND c.welcome_next_at IS NOT NULL
+       AND c.join_state IN ('joined', 'already') AND u.status = 'active' ORDER BY 2";
+
+/// Of `rows` (user id, when due; none: now), the users due at `now` and the earliest time of
+/// the others.
+pub(in crate::store) fn split_due(
+    rows: impl IntoIterator<Item = (String, Option<i64>)>,
+    now: i64,
+) -> (Vec<Snowflake>, Option<i64>) {
+    let (mut due, mut next) = (Vec::new(), None);
+    for (id, at) in rows {
+        let at = at.unwrap_or(now);
+        match Snowflake::parse(&id) {
+            Some(id) if at <= now => due.push(id),
+            Some(_) => next = Some(next.map_or(at, |next: i64| next.min(at))),
+            None => {}
+        }
+    }
+    (due, next)
+}
+
 /// Where a user's joining of the community's server stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JoinState {

@@ -8,6 +8,7 @@ use super::Postgres;
 use crate::discord::lenient::decode;
 use crate::discord::models::{Snapshot, Snowflake};
 use crate::publish::Publish;
+use crate::store::community::{split_due, PENDING_JOINS, PENDING_WELCOMES};
 use crate::store::{JoinState, Membership, StoreError, WelcomeRetry, WelcomeState};
 
 const COLUMNS: &str =
@@ -108,12 +109,7 @@ impl Postgres {
 
     /// See `Store::due_joins`.
     pub(crate) fn due_joins(&self, now: i64) -> Result<(Vec<Snowflake>, Option<i64>), StoreError> {
-        self.due(
-            "SELECT c.user_id, c.join_next_at FROM community_members c
-                 JOIN users u ON u.id = c.user_id
-             WHERE c.join_state = 'pending' AND u.status = 'active' ORDER BY 2",
-            now,
-        )
+        self.due(PENDING_JOINS, now)
     }
 
     /// See `Store::due_welcomes`.
@@ -121,30 +117,18 @@ impl Postgres {
         &self,
         now: i64,
     ) -> Result<(Vec<Snowflake>, Option<i64>), StoreError> {
-        self.due(
-            "SELECT c.user_id, c.welcome_next_at FROM community_members c
-                 JOIN users u ON u.id = c.user_id
-             WHERE c.welcome_state IS NULL AND c.welcome_next_at IS NOT NULL
-               AND c.join_state IN ('joined', 'already') AND u.status = 'active' ORDER BY 2",
-            now,
-        )
+        self.due(PENDING_WELCOMES, now)
     }
 
-    /// The users of `sql` (rows of id and when they are due) that are due at `now`, and the
-    /// earliest time of the others.
+    /// The users of `sql` (rows of id and when due) that are due at `now`, and the earliest
+    /// time of the others ([`split_due`]).
     fn due(&self, sql: &str, now: i64) -> Result<(Vec<Snowflake>, Option<i64>), StoreError> {
-        let rows = self.query(sql, &[])?;
-        let (mut due, mut next) = (Vec::new(), None);
-        for row in rows {
-            let id: String = row.try_get(0)?;
-            let at = row.try_get::<_, Option<i64>>(1)?.unwrap_or(now);
-            match Snowflake::parse(&id) {
-                Some(id) if at <= now => due.push(id),
-                Some(_) => next = Some(next.map_or(at, |next: i64| next.min(at))),
-                None => {}
-            }
-        }
-        Ok((due, next))
+        let rows = self
+            .query(sql, &[])?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
+        Ok(split_due(rows, now))
     }
 
     /// See `Store::member_profile`.

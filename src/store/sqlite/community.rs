@@ -8,6 +8,7 @@ use super::Sqlite;
 use crate::discord::lenient::decode;
 use crate::discord::models::{Snapshot, Snowflake};
 use crate::publish::Publish;
+use crate::store::community::{split_due, PENDING_JOINS, PENDING_WELCOMES};
 use crate::store::{JoinState, Membership, StoreError, WelcomeRetry, WelcomeState};
 
 const COLUMNS: &str =
@@ -117,12 +118,7 @@ impl Sqlite {
 
     /// Active users whose pending join is due at `now`, and when the next one after that is.
     pub(crate) fn due_joins(&self, now: i64) -> Result<(Vec<Snowflake>, Option<i64>), StoreError> {
-        self.due(
-            "SELECT c.user_id, c.join_next_at FROM community_members c
-                 JOIN users u ON u.id = c.user_id
-             WHERE c.join_state = 'pending' AND u.status = 'active' ORDER BY 2",
-            now,
-        )
+        self.due(PENDING_JOINS, now)
     }
 
     /// Active members whose welcome message is due to be tried again at `now`, and when the
@@ -131,34 +127,18 @@ impl Sqlite {
         &self,
         now: i64,
     ) -> Result<(Vec<Snowflake>, Option<i64>), StoreError> {
-        self.due(
-            "SELECT c.user_id, c.welcome_next_at FROM community_members c
-                 JOIN users u ON u.id = c.user_id
-             WHERE c.welcome_state IS NULL AND c.welcome_next_at IS NOT NULL
-               AND c.join_state IN ('joined', 'already') AND u.status = 'active' ORDER BY 2",
-            now,
-        )
+        self.due(PENDING_WELCOMES, now)
     }
 
-    /// The users of `sql` (rows of id and when they are due) that are due at `now`, and the
-    /// earliest time of the others.
+    /// The users of `sql` (rows of id and when due) that are due at `now`, and the earliest
+    /// time of the others ([`split_due`]).
     fn due(&self, sql: &str, now: i64) -> Result<(Vec<Snowflake>, Option<i64>), StoreError> {
         let conn = self.conn();
         let mut statement = conn.prepare_cached(sql)?;
-        let rows = statement.query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, Option<i64>>(1)?))
-        })?;
-        let (mut due, mut next) = (Vec::new(), None);
-        for row in rows {
-            let (id, at) = row?;
-            let at = at.unwrap_or(now);
-            match Snowflake::parse(&id) {
-                Some(id) if at <= now => due.push(id),
-                Some(_) => next = Some(next.map_or(at, |next: i64| next.min(at))),
-                None => {}
-            }
-        }
-        Ok((due, next))
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(split_due(rows, now))
     }
 }
 
